@@ -1,0 +1,395 @@
+package protocol
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+func checkVersion(v int) error {
+	if v != Version {
+		return &VersionError{Got: v}
+	}
+	return nil
+}
+
+func checkRouter(field, id string) error {
+	if err := ValidRouterID(id); err != nil {
+		return &FieldError{Field: field, Reason: err.Error()}
+	}
+	return nil
+}
+
+func checkText(field, s string, required bool) error {
+	if s == "" {
+		if required {
+			return fieldErr(field, "required")
+		}
+		return nil
+	}
+	if len(s) > MaxFieldLen {
+		return fieldErr(field, "longer than %d bytes", MaxFieldLen)
+	}
+	if strings.ContainsRune(s, 0) {
+		return fieldErr(field, "contains NUL")
+	}
+	return nil
+}
+
+func checkTime(field string, t time.Time) error {
+	if t.IsZero() {
+		return fieldErr(field, "required")
+	}
+	return nil
+}
+
+// Validate implements Message.
+func (b *EventBatch) Validate() error {
+	if err := checkVersion(b.V); err != nil {
+		return err
+	}
+	if err := checkRouter("router", b.Router); err != nil {
+		return err
+	}
+	if len(b.Events) == 0 {
+		return fieldErr("events", "empty batch")
+	}
+	if len(b.Events) > MaxEventsPerBatch {
+		return fieldErr("events", "more than %d events", MaxEventsPerBatch)
+	}
+	var prev uint64
+	for i := range b.Events {
+		f := fmt.Sprintf("events[%d]", i)
+		e := &b.Events[i]
+		if e.Seq == 0 {
+			return fieldErr(f+".seq", "must be > 0")
+		}
+		if e.Seq <= prev {
+			return fieldErr(f+".seq", "%d not above previous %d", e.Seq, prev)
+		}
+		prev = e.Seq
+		if err := e.validate(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Event) validate(f string) error {
+	if err := checkTime(f+".ts", e.TS); err != nil {
+		return err
+	}
+	need := func(name string, set bool) error {
+		if !set {
+			return fieldErr(f+"."+name, "required for %s", e.Type)
+		}
+		return nil
+	}
+	forbid := func(name string, set bool) error {
+		if set {
+			return fieldErr(f+"."+name, "not allowed for %s", e.Type)
+		}
+		return nil
+	}
+	switch e.Type {
+	case EventSessionStarted, EventSessionUpdated, EventSessionEnded:
+		if err := need("session", e.Session != nil); err != nil {
+			return err
+		}
+		if err := e.Session.validate(f + ".session"); err != nil {
+			return err
+		}
+		if e.Type == EventSessionEnded {
+			switch e.Reason {
+			case EndLogout, EndKicked, EndExpired, EndVanished:
+			case "":
+				return fieldErr(f+".reason", "required for %s", e.Type)
+			default:
+				return fieldErr(f+".reason", "unknown reason %q", e.Reason)
+			}
+		} else if err := forbid("reason", e.Reason != ""); err != nil {
+			return err
+		}
+		if err := forbid("snapshot", e.Snapshot != nil); err != nil {
+			return err
+		}
+		return forbid("resources", e.Resources != nil)
+	case EventSnapshot:
+		if err := need("snapshot", e.Snapshot != nil); err != nil {
+			return err
+		}
+		if err := forbid("session", e.Session != nil); err != nil {
+			return err
+		}
+		return e.Snapshot.validate(f + ".snapshot")
+	case EventRouterResources:
+		if err := need("resources", e.Resources != nil); err != nil {
+			return err
+		}
+		if err := forbid("session", e.Session != nil); err != nil {
+			return err
+		}
+		return e.Resources.validate(f + ".resources")
+	case "":
+		return fieldErr(f+".type", "required")
+	default:
+		return fieldErr(f+".type", "unknown event type %q", e.Type)
+	}
+}
+
+func (s *Snapshot) validate(f string) error {
+	if err := checkText(f+".id", s.ID, true); err != nil {
+		return err
+	}
+	if s.Parts < 1 {
+		return fieldErr(f+".parts", "must be >= 1")
+	}
+	if s.Part < 1 || s.Part > s.Parts {
+		return fieldErr(f+".part", "%d outside 1..%d", s.Part, s.Parts)
+	}
+	if len(s.Sessions) > MaxSnapshotSessions {
+		return fieldErr(f+".sessions", "more than %d sessions", MaxSnapshotSessions)
+	}
+	for i := range s.Sessions {
+		if err := s.Sessions[i].validate(fmt.Sprintf("%s.sessions[%d]", f, i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Session) validate(f string) error {
+	switch s.Kind {
+	case KindHotspot, KindPPPoE:
+	case "":
+		return fieldErr(f+".kind", "required")
+	default:
+		return fieldErr(f+".kind", "unknown kind %q", s.Kind)
+	}
+	if err := checkText(f+".key", s.Key, true); err != nil {
+		return err
+	}
+	if !strings.HasPrefix(s.Key, string(s.Kind)+":") {
+		return fieldErr(f+".key", "must start with %q", string(s.Kind)+":")
+	}
+	if err := checkText(f+".user", s.User, true); err != nil {
+		return err
+	}
+	for name, v := range map[string]string{"ros_id": s.RouterOSID, "address": s.Address, "mac": s.MAC, "service": s.Service, "login_by": s.LoginBy, "session_id": s.SessionID} {
+		if err := checkText(f+"."+name, v, false); err != nil {
+			return err
+		}
+	}
+	return checkTime(f+".started_at", s.StartedAt)
+}
+
+func (r *Resources) validate(f string) error {
+	if r.CPULoad < 0 || r.CPULoad > 100 {
+		return fieldErr(f+".cpu_load", "%d outside 0..100", r.CPULoad)
+	}
+	if r.UptimeSeconds < 0 {
+		return fieldErr(f+".uptime_s", "negative")
+	}
+	if r.TotalMemory > 0 && r.FreeMemory > r.TotalMemory {
+		return fieldErr(f+".free_memory", "above total_memory")
+	}
+	for name, v := range map[string]string{"identity": r.Identity, "version": r.Version, "board": r.Board, "architecture": r.Architecture} {
+		if err := checkText(f+"."+name, v, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Validate implements Message.
+func (s *Status) Validate() error {
+	if err := checkVersion(s.V); err != nil {
+		return err
+	}
+	if err := checkRouter("router", s.Router); err != nil {
+		return err
+	}
+	switch s.State {
+	case StateOnline, StateOffline:
+	case "":
+		return fieldErr("state", "required")
+	default:
+		return fieldErr("state", "unknown state %q", s.State)
+	}
+	if err := checkTime("ts", s.TS); err != nil {
+		return err
+	}
+	if err := checkText("agent_version", s.AgentVersion, false); err != nil {
+		return err
+	}
+	if s.Resources != nil {
+		return s.Resources.validate("resources")
+	}
+	return nil
+}
+
+// Validate implements Message.
+func (c *Command) Validate() error {
+	if err := checkVersion(c.V); err != nil {
+		return err
+	}
+	if err := checkText("id", c.ID, true); err != nil {
+		return err
+	}
+	if err := checkRouter("router", c.Router); err != nil {
+		return err
+	}
+	if err := checkTime("issued_at", c.IssuedAt); err != nil {
+		return err
+	}
+	if !c.ExpiresAt.IsZero() && c.ExpiresAt.Before(c.IssuedAt) {
+		return fieldErr("expires_at", "before issued_at")
+	}
+	set := map[string]bool{
+		"hotspot_user": c.HotspotUser != nil,
+		"ppp_secret":   c.PPPSecret != nil,
+		"kick":         c.Kick != nil,
+		"profile":      c.Profile != nil,
+		"raw":          c.Raw != nil,
+	}
+	want := ""
+	switch c.Kind {
+	case CmdHotspotUserAdd, CmdHotspotUserSet, CmdHotspotUserRemove, CmdHotspotUserEnable, CmdHotspotUserDisable:
+		want = "hotspot_user"
+	case CmdPPPSecretAdd, CmdPPPSecretSet, CmdPPPSecretRemove, CmdPPPSecretEnable, CmdPPPSecretDisable:
+		want = "ppp_secret"
+	case CmdHotspotActiveKick, CmdPPPActiveKick:
+		want = "kick"
+	case CmdHotspotProfileLimit, CmdPPPProfileLimit:
+		want = "profile"
+	case CmdRaw:
+		want = "raw"
+	case CmdResync:
+	case "":
+		return fieldErr("kind", "required")
+	default:
+		return fieldErr("kind", "unknown command kind %q", c.Kind)
+	}
+	for name, isSet := range set {
+		if isSet && name != want {
+			return fieldErr(name, "not allowed for %s", c.Kind)
+		}
+	}
+	if want != "" && !set[want] {
+		return fieldErr(want, "required for %s", c.Kind)
+	}
+	switch {
+	case c.HotspotUser != nil:
+		u := c.HotspotUser
+		if err := checkName("hotspot_user.name", u.Name); err != nil {
+			return err
+		}
+		if c.Kind == CmdHotspotUserAdd {
+			if err := checkText("hotspot_user.password", u.Password, false); err != nil {
+				return err
+			}
+		}
+		for name, v := range map[string]string{"password": u.Password, "profile": u.Profile, "server": u.Server, "mac": u.MAC, "email": u.Email, "comment": u.Comment, "limit_uptime": u.LimitUptime} {
+			if err := checkText("hotspot_user."+name, v, false); err != nil {
+				return err
+			}
+		}
+	case c.PPPSecret != nil:
+		s := c.PPPSecret
+		if err := checkName("ppp_secret.name", s.Name); err != nil {
+			return err
+		}
+		for name, v := range map[string]string{"password": s.Password, "service": s.Service, "profile": s.Profile, "local_address": s.LocalAddress, "remote_address": s.RemoteAddress, "caller_id": s.CallerID, "comment": s.Comment} {
+			if err := checkText("ppp_secret."+name, v, false); err != nil {
+				return err
+			}
+		}
+	case c.Kick != nil:
+		k := c.Kick
+		if k.Key == "" && k.RouterOSID == "" && k.User == "" {
+			return fieldErr("kick", "one of key, ros_id or user is required")
+		}
+		for name, v := range map[string]string{"key": k.Key, "ros_id": k.RouterOSID, "user": k.User} {
+			if err := checkText("kick."+name, v, false); err != nil {
+				return err
+			}
+		}
+	case c.Profile != nil:
+		if err := checkName("profile.name", c.Profile.Name); err != nil {
+			return err
+		}
+		if err := checkText("profile.rate_limit", c.Profile.RateLimit, true); err != nil {
+			return err
+		}
+	case c.Raw != nil:
+		if err := checkText("raw.path", c.Raw.Path, true); err != nil {
+			return err
+		}
+		if !strings.HasPrefix(c.Raw.Path, "/") || strings.ContainsAny(c.Raw.Path, " =?") {
+			return fieldErr("raw.path", "must be a RouterOS command word like /ip/hotspot/host/print")
+		}
+		if len(c.Raw.Args) > 64 {
+			return fieldErr("raw.args", "more than 64 words")
+		}
+		for i, a := range c.Raw.Args {
+			if err := checkText(fmt.Sprintf("raw.args[%d]", i), a, true); err != nil {
+				return err
+			}
+			if a[0] != '=' && a[0] != '?' && a[0] != '.' {
+				return fieldErr(fmt.Sprintf("raw.args[%d]", i), "must start with '=', '?' or '.'")
+			}
+		}
+	}
+	return nil
+}
+
+// checkName validates a RouterOS item name: required, bounded, and free of
+// control characters that would break an API word.
+func checkName(field, s string) error {
+	if err := checkText(field, s, true); err != nil {
+		return err
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return fieldErr(field, "contains a control character")
+		}
+	}
+	return nil
+}
+
+// Validate implements Message.
+func (r *CommandResult) Validate() error {
+	if err := checkVersion(r.V); err != nil {
+		return err
+	}
+	if err := checkText("id", r.ID, true); err != nil {
+		return err
+	}
+	if err := checkRouter("router", r.Router); err != nil {
+		return err
+	}
+	switch r.Status {
+	case ResultRunning, ResultSucceeded:
+	case ResultFailed:
+		if r.Code == "" {
+			return fieldErr("code", "required for failed")
+		}
+	case "":
+		return fieldErr("status", "required")
+	default:
+		return fieldErr("status", "unknown status %q", r.Status)
+	}
+	if err := checkTime("ts", r.TS); err != nil {
+		return err
+	}
+	if err := checkText("code", r.Code, false); err != nil {
+		return err
+	}
+	if err := checkText("message", r.Message, false); err != nil {
+		return err
+	}
+	if len(r.Rows) > 1000 {
+		return fieldErr("rows", "more than 1000 rows")
+	}
+	return nil
+}
