@@ -52,7 +52,9 @@ func StatusTopic(router string) string { return Topic{Kind: TopicStatus, Router:
 func CmdTopic(router string) string { return Topic{Kind: TopicCmd, Router: router}.String() }
 
 // CmdResultTopic is where router reports command progress.
-func CmdResultTopic(router string) string { return Topic{Kind: TopicCmdResult, Router: router}.String() }
+func CmdResultTopic(router string) string {
+	return Topic{Kind: TopicCmdResult, Router: router}.String()
+}
 
 // BroadcastTopic carries realtime fan-out between control-plane replicas.
 func BroadcastTopic(tenant, channel string) string {
