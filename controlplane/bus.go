@@ -1,0 +1,116 @@
+package controlplane
+
+import (
+	"sync"
+	"time"
+
+	"github.com/sitepulse/sitepulse/protocol"
+)
+
+// Change is something ingest or the API applied to the store, announced on
+// the Bus after its transaction committed.
+type Change interface {
+	// ChangeTenant is the tenant the change belongs to (0 for system-wide).
+	ChangeTenant() int64
+}
+
+// SessionStarted announces a new live session.
+type SessionStarted struct{ Session Session }
+
+// SessionUpdated announces new absolute counters of a live session.
+type SessionUpdated struct{ Session Session }
+
+// SessionEnded announces a session moved to history.
+type SessionEnded struct{ Record SessionRecord }
+
+// RouterStatusChanged announces a router's new status (online, offline,
+// revoked) or identity.
+type RouterStatusChanged struct{ Router Router }
+
+// RouterResourcesUpdated announces a router's new resources reading.
+type RouterResourcesUpdated struct {
+	TenantID  int64
+	RouterID  string
+	Resources protocol.Resources
+	At        time.Time
+}
+
+// TenantCreated announces a tenant that finished provisioning.
+type TenantCreated struct{ Tenant Tenant }
+
+// ChangeTenant implements Change.
+func (c SessionStarted) ChangeTenant() int64 { return c.Session.TenantID }
+
+// ChangeTenant implements Change.
+func (c SessionUpdated) ChangeTenant() int64 { return c.Session.TenantID }
+
+// ChangeTenant implements Change.
+func (c SessionEnded) ChangeTenant() int64 { return c.Record.TenantID }
+
+// ChangeTenant implements Change.
+func (c RouterStatusChanged) ChangeTenant() int64 { return c.Router.TenantID }
+
+// ChangeTenant implements Change.
+func (c RouterResourcesUpdated) ChangeTenant() int64 { return c.TenantID }
+
+// ChangeTenant implements Change.
+func (c TenantCreated) ChangeTenant() int64 { return c.Tenant.ID }
+
+// Bus delivers committed changes to in-process subscribers (the realtime
+// hub, tests). Publish blocks while a subscriber's buffer is full: changes
+// are already durable, and back-pressure on ingest is preferable to a
+// dashboard silently missing one. The zero value is ready to use.
+type Bus struct {
+	mu   sync.RWMutex
+	subs map[*Subscription]struct{}
+}
+
+// Subscription receives changes on C until Close.
+type Subscription struct {
+	C    <-chan Change
+	c    chan Change
+	bus  *Bus
+	once sync.Once
+	done chan struct{}
+}
+
+// Subscribe returns a subscription with a buffer of n changes.
+func (b *Bus) Subscribe(n int) *Subscription {
+	c := make(chan Change, n)
+	s := &Subscription{C: c, c: c, bus: b, done: make(chan struct{})}
+	b.mu.Lock()
+	if b.subs == nil {
+		b.subs = make(map[*Subscription]struct{})
+	}
+	b.subs[s] = struct{}{}
+	b.mu.Unlock()
+	return s
+}
+
+// Close ends the subscription; C is closed once no Publish is delivering.
+func (s *Subscription) Close() {
+	s.once.Do(func() {
+		close(s.done)
+		s.bus.mu.Lock()
+		delete(s.bus.subs, s)
+		s.bus.mu.Unlock()
+		close(s.c)
+	})
+}
+
+// Publish delivers changes, in order, to every subscriber.
+func (b *Bus) Publish(changes ...Change) {
+	if len(changes) == 0 {
+		return
+	}
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	for s := range b.subs {
+		for _, c := range changes {
+			select {
+			case s.c <- c:
+			case <-s.done:
+			}
+		}
+	}
+}

@@ -1,0 +1,53 @@
+package controlplane
+
+import (
+	"testing"
+	"time"
+)
+
+func TestBusDeliversInOrderToEverySubscriber(t *testing.T) {
+	var b Bus
+	s1, s2 := b.Subscribe(10), b.Subscribe(10)
+	defer s1.Close()
+	defer s2.Close()
+	b.Publish(SessionStarted{Session{TenantID: 1, Key: "a"}}, SessionStarted{Session{TenantID: 1, Key: "b"}})
+	for _, s := range []*Subscription{s1, s2} {
+		for _, want := range []string{"a", "b"} {
+			got := (<-s.C).(SessionStarted).Session.Key
+			if got != want {
+				t.Fatalf("got %q, want %q", got, want)
+			}
+		}
+	}
+}
+
+func TestBusCloseUnblocksPublish(t *testing.T) {
+	var b Bus
+	s := b.Subscribe(0)
+	done := make(chan struct{})
+	go func() {
+		b.Publish(TenantCreated{Tenant{ID: 1}})
+		close(done)
+	}()
+	time.Sleep(10 * time.Millisecond) // let Publish block on the full subscriber
+	s.Close()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		t.Fatal("Publish still blocked after the subscriber closed")
+	}
+	if _, ok := <-s.C; ok {
+		t.Fatal("C not closed after Close")
+	}
+}
+
+func TestPrincipalScope(t *testing.T) {
+	admin := Principal{Role: RoleSystemAdmin, TenantID: 5}
+	viewer := Principal{Role: RoleViewer, TenantID: 5}
+	if admin.Scope() != 0 || viewer.Scope() != 5 {
+		t.Fatalf("scope: admin %d viewer %d", admin.Scope(), viewer.Scope())
+	}
+	if viewer.CanMutate() || !admin.CanMutate() || (Principal{Role: RoleTechnician}).CanManage() {
+		t.Fatal("role permissions wrong")
+	}
+}
