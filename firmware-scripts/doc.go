@@ -1,0 +1,6 @@
+// Package firmwarescripts embeds the RouterOS scripts (.rsc) that an ISP
+// imports on a router to run the SitePulse agent, and interprets the subset
+// of the RouterOS scripting language they use into API sentences, so that a
+// test can run every script against the simulator and catch a menu path or
+// attribute that RouterOS would not know.
+package firmwarescripts
