@@ -1,0 +1,318 @@
+package sim
+
+import (
+	"slices"
+	"strings"
+	"time"
+)
+
+// A menuSpec describes one RouterOS menu in data, so adding a menu is a
+// table entry rather than code: its path, the attributes it prints (in
+// order), which of them add/set accept, defaults, the unique key and its
+// duplicate message, references to other menus, and the verbs it supports.
+type menuSpec struct {
+	path     string
+	fields   []string          // print order after .id
+	writable []string          // attributes accepted by add and set
+	defaults map[string]string // values an added item gets unless given
+	bools    []string          // writable attributes that must be yes/no/true/false
+	enums    map[string][]string
+
+	key      string // unique attribute, also accepted in place of .id ("" = none)
+	keyScope string // key is unique per value of this attribute (hotspot users per server)
+	dupMsg   string // trap message when the key is taken
+	required []string
+	// refs maps an attribute to the menu whose key values it must name;
+	// a miss traps "input does not match any value of ATTR".
+	refs map[string]string
+
+	verbs     []string // supported commands; print implies getall
+	idBase    uint32   // first .id handed out
+	singleton bool     // one row, no .id (system/identity, system/resource)
+	fixed     []uint32 // ids that cannot be removed (default profiles)
+
+	// render overlays computed attributes (uptime, counters) at print time.
+	render func(r *Router, it *item, now time.Time, row map[string]string)
+	// remove runs instead of a plain delete (kicking an active session).
+	remove func(r *Router, it *item)
+}
+
+func (m *menuSpec) has(verb string) bool {
+	if verb == "getall" {
+		verb = "print"
+	}
+	return slices.Contains(m.verbs, verb)
+}
+
+// An item is one row of a menu.
+type item struct {
+	id    uint32
+	attrs map[string]string
+	sess  *session // set on active-session rows and their dynamic interfaces
+}
+
+// A table is the live contents of one menu. Guarded by Router.mu.
+type table struct {
+	spec         *menuSpec
+	items        []*item
+	next         uint32
+	listeners    []*command
+	hideRemovals bool
+}
+
+func newTable(spec *menuSpec) *table {
+	return &table{spec: spec, next: spec.idBase}
+}
+
+func (t *table) insert(attrs map[string]string) *item {
+	it := &item{id: t.next, attrs: attrs}
+	t.next++
+	t.items = append(t.items, it)
+	return it
+}
+
+func (t *table) insertWithID(id uint32, attrs map[string]string) *item {
+	it := &item{id: id, attrs: attrs}
+	t.items = append(t.items, it)
+	return it
+}
+
+func (t *table) byID(id uint32) *item {
+	for _, it := range t.items {
+		if it.id == id {
+			return it
+		}
+	}
+	return nil
+}
+
+// lookup resolves one reference the way RouterOS does: *HEX, or the value of
+// the key attribute (usually name).
+func (t *table) lookup(ref string) *item {
+	if id, ok := parseID(ref); ok {
+		return t.byID(id)
+	}
+	if t.spec.key == "" {
+		return nil
+	}
+	for _, it := range t.items {
+		if it.attrs[t.spec.key] == ref {
+			return it
+		}
+	}
+	return nil
+}
+
+func (t *table) delete(it *item) {
+	t.items = slices.DeleteFunc(t.items, func(x *item) bool { return x == it })
+}
+
+// hasKey reports whether another item already uses key value v in scope.
+func (t *table) hasKey(v, scope string, except *item) bool {
+	for _, it := range t.items {
+		if it == except || it.attrs[t.spec.key] != v {
+			continue
+		}
+		if t.spec.keyScope == "" || it.attrs[t.spec.keyScope] == scope {
+			return true
+		}
+	}
+	return false
+}
+
+// row renders an item as print would: .id first (except singletons), then
+// the spec's fields that are present, with computed values overlaid.
+func (r *Router) row(t *table, it *item, now time.Time) ([]string, map[string]string) {
+	vals := make(map[string]string, len(it.attrs)+8)
+	for k, v := range it.attrs {
+		vals[k] = v
+	}
+	if t.spec.render != nil {
+		t.spec.render(r, it, now, vals)
+	}
+	keys := make([]string, 0, len(t.spec.fields)+1)
+	if !t.spec.singleton {
+		vals[".id"] = formatID(it.id)
+		keys = append(keys, ".id")
+	}
+	for _, f := range t.spec.fields {
+		if _, ok := vals[f]; ok {
+			keys = append(keys, f)
+		}
+	}
+	return keys, vals
+}
+
+// rowWords turns a rendered row into reply words, honouring .proplist.
+func rowWords(keys []string, vals map[string]string, proplist []string) []string {
+	if proplist != nil {
+		keys = proplist
+	}
+	words := make([]string, 0, len(keys)+2)
+	words = append(words, "!re")
+	for _, k := range keys {
+		if v, ok := vals[k]; ok {
+			words = append(words, "="+k+"="+v)
+		}
+	}
+	return words
+}
+
+var hotspotUserProfileSpec = &menuSpec{
+	path: "/ip/hotspot/user/profile",
+	fields: []string{"name", "address-pool", "idle-timeout", "keepalive-timeout", "status-autorefresh",
+		"shared-users", "rate-limit", "session-timeout", "mac-cookie-timeout", "add-mac-cookie",
+		"transparent-proxy", "address-list", "incoming-filter", "outgoing-filter", "parent-queue",
+		"on-login", "on-logout", "default"},
+	writable: []string{"name", "address-pool", "idle-timeout", "keepalive-timeout", "status-autorefresh",
+		"shared-users", "rate-limit", "session-timeout", "mac-cookie-timeout", "add-mac-cookie",
+		"transparent-proxy", "address-list", "incoming-filter", "outgoing-filter", "parent-queue",
+		"on-login", "on-logout"},
+	defaults: map[string]string{"idle-timeout": "none", "keepalive-timeout": "2m", "status-autorefresh": "1m",
+		"shared-users": "1", "mac-cookie-timeout": "3d", "add-mac-cookie": "true", "transparent-proxy": "false",
+		"default": "false"},
+	bools:    []string{"add-mac-cookie", "transparent-proxy"},
+	key:      "name",
+	dupMsg:   "failure: profile with the same name already exists",
+	required: []string{"name"},
+	verbs:    []string{"print", "listen", "add", "set", "remove"},
+	idBase:   1,
+	fixed:    []uint32{0},
+}
+
+var hotspotUserSpec = &menuSpec{
+	path: "/ip/hotspot/user",
+	fields: []string{"name", "server", "password", "profile", "address", "mac-address", "email",
+		"limit-uptime", "limit-bytes-in", "limit-bytes-out", "limit-bytes-total", "uptime",
+		"bytes-in", "bytes-out", "packets-in", "packets-out", "dynamic", "disabled", "comment"},
+	writable: []string{"name", "server", "password", "profile", "address", "mac-address", "email",
+		"limit-uptime", "limit-bytes-in", "limit-bytes-out", "limit-bytes-total", "routes", "disabled", "comment"},
+	defaults: map[string]string{"server": "all", "profile": "default", "uptime": "0s", "bytes-in": "0",
+		"bytes-out": "0", "packets-in": "0", "packets-out": "0", "dynamic": "false", "disabled": "false"},
+	bools:    []string{"disabled"},
+	key:      "name",
+	keyScope: "server",
+	dupMsg:   "failure: already have user with this name for this server",
+	required: []string{"name"},
+	refs:     map[string]string{"profile": "/ip/hotspot/user/profile"},
+	verbs:    []string{"print", "listen", "add", "set", "remove", "enable", "disable"},
+	idBase:   1,
+}
+
+var hotspotActiveSpec = &menuSpec{
+	path: "/ip/hotspot/active",
+	fields: []string{"server", "user", "domain", "address", "mac-address", "login-by", "uptime",
+		"idle-time", "session-time-left", "idle-timeout", "keepalive-timeout", "bytes-in", "bytes-out",
+		"packets-in", "packets-out", "radius", "blocked"},
+	verbs:  []string{"print", "listen", "remove"},
+	idBase: 1,
+	render: renderSession,
+	remove: func(r *Router, it *item) { r.endSessionLocked(it.sess, "kicked") },
+}
+
+var pppProfileSpec = &menuSpec{
+	path: "/ppp/profile",
+	fields: []string{"name", "local-address", "remote-address", "bridge", "change-tcp-mss", "only-one",
+		"use-compression", "use-encryption", "use-mpls", "use-upnp", "rate-limit", "session-timeout",
+		"idle-timeout", "address-list", "dns-server", "incoming-filter", "outgoing-filter", "on-up",
+		"on-down", "default", "comment"},
+	writable: []string{"name", "local-address", "remote-address", "bridge", "change-tcp-mss", "only-one",
+		"use-compression", "use-encryption", "use-mpls", "use-upnp", "rate-limit", "session-timeout",
+		"idle-timeout", "address-list", "dns-server", "incoming-filter", "outgoing-filter", "on-up",
+		"on-down", "comment"},
+	defaults: map[string]string{"change-tcp-mss": "default", "only-one": "default", "use-compression": "default",
+		"use-encryption": "default", "use-mpls": "default", "use-upnp": "default", "default": "false"},
+	enums: map[string][]string{
+		"change-tcp-mss": {"default", "yes", "no"}, "only-one": {"default", "yes", "no"},
+		"use-compression": {"default", "yes", "no"}, "use-encryption": {"default", "yes", "no", "required"},
+		"use-mpls": {"default", "yes", "no", "required"}, "use-upnp": {"default", "yes", "no"},
+	},
+	key:      "name",
+	dupMsg:   "failure: profile with the same name already exists",
+	required: []string{"name"},
+	verbs:    []string{"print", "listen", "add", "set", "remove"},
+	idBase:   1,
+	fixed:    []uint32{0, 0xFFFFFFFE},
+}
+
+var pppSecretSpec = &menuSpec{
+	path: "/ppp/secret",
+	fields: []string{"name", "service", "caller-id", "password", "profile", "local-address", "remote-address",
+		"routes", "limit-bytes-in", "limit-bytes-out", "last-logged-out", "last-caller-id",
+		"last-disconnect-reason", "disabled", "comment"},
+	writable: []string{"name", "service", "caller-id", "password", "profile", "local-address",
+		"remote-address", "routes", "limit-bytes-in", "limit-bytes-out", "disabled", "comment"},
+	defaults: map[string]string{"service": "any", "profile": "default", "limit-bytes-in": "0",
+		"limit-bytes-out": "0", "last-logged-out": "1970-01-01 00:00:00", "disabled": "false"},
+	bools:    []string{"disabled"},
+	enums:    map[string][]string{"service": {"any", "async", "l2tp", "ovpn", "pppoe", "pptp", "sstp"}},
+	key:      "name",
+	dupMsg:   "failure: secret with the same name already exists",
+	required: []string{"name"},
+	refs:     map[string]string{"profile": "/ppp/profile"},
+	verbs:    []string{"print", "listen", "add", "set", "remove", "enable", "disable"},
+	idBase:   1,
+}
+
+var pppActiveSpec = &menuSpec{
+	path: "/ppp/active",
+	fields: []string{"name", "service", "caller-id", "address", "uptime", "encoding", "session-id",
+		"limit-bytes-in", "limit-bytes-out", "radius"},
+	verbs:  []string{"print", "listen", "remove"},
+	idBase: 0x80000001,
+	render: renderSession,
+	remove: func(r *Router, it *item) { r.endSessionLocked(it.sess, "kicked") },
+}
+
+var interfaceSpec = &menuSpec{
+	path: "/interface",
+	fields: []string{"name", "default-name", "type", "mtu", "actual-mtu", "l2mtu", "max-l2mtu", "mac-address",
+		"last-link-up-time", "link-downs", "rx-byte", "tx-byte", "rx-packet", "tx-packet", "rx-drop",
+		"tx-drop", "tx-queue-drop", "rx-error", "tx-error", "fp-rx-byte", "fp-tx-byte", "fp-rx-packet",
+		"fp-tx-packet", "running", "slave", "disabled", "dynamic", "comment"},
+	key:    "name",
+	verbs:  []string{"print", "listen"},
+	idBase: 1,
+	render: renderInterface,
+}
+
+var identitySpec = &menuSpec{
+	path:      "/system/identity",
+	fields:    []string{"name"},
+	writable:  []string{"name"},
+	verbs:     []string{"print", "set"},
+	singleton: true,
+}
+
+var resourceSpec = &menuSpec{
+	path: "/system/resource",
+	fields: []string{"uptime", "version", "build-time", "factory-software", "free-memory", "total-memory",
+		"cpu", "cpu-count", "cpu-frequency", "cpu-load", "free-hdd-space", "total-hdd-space",
+		"write-sect-since-reboot", "write-sect-total", "bad-blocks", "architecture-name", "board-name",
+		"platform"},
+	verbs:     []string{"print"},
+	singleton: true,
+	render:    renderResource,
+}
+
+// menuSpecs is the menu table. A new menu is one more entry here (and a
+// spec above); generic print/listen/add/set/remove/enable/disable handle it.
+var menuSpecs = []*menuSpec{
+	hotspotUserProfileSpec, hotspotUserSpec, hotspotActiveSpec,
+	pppProfileSpec, pppSecretSpec, pppActiveSpec,
+	interfaceSpec, identitySpec, resourceSpec,
+}
+
+// knownDirs holds every directory prefix of the menu table, so an unknown
+// path can be reported at the first segment RouterOS would not recognise.
+var knownDirs = func() map[string]bool {
+	dirs := map[string]bool{"": true}
+	for _, m := range menuSpecs {
+		p := m.path
+		for p != "" {
+			dirs[p] = true
+			p = p[:strings.LastIndex(p, "/")]
+		}
+	}
+	return dirs
+}()
