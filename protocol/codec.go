@@ -55,6 +55,12 @@ func decode[T any, P message[T]](b []byte) (P, error) {
 		V *int `json:"v"`
 	}
 	if err := json.Unmarshal(b, &head); err != nil {
+		// Syntax errors win over type errors in encoding/json, so a type
+		// error here means well-formed JSON whose "v" is not a number.
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field == "v" {
+			return nil, fieldErr("v", "want a number, got JSON %s", te.Value)
+		}
 		return nil, fmt.Errorf("malformed JSON: %w", err)
 	}
 	if head.V == nil {
@@ -67,6 +73,8 @@ func decode[T any, P message[T]](b []byte) (P, error) {
 	if err := json.Unmarshal(b, p); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
+			// encoding/json names the path without slice indexes
+			// ("events.seq"), unlike Validate ("events[3].seq").
 			return nil, fieldErr(te.Field, "want %s, got JSON %s", te.Type, te.Value)
 		}
 		return nil, fmt.Errorf("malformed JSON: %w", err)

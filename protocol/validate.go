@@ -36,6 +36,23 @@ func checkText(field, s string, required bool) error {
 	return nil
 }
 
+// namedText is one optional text field, listed in struct order so that
+// validation reports the same field every time (ranging over a map would
+// not).
+type namedText struct {
+	name, value string
+}
+
+// checkTexts runs checkText over optional fields in order.
+func checkTexts(prefix string, fields ...namedText) error {
+	for _, f := range fields {
+		if err := checkText(prefix+f.name, f.value, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func checkTime(field string, t time.Time) error {
 	if t.IsZero() {
 		return fieldErr(field, "required")
@@ -79,61 +96,56 @@ func (e *Event) validate(f string) error {
 	if err := checkTime(f+".ts", e.TS); err != nil {
 		return err
 	}
-	need := func(name string, set bool) error {
-		if !set {
-			return fieldErr(f+"."+name, "required for %s", e.Type)
-		}
-		return nil
-	}
-	forbid := func(name string, set bool) error {
-		if set {
-			return fieldErr(f+"."+name, "not allowed for %s", e.Type)
-		}
-		return nil
-	}
+	// Each type carries exactly its own fields; the others must be absent so
+	// that a consumer never has to guess which one counts.
+	var session, reason, snapshot, resources bool
 	switch e.Type {
-	case EventSessionStarted, EventSessionUpdated, EventSessionEnded:
-		if err := need("session", e.Session != nil); err != nil {
-			return err
-		}
-		if err := e.Session.validate(f + ".session"); err != nil {
-			return err
-		}
-		if e.Type == EventSessionEnded {
-			switch e.Reason {
-			case EndLogout, EndKicked, EndExpired, EndVanished:
-			case "":
-				return fieldErr(f+".reason", "required for %s", e.Type)
-			default:
-				return fieldErr(f+".reason", "unknown reason %q", e.Reason)
-			}
-		} else if err := forbid("reason", e.Reason != ""); err != nil {
-			return err
-		}
-		if err := forbid("snapshot", e.Snapshot != nil); err != nil {
-			return err
-		}
-		return forbid("resources", e.Resources != nil)
+	case EventSessionStarted, EventSessionUpdated:
+		session = true
+	case EventSessionEnded:
+		session, reason = true, true
 	case EventSnapshot:
-		if err := need("snapshot", e.Snapshot != nil); err != nil {
-			return err
-		}
-		if err := forbid("session", e.Session != nil); err != nil {
-			return err
-		}
-		return e.Snapshot.validate(f + ".snapshot")
+		snapshot = true
 	case EventRouterResources:
-		if err := need("resources", e.Resources != nil); err != nil {
-			return err
-		}
-		if err := forbid("session", e.Session != nil); err != nil {
-			return err
-		}
-		return e.Resources.validate(f + ".resources")
+		resources = true
 	case "":
 		return fieldErr(f+".type", "required")
 	default:
 		return fieldErr(f+".type", "unknown event type %q", e.Type)
+	}
+	for _, p := range []struct {
+		name         string
+		allowed, set bool
+	}{
+		{"session", session, e.Session != nil},
+		{"reason", reason, e.Reason != ""},
+		{"snapshot", snapshot, e.Snapshot != nil},
+		{"resources", resources, e.Resources != nil},
+	} {
+		switch {
+		case p.allowed && !p.set:
+			return fieldErr(f+"."+p.name, "required for %s", e.Type)
+		case !p.allowed && p.set:
+			return fieldErr(f+"."+p.name, "not allowed for %s", e.Type)
+		}
+	}
+	switch {
+	case session:
+		if err := e.Session.validate(f + ".session"); err != nil {
+			return err
+		}
+		if reason {
+			switch e.Reason {
+			case EndLogout, EndKicked, EndExpired, EndVanished:
+			default:
+				return fieldErr(f+".reason", "unknown reason %q", e.Reason)
+			}
+		}
+		return nil
+	case snapshot:
+		return e.Snapshot.validate(f + ".snapshot")
+	default:
+		return e.Resources.validate(f + ".resources")
 	}
 }
 
@@ -175,10 +187,11 @@ func (s *Session) validate(f string) error {
 	if err := checkText(f+".user", s.User, true); err != nil {
 		return err
 	}
-	for name, v := range map[string]string{"ros_id": s.RouterOSID, "address": s.Address, "mac": s.MAC, "service": s.Service, "login_by": s.LoginBy, "session_id": s.SessionID} {
-		if err := checkText(f+"."+name, v, false); err != nil {
-			return err
-		}
+	if err := checkTexts(f+".",
+		namedText{"ros_id", s.RouterOSID}, namedText{"address", s.Address}, namedText{"mac", s.MAC},
+		namedText{"service", s.Service}, namedText{"login_by", s.LoginBy}, namedText{"session_id", s.SessionID},
+	); err != nil {
+		return err
 	}
 	return checkTime(f+".started_at", s.StartedAt)
 }
@@ -193,12 +206,10 @@ func (r *Resources) validate(f string) error {
 	if r.TotalMemory > 0 && r.FreeMemory > r.TotalMemory {
 		return fieldErr(f+".free_memory", "above total_memory")
 	}
-	for name, v := range map[string]string{"identity": r.Identity, "version": r.Version, "board": r.Board, "architecture": r.Architecture} {
-		if err := checkText(f+"."+name, v, false); err != nil {
-			return err
-		}
-	}
-	return nil
+	return checkTexts(f+".",
+		namedText{"identity", r.Identity}, namedText{"version", r.Version},
+		namedText{"board", r.Board}, namedText{"architecture", r.Architecture},
+	)
 }
 
 // Validate implements Message.
@@ -245,12 +256,17 @@ func (c *Command) Validate() error {
 	if !c.ExpiresAt.IsZero() && c.ExpiresAt.Before(c.IssuedAt) {
 		return fieldErr("expires_at", "before issued_at")
 	}
-	set := map[string]bool{
-		"hotspot_user": c.HotspotUser != nil,
-		"ppp_secret":   c.PPPSecret != nil,
-		"kick":         c.Kick != nil,
-		"profile":      c.Profile != nil,
-		"raw":          c.Raw != nil,
+	// Params in struct order, so that with several wrong ones the first is
+	// always the one reported.
+	set := []struct {
+		name  string
+		isSet bool
+	}{
+		{"hotspot_user", c.HotspotUser != nil},
+		{"ppp_secret", c.PPPSecret != nil},
+		{"kick", c.Kick != nil},
+		{"profile", c.Profile != nil},
+		{"raw", c.Raw != nil},
 	}
 	want := ""
 	switch c.Kind {
@@ -270,12 +286,15 @@ func (c *Command) Validate() error {
 	default:
 		return fieldErr("kind", "unknown command kind %q", c.Kind)
 	}
-	for name, isSet := range set {
-		if isSet && name != want {
-			return fieldErr(name, "not allowed for %s", c.Kind)
+	wantSet := false
+	for _, p := range set {
+		if p.name == want {
+			wantSet = p.isSet
+		} else if p.isSet {
+			return fieldErr(p.name, "not allowed for %s", c.Kind)
 		}
 	}
-	if want != "" && !set[want] {
+	if want != "" && !wantSet {
 		return fieldErr(want, "required for %s", c.Kind)
 	}
 	switch {
@@ -284,35 +303,32 @@ func (c *Command) Validate() error {
 		if err := checkName("hotspot_user.name", u.Name); err != nil {
 			return err
 		}
-		if c.Kind == CmdHotspotUserAdd {
-			if err := checkText("hotspot_user.password", u.Password, false); err != nil {
-				return err
-			}
-		}
-		for name, v := range map[string]string{"password": u.Password, "profile": u.Profile, "server": u.Server, "mac": u.MAC, "email": u.Email, "comment": u.Comment, "limit_uptime": u.LimitUptime} {
-			if err := checkText("hotspot_user."+name, v, false); err != nil {
-				return err
-			}
+		if err := checkTexts("hotspot_user.",
+			namedText{"password", u.Password}, namedText{"profile", u.Profile}, namedText{"server", u.Server},
+			namedText{"mac", u.MAC}, namedText{"email", u.Email}, namedText{"comment", u.Comment},
+			namedText{"limit_uptime", u.LimitUptime},
+		); err != nil {
+			return err
 		}
 	case c.PPPSecret != nil:
 		s := c.PPPSecret
 		if err := checkName("ppp_secret.name", s.Name); err != nil {
 			return err
 		}
-		for name, v := range map[string]string{"password": s.Password, "service": s.Service, "profile": s.Profile, "local_address": s.LocalAddress, "remote_address": s.RemoteAddress, "caller_id": s.CallerID, "comment": s.Comment} {
-			if err := checkText("ppp_secret."+name, v, false); err != nil {
-				return err
-			}
+		if err := checkTexts("ppp_secret.",
+			namedText{"password", s.Password}, namedText{"service", s.Service}, namedText{"profile", s.Profile},
+			namedText{"local_address", s.LocalAddress}, namedText{"remote_address", s.RemoteAddress},
+			namedText{"caller_id", s.CallerID}, namedText{"comment", s.Comment},
+		); err != nil {
+			return err
 		}
 	case c.Kick != nil:
 		k := c.Kick
 		if k.Key == "" && k.RouterOSID == "" && k.User == "" {
 			return fieldErr("kick", "one of key, ros_id or user is required")
 		}
-		for name, v := range map[string]string{"key": k.Key, "ros_id": k.RouterOSID, "user": k.User} {
-			if err := checkText("kick."+name, v, false); err != nil {
-				return err
-			}
+		if err := checkTexts("kick.", namedText{"key", k.Key}, namedText{"ros_id", k.RouterOSID}, namedText{"user", k.User}); err != nil {
+			return err
 		}
 	case c.Profile != nil:
 		if err := checkName("profile.name", c.Profile.Name); err != nil {
@@ -335,8 +351,11 @@ func (c *Command) Validate() error {
 			if err := checkText(fmt.Sprintf("raw.args[%d]", i), a, true); err != nil {
 				return err
 			}
-			if a[0] != '=' && a[0] != '?' && a[0] != '.' {
-				return fieldErr(fmt.Sprintf("raw.args[%d]", i), "must start with '=', '?' or '.'")
+			// Words starting with '.' are API attributes; the only one,
+			// .tag, belongs to the agent's RouterOS client, and a command
+			// that set it could steal replies meant for other commands.
+			if a[0] != '=' && a[0] != '?' {
+				return fieldErr(fmt.Sprintf("raw.args[%d]", i), "must start with '=' or '?'")
 			}
 		}
 	}
@@ -386,6 +405,9 @@ func (r *CommandResult) Validate() error {
 		return err
 	}
 	if err := checkText("message", r.Message, false); err != nil {
+		return err
+	}
+	if err := checkText("ret", r.Ret, false); err != nil {
 		return err
 	}
 	if len(r.Rows) > 1000 {
