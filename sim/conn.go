@@ -75,8 +75,15 @@ func (c *conn) serve() {
 		delete(c.r.conns, c)
 		c.r.dropCommandsLocked(c)
 		c.r.mu.Unlock()
-		c.close()
+		c.mu.Lock()
+		flush := c.closeAfter && !c.closed
+		c.mu.Unlock()
+		if !flush {
+			c.close()
+		}
+		// After !fatal the writer flushes the queue and then closes.
 		<-done
+		c.close()
 	}()
 	br := bufio.NewReader(c.nc)
 	for {
