@@ -1,0 +1,29 @@
+// Package realtime is SitePulse's realtime hub: a Pusher Channels protocol v7
+// server that dashboards (pusher-js, Laravel Echo) connect to over WebSocket.
+//
+// The package provides four HTTP handlers and the pieces behind them:
+//
+//   - [Hub] serves the WebSocket endpoint /app/{key}: connection handshake,
+//     ping/pong and activity timeouts, public, private-, presence- and
+//     private-encrypted- subscriptions, and (when enabled) client events.
+//   - [AuthHandler] answers pusher-js channel authorization requests
+//     (POST /api/broadcasting/auth) for users identified by a bearer token.
+//   - [APIHandler] is the Pusher HTTP API (/apps/{id}/events, batch_events,
+//     channels…) so that other backends can publish with a Pusher server SDK.
+//   - [Fanout] turns control-plane bus events into channel broadcasts.
+//
+// # Performance design
+//
+// Every connection owns a bounded send queue drained by one writer goroutine.
+// Publishing never blocks and never writes to a socket while holding a hub
+// lock: it encodes the frame once (a shared [websocket.PreparedMessage]),
+// then does a non-blocking enqueue per subscriber. A subscriber whose queue is
+// full is a slow consumer and is closed with 4100 so that it reconnects later
+// and refetches, instead of holding memory or slowing everybody else. The
+// writer drains whatever is queued into one batch: each Pusher frame stays
+// its own WebSocket message, but the batch reaches the kernel in a single
+// write (see batchConn).
+//
+// Signatures (channel auth strings and HTTP API request signatures) are
+// compared in constant time.
+package realtime
