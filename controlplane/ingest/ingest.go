@@ -1,0 +1,193 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sitepulse/sitepulse/controlplane"
+	"github.com/sitepulse/sitepulse/protocol"
+)
+
+// Store is what ingest needs of the store. *store.Store implements it.
+type Store interface {
+	// ApplyBatch applies the events of b with seq above the router's
+	// last_seq in one transaction. It returns ENOTFOUND for an unknown
+	// router and EUNAUTHORIZED for a revoked one.
+	ApplyBatch(ctx context.Context, b *protocol.EventBatch) (Applied, error)
+	// SetRouterStatus records st unless the stored status is newer, and
+	// reports whether the router's status changed. Same errors as
+	// ApplyBatch.
+	SetRouterStatus(ctx context.Context, st *protocol.Status) (controlplane.Router, bool, error)
+}
+
+// CommandResults applies command results; the provisioning code implements
+// it.
+type CommandResults interface {
+	// ApplyCommandResult records r. It returns ENOTFOUND for an unknown
+	// command and EINVALID for a result that does not fit the command's
+	// state; other errors are retried.
+	ApplyCommandResult(ctx context.Context, r *protocol.CommandResult) error
+}
+
+// Options configure an Ingest.
+type Options struct {
+	// Store applies batches and statuses. Required.
+	Store Store
+	// Bus receives the changes of every committed batch and status; nil
+	// means changes are not announced.
+	Bus *controlplane.Bus
+	// CommandResults receives command results; nil means they are
+	// acknowledged and ignored.
+	CommandResults CommandResults
+	// Logger receives rejections and failures; nil discards them.
+	Logger *slog.Logger
+	// Registerer receives the metrics; nil means unregistered.
+	Registerer prometheus.Registerer
+}
+
+// Ingest applies agent messages. It is safe for concurrent use; the broker
+// calls it from one goroutine per connection, so the messages of one
+// router arrive in order.
+type Ingest struct {
+	store   Store
+	bus     *controlplane.Bus
+	results CommandResults
+	log     *slog.Logger
+	m       *metrics
+}
+
+// New returns an Ingest.
+func New(o Options) (*Ingest, error) {
+	if o.Store == nil {
+		return nil, errors.New("ingest: Options.Store is required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	m, err := newMetrics(o.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	return &Ingest{store: o.Store, bus: o.Bus, results: o.CommandResults, log: o.Logger.With("component", "ingest"), m: m}, nil
+}
+
+// HandleMessage applies a message published on topic. See the package
+// comment for what its error means.
+func (in *Ingest) HandleMessage(ctx context.Context, topic string, payload []byte) error {
+	t, err := protocol.ParseTopic(topic)
+	if err != nil {
+		return in.reject(ReasonTopic, "", topic, len(payload), err)
+	}
+	switch t.Kind {
+	case protocol.TopicEvents:
+		return in.events(ctx, t, payload)
+	case protocol.TopicStatus:
+		return in.status(ctx, t, payload)
+	case protocol.TopicCmdResult:
+		return in.cmdResult(ctx, t, payload)
+	default:
+		return in.reject(ReasonTopic, t.Router, topic, len(payload), fmt.Errorf("agents do not publish %s", t.Kind))
+	}
+}
+
+func (in *Ingest) events(ctx context.Context, t protocol.Topic, payload []byte) error {
+	b, err := protocol.DecodeEventBatch(payload)
+	if err != nil {
+		return in.reject(protocol.Reason(err), t.Router, t.String(), len(payload), err)
+	}
+	if b.Router != t.Router {
+		return in.reject(ReasonRouterMismatch, t.Router, t.String(), len(payload), fmt.Errorf("batch of router %q", b.Router))
+	}
+	start := time.Now()
+	applied, err := in.store.ApplyBatch(ctx, b)
+	in.m.applySeconds.Observe(time.Since(start).Seconds())
+	if err != nil {
+		return in.storeError(kindEvents, t, len(payload), err)
+	}
+	in.m.batches.Inc()
+	in.m.eventsApplied.Add(float64(applied.Applied))
+	in.m.eventsSkipped.Add(float64(applied.Skipped))
+	if applied.Skipped > 0 {
+		in.log.Debug("skipped events already applied", "router", t.Router, "skipped", applied.Skipped, "last_seq", applied.LastSeq)
+	}
+	if in.bus != nil {
+		in.bus.Publish(applied.Changes...)
+	}
+	return nil
+}
+
+func (in *Ingest) status(ctx context.Context, t protocol.Topic, payload []byte) error {
+	st, err := protocol.DecodeStatus(payload)
+	if err != nil {
+		return in.reject(protocol.Reason(err), t.Router, t.String(), len(payload), err)
+	}
+	if st.Router != t.Router {
+		return in.reject(ReasonRouterMismatch, t.Router, t.String(), len(payload), fmt.Errorf("status of router %q", st.Router))
+	}
+	r, changed, err := in.store.SetRouterStatus(ctx, st)
+	if err != nil {
+		return in.storeError(kindStatus, t, len(payload), err)
+	}
+	in.m.statuses.WithLabelValues(string(st.State)).Inc()
+	if changed && in.bus != nil {
+		in.bus.Publish(controlplane.RouterStatusChanged{Router: r})
+	}
+	return nil
+}
+
+func (in *Ingest) cmdResult(ctx context.Context, t protocol.Topic, payload []byte) error {
+	res, err := protocol.DecodeCommandResult(payload)
+	if err != nil {
+		return in.reject(protocol.Reason(err), t.Router, t.String(), len(payload), err)
+	}
+	if res.Router != t.Router {
+		return in.reject(ReasonRouterMismatch, t.Router, t.String(), len(payload), fmt.Errorf("result of router %q", res.Router))
+	}
+	if in.results == nil {
+		in.m.commandResults.WithLabelValues("ignored").Inc()
+		return nil
+	}
+	if err := in.results.ApplyCommandResult(ctx, res); err != nil {
+		return in.storeError(kindCmdResult, t, len(payload), err)
+	}
+	in.m.commandResults.WithLabelValues("applied").Inc()
+	return nil
+}
+
+// What a store error concerned, the label of sitepulse_ingest_failures_total.
+const (
+	kindEvents    = "events"
+	kindStatus    = "status"
+	kindCmdResult = "cmd_result"
+)
+
+// storeError turns the store's permanent answers into rejections and
+// wraps anything else for a retry.
+func (in *Ingest) storeError(kind string, t protocol.Topic, size int, err error) error {
+	switch controlplane.ErrorCode(err) {
+	case controlplane.ENOTFOUND:
+		if kind == kindCmdResult {
+			return in.reject(ReasonUnknownCommand, t.Router, t.String(), size, err)
+		}
+		return in.reject(ReasonUnknownRouter, t.Router, t.String(), size, err)
+	case controlplane.EUNAUTHORIZED:
+		return in.reject(ReasonRevoked, t.Router, t.String(), size, err)
+	case controlplane.EINVALID:
+		return in.reject(ReasonStoreInvalid, t.Router, t.String(), size, err)
+	}
+	in.m.failures.WithLabelValues(kind).Inc()
+	in.log.Error("ingest failed; the agent will resend", "router", t.Router, "topic", t.String(), "error", err)
+	return fmt.Errorf("ingest %s of router %s: %w", kind, t.Router, err)
+}
+
+func (in *Ingest) reject(reason, router, topic string, size int, err error) error {
+	in.m.rejected.WithLabelValues(reason).Inc()
+	// Never the payload: it may carry subscriber data.
+	in.log.Warn("ingest rejected message", "reason", reason, "router", router, "topic", fmt.Sprintf("%.200q", topic), "bytes", size, "error", err)
+	return &RejectError{Reason: reason, Router: router, Err: err}
+}

@@ -1,0 +1,67 @@
+package ingest
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	rejected       *prometheus.CounterVec
+	failures       *prometheus.CounterVec
+	batches        prometheus.Counter
+	eventsApplied  prometheus.Counter
+	eventsSkipped  prometheus.Counter
+	applySeconds   prometheus.Histogram
+	statuses       *prometheus.CounterVec
+	commandResults *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sitepulse_ingest_rejected_total",
+			Help: "Agent messages that can never be applied, acknowledged and dropped, by reason.",
+		}, []string{"reason"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sitepulse_ingest_failures_total",
+			Help: "Agent messages not applied because the store failed; the agent resends them. By message kind.",
+		}, []string{"kind"}),
+		batches: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sitepulse_ingest_batches_applied_total",
+			Help: "Event batches committed (including those whose events were all already applied).",
+		}),
+		eventsApplied: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sitepulse_ingest_events_applied_total",
+			Help: "Events applied to the store.",
+		}),
+		eventsSkipped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sitepulse_ingest_events_skipped_total",
+			Help: "Redelivered events skipped because their seq was at or below the router's last_seq.",
+		}),
+		applySeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "sitepulse_ingest_apply_seconds",
+			Help:    "Time to apply one event batch in the store.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+		statuses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sitepulse_ingest_statuses_total",
+			Help: "Agent statuses recorded (wills included), by state.",
+		}, []string{"state"}),
+		commandResults: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sitepulse_ingest_command_results_total",
+			Help: "Command results received, by outcome (applied, or ignored without a CommandResults).",
+		}, []string{"outcome"}),
+	}
+	for _, r := range reasons {
+		m.rejected.WithLabelValues(r)
+	}
+	for _, k := range []string{kindEvents, kindStatus, kindCmdResult} {
+		m.failures.WithLabelValues(k)
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.rejected, m.failures, m.batches, m.eventsApplied, m.eventsSkipped, m.applySeconds, m.statuses, m.commandResults} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
