@@ -1,0 +1,90 @@
+package agent
+
+import (
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics holds the agent's Prometheus instruments on its own registry, so
+// several agents (in tests) never collide on the default one.
+type metrics struct {
+	reg *prometheus.Registry
+
+	eventsRecorded   *prometheus.CounterVec
+	eventsPublished  prometheus.Counter
+	eventsCoalesced  prometheus.Counter
+	outboxDepth      prometheus.Gauge
+	outboxBytes      prometheus.Gauge
+	outboxErrors     prometheus.Counter
+	publishLatency   prometheus.Histogram
+	mqttConnects     *prometheus.CounterVec
+	routerReconnects prometheus.Counter
+	routerConnected  prometheus.Gauge
+	commands         *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	reg := prometheus.NewRegistry()
+	m := &metrics{
+		reg: reg,
+		eventsRecorded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sitepulse_agent_events_recorded_total",
+			Help: "Events committed to the outbox, by type.",
+		}, []string{"type"}),
+		eventsPublished: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sitepulse_agent_events_published_total",
+			Help: "Events acknowledged by the broker (PUBACK), including replays.",
+		}),
+		eventsCoalesced: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sitepulse_agent_events_coalesced_total",
+			Help: "Superseded session.updated and router.resources events removed from a full outbox.",
+		}),
+		outboxDepth: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "sitepulse_agent_outbox_depth",
+			Help: "Events recorded and not yet acknowledged by the broker.",
+		}),
+		outboxBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "sitepulse_agent_outbox_bytes",
+			Help: "Encoded size of the pending events.",
+		}),
+		outboxErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sitepulse_agent_outbox_errors_total",
+			Help: "Failed outbox commits (retried) and invalid events (dropped).",
+		}),
+		publishLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "sitepulse_agent_publish_latency_seconds",
+			Help:    "Time from publishing an event batch to its PUBACK.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8),
+		}),
+		mqttConnects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sitepulse_agent_mqtt_connects_total",
+			Help: "MQTT connection attempts, by result.",
+		}, []string{"result"}),
+		routerReconnects: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sitepulse_agent_router_reconnects_total",
+			Help: "RouterOS API sessions lost and redialled.",
+		}),
+		routerConnected: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "sitepulse_agent_router_connected",
+			Help: "1 while the agent has an API session with its router.",
+		}),
+		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sitepulse_agent_commands_total",
+			Help: "Commands handled, by final result (succeeded, failed code, duplicate, malformed).",
+		}, []string{"result"}),
+	}
+	reg.MustRegister(m.eventsRecorded, m.eventsPublished, m.eventsCoalesced, m.outboxDepth, m.outboxBytes,
+		m.outboxErrors, m.publishLatency, m.mqttConnects, m.routerReconnects, m.routerConnected, m.commands,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// orDiscard returns l, or a logger that drops everything when l is nil.
+func orDiscard(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l
+}

@@ -1,0 +1,82 @@
+package agent
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// schema is applied on every open; each statement is idempotent.
+//
+// events is the outbox: one row per recorded event, deleted on PUBACK.
+// sessions is the agent's last known router state, so a restart can diff
+// against it. commands and results make commands idempotent and their
+// results durable. meta holds counters that must outlive the rows they
+// describe (the last seq, once every event is acked and deleted).
+var schema = []string{
+	`CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL)`,
+	`CREATE TABLE IF NOT EXISTS events (
+		seq     INTEGER PRIMARY KEY,
+		type    TEXT NOT NULL,
+		key     TEXT NOT NULL,
+		created INTEGER NOT NULL,
+		body    BLOB NOT NULL)`,
+	`CREATE INDEX IF NOT EXISTS events_supersedable ON events (type, key) WHERE type IN ('session.updated', 'router.resources')`,
+	`CREATE TABLE IF NOT EXISTS sessions (key TEXT PRIMARY KEY, body BLOB NOT NULL)`,
+	`CREATE TABLE IF NOT EXISTS commands (
+		id       TEXT PRIMARY KEY,
+		kind     TEXT NOT NULL,
+		status   TEXT NOT NULL,
+		result   BLOB,
+		received INTEGER NOT NULL,
+		updated  INTEGER NOT NULL)`,
+	`CREATE INDEX IF NOT EXISTS commands_updated ON commands (updated)`,
+	`CREATE TABLE IF NOT EXISTS results (n INTEGER PRIMARY KEY AUTOINCREMENT, body BLOB NOT NULL)`,
+	`INSERT OR IGNORE INTO meta (k, v) VALUES ('last_seq', 0), ('last_acked', 0)`,
+}
+
+// openDB opens (creating if needed) the agent database in dir.
+//
+// WAL with synchronous=NORMAL: a commit has reached the WAL file in the OS
+// page cache before it returns, so it survives the process being killed
+// (kill -9, OOM killer, RouterOS container stop). Only an OS crash or power
+// loss can drop the last few commits, and the control plane's per-router
+// last_seq makes that safe: a lost tail simply reuses seqs that were never
+// acked. FULL would fsync every group commit, which on router flash costs
+// write endurance for a guarantee the rest of the system does not need.
+//
+// One connection: SQLite has one writer anyway, and a single connection
+// makes every statement see the previous one's effects without locking
+// surprises.
+func openDB(ctx context.Context, dir string) (*sql.DB, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	path := filepath.Join(dir, "agent.db")
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", "foreign_keys(ON)")
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	for _, s := range schema {
+		if _, err := db.ExecContext(ctx, s); err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("migrate %s: %w", path, err)
+		}
+	}
+	return db, nil
+}

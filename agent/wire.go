@@ -1,0 +1,156 @@
+package agent
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// The stream connection (listens, interval prints, snapshot prints) is read
+// by this small sentence reader instead of go-routeros' async client: that
+// client's tag counter is an int64 at offset 28 of Client on 32-bit ARM, so
+// its first atomic add panics there; it can lose replies that arrive before
+// a tag is registered; and its reader spawns a goroutine per Read. One
+// goroutine reading sentences in wire order and dispatching them by tag has
+// none of those problems. go-routeros still does the login and the
+// synchronous command connection, where none of the faults apply.
+
+// maxWordLen bounds one API word; RouterOS words are short, and a corrupt
+// length must not make the agent allocate gigabytes.
+const maxWordLen = 1 << 20
+
+// maxSentenceWords bounds the words of one sentence for the same reason.
+const maxSentenceWords = 4096
+
+// errWordTooLong reports a word over maxWordLen.
+var errWordTooLong = errors.New("routeros: word too long")
+
+// sentence is one API reply: its reply word (!re, !done, !trap, !fatal,
+// !empty), its .tag and its =key=value attributes.
+type sentence struct {
+	word  string
+	tag   string
+	attrs map[string]string
+}
+
+type wireReader struct {
+	br *bufio.Reader
+}
+
+func newWireReader(r io.Reader) *wireReader {
+	return &wireReader{br: bufio.NewReaderSize(r, 32<<10)}
+}
+
+// readLength decodes a word length (see ref/routeros-api.md).
+func (r *wireReader) readLength() (int, error) {
+	b0, err := r.br.ReadByte()
+	if err != nil {
+		return 0, err
+	}
+	var extra int
+	var n uint32
+	switch {
+	case b0&0x80 == 0:
+		return int(b0), nil
+	case b0&0xC0 == 0x80:
+		extra, n = 1, uint32(b0&0x3F)
+	case b0&0xE0 == 0xC0:
+		extra, n = 2, uint32(b0&0x1F)
+	case b0&0xF0 == 0xE0:
+		extra, n = 3, uint32(b0&0x0F)
+	case b0 == 0xF0:
+		extra = 4
+	default:
+		return 0, fmt.Errorf("routeros: control byte 0x%02x where a length was expected", b0)
+	}
+	for range extra {
+		b, err := r.br.ReadByte()
+		if err != nil {
+			return 0, noEOF(err)
+		}
+		n = n<<8 | uint32(b)
+	}
+	if n > maxWordLen {
+		return 0, fmt.Errorf("%w: %d bytes", errWordTooLong, n)
+	}
+	return int(n), nil
+}
+
+func noEOF(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// readSentence reads the next non-empty sentence. Words it does not
+// understand (neither reply word, tag nor attribute) are ignored, as the
+// API manual asks of clients.
+func (r *wireReader) readSentence() (*sentence, error) {
+	for {
+		s := &sentence{attrs: map[string]string{}}
+		words := 0
+		for {
+			n, err := r.readLength()
+			if err != nil {
+				if words > 0 {
+					err = noEOF(err)
+				}
+				return nil, err
+			}
+			if n == 0 {
+				break
+			}
+			words++
+			if words > maxSentenceWords {
+				return nil, fmt.Errorf("routeros: sentence longer than %d words", maxSentenceWords)
+			}
+			buf := make([]byte, n)
+			if _, err := io.ReadFull(r.br, buf); err != nil {
+				return nil, noEOF(err)
+			}
+			w := string(buf)
+			switch {
+			case words == 1:
+				s.word = w
+			case strings.HasPrefix(w, ".tag="):
+				s.tag = w[len(".tag="):]
+			case strings.HasPrefix(w, "="):
+				k, v, _ := strings.Cut(w[1:], "=")
+				s.attrs[k] = v
+			}
+		}
+		if words > 0 {
+			return s, nil
+		}
+	}
+}
+
+// appendLength encodes a word length.
+func appendLength(b []byte, n int) []byte {
+	switch {
+	case n < 0x80:
+		return append(b, byte(n))
+	case n < 0x4000:
+		return append(b, byte(n>>8)|0x80, byte(n))
+	case n < 0x200000:
+		return append(b, byte(n>>16)|0xC0, byte(n>>8), byte(n))
+	case n < 0x10000000:
+		return append(b, byte(n>>24)|0xE0, byte(n>>16), byte(n>>8), byte(n))
+	default:
+		return append(b, 0xF0, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+}
+
+// encodeSentence encodes words as one sentence, so that it can be written
+// with a single Write.
+func encodeSentence(words ...string) []byte {
+	var b []byte
+	for _, w := range words {
+		b = appendLength(b, len(w))
+		b = append(b, w...)
+	}
+	return append(b, 0)
+}
