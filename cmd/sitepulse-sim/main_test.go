@@ -1,0 +1,236 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-routeros/routeros/v3"
+)
+
+func TestHelpListsEveryFlag(t *testing.T) {
+	var buf bytes.Buffer
+	m := NewMain()
+	m.Stderr = &buf
+	if err := m.ParseFlags([]string{"--help"}); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("got %v, want flag.ErrHelp", err)
+	}
+	for _, name := range []string{"api-addr", "control-addr", "user", "password", "password-file", "hotspot-sessions",
+		"ppp-sessions", "churn", "seed", "identity", "traffic-interval", "reboot-down", "tls-cert", "tls-key",
+		"no-empty", "log-level"} {
+		if !strings.Contains(buf.String(), "--"+name+"\n") || !strings.Contains(buf.String(), "$"+envName(name)) {
+			t.Errorf("help lacks --%s or $%s", name, envName(name))
+		}
+	}
+}
+
+func TestEnvFallback(t *testing.T) {
+	t.Setenv("SITEPULSE_SIM_SEED", "77")
+	t.Setenv("SITEPULSE_SIM_CHURN", "30")
+	t.Setenv("SITEPULSE_SIM_NO_EMPTY", "true")
+	m := NewMain()
+	if err := m.ParseFlags([]string{"--churn", "12"}); err != nil {
+		t.Fatal(err)
+	}
+	if m.Seed != 77 || m.Churn != 12 || !m.NoEmpty {
+		t.Errorf("got seed %d churn %v no-empty %v; want 77 12 true (flag beats env)", m.Seed, m.Churn, m.NoEmpty)
+	}
+	t.Setenv("SITEPULSE_SIM_PPP_SESSIONS", "lots")
+	if err := NewMain().ParseFlags(nil); err == nil || !strings.Contains(err.Error(), "SITEPULSE_SIM_PPP_SESSIONS") {
+		t.Errorf("bad env value: got %v", err)
+	}
+}
+
+func post(t *testing.T, url string, wantStatus int) map[string]any {
+	t.Helper()
+	resp, err := http.Post(url, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	json.NewDecoder(resp.Body).Decode(&body)
+	if resp.StatusCode != wantStatus {
+		t.Fatalf("POST %s: status %d (%v), want %d", url, resp.StatusCode, body, wantStatus)
+	}
+	return body
+}
+
+func state(t *testing.T, base string) (hotspot, ppp []map[string]string) {
+	t.Helper()
+	resp, err := http.Get(base + "/state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var s struct {
+		Hotspot []map[string]string `json:"hotspot"`
+		PPP     []map[string]string `json:"ppp"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		t.Fatal(err)
+	}
+	return s.Hotspot, s.PPP
+}
+
+func TestRunWithControlAPI(t *testing.T) {
+	dir := t.TempDir()
+	pwFile := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pwFile, []byte("hunter2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := NewMain()
+	m.Stderr = io.Discard
+	if err := m.ParseFlags([]string{"--api-addr", "127.0.0.1:0", "--control-addr", "127.0.0.1:0",
+		"--password-file", pwFile, "--hotspot-sessions", "3", "--ppp-sessions", "2", "--churn", "0",
+		"--traffic-interval", "1h", "--identity", "site-9"}); err != nil {
+		t.Fatal(err)
+	}
+	m.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if err := m.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	base := m.ControlURL()
+
+	c, err := routeros.DialTimeout(m.Router().Addr(), "admin", "hunter2", 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rep, err := c.Run("/system/identity/print")
+	if err != nil || rep.Re[0].Map["name"] != "site-9" {
+		t.Fatalf("identity: %v %v", rep, err)
+	}
+
+	hs, ppp := state(t, base)
+	if len(hs) != 3 || len(ppp) != 2 {
+		t.Fatalf("state: %d hotspot, %d ppp", len(hs), len(ppp))
+	}
+	post(t, base+"/hotspot-user?name=%2B254700000001&password=x", http.StatusOK)
+	post(t, base+"/login/hotspot?user=nobody", http.StatusNotFound)
+	body := post(t, base+"/login/hotspot?user=%2B254700000001&mac=02:00:00:00:00:09&address=10.5.50.99", http.StatusOK)
+	id, _ := body["id"].(string)
+	rep, err = c.Run("/ip/hotspot/active/print", "?.id="+id)
+	if err != nil || len(rep.Re) != 1 || rep.Re[0].Map["user"] != "+254700000001" || rep.Re[0].Map["mac-address"] != "02:00:00:00:00:09" {
+		t.Fatalf("manual login not visible over the API: %v %v", rep, err)
+	}
+	post(t, base+"/logout?id="+id, http.StatusOK)
+	post(t, base+"/logout?id="+id, http.StatusNotFound)
+	post(t, base+"/reboot?down=forever", http.StatusBadRequest)
+
+	post(t, base+"/drop", http.StatusOK)
+	if _, err := c.Run("/system/identity/print"); err == nil {
+		t.Error("client still works after /drop")
+	}
+	post(t, base+"/reboot?down=100ms", http.StatusOK)
+	if hs, ppp := state(t, base); len(hs)+len(ppp) != 0 {
+		t.Errorf("sessions after reboot: %d", len(hs)+len(ppp))
+	}
+	resp, err := http.Get(base + "/nope")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown endpoint: %d", resp.StatusCode)
+	}
+}
+
+// TestSignals runs the real main in a child process: SIGHUP drops API
+// connections, SIGTERM stops it cleanly.
+func TestSignals(t *testing.T) {
+	if os.Getenv("SITEPULSE_SIM_TEST_CHILD") == "1" {
+		os.Args = []string{"sitepulse-sim", "--api-addr", "127.0.0.1:0", "--hotspot-sessions", "1", "--ppp-sessions", "1", "--reboot-down", "300ms"}
+		main()
+		return
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestSignals$")
+	cmd.Env = append(os.Environ(), "SITEPULSE_SIM_TEST_CHILD=1")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	apiRe := regexp.MustCompile(`msg="sitepulse-sim running" api=(\S+)`)
+	var addr string
+	for addr == "" {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatal("child exited before listening")
+			}
+			if m := apiRe.FindStringSubmatch(l); m != nil {
+				addr = m[1]
+			}
+		case <-ctx.Done():
+			t.Fatal("child did not start")
+		}
+	}
+	c, err := routeros.DialTimeout(addr, "admin", "", 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cmd.Process.Signal(syscall.SIGHUP)
+	if _, err := c.Run("/system/identity/print"); err == nil {
+		t.Error("client still works after SIGHUP")
+	}
+	cmd.Process.Signal(syscall.SIGUSR1)
+	rebooted := false
+	for !rebooted {
+		select {
+		case l := <-lines:
+			rebooted = strings.Contains(l, "SIGUSR1: rebooting")
+		case <-ctx.Done():
+			t.Fatal("no reboot after SIGUSR1")
+		}
+	}
+	for {
+		c2, err := routeros.DialTimeout(addr, "admin", "", time.Second)
+		if err == nil {
+			rep, err := c2.Run("/ppp/active/print")
+			c2.Close()
+			if err != nil || len(rep.Re) != 0 {
+				t.Fatalf("after reboot: %v %v (want no sessions)", rep, err)
+			}
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("router did not come back after SIGUSR1")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	for range lines {
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("child exit: %v", err)
+	}
+}
