@@ -19,7 +19,8 @@ const (
 	testSecret = "7ad3773142a6692b25b8"
 )
 
-// newTestHub starts a hub on a real loopback listener. mutate adjusts the
+// newTestHub starts a hub, its auth endpoint (tokens from testTokens) and its
+// HTTP API on a real loopback listener. mutate adjusts the
 // options before the hub is created.
 func newTestHub(t testing.TB, mutate func(*Options)) (*Hub, *httptest.Server) {
 	t.Helper()
@@ -33,6 +34,8 @@ func newTestHub(t testing.TB, mutate func(*Options)) (*Hub, *httptest.Server) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/app/{key}", h)
+	mux.Handle("/api/broadcasting/auth", NewAuthHandler(h, testTokens))
+	mux.Handle("/apps/", NewAPIHandler(h))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(func() {
 		srv.Close()
