@@ -1,0 +1,89 @@
+# SitePulse build and test entry points. GNU make; `make help` lists targets.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# Build with the Go in PATH (1.26.8), never a downloaded toolchain.
+export GOTOOLCHAIN := local
+
+GO          ?= go
+VERSION     ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+TESTTIMEOUT ?= 20m
+FUZZTIME    ?= 10s
+BENCHTIME   ?= 1s
+QEMU_ARM    ?= qemu-arm-static
+LDFLAGS     := -s -w -X main.version=$(VERSION)
+
+# Packages whose tests run on 32-bit ARM under qemu: the protocol and,
+# once it exists, everything under agent/.
+ARM_PKGS ?= ./protocol/... $(if $(wildcard agent/*),./agent/...)
+
+.PHONY: help build test fmt-check vet staticcheck unit cross fuzz bench test-arm clean
+
+help: ## list targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## build every command in cmd/ into bin/
+	@mkdir -p bin
+	$(GO) build -ldflags '-X main.version=$(VERSION)' -o bin/ ./cmd/...
+
+test: fmt-check vet staticcheck unit ## gofmt check, go vet, staticcheck, then go test -race on every package
+
+fmt-check: ## fail listing any Go file that gofmt would change
+	@files=$$(git ls-files --cached --others --exclude-standard -- '*.go' | xargs -r gofmt -l); \
+	if [ -n "$$files" ]; then echo "gofmt needed on:"; echo "$$files"; exit 1; fi
+
+vet: ## go vet ./...
+	$(GO) vet ./...
+
+staticcheck: ## staticcheck ./... (pinned v0.8.2, compiled on first use)
+	$(STATICCHECK) ./...
+
+unit: ## go test -race ./... (PostgreSQL tests need SITEPULSE_TEST_DATABASE_URL; .ci/run sets it)
+	$(GO) test -race -timeout $(TESTTIMEOUT) ./...
+
+cross: ## static agent binaries for linux arm/v7, arm64, amd64 in bin/cross/
+	@test -d cmd/sitepulse-agent || { echo "cross: cmd/sitepulse-agent does not exist yet" >&2; exit 1; }
+	@mkdir -p bin/cross
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/cross/sitepulse-agent-linux-armv7 ./cmd/sitepulse-agent
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/cross/sitepulse-agent-linux-arm64 ./cmd/sitepulse-agent
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/cross/sitepulse-agent-linux-amd64 ./cmd/sitepulse-agent
+	@ls -l bin/cross/
+
+# Fuzz targets are found, not listed: grep narrows the search to packages
+# with a `func Fuzz` in a test file, and `go test -list` names the targets.
+# `go test -fuzz` takes one target per run.
+fuzz: ## run every Fuzz target in the module for FUZZTIME each (default 10s)
+	@dirs=$$(git ls-files --cached --others --exclude-standard -- '*_test.go' | xargs -r grep -l '^func Fuzz' | xargs -r -n1 dirname | sort -u); \
+	[ -n "$$dirs" ] || { echo "fuzz: no fuzz targets found" >&2; exit 1; }; \
+	n=0; for d in $$dirs; do \
+	  for t in $$($(GO) test -list '^Fuzz' ./$$d | grep '^Fuzz' || true); do \
+	    echo "== fuzz ./$$d $$t for $(FUZZTIME)"; \
+	    $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./$$d; \
+	    n=$$((n+1)); \
+	  done; \
+	done; \
+	echo "fuzz: $$n targets ran for $(FUZZTIME) each without a failure"
+
+bench: ## Go benchmarks of every package (the full load report comes with bench/)
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+
+# Test binaries are built for GOARCH=arm GOARM=7 and run under qemu user
+# emulation from their package directory, as `go test` would, so testdata/
+# resolves. This catches 32-bit faults such as unaligned 64-bit atomics.
+test-arm: ## build protocol and agent test binaries for arm/v7 and run them under qemu-arm-static
+	@command -v $(QEMU_ARM) >/dev/null || { echo "test-arm: $(QEMU_ARM) not found (apt-get install qemu-user-static)" >&2; exit 1; }
+	@mkdir -p bin/arm
+	@pkgs=$$($(GO) list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}={{.Dir}}{{end}}' $(ARM_PKGS)); \
+	[ -n "$$pkgs" ] || { echo "test-arm: no test packages in $(ARM_PKGS)" >&2; exit 1; }; \
+	for p in $$pkgs; do \
+	  ip=$${p%%=*}; dir=$${p#*=}; bin=$(CURDIR)/bin/arm/$$(echo "$$ip" | tr / _).test; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) test -c -o "$$bin" "$$ip"; \
+	  echo "== $$ip under $(QEMU_ARM)"; \
+	  (cd "$$dir" && $(QEMU_ARM) "$$bin" -test.timeout $(TESTTIMEOUT)); \
+	done
+
+clean: ## remove bin/
+	rm -rf bin
