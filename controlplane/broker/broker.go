@@ -101,8 +101,10 @@ type Options struct {
 	SessionExpiry time.Duration
 
 	// HandleTimeout bounds one Handler call; 0 means DefaultHandleTimeout.
-	// Keep it below 1.5 × KeepaliveMin: mochi's connection deadline also
-	// covers writing the PUBACK.
+	// A call that times out is retried like any transient failure. mochi's
+	// connection deadline (1.5 × the keepalive, set when it starts reading
+	// a packet) also covers writing the PUBACK, so a call slower than that
+	// costs a redelivery, which the store's last_seq makes harmless.
 	HandleTimeout time.Duration
 	// AuthTimeout bounds one Verifier call; 0 means DefaultAuthTimeout.
 	AuthTimeout time.Duration
@@ -279,7 +281,9 @@ func addrString(a net.Addr) string {
 
 // Close disconnects every client, waits until mochi has finished with them
 // (including Handler calls for their last messages and wills), and stops
-// the broker. It is safe to call more than once.
+// the broker. The agents' wills fire, so their routers are recorded as
+// offline until they reconnect; close the store after the broker. It is
+// safe to call more than once.
 func (b *Broker) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()

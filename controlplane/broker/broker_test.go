@@ -93,15 +93,25 @@ type testBroker struct {
 	logs  *logBuffer
 }
 
-// startBroker starts a broker on 127.0.0.1:0 with a recording Handler;
-// mutate adjusts the options first.
+// startBroker starts a broker on 127.0.0.1:0 with a recording Handler and
+// credentials in a fresh SQLite store; mutate adjusts the options first.
 func startBroker(t testing.TB, mutate func(*Options)) *testBroker {
 	t.Helper()
-	tb := &testBroker{reg: prometheus.NewRegistry(), creds: newCredentials(t), rec: newRecorder(), logs: &logBuffer{}}
+	return startBrokerOn(t, newCredentials(t), nil, prometheus.NewRegistry(), &logBuffer{}, mutate)
+}
+
+// startBrokerOn starts a broker with the given parts; a nil h means a
+// recorder.
+func startBrokerOn(t testing.TB, creds *credentials, h Handler, reg *prometheus.Registry, logs *logBuffer, mutate func(*Options)) *testBroker {
+	t.Helper()
+	tb := &testBroker{reg: reg, creds: creds, rec: newRecorder(), logs: logs}
+	if h == nil {
+		h = tb.rec
+	}
 	o := Options{
 		Addr:       "127.0.0.1:0",
 		Verifier:   tb.creds,
-		Handler:    tb.rec,
+		Handler:    h,
 		Registerer: tb.reg,
 		Logger:     tb.logs.logger(),
 	}
@@ -327,7 +337,7 @@ func TestACL(t *testing.T) {
 	}
 	for _, topic := range others {
 		a := dialAgent(t, tb.Addr(), r1, s1)
-		a.client.Publish(topic, 1, false, batchPayload(t, r2, 1, 1))
+		a.client.Publish(topic, 1, false, eventsPayload(t, r2, 1, 1))
 		a.waitLost()
 	}
 	if got := len(tb.rec.applied()); got != 3 {
@@ -349,7 +359,7 @@ func TestPubackWaitsForHandler(t *testing.T) {
 		<-release
 		return nil
 	})
-	tok := a.client.Publish(protocol.EventsTopic(id), 1, false, batchPayload(t, id, 1, 1))
+	tok := a.client.Publish(protocol.EventsTopic(id), 1, false, eventsPayload(t, id, 1, 1))
 	<-entered
 	// A PUBACK now would let the agent delete an event not yet stored.
 	if tok.WaitTimeout(300 * time.Millisecond) {
@@ -368,7 +378,7 @@ func TestTransientFailureIsNotAcked(t *testing.T) {
 
 	// Seen on the wire: no PUBACK, the connection is closed.
 	r := dialRaw(t, tb.Addr(), id, secret, 0)
-	r.publish1(protocol.EventsTopic(id), batchPayload(t, id, 1, 1))
+	r.publish1(protocol.EventsTopic(id), eventsPayload(t, id, 1, 1))
 	if typ, body := r.read(); typ != 0 {
 		t.Fatalf("got packet type %#x %v after a failed Handler call, want the connection closed", typ, body)
 	}
@@ -396,7 +406,7 @@ func TestTransientFailureIsRedelivered(t *testing.T) {
 	a := dialAgent(t, tb.Addr(), id, secret, func(o *paho.ClientOptions) {
 		o.SetCleanSession(false).SetAutoReconnect(true).SetMaxReconnectInterval(200 * time.Millisecond)
 	})
-	payload := batchPayload(t, id, 1, 3)
+	payload := eventsPayload(t, id, 1, 3)
 	// paho completes the token of a message it resends after a reconnect
 	// when it re-queues it, not on its PUBACK, so watch the Handler instead.
 	a.client.Publish(protocol.EventsTopic(id), 1, false, payload)
@@ -441,7 +451,7 @@ func TestRejectedIsAckedNotRetained(t *testing.T) {
 	if got := tb.srv.Topics.Messages(protocol.StatusTopic(id)); len(got) != 1 || string(got[0].Payload) != string(good) {
 		t.Errorf("retained status = %v, want the accepted one", got)
 	}
-	publishRetained(protocol.EventsTopic(id), batchPayload(t, id, 1, 1))
+	publishRetained(protocol.EventsTopic(id), eventsPayload(t, id, 1, 1))
 	if got := len(tb.srv.Topics.Messages(protocol.EventsTopic(id))); got != 0 {
 		t.Errorf("retained events: %d messages, want 0 (only status is retained)", got)
 	}
@@ -477,7 +487,7 @@ func TestPacketSizeLimit(t *testing.T) {
 
 	// The broker keeps serving.
 	b := dialAgent(t, tb.Addr(), id, secret)
-	if err := b.publish(protocol.EventsTopic(id), batchPayload(t, id, 1, 1)); err != nil {
+	if err := b.publish(protocol.EventsTopic(id), eventsPayload(t, id, 1, 1)); err != nil {
 		t.Fatalf("publish after the oversized packet: %v", err)
 	}
 }

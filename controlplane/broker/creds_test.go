@@ -21,6 +21,7 @@ type credentials struct {
 }
 
 func newCredentials(t testing.TB) *credentials {
+	t.Helper()
 	return &credentials{secrets: make(map[string]string)}
 }
 

@@ -194,32 +194,42 @@ func statusPayload(t testing.TB, router string, state protocol.AgentState, ts ti
 	return b
 }
 
-func batchPayload(t testing.TB, router string, from, n int) []byte {
+// eventsPayload is a batch of events seq from..to mixing starts, counter
+// updates and ends: every third event ends the session started two
+// events before (on even seqs) or starts one, the others start or update.
+func eventsPayload(t testing.TB, router string, from, to int) []byte {
 	t.Helper()
-	b, err := protocol.Encode(testBatch(router, from, n))
+	b := &protocol.EventBatch{V: protocol.Version, Router: router}
+	for seq := from; seq <= to; seq++ {
+		e := protocol.Event{Seq: uint64(seq), TS: t0.Add(time.Duration(seq) * time.Second)}
+		switch seq % 3 {
+		case 1:
+			e.Type, e.Session = protocol.EventSessionStarted, testSession(seq)
+		case 2:
+			s := testSession(seq - 1)
+			s.BytesIn, s.BytesOut = uint64(seq*1000), uint64(seq*100)
+			e.Type, e.Session = protocol.EventSessionUpdated, s
+		default:
+			if seq%2 == 0 {
+				e.Type, e.Session, e.Reason = protocol.EventSessionEnded, testSession(seq-2), protocol.EndLogout
+			} else {
+				e.Type, e.Session = protocol.EventSessionStarted, testSession(seq)
+			}
+		}
+		b.Events = append(b.Events, e)
+	}
+	p, err := protocol.Encode(b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b
+	return p
 }
 
-// testBatch is n session.started events with seqs from, from+1, …
-func testBatch(router string, from, n int) *protocol.EventBatch {
-	eb := &protocol.EventBatch{V: protocol.Version, Router: router}
-	for i := range n {
-		seq := from + i
-		login := t0.Add(time.Duration(seq) * time.Second)
-		user := fmt.Sprintf("user%d", seq)
-		mac := fmt.Sprintf("AA:BB:CC:00:%02X:%02X", (seq>>8)&0xff, seq&0xff)
-		eb.Events = append(eb.Events, protocol.Event{
-			Seq: uint64(seq), TS: login, Type: protocol.EventSessionStarted,
-			Session: &protocol.Session{
-				Kind: protocol.KindHotspot, Key: protocol.HotspotKey(user, mac, login),
-				User: user, MAC: mac, Address: "10.5.50.2", StartedAt: login,
-			},
-		})
-	}
-	return eb
+func testSession(seq int) *protocol.Session {
+	login := t0.Add(time.Duration(seq) * time.Second)
+	user := fmt.Sprintf("user%d", seq)
+	mac := fmt.Sprintf("AA:BB:CC:00:%02X:%02X", (seq>>8)&0xff, seq&0xff)
+	return &protocol.Session{Kind: protocol.KindHotspot, Key: protocol.HotspotKey(user, mac, login), User: user, MAC: mac, Address: "10.5.50.2", StartedAt: login}
 }
 
 // isCode reports whether err carries the controlplane code.
