@@ -1,0 +1,182 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// storeCase is one case of the suite that TestStore runs against every
+// dialect.
+type storeCase struct {
+	name string
+	run  func(t *testing.T, e *env)
+}
+
+// cases is filled by the *_test.go files' init functions, one group per
+// file, so each file keeps its cases next to its helpers.
+var cases []storeCase
+
+func addCases(cs ...storeCase) { cases = append(cases, cs...) }
+
+// TestStore runs every case as sqlite/<case> and postgres/<case>. SQLite
+// gets a temp dir per case; PostgreSQL one fresh database per run (dropped
+// afterwards) and a schema per case, since creating a database takes about
+// a second.
+func TestStore(t *testing.T) {
+	pgURL := newTestDatabase(t)
+	for _, dialect := range []string{DialectSQLite, DialectPostgres} {
+		for i, c := range cases {
+			t.Run(dialect+"/"+c.name, func(t *testing.T) {
+				if dialect == DialectPostgres && pgURL == "" {
+					t.Skip("SITEPULSE_TEST_DATABASE_URL is not set")
+				}
+				e := newEnv(t, dialect, pgURL, i)
+				c.run(t, e)
+			})
+		}
+	}
+}
+
+// env is one case's database and clock.
+type env struct {
+	t       *testing.T
+	dialect string
+	clock   *fakeClock
+	opts    Options // what open uses; a case may change it before reopening
+	s       *Store  // opened with opts
+	pgURL   string
+	name    string
+	fresh   int // databases made by freshOptions
+}
+
+func newEnv(t *testing.T, dialect, pgURL string, n int) *env {
+	e := &env{
+		t:       t,
+		dialect: dialect,
+		clock:   &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)},
+	}
+	e.pgURL, e.name = pgURL, fmt.Sprintf("case_%d", n)
+	e.opts = e.freshOptions()
+	e.s = e.open()
+	return e
+}
+
+// freshOptions returns options for another empty database of the case's
+// dialect.
+func (e *env) freshOptions() Options {
+	e.t.Helper()
+	o := Options{Now: e.clock.Now, PasswordIterations: 1000}
+	switch e.dialect {
+	case DialectSQLite:
+		o.DataDir = e.t.TempDir()
+	case DialectPostgres:
+		o.DatabaseURL = newTestSchema(e.t, e.pgURL, fmt.Sprintf("%s_%d", e.name, e.fresh))
+	}
+	e.fresh++
+	return o
+}
+
+// open opens another Store on the case's database and closes it when the
+// case ends.
+func (e *env) open() *Store {
+	e.t.Helper()
+	s, err := Open(context.Background(), e.opts)
+	if err != nil {
+		e.t.Fatalf("Open: %v", err)
+	}
+	e.t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// fakeClock is a settable clock, ready at its zero value (the zero time).
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// newTestDatabase creates a fresh database on the server named by
+// SITEPULSE_TEST_DATABASE_URL and drops it when tb ends. Without the
+// variable it returns "" (the postgres cases skip), or fails when CI=true.
+func newTestDatabase(tb testing.TB) string {
+	tb.Helper()
+	base := os.Getenv("SITEPULSE_TEST_DATABASE_URL")
+	if base == "" {
+		if os.Getenv("CI") == "true" {
+			tb.Fatal("CI=true but SITEPULSE_TEST_DATABASE_URL is not set")
+		}
+		return ""
+	}
+	ctx := context.Background()
+	b := make([]byte, 6)
+	rand.Read(b)
+	name := "sitepulse_store_test_" + hex.EncodeToString(b)
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		tb.Fatalf("connect to test PostgreSQL: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		tb.Fatalf("create test database: %v", err)
+	}
+	tb.Cleanup(func() {
+		conn, err := pgx.Connect(ctx, base)
+		if err != nil {
+			tb.Errorf("drop test database: %v", err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			tb.Errorf("drop test database: %v", err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		tb.Fatalf("parse SITEPULSE_TEST_DATABASE_URL: %v", err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// newTestSchema creates schema in the database at dbURL and returns a URL
+// whose connections use it.
+func newTestSchema(tb testing.TB, dbURL, schema string) string {
+	tb.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		tb.Fatalf("connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		tb.Fatalf("create schema: %v", err)
+	}
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		tb.Fatalf("parse URL: %v", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
