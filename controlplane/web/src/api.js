@@ -1,0 +1,459 @@
+// Every REST call and every wire field name the dashboard depends on lives in
+// this module, so an API change is adjusted here and nowhere else. Two kinds
+// of functions:
+//
+//   - api.*: HTTP calls under /api/v1 with the bearer token;
+//   - normalize*/…FromEvent: turn REST answers and Pusher event data into the
+//     shapes the views use. They accept a few spellings where the server side
+//     was still being written when this was (see the report in the issue).
+//
+// The module touches no browser globals at import time, so node --test can
+// import the pure functions.
+
+export const API_BASE = '/api/v1'
+
+/** The Pusher channel authorization endpoint (Laravel's convention). */
+export const AUTH_ENDPOINT = '/api/broadcasting/auth'
+
+/** An error answer: `{"error":{"code","message"}}` with its HTTP status. */
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message || code || `HTTP ${status}`)
+    this.name = 'ApiError'
+    this.status = status
+    this.code = code || ''
+  }
+}
+
+let token = null
+let onUnauthorized = null
+let tenantScope = null
+
+/** Sets the bearer token sent with every request (null after logout). */
+export function setToken(t) {
+  token = t || null
+}
+
+/** Returns the current bearer token. */
+export function getToken() {
+  return token
+}
+
+/** Registers what to do when the API answers 401 (the token expired). */
+export function setUnauthorizedHandler(fn) {
+  onUnauthorized = fn
+}
+
+/**
+ * Scopes list calls of a system admin to one tenant: they are sent with
+ * `tenant_id=` and the results are filtered by tenant_id here as well, since
+ * a system admin's unscoped list holds every tenant. null for tenant users.
+ */
+export function setTenantScope(id) {
+  tenantScope = id === null || id === undefined || id === '' ? null : Number(id)
+}
+
+/** Returns the tenant a system admin is looking at, or null. */
+export function getTenantScope() {
+  return tenantScope
+}
+
+function query(params) {
+  const q = new URLSearchParams()
+  for (const [k, v] of Object.entries(params || {})) {
+    if (v === undefined || v === null || v === '') continue
+    q.set(k, String(v))
+  }
+  const s = q.toString()
+  return s ? `?${s}` : ''
+}
+
+/** Adds the system admin's tenant scope to list query parameters. */
+function scoped(params) {
+  return tenantScope === null ? params : { tenant_id: tenantScope, ...params }
+}
+
+/** Keeps the rows of the scoped tenant (rows without tenant_id are kept). */
+function inScope(rows) {
+  if (tenantScope === null) return rows
+  return rows.filter((r) => r.tenant_id === undefined || r.tenant_id === null || Number(r.tenant_id) === tenantScope)
+}
+
+async function request(method, path, { params, body, signal } = {}) {
+  const headers = { Accept: 'application/json' }
+  if (token) headers.Authorization = `Bearer ${token}`
+  if (body !== undefined) headers['Content-Type'] = 'application/json'
+  let res
+  try {
+    res = await fetch(API_BASE + path + query(params), {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal,
+    })
+  } catch (err) {
+    if (err && err.name === 'AbortError') throw err
+    throw new ApiError(0, 'network', 'The control plane cannot be reached. Check your connection and that SitePulse is running.')
+  }
+  const text = await res.text()
+  let data = null
+  if (text) {
+    try {
+      data = JSON.parse(text)
+    } catch {
+      data = null
+    }
+  }
+  if (!res.ok) {
+    const e = data && data.error
+    const err = new ApiError(res.status, e && e.code, (e && e.message) || `${method} ${path}: HTTP ${res.status}`)
+    if (res.status === 401 && onUnauthorized && path !== '/auth/login') onUnauthorized(err)
+    throw err
+  }
+  return data
+}
+
+/** Reads the rows of `{data:[…]}` (or a bare array). */
+function rowsOf(v) {
+  if (Array.isArray(v)) return v
+  if (v && Array.isArray(v.data)) return v.data
+  return []
+}
+
+// ---------------------------------------------------------------- normalize
+
+function num(...vs) {
+  for (const v of vs) {
+    if (v === null || v === undefined || v === '') continue
+    const n = Number(v)
+    if (Number.isFinite(n)) return n
+  }
+  return null
+}
+
+/**
+ * Dashboard figures from GET /stats or a DashboardStatsUpdated event:
+ * {online_hotspot, online_pppoe, routers_online, routers_offline,
+ * routers_total, rx_bps, tx_bps, at}. rx/tx are bits per second, null when
+ * no router reports them.
+ */
+export function normalizeStats(raw) {
+  const s = (raw && (raw.stats || raw)) || {}
+  const tp = s.throughput || {}
+  return {
+    hotspot: num(s.online_hotspot, s.hotspot_online, s.hotspot),
+    pppoe: num(s.online_pppoe, s.pppoe_online, s.pppoe),
+    routersOnline: num(s.routers_online),
+    routersOffline: num(s.routers_offline),
+    routersTotal: num(s.routers_total),
+    rxBps: num(s.rx_bps, tp.rx_bps),
+    txBps: num(s.tx_bps, tp.tx_bps),
+    at: s.at || null,
+  }
+}
+
+/** Command states; the last five are final. */
+export const COMMAND_FINAL = ['succeeded', 'failed', 'expired', 'cancelled']
+
+/**
+ * A provisioning command from GET /commands, POST …/commands or a
+ * CommandUpdated event: {id, router_id, tenant_id, kind, status, code,
+ * message, bulk_id, actor, created_at, updated_at}.
+ */
+export function normalizeCommand(raw) {
+  const c = (raw && (raw.command || raw)) || {}
+  const result = c.result || {}
+  return {
+    id: c.id != null ? String(c.id) : '',
+    router_id: c.router_id || c.router || '',
+    tenant_id: c.tenant_id ?? null,
+    kind: c.kind || '',
+    status: c.status || 'queued',
+    code: c.code || result.code || '',
+    message: c.message || c.error || result.message || '',
+    bulk_id: c.bulk_id != null && c.bulk_id !== '' ? String(c.bulk_id) : '',
+    actor: c.actor || c.created_by || '',
+    target: commandTarget(c),
+    created_at: c.created_at || c.issued_at || null,
+    updated_at: c.updated_at || c.finished_at || c.created_at || null,
+  }
+}
+
+/** What a command acts on, for display: the user, secret or profile name. */
+function commandTarget(c) {
+  const p = c.params || c
+  if (p.hotspot_user && p.hotspot_user.name) return p.hotspot_user.name
+  if (p.ppp_secret && p.ppp_secret.name) return p.ppp_secret.name
+  if (p.kick) return p.kick.user || p.kick.key || p.kick.ros_id || ''
+  if (p.profile && p.profile.name) return p.profile.name
+  if (p.raw && p.raw.path) return p.raw.path
+  return c.target || ''
+}
+
+/** Reports whether a command status is final. */
+export function commandDone(status) {
+  return COMMAND_FINAL.includes(status)
+}
+
+/**
+ * A hotspot user or PPP secret managed by SitePulse, from GET /accounts or a
+ * User* event: {id, kind ('hotspot'|'ppp'), name, profile, disabled,
+ * comment, routers:[{router_id, state, message, updated_at}]}. state is
+ * 'synced', 'pending' or 'failed'.
+ */
+export function normalizeAccount(raw) {
+  const a = (raw && (raw.account || raw.user || raw)) || {}
+  let routers = a.routers || a.sync || a.sync_state || []
+  if (!Array.isArray(routers)) {
+    // {router_id: state} or {router_id: {state, message}}
+    routers = Object.entries(routers).map(([router_id, v]) =>
+      typeof v === 'string' ? { router_id, state: v } : { router_id, ...v },
+    )
+  }
+  const kind = a.kind === 'pppoe' || a.kind === 'ppp' || a.kind === 'ppp_secret' ? 'ppp' : 'hotspot'
+  return {
+    id: a.id != null ? String(a.id) : `${kind}:${a.name}`,
+    tenant_id: a.tenant_id ?? null,
+    kind,
+    name: a.name || '',
+    profile: a.profile || '',
+    disabled: !!a.disabled,
+    comment: a.comment || '',
+    routers: routers.map((r) => ({
+      router_id: r.router_id || r.router || '',
+      state: r.state || r.status || 'pending',
+      message: r.message || r.error || '',
+      updated_at: r.updated_at || r.synced_at || null,
+    })),
+  }
+}
+
+// ------------------------------------------------------------ event payloads
+
+/**
+ * The sessions an event on private-tenant.{t}.sessions carries. SessionUpdated
+ * is batched as {seq, sessions:[…]}; single events may be {seq, session:{…}},
+ * {seq, record:{…}} (SessionEnded) or the session's fields next to seq.
+ */
+export function sessionsFromEvent(data) {
+  if (!data || typeof data !== 'object') return []
+  if (Array.isArray(data)) return data
+  if (Array.isArray(data.sessions)) return data.sessions
+  if (Array.isArray(data.records)) return data.records
+  if (data.session && typeof data.session === 'object') return [data.session]
+  if (data.record && typeof data.record === 'object') return [data.record]
+  if (data.key !== undefined) return [data]
+  return []
+}
+
+/** The router of a RouterStatusUpdated or RouterEnrolled event. */
+export function routerFromEvent(data) {
+  if (!data || typeof data !== 'object') return null
+  const r = data.router && typeof data.router === 'object' ? data.router : data
+  return r.id ? r : null
+}
+
+/** {router_id, resources, at} of a RouterLiveDataUpdated event. */
+export function liveDataFromEvent(data) {
+  if (!data || typeof data !== 'object') return null
+  const id = data.router_id || (data.router && data.router.id) || data.id
+  if (!id) return null
+  const resources = data.resources || (data.router && data.router.resources) || null
+  return {
+    router_id: id,
+    resources,
+    router_connected: data.router_connected,
+    at: data.at || data.ts || (data.router && data.router.last_seen_at) || null,
+  }
+}
+
+/** The tenant of a TenantCreated event. */
+export function tenantFromEvent(data) {
+  if (!data || typeof data !== 'object') return null
+  const t = data.tenant && typeof data.tenant === 'object' ? data.tenant : data
+  return t.id != null ? t : null
+}
+
+/** The account of a UserCreated/UserUpdated/UserDeleted event. */
+export function accountFromEvent(data) {
+  return normalizeAccount(data)
+}
+
+// ------------------------------------------------------------------ commands
+
+/** The command kind that kicks a session of a kind. */
+export function kickKind(sessionKind) {
+  return sessionKind === 'pppoe' ? 'ppp.active.kick' : 'hotspot.active.kick'
+}
+
+/**
+ * The typed command that kicks one session. It names the session by its
+ * stable key and its RouterOS .id; never by user, which may be a masked
+ * value and would kick every session of that user.
+ */
+export function kickCommand(session) {
+  const kick = { key: session.key }
+  if (session.ros_id) kick.ros_id = session.ros_id
+  return { kind: kickKind(session.kind), kick }
+}
+
+/** Builds the typed command that enables/disables/removes an account. */
+export function accountCommand(account, action) {
+  const prefix = account.kind === 'ppp' ? 'ppp.secret.' : 'hotspot.user.'
+  const field = account.kind === 'ppp' ? 'ppp_secret' : 'hotspot_user'
+  return { kind: prefix + action, [field]: { name: account.name } }
+}
+
+// --------------------------------------------------------------------- calls
+
+/** Upper bound of rows a live table loads; the API pages by at most 500. */
+const PAGE = 500
+const MAX_ROWS = 20000
+
+export const api = {
+  /** POST /auth/login {email,password} → {token, expires_at, user}. */
+  login(email, password) {
+    return request('POST', '/auth/login', { body: { email, password } })
+  },
+  /** POST /auth/logout: revokes the current token. */
+  logout() {
+    return request('POST', '/auth/logout')
+  },
+  /** GET /me → {user, tenant (null for system admins)}. */
+  me() {
+    return request('GET', '/me')
+  },
+  /** GET /config → {pusher:{key, app_id, host?, port?, tls?}}. */
+  config() {
+    return request('GET', '/config')
+  },
+
+  /** GET /stats → normalized figures. */
+  async stats() {
+    return normalizeStats(await request('GET', '/stats', { params: scoped({}) }))
+  },
+
+  /** GET /sessions: one page {data,total,limit,offset}. */
+  sessions(params) {
+    return request('GET', '/sessions', { params: scoped(params) })
+  },
+  /**
+   * Every live session matching params, paging through /sessions (or
+   * /routers/{id}/sessions). Returns {data, total, truncated}.
+   */
+  async allSessions({ kind, router_id } = {}) {
+    const path = router_id ? `/routers/${encodeURIComponent(router_id)}/sessions` : '/sessions'
+    const out = []
+    let total = 0
+    for (let offset = 0; offset < MAX_ROWS; offset += PAGE) {
+      const page = await request('GET', path, { params: scoped({ kind, limit: PAGE, offset }) })
+      const rows = rowsOf(page)
+      total = page && typeof page.total === 'number' ? page.total : out.length + rows.length
+      out.push(...rows)
+      if (rows.length < PAGE || out.length >= total) break
+    }
+    return { data: inScope(out), total, truncated: out.length < total }
+  },
+  /** GET /sessions/history: one page of ended sessions. */
+  history(params) {
+    return request('GET', '/sessions/history', { params: scoped(params) })
+  },
+
+  /** GET /routers → Router[]. */
+  async routers() {
+    return inScope(rowsOf(await request('GET', '/routers', { params: scoped({}) })))
+  },
+  /** GET /routers/{id} → Router. */
+  router(id) {
+    return request('GET', `/routers/${encodeURIComponent(id)}`)
+  },
+  /** POST /routers {name, site, tenant_id?} → {router, secret, agent_command}. */
+  createRouter({ name, site, tenant_id }) {
+    const body = { name, site }
+    if (tenant_id !== undefined && tenant_id !== null) body.tenant_id = Number(tenant_id)
+    return request('POST', '/routers', { body })
+  },
+  /** POST /routers/{id}/rotate-secret → {router, secret, agent_command}. */
+  rotateSecret(id) {
+    return request('POST', `/routers/${encodeURIComponent(id)}/rotate-secret`)
+  },
+  /** POST /routers/{id}/revoke → Router. */
+  revokeRouter(id) {
+    return request('POST', `/routers/${encodeURIComponent(id)}/revoke`)
+  },
+
+  /** GET /tenants → Tenant[]. */
+  async tenants() {
+    return rowsOf(await request('GET', '/tenants'))
+  },
+  /** POST /tenants {name} → 202 {id, status}. */
+  createTenant(name) {
+    return request('POST', '/tenants', { body: { name } })
+  },
+
+  /** GET /tenants/{id}/users → User[]. */
+  async users(tenantId) {
+    return rowsOf(await request('GET', `/tenants/${tenantId}/users`))
+  },
+  /** POST /tenants/{id}/users {email, name, role, password} → User. */
+  createUser(tenantId, user) {
+    return request('POST', `/tenants/${tenantId}/users`, { body: user })
+  },
+  /** PATCH /tenants/{id}/users/{user_id} {name?, role?, disabled?} → User. */
+  updateUser(tenantId, userId, patch) {
+    return request('PATCH', `/tenants/${tenantId}/users/${userId}`, { body: patch })
+  },
+
+  /** GET /audit?limit&offset → {data, limit, offset}, newest first. */
+  async audit({ limit = 100, offset = 0 } = {}) {
+    return inScope(rowsOf(await request('GET', '/audit', { params: scoped({ limit, offset }) })))
+  },
+
+  /** GET /commands?router_id&status&limit → normalized commands, newest first. */
+  async commands(params = {}) {
+    const rows = rowsOf(await request('GET', '/commands', { params: scoped({ limit: 200, ...params }) }))
+    return inScope(rows).map(normalizeCommand)
+  },
+  /** GET /commands/{id} → normalized command. */
+  async command(id) {
+    return normalizeCommand(await request('GET', `/commands/${encodeURIComponent(id)}`))
+  },
+  /** POST /routers/{id}/commands {kind, …params} → 202 {id, status}. */
+  async createCommand(routerId, command) {
+    const res = await request('POST', `/routers/${encodeURIComponent(routerId)}/commands`, { body: command })
+    return normalizeCommand({ router_id: routerId, kind: command.kind, ...command, ...(res || {}) })
+  },
+  /** POST /commands/{id}/cancel → the command. */
+  async cancelCommand(id) {
+    return normalizeCommand(await request('POST', `/commands/${encodeURIComponent(id)}/cancel`))
+  },
+  /**
+   * POST /commands/bulk {router_ids, command} → 202 {bulk_id, commands:[…]}.
+   * Returns {bulk_id, commands} with normalized commands.
+   */
+  async bulkCommand(routerIds, command) {
+    const res = (await request('POST', '/commands/bulk', { body: { router_ids: routerIds, command } })) || {}
+    const cmds = rowsOf(res.commands || res.data || [])
+    const bulk = res.bulk_id ?? res.id ?? ''
+    return {
+      bulk_id: String(bulk),
+      commands: cmds.map((c) => normalizeCommand({ kind: command.kind, bulk_id: bulk, ...c })),
+    }
+  },
+
+  /** GET /accounts?kind=hotspot|ppp → normalized accounts. */
+  async accounts(kind) {
+    return inScope(rowsOf(await request('GET', '/accounts', { params: scoped({ kind, limit: PAGE }) }))).map(normalizeAccount)
+  },
+  /**
+   * POST /accounts {kind, name, password, profile, comment, router_ids} →
+   * 202 {account, commands:[…]}. Returns {account, commands} normalized.
+   */
+  async createAccount(account) {
+    const res = (await request('POST', '/accounts', { body: account })) || {}
+    return {
+      account: res.account || res.id ? normalizeAccount(res.account || { ...account, ...res }) : null,
+      commands: rowsOf(res.commands || []).map((c) => normalizeCommand(c)),
+    }
+  },
+}

@@ -1,0 +1,45 @@
+import { createRouter, createWebHistory } from 'vue-router'
+import { auth, isSystemAdmin } from './state.js'
+
+import LoginView from './views/LoginView.vue'
+import OverviewView from './views/OverviewView.vue'
+import SessionsView from './views/SessionsView.vue'
+import RoutersView from './views/RoutersView.vue'
+import RouterDetailView from './views/RouterDetailView.vue'
+import AccountsView from './views/AccountsView.vue'
+import CommandsView from './views/CommandsView.vue'
+import TenantsView from './views/TenantsView.vue'
+import AuditView from './views/AuditView.vue'
+import TeamView from './views/TeamView.vue'
+import NotFoundView from './views/NotFoundView.vue'
+
+// History mode: the Go handler (web.go) answers every extension-less path
+// with index.html.
+export const router = createRouter({
+  history: createWebHistory(),
+  routes: [
+    { path: '/login', name: 'login', component: LoginView, meta: { public: true, title: 'Log in' } },
+    { path: '/', name: 'overview', component: OverviewView, meta: { title: 'Overview', tenant: true } },
+    { path: '/sessions/hotspot', name: 'hotspot', component: SessionsView, props: { kind: 'hotspot' }, meta: { title: 'Hotspot sessions', tenant: true } },
+    { path: '/sessions/pppoe', name: 'pppoe', component: SessionsView, props: { kind: 'pppoe' }, meta: { title: 'PPPoE sessions', tenant: true } },
+    { path: '/routers', name: 'routers', component: RoutersView, meta: { title: 'Routers', tenant: true } },
+    { path: '/routers/:id', name: 'router', component: RouterDetailView, props: true, meta: { title: 'Router', tenant: true } },
+    { path: '/accounts', name: 'accounts', component: AccountsView, meta: { title: 'Accounts', tenant: true } },
+    { path: '/commands', name: 'commands', component: CommandsView, meta: { title: 'Commands', tenant: true } },
+    { path: '/team', name: 'team', component: TeamView, meta: { title: 'Team', tenant: true } },
+    { path: '/audit', name: 'audit', component: AuditView, meta: { title: 'Audit log' } },
+    { path: '/tenants', name: 'tenants', component: TenantsView, meta: { title: 'Tenants', system: true } },
+    { path: '/:rest(.*)*', name: 'notfound', component: NotFoundView, meta: { title: 'Not found' } },
+  ],
+})
+
+router.beforeEach((to) => {
+  if (!to.meta.public && !auth.user) return { name: 'login', query: to.fullPath === '/' ? {} : { redirect: to.fullPath } }
+  if (to.name === 'login' && auth.user) return { name: 'overview' }
+  if (to.meta.system && !isSystemAdmin()) return { name: 'overview' }
+  return true
+})
+
+router.afterEach((to) => {
+  document.title = to.meta.title ? `${to.meta.title} · SitePulse` : 'SitePulse'
+})
