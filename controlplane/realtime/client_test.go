@@ -58,6 +58,8 @@ type wsFrame struct {
 	// JSON when it was a string).
 	RawData json.RawMessage
 	Data    json.RawMessage
+	// Raw is the whole frame as received.
+	Raw []byte
 }
 
 func (f wsFrame) decode(t testing.TB, v any) {
@@ -140,7 +142,7 @@ func (c *testClient) next() (wsFrame, error) {
 	if err := json.Unmarshal(b, &raw); err != nil {
 		c.t.Fatalf("server sent invalid JSON %q: %v", b, err)
 	}
-	f := wsFrame{Event: raw.Event, Channel: raw.Channel, UserID: raw.UserID, RawData: raw.Data, Data: raw.Data}
+	f := wsFrame{Event: raw.Event, Channel: raw.Channel, UserID: raw.UserID, RawData: raw.Data, Data: raw.Data, Raw: b}
 	if len(raw.Data) > 0 && raw.Data[0] == '"' {
 		var s string
 		if err := json.Unmarshal(raw.Data, &s); err != nil {

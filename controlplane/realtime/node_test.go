@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sitepulse/sitepulse/controlplane"
 )
 
 // The compatibility tests run the real npm packages (pusher-js, laravel-echo,
@@ -127,15 +129,24 @@ func TestNodeCompat(t *testing.T) {
 		})
 	})
 
-	t.Run("laravel-echo listen", func(t *testing.T) {
+	t.Run("laravel-echo listen to the fan-out", func(t *testing.T) {
+		var bus controlplane.Bus
+		sub := bus.Subscribe(16)
+		defer sub.Close()
+		ctx, cancel := context.WithCancel(context.Background())
+		ran := make(chan error, 1)
+		go func() { ran <- NewFanout(h, FanoutOptions{}).Run(ctx, sub.C) }()
+		defer func() {
+			cancel()
+			if err := <-ran; err != nil {
+				t.Errorf("fan-out: %v", err)
+			}
+		}()
 		runNode(t, node, "echo.mjs", append(env, "SP_TOKEN=t1-viewer", "SP_OTHER_TOKEN=t2-admin"), func(line string) {
 			if line != "READY" {
 				return
 			}
-			data := map[string]any{"seq": 1, "session": map[string]string{"user": "alice", "phone": MaskPhone("+254712345678")}}
-			if err := h.Publish("private-tenant.1.sessions", "SessionStarted", data, ""); err != nil {
-				t.Error(err)
-			}
+			bus.Publish(controlplane.SessionStarted{Session: hotspotSession(1, "+254712345678", "AA:BB:CC:00:00:01", 1)})
 		})
 	})
 

@@ -1,5 +1,6 @@
 // Laravel Echo 2 with pusher-js: Echo.private('tenant.1.sessions')
-// .listen('.SessionStarted') receives what the Go hub publishes; a tenant-2
+// .listen('.SessionStarted') receives what the Go fan-out publishes for a
+// SessionStarted change on the control-plane bus (phone masked, seq 1); a tenant-2
 // user's Echo gets .error() for tenant 1's channel and no event.
 import Echo from 'laravel-echo';
 import Pusher from 'pusher-js';
@@ -50,7 +51,7 @@ if (!/^\d+\.\d+$/.test(echo.socketId())) fail(`socketId ${echo.socketId()}`);
 say('READY');
 
 const event = await received;
-if (event.session?.user !== 'alice' || event.session?.phone !== '+2547****678' || typeof event.seq !== 'number') {
+if (event.session?.user !== '+2547****678' || event.session?.kind !== 'hotspot' || event.seq !== 1) {
   fail(`SessionStarted payload ${JSON.stringify(event)}`);
 }
 if (leaked) fail(`tenant 2 received ${JSON.stringify(leaked)}`);
