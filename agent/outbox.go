@@ -33,13 +33,17 @@ type change struct {
 	event *protocol.Event
 	// upsert stores a session as the agent's last known state.
 	upsert *protocol.Session
-	// forget deletes the last known state of a session key.
+	// forget deletes the last known state of a session (sessionRef).
 	forget string
 	// ack deletes published events ackFrom..ackTo after their PUBACK.
 	ackFrom, ackTo uint64
 	// done is closed once everything recorded before it has committed.
 	done chan struct{}
 }
+
+// sessionRef names a live session in the sessions table: kind and
+// RouterOS .id.
+func sessionRef(s *protocol.Session) string { return string(s.Kind) + ":" + s.RouterOSID }
 
 // storedEvent is one pending outbox row.
 type storedEvent struct {
@@ -398,12 +402,12 @@ func (o *outbox) commit(group []change) (err error) {
 			if merr != nil {
 				return fmt.Errorf("encode session: %w", merr)
 			}
-			if _, err = tx.ExecContext(ctx, `INSERT INTO sessions (key, body) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET body = excluded.body`, c.upsert.Key, b); err != nil {
+			if _, err = tx.ExecContext(ctx, `INSERT INTO sessions (ref, body) VALUES (?, ?) ON CONFLICT (ref) DO UPDATE SET body = excluded.body`, sessionRef(c.upsert), b); err != nil {
 				return fmt.Errorf("store session: %w", err)
 			}
 		}
 		if c.forget != "" {
-			if _, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE key = ?`, c.forget); err != nil {
+			if _, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE ref = ?`, c.forget); err != nil {
 				return fmt.Errorf("forget session: %w", err)
 			}
 		}

@@ -127,7 +127,7 @@ func TestOutboxSessionsPersistWithEvents(t *testing.T) {
 	err := ob.record(ctx,
 		change{event: ev(protocol.EventSessionStarted, a, 0), upsert: &a},
 		change{event: ev(protocol.EventSessionStarted, b, 0), upsert: &b},
-		change{event: ev(protocol.EventSessionEnded, a, 0), forget: a.Key},
+		change{event: ev(protocol.EventSessionEnded, a, 0), forget: sessionRef(&a)},
 	)
 	if err != nil {
 		t.Fatal(err)

@@ -203,7 +203,9 @@ func (r *router) untrack(t *tracked) {
 		delete(r.pppIDs, t.s.User)
 	}
 	r.keyMu.Lock()
-	delete(r.keys, t.s.Key)
+	if r.keys[t.s.Key] == (keyRef{t.s.Kind, t.s.RouterOSID}) {
+		delete(r.keys, t.s.Key)
+	}
 	r.keyMu.Unlock()
 }
 
@@ -679,7 +681,7 @@ func (s *session) end(t *tracked, reason protocol.EndReason) {
 	sess := t.s
 	s.record(change{
 		event:  &protocol.Event{TS: s.r.cfg.Now().UTC(), Type: protocol.EventSessionEnded, Session: &sess, Reason: reason},
-		forget: sess.Key,
+		forget: sessionRef(&sess),
 	})
 }
 

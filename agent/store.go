@@ -15,7 +15,9 @@ import (
 //
 // events is the outbox: one row per recorded event, deleted on PUBACK.
 // sessions is the agent's last known router state, so a restart can diff
-// against it. commands and results make commands idempotent and their
+// against it; rows are keyed by kind and RouterOS .id, which (unlike the
+// session key) is unique among live sessions even when one user+MAC logs
+// in twice within a second. commands and results make commands idempotent and their
 // results durable. meta holds counters that must outlive the rows they
 // describe (the last seq, once every event is acked and deleted).
 var schema = []string{
@@ -27,7 +29,7 @@ var schema = []string{
 		created INTEGER NOT NULL,
 		body    BLOB NOT NULL)`,
 	`CREATE INDEX IF NOT EXISTS events_supersedable ON events (type, key) WHERE type IN ('session.updated', 'router.resources')`,
-	`CREATE TABLE IF NOT EXISTS sessions (key TEXT PRIMARY KEY, body BLOB NOT NULL)`,
+	`CREATE TABLE IF NOT EXISTS sessions (ref TEXT PRIMARY KEY, body BLOB NOT NULL)`,
 	`CREATE TABLE IF NOT EXISTS commands (
 		id       TEXT PRIMARY KEY,
 		kind     TEXT NOT NULL,

@@ -188,10 +188,6 @@ func (u *uplink) session(ctx context.Context) error {
 
 	sctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	if err := u.publishStatus(sctx, c, protocol.StateOnline); err != nil {
-		c.Disconnect(0)
-		return err
-	}
 	st := c.Subscribe(protocol.CmdTopic(u.cfg.Router), 1, func(_ mqtt.Client, m mqtt.Message) {
 		if u.cfg.OnCommand != nil {
 			u.cfg.OnCommand(m.Payload())
@@ -207,6 +203,12 @@ func (u *uplink) session(ctx context.Context) error {
 				u.log.Error("broker refused the command subscription", "topic", topic, "code", code)
 			}
 		}
+	}
+	// Online only once the command subscription exists: the control plane
+	// re-sends pending commands when it sees the agent come online.
+	if err := u.publishStatus(sctx, c, protocol.StateOnline); err != nil {
+		c.Disconnect(0)
+		return err
 	}
 	u.connected.Store(true)
 	defer u.connected.Store(false)
