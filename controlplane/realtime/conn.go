@@ -59,6 +59,10 @@ type conn struct {
 	// received, for the activity timeout.
 	lastRead  atomic.Int64
 	connStart time.Time
+	// awaitingPong is set while a server ping is unanswered; the first
+	// frame after it signals answered.
+	awaitingPong atomic.Bool
+	answered     chan struct{}
 
 	// Client-event token bucket; used by the reader goroutine only.
 	tokens   float64
@@ -75,6 +79,7 @@ func newConn(h *Hub, ws *websocket.Conn, nc *batchConn) *conn {
 		subs:       make(map[string]struct{}),
 		closing:    make(chan struct{}),
 		readerDone: make(chan struct{}),
+		answered:   make(chan struct{}, 1),
 		connStart:  time.Now(),
 		tokens:     float64(h.opts.ClientEventRate),
 		tokensAt:   h.opts.Now(),
@@ -154,8 +159,13 @@ func (c *conn) writeLoop() {
 				c.finish()
 				return
 			}
+		case <-c.answered:
+			// The client spoke while our ping was outstanding: the next
+			// ping is due one activity timeout after that.
+			pingSent = -1
+			idle.Reset(max(opts.ActivityTimeout-c.idleFor(), 0))
 		case <-idle.C:
-			since := time.Duration(time.Since(c.connStart).Nanoseconds() - c.lastRead.Load())
+			since := c.idleFor()
 			switch {
 			case pingSent >= 0 && c.lastRead.Load() == pingSent:
 				// Nothing arrived since our ping.
@@ -165,6 +175,7 @@ func (c *conn) writeLoop() {
 				idle.Reset(opts.ActivityTimeout - since)
 			default:
 				pingSent = c.lastRead.Load()
+				c.awaitingPong.Store(true)
 				if err := c.writeBatch(outMsg{data: pingFrame}); err != nil {
 					c.writeBroken = true
 					c.requestClose(0, "", false)
@@ -174,6 +185,11 @@ func (c *conn) writeLoop() {
 			}
 		}
 	}
+}
+
+// idleFor is how long the client has been silent.
+func (c *conn) idleFor() time.Duration {
+	return time.Duration(time.Since(c.connStart).Nanoseconds() - c.lastRead.Load())
 }
 
 var (
@@ -261,6 +277,16 @@ func (c *conn) readLoop() {
 		c.requestClose(0, "", false)
 	}()
 	limit := c.hub.opts.MaxMessageSize
+	// WebSocket-level pings and pongs count as activity too ("any frame").
+	c.ws.SetPingHandler(func(data string) error {
+		c.touch()
+		err := c.ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(c.hub.opts.WriteTimeout))
+		if err == websocket.ErrCloseSent {
+			return nil
+		}
+		return err
+	})
+	c.ws.SetPongHandler(func(string) error { c.touch(); return nil })
 	for {
 		typ, r, err := c.ws.NextReader()
 		if err != nil {
@@ -270,7 +296,7 @@ func (c *conn) readLoop() {
 			// Closing: only wait for the client's close reply.
 			continue
 		}
-		c.lastRead.Store(time.Since(c.connStart).Nanoseconds())
+		c.touch()
 		buf, err := io.ReadAll(io.LimitReader(r, limit+1))
 		if err != nil {
 			return
@@ -289,6 +315,18 @@ func (c *conn) readLoop() {
 			continue
 		}
 		c.handle(buf)
+	}
+}
+
+// touch records client activity for the activity timeout, and wakes the
+// writer if it is waiting for an answer to its ping.
+func (c *conn) touch() {
+	c.lastRead.Store(time.Since(c.connStart).Nanoseconds())
+	if c.awaitingPong.CompareAndSwap(true, false) {
+		select {
+		case c.answered <- struct{}{}:
+		default:
+		}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -75,7 +76,7 @@ func TestActivityTimeout(t *testing.T) {
 	t.Run("answering pings keeps the connection", func(t *testing.T) {
 		_, srv := newTestHub(t, func(o *Options) {
 			o.ActivityTimeout = 100 * time.Millisecond
-			o.PongTimeout = 300 * time.Millisecond
+			o.PongTimeout = 2 * time.Second // generous: a loaded CI machine must not flake
 		})
 		c := dial(t, srv)
 		for i := 0; i < 3; i++ {
@@ -83,6 +84,30 @@ func TestActivityTimeout(t *testing.T) {
 			c.send("pusher:pong", "", map[string]any{})
 		}
 		c.alive()
+	})
+	t.Run("websocket pings count as activity", func(t *testing.T) {
+		h, srv := newTestHub(t, func(o *Options) {
+			o.ActivityTimeout = 300 * time.Millisecond
+			o.PongTimeout = 100 * time.Millisecond
+		})
+		c := dial(t, srv)
+		pongs := make(chan struct{}, 16)
+		c.ws.SetPongHandler(func(string) error { pongs <- struct{}{}; return nil })
+		go func() { _, _, _ = c.ws.ReadMessage() }() // runs the pong handler
+		for i := 0; i < 6; i++ {
+			if err := c.ws.WriteControl(websocket.PingMessage, []byte("p"), time.Now().Add(time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-pongs:
+			case <-time.After(5 * time.Second):
+				t.Fatal("no pong for a websocket ping")
+			}
+			time.Sleep(100 * time.Millisecond) // spread over twice the activity timeout
+		}
+		if n := h.ConnectionCount(); n != 1 {
+			t.Errorf("connections = %d, want 1 (pings kept it alive)", n)
+		}
 	})
 }
 
