@@ -11,6 +11,8 @@ GO          ?= go
 VERSION     ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 TESTTIMEOUT ?= 20m
+# Extra `go test` flags for `unit`, e.g. -count=1 (bypass the test cache), -v.
+GOTESTFLAGS ?=
 FUZZTIME    ?= 10s
 BENCHTIME   ?= 1s
 QEMU_ARM    ?= qemu-arm-static
@@ -42,7 +44,7 @@ staticcheck: ## staticcheck ./... (pinned v0.8.2, compiled on first use)
 	$(STATICCHECK) ./...
 
 unit: ## go test -race ./... (PostgreSQL tests need SITEPULSE_TEST_DATABASE_URL; .ci/run sets it)
-	$(GO) test -race -timeout $(TESTTIMEOUT) ./...
+	$(GO) test -race -timeout $(TESTTIMEOUT) $(GOTESTFLAGS) ./...
 
 cross: ## static agent binaries for linux arm/v7, arm64, amd64 in bin/cross/
 	@test -d cmd/sitepulse-agent || { echo "cross: cmd/sitepulse-agent does not exist yet" >&2; exit 1; }
