@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -205,7 +206,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		defer uwg.Done()
 		a.up.run(uctx)
 	}()
-	a.log.Info("agent started", "router_id", a.cfg.RouterID, "router", a.cfg.RouterAddr, "mqtt", a.cfg.MQTTURL, "version", a.cfg.Version)
+	a.log.Info("agent started", "router_id", a.cfg.RouterID, "router", a.cfg.RouterAddr, "mqtt", redactURL(a.cfg.MQTTURL), "version", a.cfg.Version)
 
 	var runErr error
 	select {
@@ -232,6 +233,16 @@ func (a *Agent) Run(ctx context.Context) error {
 	uwg.Wait()
 	a.log.Info("agent stopped")
 	return runErr
+}
+
+// redactURL drops any user info from a URL before it is logged.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparseable url)"
+	}
+	u.User = nil
+	return u.String()
 }
 
 // Close releases the database. Call it after Run has returned.

@@ -181,10 +181,10 @@ func (u *uplink) session(ctx context.Context) error {
 	}
 	if err := tok.Error(); err != nil {
 		u.m.mqttConnects.WithLabelValues("error").Inc()
-		return fmt.Errorf("mqtt connect %s: %w", u.cfg.URL, err)
+		return fmt.Errorf("mqtt connect %s: %w", redactURL(u.cfg.URL), err)
 	}
 	u.m.mqttConnects.WithLabelValues("ok").Inc()
-	u.log.Info("mqtt connected", "broker", u.cfg.URL)
+	u.log.Info("mqtt connected", "broker", redactURL(u.cfg.URL))
 
 	sctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
