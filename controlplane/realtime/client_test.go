@@ -33,9 +33,7 @@ func newTestHub(t testing.TB, mutate func(*Options)) (*Hub, *httptest.Server) {
 		t.Fatalf("New: %v", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/app/{key}", h)
-	mux.Handle("/api/broadcasting/auth", NewAuthHandler(h, testTokens))
-	mux.Handle("/apps/", NewAPIHandler(h))
+	h.Mount(mux, testTokens)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(func() {
 		srv.Close()

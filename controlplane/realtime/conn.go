@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 )
@@ -21,6 +22,19 @@ const closeGrace = 2 * time.Second
 // maxCloseReason is the longest close reason that fits a control frame
 // (125 bytes minus the 2-byte code).
 const maxCloseReason = 123
+
+// truncateReason cuts a close reason to what fits a control frame, on a
+// UTF-8 boundary.
+func truncateReason(s string) string {
+	if len(s) <= maxCloseReason {
+		return s
+	}
+	s = s[:maxCloseReason]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
 
 // outMsg is one queued frame: a broadcast prepared once for all recipients,
 // or bytes meant for this connection only.
@@ -241,11 +255,8 @@ func (c *conn) finish() {
 	if !c.closeFrames || c.writeBroken {
 		return
 	}
-	code, reason := c.closeCode, c.closeReason
+	code, reason := c.closeCode, truncateReason(c.closeReason)
 	c.hub.metrics.closes.WithLabelValues(strconv.Itoa(code)).Inc()
-	if len(reason) > maxCloseReason {
-		reason = reason[:maxCloseReason]
-	}
 	deadline := time.Now().Add(c.hub.opts.WriteTimeout)
 	c.nc.begin()
 	err := c.ws.WriteMessage(websocket.TextMessage, encodeError(code, c.closeReason))

@@ -180,6 +180,15 @@ func New(opts Options) (*Hub, error) {
 	return h, nil
 }
 
+// Mount registers the hub's three endpoints on mux: the WebSocket at
+// /app/{key}, channel authorization at POST /api/broadcasting/auth (users
+// resolved by auth) and the Pusher HTTP API under /apps/.
+func (h *Hub) Mount(mux *http.ServeMux, auth Authenticator) {
+	mux.Handle("/app/{key}", h)
+	mux.Handle("/api/broadcasting/auth", NewAuthHandler(h, auth))
+	mux.Handle("/apps/", NewAPIHandler(h))
+}
+
 // Key returns the app key clients connect with.
 func (h *Hub) Key() string { return h.opts.Key }
 
@@ -207,6 +216,9 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if key != h.opts.Key {
 		h.metrics.authFailures.WithLabelValues("unknown_app_key").Inc()
+		if len(key) > 64 {
+			key = key[:64] + "…"
+		}
 		h.reject(ws, CodeAppNotFound, "App key "+strconv.Quote(key)+" does not exist")
 		return
 	}
@@ -221,8 +233,8 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Add under the lock: Shutdown sets closed under it, so no Add can
 	// follow its Wait.
 	h.wg.Add(2)
-	h.mu.Unlock()
 	h.metrics.connections.Inc()
+	h.mu.Unlock()
 	c.enqueueData(encodeEventJSON("pusher:connection_established", "", struct {
 		SocketID        string `json:"socket_id"`
 		ActivityTimeout int    `json:"activity_timeout"`
@@ -239,7 +251,7 @@ func (h *Hub) reject(ws *websocket.Conn, code int, message string) {
 	deadline := time.Now().Add(h.opts.WriteTimeout)
 	_ = ws.SetWriteDeadline(deadline)
 	_ = ws.WriteMessage(websocket.TextMessage, encodeError(code, message))
-	_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, message), deadline)
+	_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, truncateReason(message)), deadline)
 	_ = ws.SetReadDeadline(time.Now().Add(closeGrace))
 	for {
 		if _, _, err := ws.NextReader(); err != nil {

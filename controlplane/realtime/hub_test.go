@@ -119,8 +119,12 @@ func TestUnknownAppKey(t *testing.T) {
 		t.Errorf("message %q does not name the key", msg)
 	}
 	c.expectClose(CodeAppNotFound)
-	if got := testutil.ToFloat64(h.metrics.authFailures.WithLabelValues("unknown_app_key")); got != 1 {
-		t.Errorf("unknown_app_key failures = %v, want 1", got)
+
+	long := dialRaw(t, srv, strings.Repeat("k", 300))
+	long.expectError(CodeAppNotFound)
+	long.expectClose(CodeAppNotFound)
+	if got := testutil.ToFloat64(h.metrics.authFailures.WithLabelValues("unknown_app_key")); got != 2 {
+		t.Errorf("unknown_app_key failures = %v, want 2", got)
 	}
 }
 
