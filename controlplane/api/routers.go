@@ -1,0 +1,168 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/sitepulse/sitepulse/controlplane"
+)
+
+// CreateRouterRequest is the body of POST /api/v1/routers.
+type CreateRouterRequest struct {
+	Name string `json:"name"`
+	Site string `json:"site"`
+	// TenantID is required for system admins and must be the caller's own
+	// tenant (or absent) for everyone else.
+	TenantID *int64 `json:"tenant_id"`
+}
+
+// RouterSecret answers router creation and secret rotation. Secret is the
+// agent's MQTT password and is never shown again; AgentCommand is a
+// ready-to-paste command line for the site's agent.
+type RouterSecret struct {
+	Router       controlplane.Router `json:"router"`
+	Secret       string              `json:"secret"`
+	AgentCommand string              `json:"agent_command"`
+}
+
+// agentCommand is the line a field tech pastes on the agent host. The
+// RouterOS address and password file are placeholders the tech fills in.
+func (s *Server) agentCommand(routerID, secret string) string {
+	return fmt.Sprintf("sitepulse-agent run --router-id %s --mqtt-url %s --mqtt-secret %s"+
+		" --router-addr ROUTER_IP:8728 --router-user sitepulse --router-password-file /etc/sitepulse/router-password",
+		routerID, s.opts.PublicMQTTURL, secret)
+}
+
+func routerTarget(id string) string { return "router:" + id }
+
+func (s *Server) handleCreateRouter(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+	if err := requireManage(p); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var req CreateRouterRequest
+	if err := s.decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	req.Name = strings.TrimSpace(req.Name)
+	req.Site = strings.TrimSpace(req.Site)
+	if err := checkName("name", req.Name, true); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := checkName("site", req.Site, false); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	tid := p.TenantID
+	switch {
+	case p.IsSystemAdmin() && req.TenantID == nil:
+		s.writeError(w, r, invalid("tenant_id", "required for system admins"))
+		return
+	case p.IsSystemAdmin():
+		tid = *req.TenantID
+	case req.TenantID != nil && *req.TenantID != p.TenantID:
+		s.writeError(w, r, forbidden("tenant_id: only system admins may enroll routers for another tenant"))
+		return
+	}
+	t, err := s.store.GetTenant(r.Context(), p.Scope(), tid)
+	switch {
+	case controlplane.ErrorCode(err) == controlplane.ENOTFOUND:
+		s.writeError(w, r, invalid("tenant_id", "no tenant %d", tid))
+		return
+	case err != nil:
+		s.writeError(w, r, err)
+		return
+	case t.Status != controlplane.TenantActive:
+		s.writeError(w, r, controlplane.Errorf(controlplane.ECONFLICT, "tenant_id: tenant %d is %s, not active yet", tid, t.Status))
+		return
+	}
+	rt, secret, err := s.store.CreateRouter(r.Context(), tid, req.Name, req.Site)
+	s.audit(r, p, tid, "router.create", routerTarget(rt.ID), err, "name "+req.Name)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Location", "/api/v1/routers/"+rt.ID)
+	writeJSON(w, http.StatusCreated, RouterSecret{Router: rt, Secret: secret, AgentCommand: s.agentCommand(rt.ID, secret)})
+}
+
+func (s *Server) handleListRouters(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+	scope, err := listScope(r, p)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	rs, err := s.store.ListRouters(r.Context(), scope)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, List[controlplane.Router]{Data: nonNil(rs)})
+}
+
+func (s *Server) handleGetRouter(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+	rt, err := s.store.GetRouter(r.Context(), p.Scope(), r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rt)
+}
+
+// manageRouter finds a router the caller may see (404 otherwise) and then
+// requires the manage role (403), in that order so existence never leaks.
+func (s *Server) manageRouter(r *http.Request, p controlplane.Principal) (controlplane.Router, error) {
+	rt, err := s.store.GetRouter(r.Context(), p.Scope(), r.PathValue("id"))
+	if err != nil {
+		return rt, err
+	}
+	return rt, requireManage(p)
+}
+
+func (s *Server) handleRotateSecret(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+	rt, err := s.manageRouter(r, p)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if rt.Status == controlplane.RouterRevoked {
+		s.writeError(w, r, controlplane.Errorf(controlplane.ECONFLICT, "router %s is revoked; enroll a new router instead", rt.ID))
+		return
+	}
+	secret, err := s.store.RotateRouterSecret(r.Context(), p.Scope(), rt.ID)
+	s.audit(r, p, rt.TenantID, "router.rotate_secret", routerTarget(rt.ID), err, "")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if s.opts.Invalidator != nil {
+		s.opts.Invalidator.Invalidate(rt.ID)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, RouterSecret{Router: rt, Secret: secret, AgentCommand: s.agentCommand(rt.ID, secret)})
+}
+
+func (s *Server) handleRevokeRouter(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+	rt, err := s.manageRouter(r, p)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	revoked, err := s.store.RevokeRouter(r.Context(), p.Scope(), rt.ID)
+	s.audit(r, p, rt.TenantID, "router.revoke", routerTarget(rt.ID), err, "")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if s.opts.Invalidator != nil {
+		s.opts.Invalidator.Invalidate(rt.ID)
+	}
+	if s.opts.Bus != nil {
+		s.opts.Bus.Publish(controlplane.RouterStatusChanged{Router: revoked})
+	}
+	writeJSON(w, http.StatusOK, revoked)
+}

@@ -1,0 +1,186 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sitepulse/sitepulse/controlplane"
+)
+
+// TenantProvisioner completes a tenant created as pending. POST
+// /api/v1/tenants answers 202 as soon as ProvisionTenant has accepted the
+// work. Errors: EUNAVAILABLE when it is shutting down.
+type TenantProvisioner interface {
+	ProvisionTenant(ctx context.Context, t controlplane.Tenant, actor controlplane.Principal) error
+}
+
+// RouterInvalidator is told when a router's credential changed (rotated or
+// revoked) so the MQTT broker forgets any cached verification and
+// disconnects the agent's current session.
+type RouterInvalidator interface {
+	Invalidate(routerID string)
+}
+
+// Options configure a Server. Only Store is required.
+type Options struct {
+	// Store is the control plane's store.
+	Store Store
+	// Bus receives TenantCreated from the provisioner. nil means changes
+	// made through the API are not announced.
+	Bus *controlplane.Bus
+	// Provisioner completes tenant creation. nil means an
+	// InProcessProvisioner on Store and Bus (the caller then cannot wait
+	// for it on shutdown; production passes its own).
+	Provisioner TenantProvisioner
+	// Invalidator is called after a router's secret is rotated or the
+	// router revoked. nil means nobody is told.
+	Invalidator RouterInvalidator
+	// PublicMQTTURL is the broker URL agents dial, put in the
+	// ready-to-paste agent command. "" means "tcp://HOST:1883".
+	PublicMQTTURL string
+	// Pusher tells dashboards how to reach the realtime hub (GET
+	// /api/v1/config). A zero value means no realtime: the dashboard runs
+	// on REST alone.
+	Pusher PusherConfig
+	// LoginPerMinute and LoginBurst bound login attempts per client IP and
+	// email. 0 means 5 per minute with a burst of 5.
+	LoginPerMinute, LoginBurst int
+	// LoginTTL is the lifetime of a login token. 0 means 30 days.
+	LoginTTL time.Duration
+	// MaxBodyBytes bounds a request body (413 beyond). 0 means 1 MiB.
+	MaxBodyBytes int64
+	// Logger receives the access log and errors. nil discards.
+	Logger *slog.Logger
+	// Registerer receives the API's metrics. nil means they are not
+	// exported.
+	Registerer prometheus.Registerer
+	// Now is the clock. nil means time.Now.
+	Now func() time.Time
+}
+
+// Server is the REST API, an http.Handler for everything under /api/
+// except what the caller mounts beside it (Pusher channel auth).
+type Server struct {
+	opts    Options
+	store   Store
+	log     *slog.Logger
+	now     func() time.Time
+	mux     *http.ServeMux
+	routes  []Route
+	login   *limiter
+	metrics *metrics
+}
+
+// Route is one registered endpoint.
+type Route struct {
+	Method string // GET, POST, PATCH, DELETE
+	Path   string // ServeMux path with {wildcards}
+	// Public routes need no bearer token.
+	Public  bool
+	handler http.Handler
+}
+
+// Pattern is the ServeMux pattern of r, e.g. "GET /api/v1/routers/{id}".
+func (r Route) Pattern() string { return r.Method + " " + r.Path }
+
+// New returns a Server. It registers its metrics on o.Registerer.
+func New(o Options) (*Server, error) {
+	if o.Store == nil {
+		return nil, errors.New("api: Options.Store is required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.PublicMQTTURL == "" {
+		o.PublicMQTTURL = "tcp://HOST:1883"
+	}
+	if o.LoginPerMinute <= 0 {
+		o.LoginPerMinute = 5
+	}
+	if o.LoginBurst <= 0 {
+		o.LoginBurst = 5
+	}
+	if o.LoginTTL <= 0 {
+		o.LoginTTL = 30 * 24 * time.Hour
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 1 << 20
+	}
+	if o.Provisioner == nil {
+		o.Provisioner = NewInProcessProvisioner(ProvisionerOptions{Store: o.Store, Bus: o.Bus, Logger: o.Logger})
+	}
+	m, err := newMetrics(o.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		opts:    o,
+		store:   o.Store,
+		log:     o.Logger,
+		now:     o.Now,
+		mux:     http.NewServeMux(),
+		login:   newLimiter(o.LoginPerMinute, o.LoginBurst, o.Now),
+		metrics: m,
+	}
+	s.register()
+	return s, nil
+}
+
+// Routes returns every registered endpoint, in registration order. The
+// OpenAPI test walks it.
+func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
+
+func (s *Server) register() {
+	type authedFunc = func(http.ResponseWriter, *http.Request, controlplane.Principal)
+	public := func(method, path string, h http.HandlerFunc) {
+		s.routes = append(s.routes, Route{Method: method, Path: path, Public: true, handler: h})
+	}
+	authed := func(method, path string, h authedFunc) {
+		s.routes = append(s.routes, Route{Method: method, Path: path, handler: s.authed(h)})
+	}
+
+	public("GET", "/api/openapi.json", s.handleOpenAPI)
+	public("POST", "/api/v1/auth/login", s.handleLogin)
+	authed("POST", "/api/v1/auth/logout", s.handleLogout)
+	authed("GET", "/api/v1/me", s.handleMe)
+	authed("GET", "/api/v1/config", s.handleConfig)
+
+	authed("GET", "/api/v1/tokens", s.handleListTokens)
+	authed("POST", "/api/v1/tokens", s.handleCreateToken)
+	authed("DELETE", "/api/v1/tokens/{id}", s.handleRevokeToken)
+
+	authed("GET", "/api/v1/tenants", s.handleListTenants)
+	authed("POST", "/api/v1/tenants", s.handleCreateTenant)
+	authed("GET", "/api/v1/tenants/{id}", s.handleGetTenant)
+
+	authed("GET", "/api/v1/tenants/{id}/users", s.handleListUsers)
+	authed("POST", "/api/v1/tenants/{id}/users", s.handleCreateUser)
+	authed("GET", "/api/v1/tenants/{id}/users/{user_id}", s.handleGetUser)
+	authed("PATCH", "/api/v1/tenants/{id}/users/{user_id}", s.handleUpdateUser)
+
+	authed("GET", "/api/v1/routers", s.handleListRouters)
+	authed("POST", "/api/v1/routers", s.handleCreateRouter)
+	authed("GET", "/api/v1/routers/{id}", s.handleGetRouter)
+	authed("POST", "/api/v1/routers/{id}/rotate-secret", s.handleRotateSecret)
+	authed("POST", "/api/v1/routers/{id}/revoke", s.handleRevokeRouter)
+	authed("GET", "/api/v1/routers/{id}/sessions", s.handleRouterSessions)
+
+	authed("GET", "/api/v1/sessions", s.handleListSessions)
+	authed("GET", "/api/v1/sessions/history", s.handleListHistory)
+
+	authed("GET", "/api/v1/stats", s.handleStats)
+	authed("GET", "/api/v1/audit", s.handleListAudit)
+
+	for _, rt := range s.routes {
+		s.mux.Handle(rt.Pattern(), rt.handler)
+	}
+}

@@ -1,0 +1,91 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/sitepulse/sitepulse/controlplane"
+)
+
+// CreateTenantRequest is the body of POST /api/v1/tenants.
+type CreateTenantRequest struct {
+	Name string `json:"name"`
+}
+
+// Accepted answers a mutation that completes asynchronously: poll
+// Location until Status is final.
+type Accepted struct {
+	ID     int64  `json:"id"`
+	Status string `json:"status"`
+}
+
+func (s *Server) handleCreateTenant(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+	if !p.IsSystemAdmin() {
+		s.writeError(w, r, forbidden("only system admins create tenants"))
+		return
+	}
+	var req CreateTenantRequest
+	if err := s.decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	req.Name = strings.TrimSpace(req.Name)
+	if err := checkName("name", req.Name, true); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	t, err := s.store.CreateTenant(r.Context(), req.Name)
+	s.audit(r, p, t.ID, "tenant.create", "tenant:"+strconv.FormatInt(t.ID, 10), err, "name "+req.Name)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.opts.Provisioner.ProvisionTenant(r.Context(), t, p); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/v1/tenants/"+strconv.FormatInt(t.ID, 10))
+	writeJSON(w, http.StatusAccepted, Accepted{ID: t.ID, Status: t.Status})
+}
+
+func (s *Server) handleListTenants(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+	if !p.IsSystemAdmin() {
+		// A tenant's users see exactly their own tenant.
+		t, err := s.store.GetTenant(r.Context(), p.Scope(), p.TenantID)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, List[controlplane.Tenant]{Data: []controlplane.Tenant{t}})
+		return
+	}
+	ts, err := s.store.ListTenants(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, List[controlplane.Tenant]{Data: nonNil(ts)})
+}
+
+func (s *Server) handleGetTenant(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+	id, err := pathInt(r, "id")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	t, err := s.store.GetTenant(r.Context(), p.Scope(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, t)
+}
+
+// nonNil makes an empty collection encode as [] rather than null.
+func nonNil[T any](v []T) []T {
+	if v == nil {
+		return []T{}
+	}
+	return v
+}

@@ -1,0 +1,218 @@
+package api
+
+import (
+	"net/http"
+	"net/mail"
+	"strconv"
+	"strings"
+
+	"github.com/sitepulse/sitepulse/controlplane"
+)
+
+// CreateUserRequest is the body of POST /api/v1/tenants/{id}/users.
+type CreateUserRequest struct {
+	Email    string            `json:"email"`
+	Name     string            `json:"name"`
+	Role     controlplane.Role `json:"role"`
+	Password string            `json:"password"`
+}
+
+// UpdateUserRequest is the body of PATCH /api/v1/tenants/{id}/users/{user_id};
+// absent fields are left unchanged.
+type UpdateUserRequest struct {
+	Name     *string            `json:"name"`
+	Role     *controlplane.Role `json:"role"`
+	Disabled *bool              `json:"disabled"`
+}
+
+// Password bounds. The upper one keeps the KDF's input sane.
+const (
+	minPasswordLen = 12
+	maxPasswordLen = 256
+)
+
+// userTenant resolves the {id} of a /tenants/{id}/users path to a tenant
+// the caller may see (404 otherwise) and then requires the manage role
+// (403), in that order so that another tenant's existence never leaks.
+func (s *Server) userTenant(r *http.Request, p controlplane.Principal) (int64, error) {
+	tid, err := pathInt(r, "id")
+	if err != nil {
+		return 0, err
+	}
+	if _, err := s.store.GetTenant(r.Context(), p.Scope(), tid); err != nil {
+		return 0, err
+	}
+	if err := requireManage(p); err != nil {
+		return 0, err
+	}
+	return tid, nil
+}
+
+func checkRole(p controlplane.Principal, role controlplane.Role) error {
+	switch {
+	case !role.Valid():
+		return invalid("role", "must be one of tenant_admin, technician, viewer")
+	case role == controlplane.RoleSystemAdmin && !p.IsSystemAdmin():
+		return forbidden("only system admins may grant system_admin")
+	case role == controlplane.RoleSystemAdmin:
+		// System admins belong to no tenant; this path creates tenant users.
+		return invalid("role", "system_admin users belong to no tenant; choose tenant_admin, technician or viewer")
+	}
+	return nil
+}
+
+func checkEmail(email string) error {
+	if email == "" {
+		return invalid("email", "required")
+	}
+	// ParseAddress also accepts "Name <a@b>"; only the bare address is wanted.
+	if a, err := mail.ParseAddress(email); err != nil || a.Address != email || len(email) > 254 {
+		return invalid("email", "must be a plain address like name@example.com")
+	}
+	return nil
+}
+
+func checkPassword(pw string) error {
+	switch {
+	case pw == "":
+		return invalid("password", "required")
+	case len(pw) < minPasswordLen:
+		return invalid("password", "must be at least %d characters", minPasswordLen)
+	case len(pw) > maxPasswordLen:
+		return invalid("password", "must be at most %d bytes", maxPasswordLen)
+	}
+	return nil
+}
+
+func userTarget(id int64) string { return "user:" + strconv.FormatInt(id, 10) }
+
+func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+	tid, err := s.userTenant(r, p)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	us, err := s.store.ListUsers(r.Context(), tid)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, List[controlplane.User]{Data: nonNil(us)})
+}
+
+func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+	tid, err := s.userTenant(r, p)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var req CreateUserRequest
+	if err := s.decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	req.Email = strings.ToLower(strings.TrimSpace(req.Email))
+	req.Name = strings.TrimSpace(req.Name)
+	for _, err := range []error{
+		checkEmail(req.Email),
+		checkName("name", req.Name, true),
+		checkRole(p, req.Role),
+		checkPassword(req.Password),
+	} {
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	u, err := s.store.CreateUser(r.Context(), controlplane.User{TenantID: tid, Email: req.Email, Name: req.Name, Role: req.Role}, req.Password)
+	s.audit(r, p, tid, "user.create", userTarget(u.ID), err, "email "+req.Email+" role "+string(req.Role))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/v1/tenants/"+strconv.FormatInt(tid, 10)+"/users/"+strconv.FormatInt(u.ID, 10))
+	writeJSON(w, http.StatusCreated, u)
+}
+
+func (s *Server) handleGetUser(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+	tid, err := s.userTenant(r, p)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	uid, err := pathInt(r, "user_id")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	u, err := s.store.GetUser(r.Context(), tid, uid)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, u)
+}
+
+func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+	tid, err := s.userTenant(r, p)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	uid, err := pathInt(r, "user_id")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var req UpdateUserRequest
+	if err := s.decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if req.Name == nil && req.Role == nil && req.Disabled == nil {
+		s.writeError(w, r, controlplane.Errorf(controlplane.EINVALID, "nothing to update: give name, role or disabled"))
+		return
+	}
+	u, err := s.store.GetUser(r.Context(), tid, uid)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var changes []string
+	if req.Name != nil {
+		name := strings.TrimSpace(*req.Name)
+		if err := checkName("name", name, true); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		u.Name = name
+		changes = append(changes, "name")
+	}
+	if req.Role != nil {
+		if err := checkRole(p, *req.Role); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if u.ID == p.UserID && *req.Role != u.Role {
+			s.writeError(w, r, controlplane.Errorf(controlplane.ECONFLICT, "role: you cannot change your own role"))
+			return
+		}
+		u.Role = *req.Role
+		changes = append(changes, "role "+string(u.Role))
+	}
+	if req.Disabled != nil {
+		if u.ID == p.UserID && *req.Disabled {
+			s.writeError(w, r, controlplane.Errorf(controlplane.ECONFLICT, "disabled: you cannot disable your own account"))
+			return
+		}
+		u.Disabled = *req.Disabled
+		changes = append(changes, "disabled "+strconv.FormatBool(u.Disabled))
+	}
+	u, err = s.store.UpdateUser(r.Context(), tid, u)
+	s.audit(r, p, tid, "user.update", userTarget(uid), err, strings.Join(changes, ", "))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, u)
+}
