@@ -250,7 +250,10 @@ export function sessionsFromEvent(data) {
 export function routerFromEvent(data) {
   if (!data || typeof data !== 'object') return null
   const r = data.router && typeof data.router === 'object' ? data.router : data
-  return r.id ? r : null
+  if (!r.id) return null
+  // RouterEnrolled puts tenant_id beside the router, not in it.
+  if (r.tenant_id === undefined && data.tenant_id !== undefined) return { ...r, tenant_id: data.tenant_id }
+  return r
 }
 
 /** {router_id, resources, at} of a RouterLiveDataUpdated event. */
@@ -288,11 +291,13 @@ export function kickKind(sessionKind) {
 
 /**
  * The typed command that kicks one session. It names the session by its
- * stable key and its RouterOS .id; never by user, which may be a masked
- * value and would kick every session of that user.
+ * stable key (raw when a REST answer gave it, else the masked key of a
+ * broadcast, which the API must resolve) and its RouterOS .id when known;
+ * never by user, which may be masked and would kick every session of that
+ * user.
  */
 export function kickCommand(session) {
-  const kick = { key: session.key }
+  const kick = { key: session.raw_key || session.key }
   if (session.ros_id) kick.ros_id = session.ros_id
   return { kind: kickKind(session.kind), kick }
 }

@@ -185,7 +185,8 @@ export function useSystemChannel() {
 /** Closes the connection and forgets every subscription. */
 export function disconnect() {
   if (echo) {
-    echo.leaveAllChannels()
+    // Closing the socket ends every subscription on the server; sending
+    // pusher:unsubscribe for each first would only race the close.
     echo.disconnect()
     echo = null
   }

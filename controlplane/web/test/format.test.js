@@ -1,5 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
 import {
   formatAgo,
   formatBitRate,
@@ -7,51 +8,47 @@ import {
   formatDuration,
   maskEmail,
   maskIdentity,
+  maskKey,
   maskPhone,
   toMillis,
 } from '../src/lib/format.js'
 
-test('maskPhone', () => {
+test('maskPhone (controlplane/realtime MaskPhone)', () => {
   const cases = [
     ['+254712345678', '+2547****678'], // the form ARCHITECTURE.md shows
     ['0712345678', '0712****678'],
     ['+1 (415) 555-0199', '+1415****199'],
-    ['0712345', '0****345'], // short numbers still hide three digits
-    ['123456', null], // too short to be a phone: vouchers stay readable
-    ['alice', null],
-    ['10.5.50.12', null],
-    ['', null],
-    [undefined, null],
+    ['0712345', '****45'], // fewer than eight digits keep the last two
+    ['12', '****'],
+    ['07x', '****'], // letters: masked entirely
+    ['', ''],
   ]
   for (const [input, want] of cases) assert.equal(maskPhone(input), want, `maskPhone(${input})`)
 })
 
-test('maskEmail', () => {
+test('maskEmail (controlplane/realtime MaskEmail)', () => {
   const cases = [
     ['john@example.com', 'j***@example.com'],
     ['j@example.com', 'j***@example.com'],
-    ['@example.com', null],
-    ['john@', null],
-    ['john', null],
-    ['a b@example.com', null],
+    ['@example.com', '***@example.com'],
+    ['john@', '***'],
+    ['john', '***'],
+    ['a@b@c', '***'],
   ]
   for (const [input, want] of cases) assert.equal(maskEmail(input), want, `maskEmail(${input})`)
 })
 
-test('maskIdentity masks phones and emails, keeps the rest, is idempotent', () => {
-  const cases = [
-    ['+254712345678', '+2547****678'],
-    ['mary@example.org', 'm***@example.org'],
-    ['voucher-8841', 'voucher-8841'],
-    ['+2547****678', '+2547****678'], // already masked by the broadcast
-    ['j***@example.com', 'j***@example.com'],
-    [null, ''],
-    [12345678901, '1234****901'],
-  ]
-  for (const [input, want] of cases) {
-    assert.equal(maskIdentity(input), want, `maskIdentity(${input})`)
-    assert.equal(maskIdentity(maskIdentity(input)), want, `twice: ${input}`)
+test('maskIdentity equals the control plane broadcast masking', () => {
+  // Vectors produced by controlplane/realtime's maskIdentity (Go). A session
+  // key masked here must equal the key a broadcast carries.
+  const vectors = JSON.parse(readFileSync(new URL('./mask_vectors.json', import.meta.url), 'utf8'))
+  assert.ok(vectors.length >= 20)
+  for (const [input, want] of vectors) {
+    assert.equal(maskIdentity(input), want, `maskIdentity(${JSON.stringify(input)})`)
+    assert.equal(maskIdentity(want), want, `idempotent on ${JSON.stringify(want)}`)
   }
+  assert.equal(maskIdentity(null), '')
+  assert.equal(maskIdentity(254712345678), '2547****678')
 })
 
 test('formatBytes', () => {
@@ -111,4 +108,14 @@ test('toMillis and formatAgo', () => {
     [null, 'never'],
   ]
   for (const [t, want] of cases) assert.equal(formatAgo(t, now), want)
+})
+
+test('maskKey masks the user inside a session key', () => {
+  const cases = [
+    ['hotspot:+254712345678|AA:BB:CC:00:00:01|1772359200', 'hotspot:+2547****678|AA:BB:CC:00:00:01|1772****200'],
+    ['pppoe:john@example.com|81a2', 'pppoe:j***@example.com|81a2'],
+    ['pppoe:client-7|81', 'pppoe:client-7|81'],
+    ['', ''],
+  ]
+  for (const [input, want] of cases) assert.equal(maskKey(input), want, `maskKey(${input})`)
 })

@@ -1,5 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { kickCommand } from '../src/api.js'
 import { SessionTable, applySessionEvent, querySessions, sessionId } from '../src/lib/sessions.js'
 
 const T0 = Date.UTC(2026, 2, 1, 10, 0, 0)
@@ -35,7 +36,7 @@ test('sessions are keyed by router and key', () => {
   const t = new SessionTable()
   t.load([session(), session({ router_id: 'r-2' })])
   assert.equal(t.size, 2, 'the same key on two routers is two sessions')
-  assert.equal(sessionId(t.get('r-2', session().key)), `r-2\u0000${session().key}`)
+  assert.equal(sessionId(t.get("r-2", session().key)), "r-2\u0000hotspot:alice|AA:BB:CC:00:00:01|1772****200", "the id uses the masked key")
 })
 
 test('started, batched updated, ended', () => {
@@ -130,4 +131,33 @@ test('querySessions searches, filters and sorts', () => {
   assert.deepEqual(users(querySessions(t.rows(), { search: '10.0.0.2' })), ['bob'])
   assert.deepEqual(users(querySessions(t.rows(), { search: 'ALI' })), ['alice'])
   assert.deepEqual(users(querySessions(t.rows(), { routerId: 'r-2' })), ['carol'])
+})
+
+test('a REST row (raw key) and broadcasts (masked key) are the same session', () => {
+  const raw = session({ key: 'hotspot:+254712345678|AA:BB:CC:00:00:09|1772359200', user: '+254712345678', ros_id: '*2B' })
+  const masked = 'hotspot:+2547****678|AA:BB:CC:00:00:09|1772****200' // as controlplane/realtime broadcasts it
+  const t = new SessionTable()
+  t.load([raw])
+  const row = t.get('r-1', masked)
+  assert.ok(row, 'found by the masked key')
+  assert.equal(row.key, masked)
+  assert.equal(row.raw_key, raw.key)
+  assert.equal(t.get('r-1', raw.key), row, 'found by the raw key too')
+
+  // The broadcast update has the masked key and no ros_id.
+  const { ros_id, ...rest } = raw
+  applySessionEvent(t, 'SessionUpdated', { seq: 1, sessions: [{ ...rest, key: masked, user: '+2547****678', updated_at: iso(T0 + 1000), bytes_in: 5000 }] })
+  assert.equal(t.size, 1, 'no duplicate row')
+  const upd = t.get('r-1', masked)
+  assert.equal(upd.bytes_in, 5000)
+  assert.deepEqual([upd.raw_key, upd.ros_id], [raw.key, '*2B'], 'raw key and .id survive for kicking')
+  assert.deepEqual(kickCommand(upd), { kind: 'hotspot.active.kick', kick: { key: raw.key, ros_id: '*2B' } })
+
+  // A session only ever seen in broadcasts is kicked by its masked key.
+  applySessionEvent(t, 'SessionStarted', { seq: 2, session: { ...rest, key: 'hotspot:bob|m|1', user: 'bob' } })
+  assert.deepEqual(kickCommand(t.get('r-1', 'hotspot:bob|m|1')), { kind: 'hotspot.active.kick', kick: { key: 'hotspot:bob|m|1' } })
+
+  const r = applySessionEvent(t, 'SessionEnded', { seq: 3, session: { router_id: 'r-1', key: masked, end_reason: 'kicked' } })
+  assert.equal(r.changed, 1)
+  assert.equal(t.size, 1)
 })

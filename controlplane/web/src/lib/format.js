@@ -1,48 +1,101 @@
 // Pure formatting and masking helpers. No DOM, no Vue: `npm test` runs them
 // under node --test.
 
-const PHONE_RE = /^\+?[0-9][0-9 ()-]{5,}[0-9]$/
+// Masking mirrors the control plane's broadcast masking
+// (controlplane/realtime/mask.go and fanout.go maskIdentity) byte for byte,
+// so that a value from a REST answer, masked here, equals the same value in a
+// broadcast, masked there. Session keys depend on it: broadcasts carry
+// masked keys, and a session must be the same row whichever source it came
+// from. One deliberate difference: "*" counts as part of a token here, which
+// makes masking idempotent (a broadcast value passes through unchanged)
+// without changing the result for any value that has no "*".
 
 /**
- * Masks a phone number the way the control plane's broadcasts do:
- * "+254712345678" → "+2547****678", "0712345678" → "0712****678".
- * The country code and operator prefix stay readable for support, the
- * subscriber's own digits do not. Returns null when s is not a phone number.
+ * Masks a phone number: "+254712345678" → "+2547****678". Keeps a leading
+ * "+", the first four and the last three digits; separators are dropped.
+ * Fewer than eight digits keep only their last two; anything with letters
+ * is masked entirely.
  */
 export function maskPhone(s) {
-  if (typeof s !== 'string' || !PHONE_RE.test(s.trim())) return null
-  const plus = s.trim().startsWith('+')
-  const digits = s.replace(/[^0-9]/g, '')
-  if (digits.length < 7) return null
-  // Keep up to four leading digits and the last three, but always hide at
-  // least three digits of a short number.
-  const lead = Math.max(1, Math.min(4, digits.length - 6))
-  return (plus ? '+' : '') + digits.slice(0, lead) + '****' + digits.slice(-3)
+  s = String(s ?? '').trim()
+  if (s === '') return ''
+  const plus = s.startsWith('+')
+  let digits = ''
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]
+    if (c >= '0' && c <= '9') digits += c
+    else if ((c === '+' && i === 0) || c === ' ' || c === '-' || c === '(' || c === ')' || c === '.') continue
+    else return '****'
+  }
+  const prefix = plus ? '+' : ''
+  if (digits.length === 0) return '****'
+  if (digits.length < 8) return digits.length <= 2 ? `${prefix}****` : `${prefix}****${digits.slice(-2)}`
+  return `${prefix}${digits.slice(0, 4)}****${digits.slice(-3)}`
 }
 
 /**
- * Masks an e-mail address: "john@example.com" → "j***@example.com".
- * Returns null when s is not an address.
+ * Masks an e-mail address: "john@example.com" → "j***@example.com". A value
+ * without exactly one "@" and a non-empty domain is masked entirely.
  */
 export function maskEmail(s) {
-  if (typeof s !== 'string') return null
-  const at = s.lastIndexOf('@')
-  if (at < 1 || at === s.length - 1 || s.includes(' ')) return null
-  return s[0] + '***' + s.slice(at)
+  s = String(s ?? '').trim()
+  if (s === '') return ''
+  const at = s.indexOf('@')
+  if (at < 0) return '***'
+  const local = s.slice(0, at)
+  const domain = s.slice(at + 1)
+  if (domain === '' || domain.includes('@')) return '***'
+  // Already masked (only possible with "*", which raw values lack).
+  if (/^.?\*\*\*$/u.test(local)) return s
+  if (local === '') return `***@${domain}`
+  return `${Array.from(local)[0]}***@${domain}`
+}
+
+const isTokenChar = (c) => /[A-Za-z0-9._%+@*-]/.test(c)
+
+function isPhoneToken(tok) {
+  const digits = tok.startsWith('+') ? tok.slice(1) : tok
+  return digits.length >= 9 && /^[0-9]+$/.test(digits)
+}
+
+function maskContactsIn(s) {
+  let out = ''
+  for (let i = 0; i < s.length; ) {
+    if (!isTokenChar(s[i])) {
+      out += s[i++]
+      continue
+    }
+    let j = i
+    while (j < s.length && isTokenChar(s[j])) j++
+    let tok = s.slice(i, j)
+    if (tok.includes('@')) tok = maskEmail(tok)
+    else if (isPhoneToken(tok)) tok = maskPhone(tok)
+    out += tok
+    i = j
+  }
+  return out
 }
 
 /**
  * Returns what the dashboard shows for a subscriber identity (a hotspot
- * user name, a PPP secret name, a caller id): phone numbers and e-mail
- * addresses masked, anything else as is. Values that are already masked
- * (they contain "*", as broadcasts do) are left alone, so masking twice is
- * harmless.
+ * user, a PPP name, a caller id, a session key): the whole value masked when
+ * it is a phone number of nine or more digits, else every embedded e-mail
+ * address or such phone number masked. Idempotent.
  */
-export function maskIdentity(s) {
-  if (s === null || s === undefined) return ''
-  const v = String(s)
-  if (v.includes('*')) return v
-  return maskPhone(v) ?? maskEmail(v) ?? v
+export function maskIdentity(v) {
+  if (v === null || v === undefined) return ''
+  const s = String(v)
+  let digits = 0
+  for (const c of s) {
+    if (c >= '0' && c <= '9') digits++
+    else if (c !== '+' && c !== ' ' && c !== '-') return maskContactsIn(s)
+  }
+  return digits >= 9 ? maskPhone(s) : s
+}
+
+/** Masks the subscriber parts of a session key, as broadcasts do. */
+export function maskKey(key) {
+  return maskIdentity(key)
 }
 
 const BYTE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB']

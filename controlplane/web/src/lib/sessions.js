@@ -1,14 +1,18 @@
 // The live session table: the state behind the hotspot, PPPoE and router
 // pages. A REST load fills it; events from private-tenant.{t}.sessions keep
 // it current. Sessions are keyed by router_id + key (a key is unique only
-// within its router). Pure JavaScript: `npm test` exercises it.
+// within its router), with the key masked: broadcasts carry keys masked by
+// the control plane (they embed user names, often phone numbers), REST
+// answers carry them raw, and both must land on the same row. The raw key,
+// when a REST answer gave it, is kept for kicking. Pure JavaScript: `npm
+// test` exercises it.
 
 import { sessionsFromEvent } from '../api.js'
 import { maskIdentity, toMillis } from './format.js'
 
 /** The identity of a session across routers. */
 export function sessionId(s) {
-  return `${s.router_id}\u0000${s.key}`
+  return `${s.router_id}\u0000${maskIdentity(s.key)}`
 }
 
 /**
@@ -19,11 +23,14 @@ export function sessionId(s) {
 export function normalizeSession(s) {
   const started = toMillis(s.started_at)
   const updated = toMillis(s.updated_at)
+  const given = String(s.key ?? '')
+  const key = maskIdentity(given)
   return {
     tenant_id: s.tenant_id ?? null,
     router_id: String(s.router_id ?? ''),
     kind: s.kind || 'hotspot',
-    key: String(s.key ?? ''),
+    key,
+    raw_key: given !== key ? given : '',
     ros_id: s.ros_id || '',
     user: maskIdentity(s.user),
     address: s.address || '',
@@ -66,9 +73,9 @@ export class SessionTable {
     return this.map.size
   }
 
-  /** Returns a session by router and key. */
+  /** Returns a session by router and key (raw or masked). */
   get(routerId, key) {
-    return this.map.get(`${routerId}\u0000${key}`)
+    return this.map.get(sessionId({ router_id: routerId, key }))
   }
 
   /** Live sessions, in no particular order. */
@@ -123,6 +130,11 @@ export class SessionTable {
           s.rate_out = prev.rate_out
         }
         if (Number.isNaN(s.started_ms)) s.started_ms = prev.started_ms
+        // Broadcasts carry neither the raw key nor the RouterOS .id: keep
+        // what the REST load gave, for kicking.
+        if (!s.raw_key) s.raw_key = prev.raw_key
+        if (!s.ros_id) s.ros_id = prev.ros_id
+        if (!s.session_id) s.session_id = prev.session_id
       }
       this.map.set(id, s)
       changed++
