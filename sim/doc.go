@@ -2,10 +2,28 @@
 //
 // A Router speaks the RouterOS API wire protocol over TCP (or TLS) well enough
 // that the real go-routeros client cannot tell it from a RouterOS 7 device for
-// everything SitePulse uses: login, tagged concurrent commands, /cancel,
-// print with .proplist and queries, !empty, listen, print =interval=, and the
-// hotspot, PPP, interface and system menus. A seeded scenario engine logs
-// hotspot users and PPP secrets in and out and grows their traffic counters,
-// deterministically for a given seed, and test hooks let callers drive it
-// directly and observe every change as ground truth.
+// everything SitePulse uses: login (post-6.43 and the old challenge), tagged
+// concurrent commands, /cancel, /quit and !fatal, print with .proplist,
+// ?-queries, count-only, follow and =interval=, !empty (RouterOS >= 7.18,
+// switchable off), listen, and the menus /ip/hotspot/active, /ip/hotspot/user,
+// /ip/hotspot/user/profile, /ppp/active, /ppp/secret, /ppp/profile,
+// /interface, /system/resource and /system/identity. Menus are data
+// (menuSpec): a new menu with its attributes, defaults, unique key and
+// verbs is one table entry.
+//
+// Like RouterOS, listen reports added and changed items and removals
+// (.dead=true) but not the constant growth of traffic counters and uptime;
+// clients read those with print =interval=. SetListenRemovals makes a menu
+// miss removals, as real RouterOS does on some menus.
+//
+// A seeded scenario engine (math/rand/v2 PCG) creates hotspot users and PPP
+// secrets, logs them in and out at a configured churn rate and grows their
+// counters; the same seed and the same number of steps give the same changes.
+// Test hooks (LoginHotspot, Logout, Reboot, DropConnections, Tick…) drive it
+// directly and Subscribe reports every change as ground truth.
+//
+// The simulator answers in microseconds. go-routeros's async Run registers a
+// command's tag only after sending it, so against a fast server it can lose
+// the reply and hang; register before sending (ListenArgs does) or bound
+// every call.
 package sim

@@ -26,10 +26,11 @@ type menuSpec struct {
 	// a miss traps "input does not match any value of ATTR".
 	refs map[string]string
 
-	verbs     []string // supported commands; print implies getall
-	idBase    uint32   // first .id handed out
-	singleton bool     // one row, no .id (system/identity, system/resource)
-	fixed     []uint32 // ids that cannot be removed (default profiles)
+	verbs     []string   // supported commands; print implies getall
+	idBase    uint32     // first .id handed out
+	singleton bool       // one row, no .id (system/identity, system/resource)
+	fixed     []uint32   // ids that cannot be removed (default profiles)
+	initial   []seedItem // items a fresh router has (default profiles)
 
 	// render overlays computed attributes (uptime, counters) at print time.
 	render func(r *Router, it *item, now time.Time, row map[string]string)
@@ -42,6 +43,12 @@ func (m *menuSpec) has(verb string) bool {
 		verb = "print"
 	}
 	return slices.Contains(m.verbs, verb)
+}
+
+// seedItem is an item present from boot, with its fixed .id.
+type seedItem struct {
+	id    uint32
+	attrs map[string]string
 }
 
 // An item is one row of a menu.
@@ -178,6 +185,10 @@ var hotspotUserProfileSpec = &menuSpec{
 	verbs:    []string{"print", "listen", "add", "set", "remove"},
 	idBase:   1,
 	fixed:    []uint32{0},
+	initial: []seedItem{{0, map[string]string{
+		"name": "default", "idle-timeout": "none", "keepalive-timeout": "2m", "status-autorefresh": "1m",
+		"shared-users": "1", "mac-cookie-timeout": "3d", "add-mac-cookie": "true",
+		"transparent-proxy": "false", "default": "true"}}},
 }
 
 var hotspotUserSpec = &menuSpec{
@@ -233,6 +244,14 @@ var pppProfileSpec = &menuSpec{
 	verbs:    []string{"print", "listen", "add", "set", "remove"},
 	idBase:   1,
 	fixed:    []uint32{0, 0xFFFFFFFE},
+	initial: []seedItem{
+		{0, map[string]string{"name": "default", "change-tcp-mss": "yes", "only-one": "default",
+			"use-compression": "default", "use-encryption": "default", "use-mpls": "default",
+			"use-upnp": "default", "default": "true"}},
+		{0xFFFFFFFE, map[string]string{"name": "default-encryption", "change-tcp-mss": "yes",
+			"only-one": "default", "use-compression": "default", "use-encryption": "yes",
+			"use-mpls": "default", "use-upnp": "default", "default": "true"}},
+	},
 }
 
 var pppSecretSpec = &menuSpec{

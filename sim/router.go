@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"strconv"
 	"sync"
@@ -131,7 +132,11 @@ func New(cfg Config) *Router {
 		r.now = time.Now
 	}
 	for _, spec := range menuSpecs {
-		r.tables[spec.path] = newTable(spec)
+		t := newTable(spec)
+		for _, seed := range spec.initial {
+			t.insertWithID(seed.id, maps.Clone(seed.attrs))
+		}
+		r.tables[spec.path] = t
 	}
 	r.bootAt = r.now()
 	r.seedDefaults()
@@ -141,22 +146,11 @@ func New(cfg Config) *Router {
 	return r
 }
 
-// seedDefaults creates the items a fresh RouterOS has: default profiles,
-// the identity, and a few physical interfaces.
+// seedDefaults creates the items of a fresh RouterOS that depend on the
+// configuration or the boot time: the identity and the physical interfaces.
 func (r *Router) seedDefaults() {
 	r.tables["/system/identity"].insertWithID(0, map[string]string{"name": r.cfg.Identity})
 	r.tables["/system/resource"].insertWithID(0, map[string]string{})
-	r.tables["/ip/hotspot/user/profile"].insertWithID(0, map[string]string{
-		"name": "default", "idle-timeout": "none", "keepalive-timeout": "2m", "status-autorefresh": "1m",
-		"shared-users": "1", "mac-cookie-timeout": "3d", "add-mac-cookie": "true",
-		"transparent-proxy": "false", "default": "true"})
-	r.tables["/ppp/profile"].insertWithID(0, map[string]string{
-		"name": "default", "change-tcp-mss": "yes", "only-one": "default", "use-compression": "default",
-		"use-encryption": "default", "use-mpls": "default", "use-upnp": "default", "default": "true"})
-	r.tables["/ppp/profile"].insertWithID(0xFFFFFFFE, map[string]string{
-		"name": "default-encryption", "change-tcp-mss": "yes", "only-one": "default",
-		"use-compression": "default", "use-encryption": "yes", "use-mpls": "default",
-		"use-upnp": "default", "default": "true"})
 	ifs := r.tables["/interface"]
 	for i, name := range []string{"ether1", "ether2", "ether3", "ether4", "ether5"} {
 		ifs.insert(map[string]string{
