@@ -199,19 +199,12 @@ func TestSignals(t *testing.T) {
 	}
 	defer c.Close()
 	cmd.Process.Signal(syscall.SIGHUP)
+	waitLine(ctx, t, lines, "dropped api connections")
 	if _, err := c.Run("/system/identity/print"); err == nil {
 		t.Error("client still works after SIGHUP")
 	}
 	cmd.Process.Signal(syscall.SIGUSR1)
-	rebooted := false
-	for !rebooted {
-		select {
-		case l := <-lines:
-			rebooted = strings.Contains(l, "SIGUSR1: rebooting")
-		case <-ctx.Done():
-			t.Fatal("no reboot after SIGUSR1")
-		}
-	}
+	waitLine(ctx, t, lines, "router up again")
 	for {
 		c2, err := routeros.DialTimeout(addr, "admin", "", time.Second)
 		if err == nil {
@@ -232,5 +225,23 @@ func TestSignals(t *testing.T) {
 	}
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("child exit: %v", err)
+	}
+}
+
+// waitLine reads the child's log lines until one contains want.
+func waitLine(ctx context.Context, t *testing.T, lines <-chan string, want string) {
+	t.Helper()
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("child exited before logging %q", want)
+			}
+			if strings.Contains(l, want) {
+				return
+			}
+		case <-ctx.Done():
+			t.Fatalf("child never logged %q", want)
+		}
 	}
 }
