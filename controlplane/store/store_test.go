@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/url"
 	"os"
@@ -12,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/sitepulse/sitepulse/internal/testpg"
 )
 
 // storeCase is one case of the suite that TestStore runs against every
@@ -32,12 +32,15 @@ func addCases(cs ...storeCase) { cases = append(cases, cs...) }
 // afterwards) and a schema per case, since creating a database takes about
 // a second.
 func TestStore(t *testing.T) {
-	pgURL := newTestDatabase(t)
+	pgURL := testDatabase(t)
 	for _, dialect := range []string{DialectSQLite, DialectPostgres} {
 		for i, c := range cases {
 			t.Run(dialect+"/"+c.name, func(t *testing.T) {
+				// Every case has its own database (file or schema), and
+				// PostgreSQL cases mostly wait on round trips.
+				t.Parallel()
 				if dialect == DialectPostgres && pgURL == "" {
-					t.Skip("SITEPULSE_TEST_DATABASE_URL is not set")
+					testpg.URL(t) // skips, or fails under CI=true
 				}
 				e := newEnv(t, dialect, pgURL, i)
 				c.run(t, e)
@@ -115,47 +118,14 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// newTestDatabase creates a fresh database on the server named by
-// SITEPULSE_TEST_DATABASE_URL and drops it when tb ends. Without the
-// variable it returns "" (the postgres cases skip), or fails when CI=true.
-func newTestDatabase(tb testing.TB) string {
-	tb.Helper()
-	base := os.Getenv("SITEPULSE_TEST_DATABASE_URL")
-	if base == "" {
-		if os.Getenv("CI") == "true" {
-			tb.Fatal("CI=true but SITEPULSE_TEST_DATABASE_URL is not set")
-		}
+// testDatabase returns a fresh PostgreSQL database for tb, or "" when no
+// test server is configured; the postgres cases then skip (or fail under
+// CI=true) one by one while the SQLite cases run.
+func testDatabase(tb testing.TB) string {
+	if os.Getenv(testpg.EnvURL) == "" {
 		return ""
 	}
-	ctx := context.Background()
-	b := make([]byte, 6)
-	rand.Read(b)
-	name := "sitepulse_store_test_" + hex.EncodeToString(b)
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		tb.Fatalf("connect to test PostgreSQL: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		tb.Fatalf("create test database: %v", err)
-	}
-	tb.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			tb.Errorf("drop test database: %v", err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			tb.Errorf("drop test database: %v", err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		tb.Fatalf("parse SITEPULSE_TEST_DATABASE_URL: %v", err)
-	}
-	u.Path = "/" + name
-	return u.String()
+	return testpg.NewDatabase(tb)
 }
 
 // newTestSchema creates schema in the database at dbURL and returns a URL

@@ -21,17 +21,25 @@ func scanTenant(sc interface{ Scan(...any) error }) (controlplane.Tenant, error)
 }
 
 // CreateTenant adds a tenant in status pending; its provisioning job
-// activates it (ActivateTenant). Names need not be unique.
+// activates it (ActivateTenant). EINVALID for a blank name, ECONFLICT if
+// another tenant has the same name in any letter case.
 func (s *Store) CreateTenant(ctx context.Context, name string) (controlplane.Tenant, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || len(name) > protocol.MaxFieldLen {
 		return controlplane.Tenant{}, controlplane.Errorf(controlplane.EINVALID, "tenant name must be 1 to %d bytes", protocol.MaxFieldLen)
 	}
 	t, err := write(ctx, s, func(tx *dbtx) (controlplane.Tenant, error) {
-		return scanTenant(tx.queryRow(ctx,
+		t, err := scanTenant(tx.queryRow(ctx,
 			`INSERT INTO tenants (name, status, created_at) VALUES ($1, $2, $3) RETURNING `+tenantColumns,
 			name, controlplane.TenantPending, tx.now))
+		if err != nil {
+			return t, err
+		}
+		return t, s.runTenantHook(ctx, tx, t)
 	})
+	if isUniqueViolation(err) {
+		return controlplane.Tenant{}, controlplane.Errorf(controlplane.ECONFLICT, "a tenant named %q exists", name)
+	}
 	if err != nil {
 		return controlplane.Tenant{}, fmt.Errorf("create tenant: %w", err)
 	}

@@ -59,6 +59,8 @@ func testTenants(t *testing.T, e *env) {
 	}
 	_, err := s.CreateTenant(ctx, " ")
 	wantCode(t, "CreateTenant blank", err, controlplane.EINVALID)
+	_, err = s.CreateTenant(ctx, "ACME isp")
+	wantCode(t, "CreateTenant duplicate name", err, controlplane.ECONFLICT)
 
 	act := must[controlplane.Tenant](t, "ActivateTenant")(s.ActivateTenant(ctx, a.ID))
 	if act.Status != controlplane.TenantActive {
