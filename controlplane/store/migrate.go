@@ -110,5 +110,6 @@ func (s *Store) Migrate(ctx context.Context) error {
 			s.log.Info("applied migration", "dialect", s.dialect, "version", m.version, "name", m.name)
 		}
 	}
-	return nil
+	// River's job tables, by River's own migrator (see migrateRiver).
+	return s.migrateRiver(ctx)
 }
