@@ -700,9 +700,7 @@ func (r *Router) setLocked(t *table, req *request) error {
 	}
 	now := r.now()
 	for _, it := range items {
-		for k, v := range attrs {
-			it.attrs[k] = v
-		}
+		t.update(it, attrs)
 		r.notifyLocked(t, it, now)
 	}
 	return nil
@@ -764,7 +762,7 @@ func (c *conn) enable(req *request, t *table, on bool) {
 		}
 		now := r.now()
 		for _, it := range items {
-			it.attrs["disabled"] = formatBool(!on)
+			t.update(it, map[string]string{"disabled": formatBool(!on)})
 			r.notifyLocked(t, it, now)
 		}
 		return nil

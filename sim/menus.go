@@ -61,36 +61,72 @@ type item struct {
 // A table is the live contents of one menu. Guarded by Router.mu.
 type table struct {
 	spec         *menuSpec
-	items        []*item
+	items        []*item // print order
+	ids          map[uint32]*item
+	keys         map[string][]*item // key attribute value → items (several only across key scopes)
 	next         uint32
 	listeners    []*command
 	hideRemovals bool
 }
 
 func newTable(spec *menuSpec) *table {
-	return &table{spec: spec, next: spec.idBase}
+	return &table{spec: spec, next: spec.idBase, ids: map[uint32]*item{}, keys: map[string][]*item{}}
 }
 
 func (t *table) insert(attrs map[string]string) *item {
-	it := &item{id: t.next, attrs: attrs}
+	for t.ids[t.next] != nil {
+		t.next++
+	}
+	it := t.insertWithID(t.next, attrs)
 	t.next++
-	t.items = append(t.items, it)
 	return it
 }
 
 func (t *table) insertWithID(id uint32, attrs map[string]string) *item {
 	it := &item{id: id, attrs: attrs}
 	t.items = append(t.items, it)
+	t.ids[id] = it
+	t.index(it)
 	return it
 }
 
-func (t *table) byID(id uint32) *item {
-	for _, it := range t.items {
-		if it.id == id {
-			return it
-		}
+func (t *table) index(it *item) {
+	if t.spec.key != "" {
+		k := it.attrs[t.spec.key]
+		t.keys[k] = append(t.keys[k], it)
 	}
-	return nil
+}
+
+func (t *table) unindex(it *item) {
+	if t.spec.key == "" {
+		return
+	}
+	k := it.attrs[t.spec.key]
+	rest := slices.DeleteFunc(t.keys[k], func(x *item) bool { return x == it })
+	if len(rest) == 0 {
+		delete(t.keys, k)
+	} else {
+		t.keys[k] = rest
+	}
+}
+
+// update sets attributes on an item, keeping the key index right.
+func (t *table) update(it *item, attrs map[string]string) {
+	_, rekey := attrs[t.spec.key]
+	rekey = rekey && t.spec.key != ""
+	if rekey {
+		t.unindex(it)
+	}
+	for k, v := range attrs {
+		it.attrs[k] = v
+	}
+	if rekey {
+		t.index(it)
+	}
+}
+
+func (t *table) byID(id uint32) *item {
+	return t.ids[id]
 }
 
 // lookup resolves one reference the way RouterOS does: *HEX, or the value of
@@ -102,22 +138,25 @@ func (t *table) lookup(ref string) *item {
 	if t.spec.key == "" {
 		return nil
 	}
-	for _, it := range t.items {
-		if it.attrs[t.spec.key] == ref {
-			return it
-		}
+	if its := t.keys[ref]; len(its) > 0 {
+		return its[0]
 	}
 	return nil
 }
 
 func (t *table) delete(it *item) {
+	if t.ids[it.id] != it {
+		return
+	}
+	delete(t.ids, it.id)
+	t.unindex(it)
 	t.items = slices.DeleteFunc(t.items, func(x *item) bool { return x == it })
 }
 
 // hasKey reports whether another item already uses key value v in scope.
 func (t *table) hasKey(v, scope string, except *item) bool {
-	for _, it := range t.items {
-		if it == except || it.attrs[t.spec.key] != v {
+	for _, it := range t.keys[v] {
+		if it == except {
 			continue
 		}
 		if t.spec.keyScope == "" || it.attrs[t.spec.keyScope] == scope {

@@ -86,8 +86,9 @@ type Router struct {
 	tables    map[string]*table
 	bootAt    time.Time
 	scen      *scenario
-	sessionNo uint32 // PPP session-id counter
-	wanIn     uint64 // cumulative bytes across sessions, shown on ether1
+	sessionNo uint32         // PPP session-id counter
+	activeBy  map[string]int // kind+"/"+user → active sessions, for O(1) idle checks
+	wanIn     uint64         // cumulative bytes across sessions, shown on ether1
 	wanOut    uint64
 	conns     map[*conn]struct{}
 	subs      map[*subscriber]struct{}
@@ -124,6 +125,8 @@ func New(cfg Config) *Router {
 		conns:  make(map[*conn]struct{}),
 		subs:   make(map[*subscriber]struct{}),
 		stop:   make(chan struct{}),
+
+		activeBy: make(map[string]int),
 	}
 	if r.log == nil {
 		r.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -576,6 +579,7 @@ func (r *Router) loginLocked(kind, user, mac, addr, loginBy string) (*session, e
 		r.notifyLocked(ifs, s.iface, now)
 	}
 	s.active.sess = s
+	r.activeBy[kind+"/"+user]++
 	r.notifyLocked(r.tables[r.activePath(kind)], s.active, now)
 	r.emitLocked(s, "login", "", now)
 	return s, nil
@@ -600,6 +604,11 @@ func (r *Router) endSessionLocked(s *session, reason string) {
 		return
 	}
 	t.delete(s.active)
+	if k := s.kind + "/" + s.user; r.activeBy[k] > 1 {
+		r.activeBy[k]--
+	} else {
+		delete(r.activeBy, k)
+	}
 	r.notifyDeadLocked(t, s.active.id)
 	if s.iface != nil {
 		ifs := r.tables["/interface"]

@@ -161,20 +161,24 @@ func (s *scenario) login(kind string, now time.Time) bool {
 	if kind == "pppoe" {
 		accts = s.pppSecrets
 	}
-	active := map[string]bool{}
-	for _, it := range r.tables[r.activePath(kind)].items {
-		active[it.sess.user] = true
-	}
-	var idle []account
-	for _, a := range accts {
-		if !active[a.name] {
-			idle = append(idle, a)
-		}
-	}
-	if len(idle) == 0 {
+	if len(accts) == 0 {
 		return false
 	}
-	a := idle[s.rng.IntN(len(idle))]
+	// Start at a random account and take the first idle one after it: one
+	// random draw per login, O(1) on average, deterministic.
+	start := s.rng.IntN(len(accts))
+	var a account
+	found := false
+	for i := range accts {
+		c := accts[(start+i)%len(accts)]
+		if r.activeBy[kind+"/"+c.name] == 0 {
+			a, found = c, true
+			break
+		}
+	}
+	if !found {
+		return false
+	}
 	var addr string
 	if kind == "hotspot" {
 		s.nextHostIP++
