@@ -1,6 +1,8 @@
 package controlplane
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"time"
 
 	"github.com/sitepulse/sitepulse/protocol"
@@ -146,4 +148,13 @@ type AuditEntry struct {
 	Result   string    `json:"result"`   // "ok" or an error code
 	Detail   string    `json:"detail"`   // never secrets
 	At       time.Time `json:"at"`
+}
+
+// SessionPublicID is an opaque, stable id for a live session, safe to show
+// and broadcast: the session key may hold a phone number or email, which
+// broadcasts mask, so dashboards match REST rows and events by this id and
+// kick by it.
+func SessionPublicID(routerID, key string) string {
+	sum := sha256.Sum256([]byte(routerID + "\x00" + key))
+	return hex.EncodeToString(sum[:10])
 }

@@ -360,7 +360,9 @@ func (f *Fanout) publish(channel, event string, payload any) {
 // sessionView is a session as broadcast: no tenant id (the channel says
 // it), the user masked when it is a phone number or an email.
 type sessionView struct {
+	ID         string               `json:"id"` // controlplane.SessionPublicID: matches REST rows
 	RouterID   string               `json:"router_id"`
+	RouterOSID string               `json:"ros_id,omitempty"`
 	Kind       protocol.SessionKind `json:"kind"`
 	Key        string               `json:"key"`
 	User       string               `json:"user"`
@@ -380,6 +382,7 @@ type sessionView struct {
 
 func newSessionView(s controlplane.Session) sessionView {
 	return sessionView{
+		ID: controlplane.SessionPublicID(s.RouterID, s.Key), RouterOSID: s.RouterOSID,
 		RouterID: s.RouterID, Kind: s.Kind, Key: maskIdentity(s.Key), User: maskIdentity(s.User),
 		Address: s.Address, MAC: s.MAC, Service: s.Service, LoginBy: s.LoginBy,
 		StartedAt: s.StartedAt, UpdatedAt: s.UpdatedAt,
