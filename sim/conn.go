@@ -97,6 +97,9 @@ func (c *conn) serve() {
 			}
 			return
 		}
+		if d := c.r.cfg.ReplyDelay; d > 0 {
+			time.Sleep(d)
+		}
 		if !c.handle(words) {
 			return
 		}

@@ -34,6 +34,12 @@ type Config struct {
 	Now             func() time.Time
 	Logger          *slog.Logger // nil = discard
 
+	// ReplyDelay is waited before handling each command, like a real
+	// router's processing time over a LAN. 0 answers at once, which makes
+	// go-routeros's lost-reply race in async Run (tag registered after the
+	// send) far more likely than against real hardware.
+	ReplyDelay time.Duration
+
 	// RebootDown is how long Reboot refuses connections when asked for a
 	// zero duration (and what SIGUSR1 uses in the command); 0 means 2s.
 	RebootDown time.Duration

@@ -339,7 +339,9 @@ func listenRows(t *testing.T, l *routeros.ListenReply, n int) []*proto.Sentence 
 }
 
 func TestListenAndCancel(t *testing.T) {
-	r := startRouter(t, sim.Config{})
+	// A small reply delay, as on real hardware, keeps the client's cancel
+	// race (reply before tag registration) rare; the test copes either way.
+	r := startRouter(t, sim.Config{ReplyDelay: 2 * time.Millisecond})
 	if err := r.AddPPPSecret("otieno", "pw", ""); err != nil {
 		t.Fatal(err)
 	}
@@ -569,5 +571,17 @@ func TestReboot(t *testing.T) {
 			t.Fatalf("router did not come back: %v", err)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestReplyDelay(t *testing.T) {
+	r := startRouter(t, sim.Config{ReplyDelay: 30 * time.Millisecond})
+	c := dial(t, r, "admin", "")
+	start := time.Now()
+	if _, err := c.Run("/system/identity/print"); err != nil {
+		t.Fatal(err)
+	}
+	if got := time.Since(start); got < 30*time.Millisecond {
+		t.Errorf("reply after %v, want at least 30ms", got)
 	}
 }

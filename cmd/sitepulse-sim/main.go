@@ -80,6 +80,7 @@ type Main struct {
 	Seed            int64         // scenario seed
 	Identity        string        // /system/identity name
 	TrafficInterval time.Duration // scenario tick
+	ReplyDelay      time.Duration // wait before handling each API command
 	RebootDown      time.Duration // how long SIGUSR1 and /reboot refuse connections by default
 	TLSCert, TLSKey string        // PEM files; both set = serve the API over TLS
 	NoEmpty         bool          // behave like RouterOS < 7.18
@@ -120,6 +121,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.Int64Var(&m.Seed, "seed", m.Seed, "scenario seed: the same seed gives the same users and changes")
 	fs.StringVar(&m.Identity, "identity", m.Identity, "/system/identity name")
 	fs.DurationVar(&m.TrafficInterval, "traffic-interval", m.TrafficInterval, "how often traffic counters grow and churn is applied")
+	fs.DurationVar(&m.ReplyDelay, "reply-delay", m.ReplyDelay, "wait before answering each API command, like a real router's latency (e.g. 2ms); 0 = answer at once")
 	fs.DurationVar(&m.RebootDown, "reboot-down", m.RebootDown, "how long a reboot (SIGUSR1, POST /reboot without down=) refuses connections")
 	fs.StringVar(&m.TLSCert, "tls-cert", m.TLSCert, "PEM certificate file; with --tls-key serves the API over TLS (api-ssl)")
 	fs.StringVar(&m.TLSKey, "tls-key", m.TLSKey, "PEM private key file for --tls-cert")
@@ -204,7 +206,7 @@ func (m *Main) Run(ctx context.Context) error {
 		User: m.User, Password: password, Identity: m.Identity, Seed: m.Seed,
 		HotspotSessions: m.HotspotSessions, PPPSessions: m.PPPSessions, ChurnPerMinute: m.Churn,
 		TrafficInterval: m.TrafficInterval, NoEmpty: m.NoEmpty, TLS: tlsCfg, Logger: m.Logger,
-		RebootDown: m.RebootDown,
+		RebootDown: m.RebootDown, ReplyDelay: m.ReplyDelay,
 	})
 	if err := m.router.Start(ctx, m.APIAddr); err != nil {
 		return err

@@ -30,7 +30,7 @@ func TestHelpListsEveryFlag(t *testing.T) {
 		t.Fatalf("got %v, want flag.ErrHelp", err)
 	}
 	for _, name := range []string{"api-addr", "control-addr", "user", "password", "password-file", "hotspot-sessions",
-		"ppp-sessions", "churn", "seed", "identity", "traffic-interval", "reboot-down", "tls-cert", "tls-key",
+		"ppp-sessions", "churn", "seed", "identity", "traffic-interval", "reply-delay", "reboot-down", "tls-cert", "tls-key",
 		"no-empty", "log-level"} {
 		if !strings.Contains(buf.String(), "--"+name+"\n") || !strings.Contains(buf.String(), "$"+envName(name)) {
 			t.Errorf("help lacks --%s or $%s", name, envName(name))
