@@ -21,7 +21,8 @@
 //
 // On (re)connect the agent starts both listens, then prints both tables
 // and diffs them against its last known state, which is persisted in
-// SQLite with the events so that it survives restarts. Listen rows that
+// SQLite in the same transaction as each started and ended event (counters
+// are refreshed at each diff), so that it survives restarts. Listen rows that
 // arrive while a print runs are applied at once and remembered for that
 // print, so a print that predates them produces neither a spurious end nor
 // a spurious start. Sessions missing from a print end with

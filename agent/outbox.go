@@ -363,6 +363,7 @@ func (o *outbox) commit(group []change) (err error) {
 		dones    []chan struct{}
 		dropped  []coalesced
 		insEvent *sql.Stmt
+		upSess   *sql.Stmt
 	)
 	for i := range group {
 		c := &group[i]
@@ -402,7 +403,13 @@ func (o *outbox) commit(group []change) (err error) {
 			if merr != nil {
 				return fmt.Errorf("encode session: %w", merr)
 			}
-			if _, err = tx.ExecContext(ctx, `INSERT INTO sessions (ref, body) VALUES (?, ?) ON CONFLICT (ref) DO UPDATE SET body = excluded.body`, sessionRef(c.upsert), b); err != nil {
+			if upSess == nil {
+				if upSess, err = tx.PrepareContext(ctx, `INSERT INTO sessions (ref, body) VALUES (?, ?) ON CONFLICT (ref) DO UPDATE SET body = excluded.body`); err != nil {
+					return fmt.Errorf("prepare upsert: %w", err)
+				}
+				defer upSess.Close()
+			}
+			if _, err = upSess.ExecContext(ctx, sessionRef(c.upsert), b); err != nil {
 				return fmt.Errorf("store session: %w", err)
 			}
 		}

@@ -86,10 +86,12 @@ type router struct {
 	snapN  int
 }
 
-// tracked is a live session and the counters last sent for it.
+// tracked is a live session, the counters last sent for it and the
+// counters last persisted with its state.
 type tracked struct {
-	s       protocol.Session
-	emitted [4]uint64
+	s         protocol.Session
+	emitted   [4]uint64
+	persisted [4]uint64
 }
 
 func newRouter(cfg routerConfig, ob *outbox) *router {
@@ -179,8 +181,8 @@ func (r *router) load(ctx context.Context) error {
 		if s.RouterOSID == "" {
 			continue
 		}
-		t := &tracked{s: s, emitted: counters(&s)}
-		r.track(t)
+		c := counters(&s)
+		r.track(&tracked{s: s, emitted: c, persisted: c})
 	}
 	r.loaded = true
 	r.log.Info("restored last known sessions", "count", len(ss))
@@ -656,10 +658,11 @@ func (s *session) updateCounters(t *tracked, c [4]uint64) {
 	}
 	t.emitted = c
 	sess := t.s
-	s.record(change{
-		event:  &protocol.Event{TS: s.r.cfg.Now().UTC(), Type: protocol.EventSessionUpdated, Session: &sess},
-		upsert: &sess,
-	})
+	// The state row is refreshed by the next diff, not here: at 10k
+	// sessions the upsert would double the outbox's write load for
+	// counters that only matter if the session vanishes while the agent is
+	// down.
+	s.record(change{event: &protocol.Event{TS: s.r.cfg.Now().UTC(), Type: protocol.EventSessionUpdated, Session: &sess}})
 }
 
 func setCounters(s *protocol.Session, c [4]uint64) {
@@ -667,8 +670,8 @@ func setCounters(s *protocol.Session, c [4]uint64) {
 }
 
 func (s *session) start(cand protocol.Session) {
-	t := &tracked{s: cand, emitted: counters(&cand)}
-	s.r.track(t)
+	c := counters(&cand)
+	s.r.track(&tracked{s: cand, emitted: c, persisted: c})
 	sess := cand
 	s.record(change{
 		event:  &protocol.Event{TS: s.r.cfg.Now().UTC(), Type: protocol.EventSessionStarted, Session: &sess},
@@ -759,6 +762,11 @@ func (s *session) diff(kind protocol.SessionKind, w *snapWindow) {
 	}
 	for id, t := range tab {
 		if seen[id] || w.touched[id] {
+			if c := counters(&t.s); c != t.persisted {
+				t.persisted = c
+				sess := t.s
+				s.record(change{upsert: &sess})
+			}
 			continue
 		}
 		s.end(t, s.r.endReason(kind, id, protocol.EndVanished))
