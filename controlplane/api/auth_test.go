@@ -13,6 +13,7 @@ import (
 )
 
 func TestLogin(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, e *env) {
 		ten := e.tenant("Acme")
 		u, _ := e.user(ten.ID, controlplane.RoleTenantAdmin, "admin@acme.test")
@@ -60,6 +61,7 @@ func TestLogin(t *testing.T) {
 }
 
 func TestLoginRateLimit(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, e *env) {
 		ten := e.tenant("Acme")
 		e.user(ten.ID, controlplane.RoleViewer, "v@acme.test")
@@ -89,6 +91,7 @@ func TestLoginRateLimit(t *testing.T) {
 }
 
 func TestTokens(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, e *env) {
 		ten := e.tenant("Acme")
 		_, tok := e.user(ten.ID, controlplane.RoleViewer, "v@acme.test")
@@ -130,6 +133,7 @@ func TestTokens(t *testing.T) {
 }
 
 func TestClientConfig(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, store.Options{DataDir: t.TempDir()})
 	_, tok := e.user(0, controlplane.RoleSystemAdmin, "root@sitepulse.test")
 	var c api.ClientConfig

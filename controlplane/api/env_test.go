@@ -103,9 +103,11 @@ const publicMQTT = "tcp://mqtt.example.test:1883"
 func eachStore(t *testing.T, fn func(t *testing.T, e *env)) {
 	t.Helper()
 	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
 		fn(t, newEnv(t, store.Options{DataDir: t.TempDir()}))
 	})
 	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
 		fn(t, newEnv(t, store.Options{DatabaseURL: testpg.NewDatabase(t)}))
 	})
 }

@@ -15,6 +15,7 @@ import (
 )
 
 func TestInvalidBodiesNameTheField(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, e *env) {
 		a := e.tenant("A")
 		_, tok := e.user(a.ID, controlplane.RoleTenantAdmin, "admin@a.test")
@@ -62,6 +63,7 @@ func TestInvalidBodiesNameTheField(t *testing.T) {
 }
 
 func TestUnknownRoutesAnswerJSON(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, store.Options{DataDir: t.TempDir()})
 	e.do("GET", "/api/v1/nope", "", nil).wantError(t, http.StatusNotFound, controlplane.ENOTFOUND, "no such endpoint")
 	r := e.do("PUT", "/api/v1/routers", "", nil)
@@ -80,6 +82,7 @@ func (panicky) ListRouters(context.Context, int64) ([]controlplane.Router, error
 }
 
 func TestPanicRecoveryLoggingAndMetrics(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, store.Options{DataDir: t.TempDir()})
 	reg := prometheus.NewRegistry()
 	logs := &syncBuffer{}

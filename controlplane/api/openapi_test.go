@@ -61,6 +61,7 @@ func loadOpenAPI(t *testing.T, raw []byte) openAPIDoc {
 // method, path parameters and security, and every documented operation is
 // routed by the live server.
 func TestOpenAPIMatchesRoutes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, store.Options{DataDir: t.TempDir()})
 	served := e.do("GET", "/api/openapi.json", "", nil)
 	served.want(t, http.StatusOK, nil)
@@ -158,6 +159,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 // TestOpenAPISchemasMatchGoTypes: each documented schema lists exactly
 // the JSON fields of the Go type the API encodes or decodes.
 func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
+	t.Parallel()
 	doc := loadOpenAPI(t, api.OpenAPI)
 	for name, v := range map[string]any{
 		"Error":               api.ErrorBody{},

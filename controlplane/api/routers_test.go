@@ -11,6 +11,7 @@ import (
 )
 
 func TestRouterLifecycle(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, e *env) {
 		a := e.tenant("A")
 		_, tokA := e.user(a.ID, controlplane.RoleTenantAdmin, "admin@a.test")
@@ -89,6 +90,7 @@ func TestRouterLifecycle(t *testing.T) {
 }
 
 func TestCreateRouterTenantChoice(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, e *env) {
 		a, b := e.tenant("A"), e.tenant("B")
 		pending, err := e.store.CreateTenant(e.ctx(), "Pending")
@@ -121,6 +123,7 @@ func TestCreateRouterTenantChoice(t *testing.T) {
 // TestTenantIsolation: tenant A's admin gets 404 for every router, session
 // and user of tenant B, and lists show nothing of B.
 func TestTenantIsolation(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, e *env) {
 		a, b := e.tenant("A"), e.tenant("B")
 		_, tokA := e.user(a.ID, controlplane.RoleTenantAdmin, "admin@a.test")
@@ -208,6 +211,7 @@ func TestTenantIsolation(t *testing.T) {
 }
 
 func TestRolesCannotMutate(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, e *env) {
 		a := e.tenant("A")
 		admin, _ := e.user(a.ID, controlplane.RoleTenantAdmin, "admin@a.test")

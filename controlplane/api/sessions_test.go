@@ -14,6 +14,7 @@ import (
 )
 
 func TestSessionsPaginationAndFilters(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, e *env) {
 		a := e.tenant("A")
 		_, tok := e.user(a.ID, controlplane.RoleViewer, "v@a.test")
@@ -143,6 +144,7 @@ func TestSessionsPaginationAndFilters(t *testing.T) {
 }
 
 func TestStats(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, e *env) {
 		a, b := e.tenant("A"), e.tenant("B")
 		_, root := e.user(0, controlplane.RoleSystemAdmin, "root@sitepulse.test")

@@ -13,6 +13,7 @@ import (
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 func TestCreateTenantCompletesAsynchronously(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, e *env) {
 		_, root := e.user(0, controlplane.RoleSystemAdmin, "root@sitepulse.test")
 		sub := e.bus.Subscribe(16)
@@ -70,6 +71,7 @@ func TestCreateTenantCompletesAsynchronously(t *testing.T) {
 }
 
 func TestTenantsAccess(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, e *env) {
 		a, b := e.tenant("A"), e.tenant("B")
 		_, adminA := e.user(a.ID, controlplane.RoleTenantAdmin, "admin@a.test")
@@ -90,6 +92,7 @@ func TestTenantsAccess(t *testing.T) {
 }
 
 func TestUsers(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, e *env) {
 		a := e.tenant("A")
 		adminA, tokA := e.user(a.ID, controlplane.RoleTenantAdmin, "admin@a.test")
