@@ -85,6 +85,10 @@ func applyBatch(ctx context.Context, tx *dbtx, b *protocol.EventBatch) (Applied,
 		return Applied{}, controlplane.Errorf(controlplane.EUNAUTHORIZED, "router %s is revoked", b.Router)
 	}
 	a.LastSeq = uint64(last)
+	live, err := loadLive(ctx, tx, b.Router, sessionKeys(b.Events, a.LastSeq))
+	if err != nil {
+		return Applied{}, err
+	}
 	for i := range b.Events {
 		ev := &b.Events[i]
 		if ev.Seq <= a.LastSeq {
@@ -92,7 +96,7 @@ func applyBatch(ctx context.Context, tx *dbtx, b *protocol.EventBatch) (Applied,
 			continue
 		}
 		var err error
-		a.Changes, err = applyEvent(ctx, tx, a.TenantID, b.Router, ev, a.Changes)
+		a.Changes, err = applyEvent(ctx, tx, live, a.TenantID, b.Router, ev, a.Changes)
 		if err != nil {
 			return Applied{}, fmt.Errorf("event seq %d (%s): %w", ev.Seq, ev.Type, err)
 		}
@@ -108,18 +112,43 @@ func applyBatch(ctx context.Context, tx *dbtx, b *protocol.EventBatch) (Applied,
 	return a, nil
 }
 
+// sessionKeys returns the distinct session keys of the events after seq.
+func sessionKeys(evs []protocol.Event, after uint64) []string {
+	seen := make(map[string]bool)
+	var keys []string
+	add := func(k string) {
+		if !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	for i := range evs {
+		ev := &evs[i]
+		switch {
+		case ev.Seq <= after:
+		case ev.Session != nil:
+			add(ev.Session.Key)
+		case ev.Snapshot != nil:
+			for j := range ev.Snapshot.Sessions {
+				add(ev.Snapshot.Sessions[j].Key)
+			}
+		}
+	}
+	return keys
+}
+
 // applyEvent applies one event and appends its changes to out.
-func applyEvent(ctx context.Context, tx *dbtx, tenant int64, router string, ev *protocol.Event, out []controlplane.Change) ([]controlplane.Change, error) {
+func applyEvent(ctx context.Context, tx *dbtx, live liveRows, tenant int64, router string, ev *protocol.Event, out []controlplane.Change) ([]controlplane.Change, error) {
 	ts := dbTime(ev.TS)
 	switch ev.Type {
 	case protocol.EventSessionStarted, protocol.EventSessionUpdated:
-		c, err := upsertSession(ctx, tx, sessionFromWire(tenant, router, ev.Session, ts), "")
+		c, err := upsertSession(ctx, tx, live, sessionFromWire(tenant, router, ev.Session, ts), "")
 		if c != nil {
 			out = append(out, c)
 		}
 		return out, err
 	case protocol.EventSessionEnded:
-		rec, err := endSessionEvent(ctx, tx, sessionFromWire(tenant, router, ev.Session, ts), ev.Reason, ts)
+		rec, err := endSessionEvent(ctx, tx, live, sessionFromWire(tenant, router, ev.Session, ts), ev.Reason, ts)
 		if err != nil {
 			return out, err
 		}
@@ -127,7 +156,7 @@ func applyEvent(ctx context.Context, tx *dbtx, tenant int64, router string, ev *
 	case protocol.EventSnapshot:
 		snap := ev.Snapshot
 		for i := range snap.Sessions {
-			c, err := upsertSession(ctx, tx, sessionFromWire(tenant, router, &snap.Sessions[i], ts), snap.ID)
+			c, err := upsertSession(ctx, tx, live, sessionFromWire(tenant, router, &snap.Sessions[i], ts), snap.ID)
 			if err != nil {
 				return out, err
 			}
@@ -143,8 +172,8 @@ func applyEvent(ctx context.Context, tx *dbtx, tenant int64, router string, ev *
 		if err != nil {
 			return out, err
 		}
-		for _, live := range gone {
-			rec, err := endLiveSession(ctx, tx, live, protocol.EndVanished, ts)
+		for _, v := range gone {
+			rec, err := endLiveSession(ctx, tx, live, v, protocol.EndVanished, ts)
 			if err != nil {
 				return out, err
 			}
@@ -217,19 +246,16 @@ func mergeSession(cur, next controlplane.Session) controlplane.Session {
 // upsertSession writes a live session seen in an event. snapshotID stamps
 // the row; "" leaves the stamp as it is. It returns SessionStarted for a new
 // row, SessionUpdated for a changed one, nil for an unchanged one.
-func upsertSession(ctx context.Context, tx *dbtx, next controlplane.Session, snapshotID string) (controlplane.Change, error) {
-	cur, ok, err := getSession(ctx, tx, next.RouterID, next.Key)
-	if err != nil {
-		return nil, err
-	}
+func upsertSession(ctx context.Context, tx *dbtx, live liveRows, next controlplane.Session, snapshotID string) (controlplane.Change, error) {
+	cur, ok := live[next.Key]
 	if !ok {
-		if err := insertSession(ctx, tx, next, snapshotID); err != nil {
+		if err := insertSession(ctx, tx, live, next, snapshotID); err != nil {
 			return nil, err
 		}
 		return controlplane.SessionStarted{Session: next}, nil
 	}
 	next = mergeSession(cur, next)
-	if err := updateSession(ctx, tx, next, snapshotID); err != nil {
+	if err := updateSession(ctx, tx, live, next, snapshotID); err != nil {
 		return nil, err
 	}
 	probe := cur
@@ -242,15 +268,11 @@ func upsertSession(ctx context.Context, tx *dbtx, next controlplane.Session, sna
 
 // endSessionEvent ends a session reported ended by its agent: the live row
 // (if any) moves to history with the event's final counters.
-func endSessionEvent(ctx context.Context, tx *dbtx, final controlplane.Session, reason protocol.EndReason, at time.Time) (controlplane.SessionRecord, error) {
-	cur, ok, err := getSession(ctx, tx, final.RouterID, final.Key)
-	if err != nil {
-		return controlplane.SessionRecord{}, err
-	}
+func endSessionEvent(ctx context.Context, tx *dbtx, live liveRows, final controlplane.Session, reason protocol.EndReason, at time.Time) (controlplane.SessionRecord, error) {
 	rec := controlplane.SessionRecord{Session: final, EndedAt: at, EndReason: reason}
-	if ok {
+	if cur, ok := live[final.Key]; ok {
 		rec.Session = mergeSession(cur, final)
-		if err := deleteSession(ctx, tx, final.RouterID, final.Key); err != nil {
+		if err := deleteSession(ctx, tx, live, final.RouterID, final.Key); err != nil {
 			return controlplane.SessionRecord{}, err
 		}
 		return rec, insertHistory(ctx, tx, rec)
@@ -279,9 +301,9 @@ func endSessionEvent(ctx context.Context, tx *dbtx, final controlplane.Session, 
 
 // endLiveSession moves a live session to history as it stands, for ends the
 // control plane decides (vanished on resync, stale sweep).
-func endLiveSession(ctx context.Context, tx *dbtx, live controlplane.Session, reason protocol.EndReason, at time.Time) (controlplane.SessionRecord, error) {
-	rec := controlplane.SessionRecord{Session: live, EndedAt: at, EndReason: reason}
-	if err := deleteSession(ctx, tx, live.RouterID, live.Key); err != nil {
+func endLiveSession(ctx context.Context, tx *dbtx, live liveRows, v controlplane.Session, reason protocol.EndReason, at time.Time) (controlplane.SessionRecord, error) {
+	rec := controlplane.SessionRecord{Session: v, EndedAt: at, EndReason: reason}
+	if err := deleteSession(ctx, tx, live, v.RouterID, v.Key); err != nil {
 		return controlplane.SessionRecord{}, err
 	}
 	return rec, insertHistory(ctx, tx, rec)

@@ -54,18 +54,59 @@ func sessionArgs(v controlplane.Session) []any {
 		int64(v.BytesIn), int64(v.BytesOut), int64(v.PacketsIn), int64(v.PacketsOut)}
 }
 
-func getSession(ctx context.Context, tx *dbtx, router, key string) (controlplane.Session, bool, error) {
-	v, err := scanSession(tx.queryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE router_id = $1 AND session_key = $2`, router, key))
-	if errors.Is(err, sql.ErrNoRows) {
-		return controlplane.Session{}, false, nil
+// liveRows holds the live sessions of one router that a batch touches,
+// read in one query before the batch applies, so that each event costs one
+// write instead of a read and a write. The functions that write sessions
+// keep it in step; a key not in it is not live.
+type liveRows map[string]controlplane.Session
+
+// liveKeysPerQuery bounds the placeholders of one loadLive query.
+const liveKeysPerQuery = 500
+
+// loadLive returns the live rows of router among keys.
+func loadLive(ctx context.Context, tx *dbtx, router string, keys []string) (liveRows, error) {
+	live := make(liveRows, len(keys))
+	for len(keys) > 0 {
+		chunk := keys[:min(len(keys), liveKeysPerQuery)]
+		keys = keys[len(chunk):]
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, router)
+		var in strings.Builder
+		for i, k := range chunk {
+			if i > 0 {
+				in.WriteString(", ")
+			}
+			fmt.Fprintf(&in, "$%d", i+2)
+			args = append(args, k)
+		}
+		// Not prepared: the text differs with the number of keys.
+		rows, err := tx.q.QueryContext(ctx, `SELECT `+sessionColumns+` FROM sessions
+			WHERE router_id = $1 AND session_key IN (`+in.String()+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			v, err := scanSession(rows)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			live[v.Key] = v
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
 	}
-	return v, err == nil, err
+	return live, nil
 }
 
 // insertSession adds a live session. A history row for the same key that
 // ended after this session started was a provisional end of this very
 // session (see ApplyBatch) and is removed.
-func insertSession(ctx context.Context, tx *dbtx, v controlplane.Session, snapshotID string) error {
+func insertSession(ctx context.Context, tx *dbtx, live liveRows, v controlplane.Session, snapshotID string) error {
 	if _, err := tx.exec(ctx, `DELETE FROM session_history WHERE router_id = $1 AND session_key = $2 AND ended_at >= $3`,
 		v.RouterID, v.Key, v.StartedAt); err != nil {
 		return err
@@ -73,23 +114,34 @@ func insertSession(ctx context.Context, tx *dbtx, v controlplane.Session, snapsh
 	_, err := tx.exec(ctx, `INSERT INTO sessions (`+sessionColumns+`, snapshot_id)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
 		append(sessionArgs(v), snapshotID)...)
+	if err == nil {
+		live[v.Key] = v
+	}
 	return err
 }
 
 // updateSession overwrites a live session's mutable fields; snapshotID ""
 // keeps its snapshot stamp.
-func updateSession(ctx context.Context, tx *dbtx, v controlplane.Session, snapshotID string) error {
+func updateSession(ctx context.Context, tx *dbtx, live liveRows, v controlplane.Session, snapshotID string) error {
 	_, err := tx.exec(ctx, `UPDATE sessions SET ros_id = $1, username = $2, address = $3, mac = $4, service = $5,
 		login_by = $6, ppp_session_id = $7, updated_at = $8, bytes_in = $9, bytes_out = $10, packets_in = $11,
 		packets_out = $12, snapshot_id = CASE WHEN $13 = '' THEN snapshot_id ELSE $13 END
 		WHERE router_id = $14 AND session_key = $15`,
 		v.RouterOSID, v.User, v.Address, v.MAC, v.Service, v.LoginBy, v.SessionID, v.UpdatedAt,
 		int64(v.BytesIn), int64(v.BytesOut), int64(v.PacketsIn), int64(v.PacketsOut), snapshotID, v.RouterID, v.Key)
+	if err == nil {
+		live[v.Key] = v
+	}
 	return err
 }
 
-func deleteSession(ctx context.Context, tx *dbtx, router, key string) error {
+// deleteSession removes a live row; live may be nil when no batch is
+// being applied.
+func deleteSession(ctx context.Context, tx *dbtx, live liveRows, router, key string) error {
 	_, err := tx.exec(ctx, `DELETE FROM sessions WHERE router_id = $1 AND session_key = $2`, router, key)
+	if err == nil {
+		delete(live, key)
+	}
 	return err
 }
 
@@ -249,7 +301,7 @@ func (s *Store) EndRouterSessions(ctx context.Context, routerID string, reason p
 		}
 		changes := make([]controlplane.Change, 0, len(live))
 		for _, v := range live {
-			rec, err := endLiveSession(ctx, tx, v, reason, dbTime(at))
+			rec, err := endLiveSession(ctx, tx, nil, v, reason, dbTime(at))
 			if err != nil {
 				return nil, err
 			}
