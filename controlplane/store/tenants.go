@@ -29,9 +29,13 @@ func (s *Store) CreateTenant(ctx context.Context, name string) (controlplane.Ten
 		return controlplane.Tenant{}, controlplane.Errorf(controlplane.EINVALID, "tenant name must be 1 to %d bytes", protocol.MaxFieldLen)
 	}
 	t, err := write(ctx, s, func(tx *dbtx) (controlplane.Tenant, error) {
-		return scanTenant(tx.queryRow(ctx,
+		t, err := scanTenant(tx.queryRow(ctx,
 			`INSERT INTO tenants (name, status, created_at) VALUES ($1, $2, $3) RETURNING `+tenantColumns,
 			name, controlplane.TenantPending, tx.now))
+		if err != nil {
+			return t, err
+		}
+		return t, s.runTenantHook(ctx, tx, t)
 	})
 	if isUniqueViolation(err) {
 		return controlplane.Tenant{}, controlplane.Errorf(controlplane.ECONFLICT, "a tenant named %q exists", name)
