@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -379,7 +380,19 @@ func (c *conn) dispatch(req *request) {
 	case "enable", "disable":
 		c.enable(req, t, verb == "enable")
 	default:
-		c.trap(req, -1, "no such command")
+		act := t.spec.actions[verb]
+		if act == nil {
+			c.trap(req, -1, "no such command")
+			return
+		}
+		r.mu.Lock()
+		err := act(r, t, req)
+		r.mu.Unlock()
+		if err != nil {
+			c.sendErr(req, err)
+			return
+		}
+		c.done(req)
 	}
 }
 
@@ -605,6 +618,16 @@ func (r *Router) validateLocked(t *table, attrs map[string]string, it *item) err
 			return &apiError{-1, spec.dupMsg}
 		}
 	}
+	if it == nil {
+		for _, k := range spec.required {
+			if _, ok := attrs[k]; !ok {
+				return &apiError{1, "missing value(s) of argument(s) " + k}
+			}
+		}
+	}
+	if spec.check != nil {
+		return spec.check(r, t, attrs, it)
+	}
 	return nil
 }
 
@@ -620,6 +643,9 @@ func (r *Router) addLocked(t *table, attrs map[string]string) (*item, error) {
 		vals[k] = v
 	}
 	it := t.insert(vals)
+	if t.spec.written != nil {
+		t.spec.written(r, t, it, nil)
+	}
 	r.notifyLocked(t, it, r.now())
 	return it, nil
 }
@@ -703,7 +729,11 @@ func (r *Router) setLocked(t *table, req *request) error {
 	}
 	now := r.now()
 	for _, it := range items {
+		old := maps.Clone(it.attrs)
 		t.update(it, attrs)
+		if t.spec.written != nil {
+			t.spec.written(r, t, it, old)
+		}
 		r.notifyLocked(t, it, now)
 	}
 	return nil
@@ -735,6 +765,11 @@ func (r *Router) removeLocked(t *table, req *request) error {
 		if slices.Contains(t.spec.fixed, it.id) {
 			return &apiError{-1, "failure: default profile can not be removed"}
 		}
+		if t.spec.removable != nil {
+			if err := t.spec.removable(r, it); err != nil {
+				return err
+			}
+		}
 	}
 	for _, it := range items {
 		if t.spec.remove != nil {
@@ -746,6 +781,9 @@ func (r *Router) removeLocked(t *table, req *request) error {
 		}
 		t.delete(it)
 		r.notifyDeadLocked(t, it.id)
+		if t.spec.removed != nil {
+			t.spec.removed(r, it)
+		}
 	}
 	return nil
 }
@@ -765,7 +803,11 @@ func (c *conn) enable(req *request, t *table, on bool) {
 		}
 		now := r.now()
 		for _, it := range items {
+			old := maps.Clone(it.attrs)
 			t.update(it, map[string]string{"disabled": formatBool(!on)})
+			if t.spec.written != nil {
+				t.spec.written(r, t, it, old)
+			}
 			r.notifyLocked(t, it, now)
 		}
 		return nil

@@ -9,7 +9,20 @@
 // /ip/hotspot/user/profile, /ppp/active, /ppp/secret, /ppp/profile,
 // /interface, /system/resource and /system/identity. Menus are data
 // (menuSpec): a new menu with its attributes, defaults, unique key and
-// verbs is one table entry.
+// verbs is one table entry, with optional hooks for what a table cannot
+// say (validation, effects on other menus, extra commands).
+//
+// For the firmware scripts it also has /user and /user/group (policy words
+// validated and printed in RouterOS's order, write-only passwords),
+// /ip/service (built-in services only), /system/device-mode,
+// /interface/veth and /interface/bridge (mirrored into /interface),
+// /interface/bridge/port, /ip/address, /ip/firewall/filter and
+// /ip/firewall/nat (seeded with RouterOS's default configuration; add
+// place-before and move), and /container with /container/envs,
+// /container/mounts and /container/config. Container status moves
+// extracting → stopped → running → stopping → stopped on the configured
+// clock; Config.Version picks the container syntax (list=/mountlists= from
+// 7.21, name=/mounts= before).
 //
 // Like RouterOS, listen reports added and changed items and removals
 // (.dead=true) but not the constant growth of traffic counters and uptime;

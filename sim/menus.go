@@ -36,6 +36,25 @@ type menuSpec struct {
 	render func(r *Router, it *item, now time.Time, row map[string]string)
 	// remove runs instead of a plain delete (kicking an active session).
 	remove func(r *Router, it *item)
+
+	// hidden attributes are write-only (passwords): add and set take them,
+	// print, listen and queries never show them.
+	hidden []string
+	// check runs after the generic validation of add (it == nil) and set,
+	// for rules a table entry cannot say (policy words, addresses, names
+	// shared with other menus). It may normalise attrs in place.
+	check func(r *Router, t *table, attrs map[string]string, it *item) error
+	// written runs after an add (old == nil) or a set, for effects on other
+	// menus (a veth also appears in /interface).
+	written func(r *Router, t *table, it *item, old map[string]string)
+	// removable refuses a remove before anything is deleted (a default
+	// group, a running container); nil allows it.
+	removable func(r *Router, it *item) error
+	// removed runs after a plain delete, to undo what written did.
+	removed func(r *Router, it *item)
+	// actions are menu-specific commands (start, stop, move), run with
+	// Router.mu held; their names must also be in verbs.
+	actions map[string]func(r *Router, t *table, req *request) error
 }
 
 func (m *menuSpec) has(verb string) bool {
@@ -175,6 +194,9 @@ func (r *Router) row(t *table, it *item, now time.Time) ([]string, map[string]st
 	}
 	if t.spec.render != nil {
 		t.spec.render(r, it, now, vals)
+	}
+	for _, h := range t.spec.hidden {
+		delete(vals, h)
 	}
 	keys := make([]string, 0, len(t.spec.fields)+1)
 	if !t.spec.singleton {
@@ -359,6 +381,9 @@ var menuSpecs = []*menuSpec{
 	hotspotUserProfileSpec, hotspotUserSpec, hotspotActiveSpec,
 	pppProfileSpec, pppSecretSpec, pppActiveSpec,
 	interfaceSpec, identitySpec, resourceSpec,
+	userGroupSpec, userSpec, ipServiceSpec, deviceModeSpec,
+	vethSpec, bridgeSpec, bridgePortSpec, ipAddressSpec, firewallFilterSpec, firewallNATSpec,
+	containerSpec, containerEnvsSpec, containerMountsSpec, containerConfigSpec,
 }
 
 // knownDirs holds every directory prefix of the menu table, so an unknown

@@ -30,9 +30,14 @@ type Config struct {
 	ChurnPerMinute  float64       // logins+logouts per minute; 0 = static
 	TrafficInterval time.Duration // scenario tick: counters grow and churn is applied; 0 = 1s, <0 = never (drive with Tick)
 	NoEmpty         bool          // true = behave like RouterOS < 7.18 (no !empty reply)
-	TLS             *tls.Config   // nil = plain TCP
-	Now             func() time.Time
-	Logger          *slog.Logger // nil = discard
+	// Version is what /system/resource reports, e.g. "7.21.2 (stable)";
+	// "" means "7.18.2 (stable)". Menus whose syntax changed follow it:
+	// before 7.21 /container/envs and /container/mounts name their list
+	// with name= and /container takes mounts= instead of mountlists=.
+	Version string
+	TLS     *tls.Config // nil = plain TCP
+	Now     func() time.Time
+	Logger  *slog.Logger // nil = discard
 
 	// ReplyDelay is waited before handling each command, like a real
 	// router's processing time over a LAN. 0 answers at once, which makes
@@ -116,6 +121,9 @@ func New(cfg Config) *Router {
 	}
 	if cfg.Identity == "" {
 		cfg.Identity = "MikroTik"
+	}
+	if cfg.Version == "" {
+		cfg.Version = "7.18.2 (stable)"
 	}
 	if cfg.TrafficInterval == 0 {
 		cfg.TrafficInterval = time.Second
@@ -713,7 +721,7 @@ func renderResource(r *Router, it *item, now time.Time, row map[string]string) {
 	const total = 1073741824
 	free := total - 180*1024*1024 - uint64(active)*64*1024 - uint64(h.Sum32()%(2<<20))
 	row["uptime"] = formatDuration(up.Truncate(time.Second))
-	row["version"] = "7.18.2 (stable)"
+	row["version"] = r.cfg.Version
 	row["build-time"] = "2025-03-11 11:59:04"
 	row["factory-software"] = "7.4.1"
 	row["free-memory"] = strconv.FormatUint(free, 10)
