@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sitepulse/sitepulse/controlplane"
+	"github.com/sitepulse/sitepulse/controlplane/store"
 	"github.com/sitepulse/sitepulse/protocol"
 )
 
@@ -18,7 +19,7 @@ type Store interface {
 	// ApplyBatch applies the events of b with seq above the router's
 	// last_seq in one transaction. It returns ENOTFOUND for an unknown
 	// router and EUNAUTHORIZED for a revoked one.
-	ApplyBatch(ctx context.Context, b *protocol.EventBatch) (Applied, error)
+	ApplyBatch(ctx context.Context, b *protocol.EventBatch) (store.Applied, error)
 	// SetRouterStatus records st unless the stored status is newer, and
 	// reports whether the router's status changed. Same errors as
 	// ApplyBatch.
@@ -54,7 +55,7 @@ type Options struct {
 // calls it from one goroutine per connection, so the messages of one
 // router arrive in order.
 type Ingest struct {
-	store   Store
+	st      Store
 	bus     *controlplane.Bus
 	results CommandResults
 	log     *slog.Logger
@@ -73,7 +74,7 @@ func New(o Options) (*Ingest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
-	return &Ingest{store: o.Store, bus: o.Bus, results: o.CommandResults, log: o.Logger.With("component", "ingest"), m: m}, nil
+	return &Ingest{st: o.Store, bus: o.Bus, results: o.CommandResults, log: o.Logger.With("component", "ingest"), m: m}, nil
 }
 
 // HandleMessage applies a message published on topic. See the package
@@ -104,7 +105,7 @@ func (in *Ingest) events(ctx context.Context, t protocol.Topic, payload []byte) 
 		return in.reject(ReasonRouterMismatch, t.Router, t.String(), len(payload), fmt.Errorf("batch of router %q", b.Router))
 	}
 	start := time.Now()
-	applied, err := in.store.ApplyBatch(ctx, b)
+	applied, err := in.st.ApplyBatch(ctx, b)
 	in.m.applySeconds.Observe(time.Since(start).Seconds())
 	if err != nil {
 		return in.storeError(kindEvents, t, len(payload), err)
@@ -129,7 +130,7 @@ func (in *Ingest) status(ctx context.Context, t protocol.Topic, payload []byte) 
 	if st.Router != t.Router {
 		return in.reject(ReasonRouterMismatch, t.Router, t.String(), len(payload), fmt.Errorf("status of router %q", st.Router))
 	}
-	r, changed, err := in.store.SetRouterStatus(ctx, st)
+	r, changed, err := in.st.SetRouterStatus(ctx, st)
 	if err != nil {
 		return in.storeError(kindStatus, t, len(payload), err)
 	}

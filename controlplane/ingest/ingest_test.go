@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/sitepulse/sitepulse/controlplane"
+	"github.com/sitepulse/sitepulse/controlplane/store"
 	"github.com/sitepulse/sitepulse/protocol"
 )
 
@@ -398,9 +399,9 @@ func (f *failingStore) err() error {
 	return f.fail
 }
 
-func (f *failingStore) ApplyBatch(ctx context.Context, b *protocol.EventBatch) (Applied, error) {
+func (f *failingStore) ApplyBatch(ctx context.Context, b *protocol.EventBatch) (store.Applied, error) {
 	if err := f.err(); err != nil {
-		return Applied{}, err
+		return store.Applied{}, err
 	}
 	return f.testStore.ApplyBatch(ctx, b)
 }
