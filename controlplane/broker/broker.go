@@ -56,7 +56,7 @@ type Handler interface {
 	// EUNAUTHORIZED or EFORBIDDEN means the message can never be applied:
 	// it is acknowledged and dropped. Any other error leaves it
 	// unacknowledged and closes the connection so that the agent resends
-	// it.
+	// it. It must return once ctx is done: Close waits for it.
 	HandleMessage(ctx context.Context, topic string, payload []byte) error
 }
 

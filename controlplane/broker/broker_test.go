@@ -353,19 +353,29 @@ func TestPubackWaitsForHandler(t *testing.T) {
 	id, secret := tb.creds.create(t)
 	a := dialAgent(t, tb.Addr(), id, secret)
 
-	entered, release := make(chan struct{}), make(chan struct{})
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	var releaseOnce sync.Once
+	// However the test ends, the Handler must return, or Close waits forever.
+	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
 	tb.rec.setFail(func(string, []byte) error {
-		close(entered)
+		select {
+		case entered <- struct{}{}:
+		default:
+		}
 		<-release
 		return nil
 	})
 	tok := a.client.Publish(protocol.EventsTopic(id), 1, false, eventsPayload(t, id, 1, 1))
-	<-entered
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the Handler was not called")
+	}
 	// A PUBACK now would let the agent delete an event not yet stored.
 	if tok.WaitTimeout(300 * time.Millisecond) {
 		t.Fatal("PUBACK arrived before the Handler returned")
 	}
-	close(release)
+	releaseOnce.Do(func() { close(release) })
 	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("no PUBACK after the Handler returned: %v", tok.Error())
 	}

@@ -2,67 +2,88 @@ package broker
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
-	"sync"
+	"errors"
 	"sync/atomic"
 	"testing"
 
 	"github.com/sitepulse/sitepulse/controlplane"
+	"github.com/sitepulse/sitepulse/controlplane/store"
+	"github.com/sitepulse/sitepulse/internal/testpg"
 )
 
-// TEMPORARY: an in-memory credential store used until controlplane/store
-// lands; it will be replaced by the real store on SQLite and PostgreSQL.
-type credentials struct {
-	mu      sync.Mutex
-	secrets map[string]string // "" = revoked
-	calls   atomic.Int64
-	fail    atomic.Bool
-}
-
-func newCredentials(t testing.TB) *credentials {
+// openStore opens a fresh store of dialect for the test.
+func openStore(t testing.TB, dialect string) *store.Store {
 	t.Helper()
-	return &credentials{secrets: make(map[string]string)}
+	o := store.Options{PasswordIterations: 1000}
+	switch dialect {
+	case store.DialectSQLite:
+		o.DataDir = t.TempDir()
+	case store.DialectPostgres:
+		o.DatabaseURL = testpg.NewDatabase(t)
+	default:
+		t.Fatalf("unknown dialect %q", dialect)
+	}
+	st, err := store.Open(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }
 
-func newSecret() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	return "sps_" + base64.RawURLEncoding.EncodeToString(b)
+// credentials manages routers in a real store and is the broker's
+// Verifier in tests: it counts verifications, and fail makes them fail as
+// if the database were down.
+type credentials struct {
+	st     *store.Store
+	tenant int64
+	calls  atomic.Int64
+	fail   atomic.Bool
+}
+
+// newCredentials uses a fresh SQLite store.
+func newCredentials(t testing.TB) *credentials {
+	return newCredentialsOn(t, openStore(t, store.DialectSQLite))
+}
+
+func newCredentialsOn(t testing.TB, st *store.Store) *credentials {
+	t.Helper()
+	ten, err := st.CreateTenant(context.Background(), "tenant")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &credentials{st: st, tenant: ten.ID}
 }
 
 func (c *credentials) create(t testing.TB) (id, secret string) {
-	id, secret = testRouterID(), newSecret()
-	c.mu.Lock()
-	c.secrets[id] = secret
-	c.mu.Unlock()
-	return id, secret
+	t.Helper()
+	r, secret, err := c.st.CreateRouter(context.Background(), c.tenant, "router", "site")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.ID, secret
 }
 
 func (c *credentials) rotate(t testing.TB, id string) string {
-	s := newSecret()
-	c.mu.Lock()
-	c.secrets[id] = s
-	c.mu.Unlock()
+	t.Helper()
+	s, err := c.st.RotateRouterSecret(context.Background(), 0, id)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return s
 }
 
 func (c *credentials) revoke(t testing.TB, id string) {
-	c.mu.Lock()
-	c.secrets[id] = ""
-	c.mu.Unlock()
+	t.Helper()
+	if _, err := c.st.RevokeRouter(context.Background(), 0, id); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func (c *credentials) VerifyRouterSecret(ctx context.Context, id, secret string) (controlplane.Router, error) {
 	c.calls.Add(1)
 	if c.fail.Load() {
-		return controlplane.Router{}, context.DeadlineExceeded
+		return controlplane.Router{}, errors.New("database unavailable")
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s, ok := c.secrets[id]
-	if !ok || s == "" || s != secret {
-		return controlplane.Router{}, controlplane.Errorf(controlplane.EUNAUTHORIZED, "bad credentials")
-	}
-	return controlplane.Router{ID: id, Status: controlplane.RouterOnline}, nil
+	return c.st.VerifyRouterSecret(ctx, id, secret)
 }

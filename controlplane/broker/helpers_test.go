@@ -106,8 +106,20 @@ func tryAgent(t testing.TB, addr net.Addr, id, secret string, opts ...func(*paho
 		SetConnectTimeout(5 * time.Second).
 		SetKeepAlive(30 * time.Second).
 		SetOrderMatters(true).
-		SetConnectionLostHandler(func(_ paho.Client, err error) { a.lost <- err }).
-		SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) { a.msgs <- m }).
+		// Never block paho's goroutines: a blocked handler stalls Disconnect.
+		SetConnectionLostHandler(func(_ paho.Client, err error) {
+			select {
+			case a.lost <- err:
+			default:
+			}
+		}).
+		SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) {
+			select {
+			case a.msgs <- m:
+			default:
+				t.Errorf("%s: message on %s dropped by the test agent", id, m.Topic())
+			}
+		}).
 		SetCustomOpenConnectionFn(func(u *url.URL, _ paho.ClientOptions) (net.Conn, error) {
 			c, err := net.DialTimeout("tcp", u.Host, 5*time.Second)
 			if err == nil {
@@ -128,7 +140,15 @@ func tryAgent(t testing.TB, addr net.Addr, id, secret string, opts ...func(*paho
 	if err := tok.Error(); err != nil {
 		return nil, err
 	}
-	t.Cleanup(func() { a.client.Disconnect(0) })
+	t.Cleanup(func() {
+		done := make(chan struct{})
+		go func() { a.client.Disconnect(0); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Errorf("%s: paho Disconnect hung", id)
+		}
+	})
 	return a, nil
 }
 
