@@ -177,9 +177,9 @@ func (b *Broker) denyACL(cl *mochi.Client, action, topic string) {
 
 // logSafe bounds and quotes client-supplied text before it is logged.
 func logSafe(s string) string {
-	const max = 128
-	if len(s) > max {
-		s = s[:max] + "…"
+	const limit = 128
+	if len(s) > limit {
+		s = s[:limit] + "…"
 	}
 	return strconv.Quote(s)
 }
