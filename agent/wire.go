@@ -36,7 +36,8 @@ type sentence struct {
 }
 
 type wireReader struct {
-	br *bufio.Reader
+	br  *bufio.Reader
+	buf []byte // scratch for one word; each word is copied out as a string
 }
 
 func newWireReader(r io.Reader) *wireReader {
@@ -107,7 +108,10 @@ func (r *wireReader) readSentence() (*sentence, error) {
 			if words > maxSentenceWords {
 				return nil, fmt.Errorf("routeros: sentence longer than %d words", maxSentenceWords)
 			}
-			buf := make([]byte, n)
+			if cap(r.buf) < n {
+				r.buf = make([]byte, max(n, 256))
+			}
+			buf := r.buf[:n]
 			if _, err := io.ReadFull(r.br, buf); err != nil {
 				return nil, noEOF(err)
 			}
