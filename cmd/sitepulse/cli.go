@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/sitepulse/sitepulse/controlplane/store"
+)
+
+// newCLI builds the command tree. Later field-tech subcommands (login,
+// routers, sessions…) are added to Commands.
+func newCLI(stdout, stderr io.Writer) *cli.Command {
+	return &cli.Command{
+		Name:      "sitepulse",
+		Usage:     "SitePulse control plane",
+		Version:   Version,
+		Writer:    stdout,
+		ErrWriter: stderr,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", Sources: cli.EnvVars("SITEPULSE_LOG_LEVEL")},
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json", Sources: cli.EnvVars("SITEPULSE_LOG_FORMAT")},
+		},
+		Commands: []*cli.Command{
+			serveCommand(stdout, stderr),
+			migrateCommand(stderr),
+			versionCommand(stdout),
+		},
+	}
+}
+
+// storeFlags select the database; serve and migrate share them.
+func storeFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "data-dir", Value: "./data", Usage: "directory of the SQLite database", Sources: cli.EnvVars("SITEPULSE_DATA_DIR")},
+		&cli.StringFlag{Name: "database-url", Usage: "PostgreSQL URL (postgres://…); empty means SQLite in --data-dir", Sources: cli.EnvVars("SITEPULSE_DATABASE_URL")},
+	}
+}
+
+func serveCommand(stdout, stderr io.Writer) *cli.Command {
+	return &cli.Command{
+		Name:  "serve",
+		Usage: "run the control plane: API, realtime hub and MQTT broker",
+		Flags: append(storeFlags(),
+			&cli.StringFlag{Name: "http-addr", Value: "127.0.0.1:8080", Usage: "API, realtime and metrics listener", Sources: cli.EnvVars("SITEPULSE_HTTP_ADDR")},
+			&cli.StringFlag{Name: "mqtt-addr", Value: "127.0.0.1:1883", Usage: "MQTT TCP listener; empty disables it", Sources: cli.EnvVars("SITEPULSE_MQTT_ADDR")},
+			&cli.StringFlag{Name: "mqtt-tls-addr", Usage: "MQTT TLS listener, e.g. :8883; needs --mqtt-tls-cert and --mqtt-tls-key", Sources: cli.EnvVars("SITEPULSE_MQTT_TLS_ADDR")},
+			&cli.StringFlag{Name: "mqtt-tls-cert", Usage: "PEM certificate (chain) file for the MQTT TLS listener", Sources: cli.EnvVars("SITEPULSE_MQTT_TLS_CERT")},
+			&cli.StringFlag{Name: "mqtt-tls-key", Usage: "PEM private key file for the MQTT TLS listener", Sources: cli.EnvVars("SITEPULSE_MQTT_TLS_KEY")},
+			&cli.StringFlag{Name: "public-mqtt-url", Usage: "broker URL agents dial, shown when enrolling a router (default tcp://HOST:1883)", Sources: cli.EnvVars("SITEPULSE_PUBLIC_MQTT_URL")},
+			&cli.StringFlag{Name: "pusher-app-id", Value: "sitepulse", Usage: "Pusher app id served by the realtime hub", Sources: cli.EnvVars("SITEPULSE_PUSHER_APP_ID")},
+			&cli.StringFlag{Name: "pusher-key", Value: "sitepulse", Usage: "Pusher app key dashboards connect with", Sources: cli.EnvVars("SITEPULSE_PUSHER_KEY")},
+			&cli.StringFlag{Name: "pusher-secret", Usage: "Pusher app secret; prefer SITEPULSE_PUSHER_SECRET or --pusher-secret-file (empty: random per process)", Sources: cli.EnvVars("SITEPULSE_PUSHER_SECRET")},
+			&cli.StringFlag{Name: "pusher-secret-file", Usage: "file holding the Pusher app secret", Sources: cli.EnvVars("SITEPULSE_PUSHER_SECRET_FILE")},
+			&cli.DurationFlag{Name: "shutdown-timeout", Value: 15 * time.Second, Usage: "bound on graceful shutdown", Sources: cli.EnvVars("SITEPULSE_SHUTDOWN_TIMEOUT")},
+		),
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			logger, err := newLogger(stderr, cmd.String("log-level"), cmd.String("log-format"))
+			if err != nil {
+				return err
+			}
+			secret := cmd.String("pusher-secret")
+			if f := cmd.String("pusher-secret-file"); f != "" {
+				b, err := os.ReadFile(f)
+				if err != nil {
+					return fmt.Errorf("pusher secret: %w", err)
+				}
+				secret = strings.TrimSpace(string(b))
+			}
+			m := NewMain(Config{
+				HTTPAddr:        cmd.String("http-addr"),
+				MQTTAddr:        cmd.String("mqtt-addr"),
+				MQTTTLSAddr:     cmd.String("mqtt-tls-addr"),
+				MQTTTLSCert:     cmd.String("mqtt-tls-cert"),
+				MQTTTLSKey:      cmd.String("mqtt-tls-key"),
+				PublicMQTTURL:   cmd.String("public-mqtt-url"),
+				DataDir:         cmd.String("data-dir"),
+				DatabaseURL:     cmd.String("database-url"),
+				PusherAppID:     cmd.String("pusher-app-id"),
+				PusherKey:       cmd.String("pusher-key"),
+				PusherSecret:    secret,
+				AdminEmail:      os.Getenv("SITEPULSE_ADMIN_EMAIL"),
+				AdminPassword:   os.Getenv("SITEPULSE_ADMIN_PASSWORD"),
+				ShutdownTimeout: cmd.Duration("shutdown-timeout"),
+				Logger:          logger,
+				Stdout:          stdout,
+			})
+			if err := m.Run(ctx); err != nil {
+				return err
+			}
+			<-ctx.Done()
+			logger.Info("shutting down", slog.Duration("timeout", m.Config.ShutdownTimeout))
+			return m.Close()
+		},
+	}
+}
+
+func migrateCommand(stderr io.Writer) *cli.Command {
+	return &cli.Command{
+		Name:  "migrate",
+		Usage: "apply database migrations and exit",
+		Flags: storeFlags(),
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			logger, err := newLogger(stderr, cmd.String("log-level"), cmd.String("log-format"))
+			if err != nil {
+				return err
+			}
+			// Open applies pending migrations; Migrate again is a no-op that
+			// makes the intent explicit.
+			s, err := store.Open(ctx, store.Options{DataDir: cmd.String("data-dir"), DatabaseURL: cmd.String("database-url"), Logger: logger})
+			if err != nil {
+				return fmt.Errorf("migrate: %w", err)
+			}
+			defer s.Close()
+			if err := s.Migrate(ctx); err != nil {
+				return fmt.Errorf("migrate: %w", err)
+			}
+			logger.Info("migrations applied", slog.String("store", s.Dialect()))
+			return nil
+		},
+	}
+}
+
+func versionCommand(stdout io.Writer) *cli.Command {
+	return &cli.Command{
+		Name:  "version",
+		Usage: "print the version",
+		Action: func(context.Context, *cli.Command) error {
+			_, err := fmt.Fprintf(stdout, "sitepulse %s %s %s/%s\n", Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			return err
+		},
+	}
+}
+
+// newLogger builds the process logger: text for people, json for log
+// shippers.
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	o := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, o)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, o)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}

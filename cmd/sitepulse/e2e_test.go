@@ -1,0 +1,256 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/sitepulse/sitepulse/agent"
+	"github.com/sitepulse/sitepulse/controlplane"
+	"github.com/sitepulse/sitepulse/controlplane/api"
+	"github.com/sitepulse/sitepulse/controlplane/store"
+	"github.com/sitepulse/sitepulse/sim"
+)
+
+// client is a REST client for the end-to-end test.
+type client struct {
+	t     *testing.T
+	base  string
+	token string
+}
+
+func (c *client) call(method, path string, body, out any) int {
+	c.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if out != nil && res.StatusCode < 300 {
+		if err := json.Unmarshal(b, out); err != nil {
+			c.t.Fatalf("%s %s: decode %s: %v", method, path, b, err)
+		}
+	}
+	if res.StatusCode >= 300 {
+		c.t.Logf("%s %s: %d %s", method, path, res.StatusCode, b)
+	}
+	return res.StatusCode
+}
+
+// waitFor polls cond every 10 ms until it holds or d has passed, and
+// returns how long it took.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > d {
+			t.Fatalf("%s: not within %v", what, d)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+// site is a running control plane with one tenant, one enrolled router
+// (a simulator) and the real agent connected to both.
+type site struct {
+	m        *Main
+	c        *client
+	router   *sim.Router
+	routerID string
+	tenantID int64
+	dataDir  string
+}
+
+// startSite runs sitepulse serve's wiring, a simulated RouterOS router and
+// the real agent with the credentials the REST API handed out, and waits
+// until the API shows the router online.
+func startSite(t *testing.T) *site {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	dir := t.TempDir()
+	m := startMain(t, Config{DataDir: dir, AdminEmail: "root@isp.test", AdminPassword: "a very long admin password", PublicMQTTURL: "tcp://mqtt.isp.test:1883"})
+	c := &client{t: t, base: "http://" + m.HTTPAddr()}
+	c.token = login(t, c.base, "root@isp.test", "a very long admin password")
+
+	// Tenant (202, completes asynchronously) and router enrollment.
+	var acc api.Accepted
+	if code := c.call("POST", "/api/v1/tenants", map[string]string{"name": "Kilimani WiFi"}, &acc); code != http.StatusAccepted {
+		t.Fatalf("create tenant: %d", code)
+	}
+	waitFor(t, 5*time.Second, "tenant active", func() bool {
+		var ten controlplane.Tenant
+		c.call("GET", fmt.Sprintf("/api/v1/tenants/%d", acc.ID), nil, &ten)
+		return ten.Status == controlplane.TenantActive
+	})
+	var enrolled api.RouterSecret
+	if code := c.call("POST", "/api/v1/routers", map[string]any{"name": "Kilimani core", "site": "Kilimani", "tenant_id": acc.ID}, &enrolled); code != http.StatusCreated {
+		t.Fatalf("create router: %d", code)
+	}
+	rid := enrolled.Router.ID
+
+	// The simulated router: two accounts, no background churn.
+	rt := sim.New(sim.Config{User: "sitepulse", Password: "router-pw", Identity: "kilimani-core", TrafficInterval: -1})
+	if err := rt.Start(ctx, "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close() })
+	for _, err := range []error{rt.AddHotspotUser("alice", "pw", ""), rt.AddPPPSecret("bob", "pw", "")} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	ag, err := agent.New(ctx, agent.Config{
+		RouterID:          rid,
+		RouterAddr:        rt.Addr(),
+		RouterUser:        "sitepulse",
+		RouterPassword:    "router-pw",
+		MQTTURL:           "tcp://" + m.MQTTAddr(),
+		MQTTSecret:        enrolled.Secret,
+		DataDir:           t.TempDir(),
+		CountersInterval:  200 * time.Millisecond,
+		ResourcesInterval: 500 * time.Millisecond,
+		RouterMinBackoff:  50 * time.Millisecond,
+		RouterMaxBackoff:  500 * time.Millisecond,
+		MQTTMinBackoff:    50 * time.Millisecond,
+		MQTTMaxBackoff:    500 * time.Millisecond,
+		ShutdownTimeout:   2 * time.Second,
+		Version:           "e2e",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	actx, stopAgent := context.WithCancel(ctx)
+	agentDone := make(chan error, 1)
+	go func() { agentDone <- ag.Run(actx) }()
+	// Cleanups run last-in first-out: the agent stops before Main closes.
+	t.Cleanup(func() {
+		stopAgent()
+		<-agentDone
+		ag.Close()
+	})
+
+	waitFor(t, 10*time.Second, "router online with identity", func() bool {
+		var r controlplane.Router
+		c.call("GET", "/api/v1/routers/"+rid, nil, &r)
+		return r.Status == controlplane.RouterOnline && r.RouterConnected && r.Identity == "kilimani-core"
+	})
+	return &site{m: m, c: c, router: rt, routerID: rid, tenantID: acc.ID, dataDir: dir}
+}
+
+func (s *site) sessions(q url.Values) api.Page[controlplane.Session] {
+	var p api.Page[controlplane.Session]
+	s.c.call("GET", "/api/v1/sessions?"+q.Encode(), nil, &p)
+	return p
+}
+
+func (s *site) routerStatus() string {
+	var r controlplane.Router
+	s.c.call("GET", "/api/v1/routers/"+s.routerID, nil, &r)
+	return r.Status
+}
+
+// TestEndToEnd: a login on the router is a live session in the REST API
+// within a second, a logout moves it to history, and the figures agree.
+func TestEndToEnd(t *testing.T) {
+	s := startSite(t)
+	aliceID, err := s.router.LoginHotspot("alice", "AA:BB:CC:DD:EE:01", "10.5.50.10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := waitFor(t, time.Second, "alice's hotspot session visible through the API", func() bool {
+		return s.sessions(url.Values{"user": {"alice"}, "kind": {"hotspot"}}).Total == 1
+	})
+	t.Logf("hotspot login visible after %v", took)
+
+	if _, err := s.router.LoginPPP("bob", "AA:BB:CC:DD:EE:02", "10.0.0.2"); err != nil {
+		t.Fatal(err)
+	}
+	took = waitFor(t, time.Second, "bob's PPPoE session visible through the API", func() bool {
+		p := s.sessions(url.Values{"router_id": {s.routerID}, "kind": {"pppoe"}})
+		return p.Total == 1 && p.Data[0].User == "bob" && p.Data[0].TenantID == s.tenantID
+	})
+	t.Logf("pppoe login visible after %v", took)
+
+	if err := s.router.Logout(aliceID); err != nil {
+		t.Fatal(err)
+	}
+	took = waitFor(t, time.Second, "alice moved to history", func() bool {
+		if s.sessions(url.Values{"user": {"alice"}}).Total != 0 {
+			return false
+		}
+		var h api.Page[controlplane.SessionRecord]
+		s.c.call("GET", "/api/v1/sessions/history?user=alice", nil, &h)
+		return h.Total == 1 && h.Data[0].EndReason != ""
+	})
+	t.Logf("logout moved to history after %v", took)
+
+	var st api.Stats
+	s.c.call("GET", "/api/v1/stats", nil, &st)
+	if st.OnlineHotspot != 0 || st.OnlinePPPoE != 1 || st.RoutersOnline != 1 || st.RoutersTotal != 1 {
+		t.Fatalf("stats %+v, want 0 hotspot, 1 pppoe, 1 of 1 routers online", st)
+	}
+
+	// Rotating the secret disconnects the agent at once: the broker drops
+	// its cached verification, and the old secret no longer works.
+	var rotated api.RouterSecret
+	if code := s.c.call("POST", "/api/v1/routers/"+s.routerID+"/rotate-secret", nil, &rotated); code != http.StatusOK {
+		t.Fatalf("rotate: %d", code)
+	}
+	waitFor(t, 5*time.Second, "agent offline after rotation", func() bool {
+		return s.routerStatus() == controlplane.RouterOffline
+	})
+}
+
+// TestGracefulShutdown: Close stops the broker with agents connected; the
+// store records them offline before it closes, within the timeout.
+func TestGracefulShutdown(t *testing.T) {
+	s := startSite(t)
+	start := time.Now()
+	if err := s.m.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if d := time.Since(start); d > s.m.Config.ShutdownTimeout {
+		t.Fatalf("Close took %v, over the %v timeout", d, s.m.Config.ShutdownTimeout)
+	}
+	if _, err := http.Get("http://" + s.m.HTTPAddr() + "/healthz"); err == nil {
+		t.Fatal("HTTP still served after Close")
+	}
+	st, err := store.Open(context.Background(), store.Options{DataDir: s.dataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	r, err := st.GetRouter(context.Background(), 0, s.routerID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != controlplane.RouterOffline {
+		t.Fatalf("router %s after shutdown, want offline", r.Status)
+	}
+}
