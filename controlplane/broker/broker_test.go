@@ -300,7 +300,9 @@ func TestInvalidateDisconnects(t *testing.T) {
 func TestACL(t *testing.T) {
 	tb := startBroker(t, nil)
 	r1, s1 := tb.creds.create(t)
-	r2, _ := tb.creds.create(t)
+	r2, s2 := tb.creds.create(t)
+	victim := dialAgent(t, tb.Addr(), r2, s2)
+	victim.subscribe(protocol.CmdTopic(r2))
 
 	a := dialAgent(t, tb.Addr(), r1, s1)
 	denied := []string{
@@ -345,6 +347,20 @@ func TestACL(t *testing.T) {
 	}
 	if got := counter(t, tb.reg, "sitepulse_broker_acl_denied_total", "action", aclPublish); got != float64(len(others)) {
 		t.Errorf("acl denied{publish} = %v, want %d", got, len(others))
+	}
+	// Nor was anything delivered: r2's first message is the control
+	// plane's command, not r1's publish to r2's command topic.
+	cmd := &protocol.Command{V: protocol.Version, ID: "c-1", Router: r2, Kind: protocol.CmdResync, IssuedAt: t0}
+	if err := tb.PublishCommand(context.Background(), cmd); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-victim.msgs:
+		if got, err := protocol.DecodeCommand(m.Payload()); err != nil || got.ID != "c-1" {
+			t.Errorf("r2's first message: %q, want command c-1", m.Payload())
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("r2 received no command")
 	}
 }
 
