@@ -580,10 +580,19 @@ func (e *apiError) Error() string { return e.msg }
 // validateLocked checks attributes for add or set on t; it for set, nil for add.
 func (r *Router) validateLocked(t *table, attrs map[string]string, it *item) error {
 	spec := t.spec
-	for k, v := range attrs {
+	// Names first, then values, each in a fixed order, so that the trap
+	// for a sentence with several faults does not depend on map order.
+	keys := slices.Sorted(maps.Keys(attrs))
+	for _, k := range keys {
 		if !slices.Contains(spec.writable, k) {
 			return &apiError{-1, "unknown parameter " + k}
 		}
+		if v, ok := spec.since[k]; ok && !r.versionAtLeast(v) {
+			return &apiError{-1, "unknown parameter " + k}
+		}
+	}
+	for _, k := range keys {
+		v := attrs[k]
 		if slices.Contains(spec.bools, k) {
 			b, ok := parseBool(v)
 			if !ok {

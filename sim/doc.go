@@ -19,10 +19,12 @@
 // /interface/bridge/port, /ip/address, /ip/firewall/filter and
 // /ip/firewall/nat (seeded with RouterOS's default configuration; add
 // place-before and move), and /container with /container/envs,
-// /container/mounts and /container/config. Container status moves
-// extracting → stopped → running → stopping → stopped on the configured
-// clock; Config.Version picks the container syntax (list=/mountlists= from
-// 7.21, name=/mounts= before).
+// /container/mounts and /container/config. A container moves extracting →
+// stopped → running → stopping → stopped on the configured clock, shown as
+// status= before RouterOS 7.20 and as flags (running=true, …) from 7.20.
+// Config.Version also gates attributes by the version that introduced them
+// (envs list= 7.20, mounts list= and mountlists= 7.21, …); older versions
+// answer "unknown parameter".
 //
 // Like RouterOS, listen reports added and changed items and removals
 // (.dead=true) but not the constant growth of traffic counters and uptime;

@@ -37,6 +37,9 @@ type menuSpec struct {
 	// remove runs instead of a plain delete (kicking an active session).
 	remove func(r *Router, it *item)
 
+	// since gates writable attributes by RouterOS version ("7.21"): on an
+	// older Config.Version they are unknown parameters.
+	since map[string]string
 	// hidden attributes are write-only (passwords): add and set take them,
 	// print, listen and queries never show them.
 	hidden []string

@@ -1,99 +1,91 @@
 package sim
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 )
 
 // The container package: /container, /container/envs, /container/mounts
-// and /container/config.
+// and /container/config, with the attributes each RouterOS version has
+// (from the field lists community.routeros keeps per version): envs take
+// list= from 7.20, mounts list= and containers mountlists= from 7.21.
 //
-// A container's status moves like RouterOS's: add → "extracting" →
-// "stopped" after containerExtract; start → "running"; stop → "stopping" →
-// "stopped" after containerStop. Start while extracting and remove while
-// not stopped are refused, so a script must wait, as on a real router.
-// The timed steps follow Config.Now, so a test with a fake clock decides
-// when they happen; listen does not report them (print does).
+// A container's state moves like RouterOS's: add → extracting → stopped
+// after containerExtract; start → running; stop → stopping → stopped after
+// containerStop. Start while extracting and remove while not stopped are
+// refused, so a script must wait, as on a real router. Before 7.20 print
+// shows the state as status=…; from 7.20 as flags (running=true,
+// stopped=false, extracting=…, starting, stopping) and there is no status
+// any more (scripts that read it broke on 7.20). The timed steps follow
+// Config.Now, so a test with a fake clock decides when they happen;
+// listen does not report them (print does).
 
 const (
 	containerExtract = 2 * time.Second
 	containerStop    = time.Second
 
-	// Internal attributes of a container in a timed status; hidden.
+	// Internal attributes of a container in a timed state; hidden.
 	attrUntil = ".sim-until"
 	attrNext  = ".sim-next"
 )
 
-// versionBefore reports whether the simulated RouterOS version is older
-// than major.minor.
-func (r *Router) versionBefore(major, minor int) bool {
-	v, _, _ := strings.Cut(r.cfg.Version, " ")
-	parts := strings.SplitN(v, ".", 3)
-	maj, _ := strconv.Atoi(parts[0])
-	min := 0
-	if len(parts) > 1 {
-		min, _ = strconv.Atoi(parts[1])
-	}
-	return maj < major || maj == major && min < minor
-}
+// containerFlags are the state flags RouterOS 7.20+ prints.
+var containerFlags = []string{"running", "starting", "stopped", "stopping", "extracting"}
 
-// legacyContainer: RouterOS before 7.21 names env and mount lists with
-// name= and gives a container mounts= instead of mountlists=.
-func (r *Router) legacyContainer() bool { return r.versionBefore(7, 21) }
-
-// listAttr returns the attribute that names an env or mount list in this
-// version, after refusing the other spelling.
-func listAttr(r *Router, attrs map[string]string) (string, error) {
-	want, other := "list", "name"
-	if r.legacyContainer() {
-		want, other = other, want
-	}
-	if _, ok := attrs[other]; ok {
-		return "", &apiError{-1, "unknown parameter " + other}
-	}
-	return want, nil
-}
-
-func checkListItem(required ...string) func(r *Router, t *table, attrs map[string]string, it *item) error {
-	return func(r *Router, t *table, attrs map[string]string, it *item) error {
-		k, err := listAttr(r, attrs)
-		if err != nil {
-			return err
+// versionAtLeast reports whether the simulated RouterOS version is v
+// ("7.21", "7.21.2") or newer.
+func (r *Router) versionAtLeast(v string) bool {
+	num := func(s string) []int {
+		s, _, _ = strings.Cut(s, " ")
+		var out []int
+		for _, p := range strings.Split(s, ".") {
+			n, _ := strconv.Atoi(p)
+			out = append(out, n)
 		}
-		if it == nil {
-			for _, req := range append([]string{k}, required...) {
-				if _, ok := attrs[req]; !ok {
-					return &apiError{1, "missing value(s) of argument(s) " + req}
-				}
-			}
-		}
-		return nil
+		return out
 	}
+	have, want := num(r.cfg.Version), num(v)
+	for i, w := range want {
+		h := 0
+		if i < len(have) {
+			h = have[i]
+		}
+		if h != w {
+			return h > w
+		}
+	}
+	return true
 }
 
 var containerEnvsSpec = &menuSpec{
 	path:     "/container/envs",
-	fields:   []string{"list", "name", "key", "value"},
-	writable: []string{"list", "name", "key", "value"},
+	fields:   []string{"list", "name", "key", "value", "disabled", "comment"},
+	writable: []string{"list", "name", "key", "value", "disabled", "comment"},
+	since:    map[string]string{"list": "7.20", "disabled": "7.21"},
+	bools:    []string{"disabled"},
+	required: []string{"key"},
 	verbs:    []string{"print", "listen", "add", "set", "remove"},
 	idBase:   1,
-	check:    checkListItem("key"),
 }
 
 var containerMountsSpec = &menuSpec{
 	path:     "/container/mounts",
-	fields:   []string{"list", "name", "src", "dst"},
-	writable: []string{"list", "name", "src", "dst"},
+	fields:   []string{"list", "name", "src", "dst", "read-only", "disabled", "comment"},
+	writable: []string{"list", "name", "src", "dst", "read-only", "disabled", "comment"},
+	since:    map[string]string{"list": "7.21", "read-only": "7.20", "disabled": "7.21"},
+	bools:    []string{"read-only", "disabled"},
+	required: []string{"src", "dst"},
 	verbs:    []string{"print", "listen", "add", "set", "remove"},
 	idBase:   1,
-	check:    checkListItem("src", "dst"),
 }
 
 var containerConfigSpec = &menuSpec{
 	path:      "/container/config",
-	fields:    []string{"registry-url", "username", "password", "layer-dir", "tmpdir", "ram-high"},
-	writable:  []string{"registry-url", "username", "password", "layer-dir", "tmpdir", "ram-high"},
+	fields:    []string{"registry-url", "username", "password", "layer-dir", "tmpdir", "ram-high", "memory-high"},
+	writable:  []string{"registry-url", "username", "password", "layer-dir", "tmpdir", "ram-high", "memory-high"},
+	since:     map[string]string{"memory-high": "7.20"},
 	hidden:    []string{"password"},
 	verbs:     []string{"print", "set"},
 	singleton: true,
@@ -103,13 +95,16 @@ var containerConfigSpec = &menuSpec{
 
 var containerSpec = &menuSpec{
 	path: "/container",
-	fields: []string{"tag", "os", "arch", "interface", "envlist", "mountlists", "mounts", "root-dir", "workdir",
-		"cmd", "entrypoint", "hostname", "domain-name", "dns", "user", "stop-signal", "memory-high",
-		"auto-restart-interval", "check-certificate", "logging", "start-on-boot", "file", "remote-image",
-		"status", "comment"},
-	writable: []string{"interface", "envlist", "mountlists", "mounts", "root-dir", "workdir", "cmd", "entrypoint",
-		"hostname", "domain-name", "dns", "user", "stop-signal", "memory-high", "auto-restart-interval",
-		"check-certificate", "logging", "start-on-boot", "file", "remote-image", "comment"},
+	fields: slices.Concat([]string{"name", "tag", "os", "arch", "interface", "envlist", "envlists", "mountlists", "mounts",
+		"root-dir", "workdir", "cmd", "entrypoint", "hostname", "domain-name", "dns", "user", "stop-signal",
+		"stop-time", "memory-high", "cpu-list", "auto-restart-interval", "check-certificate", "logging",
+		"start-on-boot", "file", "remote-image", "status"}, containerFlags, []string{"comment"}),
+	writable: []string{"name", "interface", "envlist", "envlists", "mountlists", "mounts", "root-dir", "workdir",
+		"cmd", "entrypoint", "hostname", "domain-name", "dns", "user", "stop-signal", "stop-time", "memory-high",
+		"cpu-list", "auto-restart-interval", "check-certificate", "logging", "start-on-boot", "file",
+		"remote-image", "comment"},
+	since: map[string]string{"name": "7.19", "auto-restart-interval": "7.20", "check-certificate": "7.20",
+		"envlists": "7.20", "memory-high": "7.20", "cpu-list": "7.21", "mountlists": "7.21", "stop-time": "7.21"},
 	defaults: map[string]string{"stop-signal": "15", "logging": "false", "start-on-boot": "false"},
 	bools:    []string{"check-certificate", "logging", "start-on-boot"},
 	hidden:   []string{attrUntil, attrNext},
@@ -118,13 +113,6 @@ var containerSpec = &menuSpec{
 	verbs:    []string{"print", "listen", "add", "set", "remove", "start", "stop"},
 	idBase:   1,
 	check: func(r *Router, t *table, attrs map[string]string, it *item) error {
-		other := "mounts"
-		if r.legacyContainer() {
-			other = "mountlists"
-		}
-		if _, ok := attrs[other]; ok {
-			return &apiError{-1, "unknown parameter " + other}
-		}
 		if it != nil {
 			if _, ok := attrs["file"]; ok {
 				return &apiError{-1, "failure: can not change file of existing container"}
@@ -145,8 +133,15 @@ var containerSpec = &menuSpec{
 		return nil
 	},
 	render: func(r *Router, it *item, now time.Time, row map[string]string) {
-		if advanceContainer(it, now) {
-			row["status"] = it.attrs["status"]
+		advanceContainer(it, now)
+		state := it.attrs["status"]
+		if !r.versionAtLeast("7.20") {
+			row["status"] = state
+			return
+		}
+		delete(row, "status")
+		for _, f := range containerFlags {
+			row[f] = formatBool(f == state)
 		}
 	},
 	removable: func(r *Router, it *item) error {

@@ -126,7 +126,8 @@ func checkRule(r *Router, t *table, attrs map[string]string, it *item) error {
 		return &apiError{-1, "unknown parameter place-before"}
 	}
 	bad := func(k string) error { return &apiError{1, "invalid value for argument " + k} }
-	for k, v := range attrs {
+	for _, k := range slices.Sorted(maps.Keys(attrs)) {
+		v := attrs[k]
 		switch k {
 		case "src-address", "dst-address", "to-addresses":
 			if !validAddrMatcher(v) {

@@ -118,10 +118,11 @@ func (r *Router) setSlaveLocked(name string, on bool) {
 
 var vethSpec = &menuSpec{
 	path:     "/interface/veth",
-	fields:   []string{"name", "address", "gateway", "gateway6", "mac-address", "running", "disabled", "comment"},
-	writable: []string{"name", "address", "gateway", "gateway6", "disabled", "comment"},
+	fields:   []string{"name", "address", "gateway", "gateway6", "dhcp", "mac-address", "running", "disabled", "comment"},
+	writable: []string{"name", "address", "gateway", "gateway6", "dhcp", "mac-address", "disabled", "comment"},
+	since:    map[string]string{"dhcp": "7.20", "mac-address": "7.20"},
 	defaults: map[string]string{"address": "", "gateway": "", "gateway6": "", "running": "true", "disabled": "false"},
-	bools:    []string{"disabled"},
+	bools:    []string{"dhcp", "disabled"},
 	key:      "name",
 	dupMsg:   "failure: already have interface with such name",
 	required: []string{"name"},
@@ -146,7 +147,7 @@ var vethSpec = &menuSpec{
 				}
 			}
 		}
-		if it == nil {
+		if _, given := attrs["mac-address"]; it == nil && !given && r.versionAtLeast("7.20") {
 			attrs["mac-address"] = macFor(attrs["name"])
 		}
 		return nil

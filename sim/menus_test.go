@@ -308,36 +308,37 @@ func TestContainerMenus(t *testing.T) {
 	rows(t, c, "/container/add", "=file=disk1/agent.tar", "=interface=veth1", "=root-dir=disk1/agent",
 		"=envlist=sp", "=mountlists=spdata", "=start-on-boot=yes", "=logging=yes", "=comment=agent")
 	ct := one(t, c, "/container/print", "?comment=agent")
-	if ct["status"] != "extracting" || ct["start-on-boot"] != "true" || ct["logging"] != "true" || ct["mountlists"] != "spdata" {
+	if ct["extracting"] != "true" || ct["stopped"] != "false" || ct["start-on-boot"] != "true" ||
+		ct["logging"] != "true" || ct["mountlists"] != "spdata" {
 		t.Errorf("container after add: %v", ct)
 	}
 	for k := range ct {
-		if strings.HasPrefix(k, ".sim") {
-			t.Errorf("internal attribute printed: %s", k)
+		if strings.HasPrefix(k, ".sim") || k == "status" {
+			t.Errorf("attribute %s printed on 7.21", k)
 		}
 	}
 	id := "=.id=" + ct[".id"]
+	byID := "?.id=" + ct[".id"]
 	trapTests(t, c, []struct {
 		name  string
 		words []string
 		want  string
 	}{
 		{"start while extracting", []string{"/container/start", id}, "failure: container not ready"},
-		{"legacy mounts", []string{"/container/add", "=file=x.tar", "=interface=veth1", "=mounts=spdata"}, "unknown parameter mounts"},
-		{"legacy env name", []string{"/container/envs/add", "=name=sp", "=key=B"}, "unknown parameter name"},
 		{"env key required", []string{"/container/envs/add", "=list=sp"}, "missing value(s) of argument(s) key"},
 		{"file and image", []string{"/container/add", "=file=x.tar", "=remote-image=a/b", "=interface=veth1"}, "failure: specify either file or remote-image"},
 		{"not a veth", []string{"/container/add", "=file=x.tar", "=interface=ether1"}, "input does not match any value of interface"},
-		{"status read-only", []string{"/container/set", id, "=status=running"}, "unknown parameter status"},
+		{"state read-only", []string{"/container/set", id, "=running=yes"}, "unknown parameter running"},
+		{"change file", []string{"/container/set", id, "=file=y.tar"}, "failure: can not change file of existing container"},
 	})
 
 	clk.Advance(3 * time.Second)
-	if got := one(t, c, "/container/print", "?status=stopped")[".id"]; got != ct[".id"] {
+	if got := one(t, c, "/container/print", "?stopped=true")[".id"]; got != ct[".id"] {
 		t.Fatalf("not stopped after extraction: %v", rows(t, c, "/container/print"))
 	}
 	rows(t, c, "/container/start", id)
-	if got := one(t, c, "/container/print", "?.id="+ct[".id"])["status"]; got != "running" {
-		t.Errorf("after start: %s", got)
+	if got := one(t, c, "/container/print", byID); got["running"] != "true" || got["stopped"] != "false" {
+		t.Errorf("after start: %v", got)
 	}
 	trapTests(t, c, []struct {
 		name  string
@@ -345,8 +346,8 @@ func TestContainerMenus(t *testing.T) {
 		want  string
 	}{{"remove running", []string{"/container/remove", id}, "failure: container must be stopped first"}})
 	rows(t, c, "/container/stop", id)
-	if got := one(t, c, "/container/print", "?.id="+ct[".id"])["status"]; got != "stopping" {
-		t.Errorf("after stop: %s", got)
+	if got := one(t, c, "/container/print", byID)["stopping"]; got != "true" {
+		t.Errorf("stopping after stop: got %s", got)
 	}
 	clk.Advance(2 * time.Second)
 	rows(t, c, "/container/remove", id)
@@ -355,23 +356,45 @@ func TestContainerMenus(t *testing.T) {
 	}
 }
 
-func TestContainerMenusBefore721(t *testing.T) {
-	r := startRouter(t, sim.Config{}) // 7.18.2: name= and mounts=
-	c := dial(t, r, "admin", "")
-	rows(t, c, "/interface/veth/add", "=name=veth1")
-	rows(t, c, "/container/envs/add", "=name=sp", "=key=A", "=value=1")
-	rows(t, c, "/container/mounts/add", "=name=spdata", "=src=disk1/sp", "=dst=/data")
-	rows(t, c, "/container/add", "=file=x.tar", "=interface=veth1", "=mounts=spdata")
-	if got := one(t, c, "/container/envs/print")["name"]; got != "sp" {
-		t.Errorf("env list name: got %q", got)
-	}
-	trapTests(t, c, []struct {
-		name  string
-		words []string
-		want  string
-	}{
-		{"env list", []string{"/container/envs/add", "=list=sp", "=key=B"}, "unknown parameter list"},
-		{"mount list", []string{"/container/mounts/add", "=list=x", "=src=a", "=dst=/b"}, "unknown parameter list"},
-		{"mountlists", []string{"/container/add", "=file=x.tar", "=interface=veth1", "=mountlists=spdata"}, "unknown parameter mountlists"},
+// TestMenusFollowVersion checks the attributes and the container state
+// each RouterOS version has.
+func TestMenusFollowVersion(t *testing.T) {
+	t.Run("7.18", func(t *testing.T) {
+		r := startRouter(t, sim.Config{}) // 7.18.2
+		c := dial(t, r, "admin", "")
+		rows(t, c, "/interface/veth/add", "=name=veth1")
+		if v := one(t, c, "/interface/veth/print"); v["mac-address"] != "" {
+			t.Errorf("veth prints a mac-address before 7.20: %v", v)
+		}
+		rows(t, c, "/container/envs/add", "=name=sp", "=key=A", "=value=1")
+		rows(t, c, "/container/mounts/add", "=name=spdata", "=src=disk1/sp", "=dst=/data")
+		rows(t, c, "/container/add", "=file=x.tar", "=interface=veth1", "=mounts=spdata")
+		if ct := one(t, c, "/container/print"); ct["status"] != "extracting" || ct["running"] != "" {
+			t.Errorf("container state before 7.20: %v", ct)
+		}
+		trapTests(t, c, []struct {
+			name  string
+			words []string
+			want  string
+		}{
+			{"env list", []string{"/container/envs/add", "=list=sp", "=key=B"}, "unknown parameter list"},
+			{"mount list", []string{"/container/mounts/add", "=list=x", "=src=a", "=dst=/b"}, "unknown parameter list"},
+			{"mountlists", []string{"/container/add", "=file=x.tar", "=interface=veth1", "=mountlists=spdata"}, "unknown parameter mountlists"},
+			{"veth dhcp", []string{"/interface/veth/add", "=name=v2", "=dhcp=yes"}, "unknown parameter dhcp"},
+			{"config memory-high", []string{"/container/config/set", "=memory-high=100M"}, "unknown parameter memory-high"},
+		})
+	})
+	t.Run("7.20", func(t *testing.T) {
+		r := startRouter(t, sim.Config{Version: "7.20.8 (stable)"})
+		c := dial(t, r, "admin", "")
+		rows(t, c, "/container/envs/add", "=list=sp", "=key=A", "=value=1")
+		trapTests(t, c, []struct {
+			name  string
+			words []string
+			want  string
+		}{
+			{"mount list", []string{"/container/mounts/add", "=list=x", "=src=a", "=dst=/b"}, "unknown parameter list"},
+			{"mountlists", []string{"/container/add", "=file=x.tar", "=interface=veth1", "=mountlists=spdata"}, "unknown parameter mountlists"},
+		})
 	})
 }
