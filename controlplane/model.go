@@ -111,6 +111,10 @@ type Router struct {
 
 // Session is a live hotspot or PPPoE session as stored by the control plane.
 type Session struct {
+	// ID is SessionPublicID(RouterID, Key). The store leaves it empty; the
+	// API and the realtime hub set it on what they send, so dashboards can
+	// match REST rows to events whose keys are masked.
+	ID         string               `json:"id"`
 	TenantID   int64                `json:"tenant_id"`
 	RouterID   string               `json:"router_id"`
 	Kind       protocol.SessionKind `json:"kind"`

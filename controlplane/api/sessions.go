@@ -37,6 +37,9 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, scope int6
 		s.writeError(w, r, err)
 		return
 	}
+	for i := range data {
+		data[i].ID = controlplane.SessionPublicID(data[i].RouterID, data[i].Key)
+	}
 	writeJSON(w, http.StatusOK, Page[controlplane.Session]{Data: nonNil(data), Total: total, Limit: f.Limit, Offset: f.Offset})
 }
 
@@ -123,6 +126,9 @@ func (s *Server) handleListHistory(w http.ResponseWriter, r *http.Request, p con
 	if err != nil {
 		s.writeError(w, r, err)
 		return
+	}
+	for i := range data {
+		data[i].ID = controlplane.SessionPublicID(data[i].RouterID, data[i].Key)
 	}
 	writeJSON(w, http.StatusOK, Page[controlplane.SessionRecord]{Data: nonNil(data), Total: total, Limit: f.Limit, Offset: f.Offset})
 }
