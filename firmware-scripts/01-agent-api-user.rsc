@@ -23,9 +23,11 @@ set [find name=$spGroup] policy="read,write,api,!local,!telnet,!ssh,!ftp,!reboot
 # ---- user -----------------------------------------------------------------
 /user
 :if ([:len [find name=$spUser]] = 0) do={ add name=$spUser group=$spGroup password=$spPassword address=$spAgentAddress comment="SitePulse agent" }
-set [find name=$spUser] group=$spGroup address=$spAgentAddress
+set [find name=$spUser] group=$spGroup password=$spPassword address=$spAgentAddress
 
 # ---- API service: only from the agent -------------------------------------
+# This replaces the service's address list: if other tools use the API,
+# add their addresses to spAgentAddress (comma-separated).
 # Use api-ssl (8729) when the agent is not on the router's own container
 # network; give it a certificate first (/certificate).
 /ip service

@@ -3,6 +3,8 @@
 # Re-running is safe.
 
 # ---- variables ------------------------------------------------------------
+# From RouterOS 7.20 the container sees the veth under its own name, and
+# names over 14 characters are reported to fail there: keep spVeth short.
 :local spVeth "veth-sitepulse"
 :local spBridge "br-sitepulse"
 :local spContainerAddress "172.17.0.2/24"
@@ -28,7 +30,11 @@
 :if ([:len [find comment="SitePulse agent masquerade"]] = 0) do={ add chain=srcnat action=masquerade src-address=$spSubnet comment="SitePulse agent masquerade" }
 
 # ---- allow the container to reach the API service only --------------------
+# The default configuration drops input from interfaces outside the LAN
+# list, and the container bridge is not in it: the accept rule must sit
+# above the first input-chain drop rule, so it is moved there (again on
+# every run, which keeps it in place).
 /ip firewall filter
 :if ([:len [find comment="SitePulse agent API"]] = 0) do={ add chain=input action=accept protocol=tcp src-address=$spSubnet dst-port=8728 comment="SitePulse agent API" }
-# Move this rule above any input-chain drop rule (/ip firewall filter move).
+:if ([:len [find chain=input action=drop]] > 0) do={ move [find comment="SitePulse agent API"] destination=[:pick [find chain=input action=drop] 0] }
 

@@ -9,8 +9,13 @@
 :local spEnvList "sitepulse"
 :local spMountList "sitepulse-data"
 
+# A container must be stopped before it can be removed, and stopping takes
+# a moment (stopping=yes): wait for that (and for an extraction still
+# under way) up to a minute each. Needs RouterOS 7.20 or later, like 03.
 /container
-stop [find comment="SitePulse agent"]
+:for i from=1 to=60 do={ :if ([:len [find comment="SitePulse agent" extracting=yes]] > 0) do={ :delay 1s } }
+stop [find comment="SitePulse agent" running=yes]
+:for i from=1 to=60 do={ :if ([:len [find comment="SitePulse agent" stopping=yes]] > 0) do={ :delay 1s } }
 remove [find comment="SitePulse agent"]
 
 /container envs
@@ -43,5 +48,8 @@ remove [find name=$spUser]
 /user group
 remove [find name=$spGroup]
 
+# The api service is left enabled; its address list is cleared (any
+# address), which is RouterOS's default. Restore your own list if you had
+# one. /container config tmpdir is left as set: other containers may use it.
 /ip service
 set [find name=api] address=""

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io/fs"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 )
 
 //go:embed *.rsc
@@ -41,21 +43,40 @@ type Runner interface {
 //	:local NAME VALUE
 //	/menu path                      (sets the current menu)
 //	/menu path command args…        (one-off command in another menu)
-//	command args…                   (add, set, remove, start, stop, …)
-//	:if ([:len [find k=v…]] = 0) do={ command args… }
+//	command args…                   (add, set, remove, start, stop, move, …)
+//	:if ([:len [find k=v…]] OP N) do={ statement }
+//	:for VAR from=A to=B do={ statement }
+//	:delay DURATION                 (1s, 500ms, 2)
 //
-// where an argument is key=value, and set/remove/start/stop may take
-// [find k=v…] as the items to act on. Values may be "quoted" and may be
-// $variables.
+// where OP is =, !=, > or <, an argument is key=value, and set, remove,
+// start, stop and move may take [find k=v…] as the items to act on (one
+// sentence per item, as RouterOS applies the command to each); a command
+// without it (set on a settings menu such as /container/config) is sent
+// as is. A value may be a literal, "quoted", a $variable, or
+// [:pick [find k=v…] N] (the N-th found .id, "" past the end).
+//
+// In [find], yes and no become the API's true and false.
+//
+// A command whose [find] matches nothing sends nothing (RouterOS does
+// nothing either), so the router checks its name and arguments only when
+// something matches; the scripts are tested on a router where they do.
+// Query keys in [find] are not checked by RouterOS's API at all (an
+// unknown key matches nothing); the simulator test checks them itself.
 type Interpreter struct {
 	R    Runner
 	Vars map[string]string // overrides of :local values, for tests
+	// Sleep runs :delay; nil means time.Sleep. Tests pass one that
+	// advances a fake clock.
+	Sleep func(time.Duration)
 	// Sent records every sentence, in order.
 	Sent [][]string
 
 	menu   string
 	locals map[string]string
 }
+
+// maxLoop bounds a :for so a script bug cannot hang a test.
+const maxLoop = 10000
 
 // Run interprets src line by line.
 func (in *Interpreter) Run(src string) error {
@@ -93,7 +114,23 @@ func (in *Interpreter) line(line string) error {
 		in.locals[toks[1]] = v
 		return nil
 	case toks[0] == ":if":
-		return in.ifMissing(toks)
+		return in.ifStmt(toks)
+	case toks[0] == ":for":
+		return in.forStmt(toks)
+	case toks[0] == ":delay":
+		if len(toks) != 2 {
+			return fmt.Errorf(":delay wants one duration")
+		}
+		d, err := parseDelay(toks[1])
+		if err != nil {
+			return err
+		}
+		if in.Sleep != nil {
+			in.Sleep(d)
+		} else {
+			time.Sleep(d)
+		}
+		return nil
 	case strings.HasPrefix(toks[0], "/"):
 		// A menu path is every leading word up to the first that is a command.
 		i := 1
@@ -128,32 +165,107 @@ func isMenuWord(w string) bool {
 	return true
 }
 
-func (in *Interpreter) ifMissing(toks []string) error {
-	// :if ([:len [find …]] = 0) do={ … }
-	if len(toks) != 3 || !strings.HasPrefix(toks[2], "do={") {
+// block returns the statement inside do={ … }.
+func block(tok string) (string, error) {
+	if !strings.HasPrefix(tok, "do={") || !strings.HasSuffix(tok, "}") {
+		return "", fmt.Errorf("want do={ … }, got %q", tok)
+	}
+	return strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(tok, "do={"), "}")), nil
+}
+
+// ifStmt runs :if ([:len [find …]] OP N) do={ … }.
+func (in *Interpreter) ifStmt(toks []string) error {
+	if len(toks) != 3 {
 		return fmt.Errorf("unsupported :if form")
 	}
-	cond := strings.TrimSpace(toks[1])
-	if !strings.HasPrefix(cond, "([:len [find ") || !strings.HasSuffix(cond, "]] = 0)") {
-		return fmt.Errorf("unsupported :if condition %q", cond)
-	}
-	query := strings.TrimSuffix(strings.TrimPrefix(cond, "([:len [find "), "]] = 0)")
-	ids, err := in.find(query)
+	body, err := block(toks[2])
 	if err != nil {
 		return err
 	}
-	if len(ids) > 0 {
-		return nil
+	ok, err := in.cond(toks[1])
+	if err != nil || !ok {
+		return err
 	}
-	body := strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(toks[2], "do={"), "}"))
 	return in.line(body)
+}
+
+// cond evaluates ([:len [find …]] OP N).
+func (in *Interpreter) cond(c string) (bool, error) {
+	c = strings.TrimSpace(c)
+	inner, ok := strings.CutPrefix(c, "([:len [find ")
+	if !ok || !strings.HasSuffix(inner, ")") {
+		return false, fmt.Errorf("unsupported :if condition %q", c)
+	}
+	query, rest, ok := strings.Cut(strings.TrimSuffix(inner, ")"), "]] ")
+	if !ok {
+		return false, fmt.Errorf("unsupported :if condition %q", c)
+	}
+	op, num, ok := strings.Cut(rest, " ")
+	n, err := strconv.Atoi(strings.TrimSpace(num))
+	if !ok || err != nil {
+		return false, fmt.Errorf("unsupported :if condition %q", c)
+	}
+	ids, err := in.find(query)
+	if err != nil {
+		return false, err
+	}
+	switch op {
+	case "=":
+		return len(ids) == n, nil
+	case "!=":
+		return len(ids) != n, nil
+	case ">":
+		return len(ids) > n, nil
+	case "<":
+		return len(ids) < n, nil
+	}
+	return false, fmt.Errorf("unsupported :if operator %q", op)
+}
+
+// forStmt runs :for VAR from=A to=B do={ … } with VAR set each round.
+func (in *Interpreter) forStmt(toks []string) error {
+	if len(toks) != 5 || !strings.HasPrefix(toks[2], "from=") || !strings.HasPrefix(toks[3], "to=") {
+		return fmt.Errorf("unsupported :for form")
+	}
+	from, err1 := strconv.Atoi(strings.TrimPrefix(toks[2], "from="))
+	to, err2 := strconv.Atoi(strings.TrimPrefix(toks[3], "to="))
+	if err1 != nil || err2 != nil || to-from >= maxLoop {
+		return fmt.Errorf("unsupported :for bounds %s %s", toks[2], toks[3])
+	}
+	body, err := block(toks[4])
+	if err != nil {
+		return err
+	}
+	for i := from; i <= to; i++ {
+		in.locals[toks[1]] = strconv.Itoa(i)
+		if err := in.line(body); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parseDelay reads a RouterOS :delay argument: "1s", "500ms", or bare
+// seconds.
+func parseDelay(s string) (time.Duration, error) {
+	if n, err := strconv.ParseFloat(s, 64); err == nil {
+		return time.Duration(n * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("bad :delay %q", s)
+	}
+	return d, nil
 }
 
 // find prints the current menu with the query and returns the .ids.
 func (in *Interpreter) find(query string) ([]string, error) {
-	qt, err := tokenize(query)
-	if err != nil {
-		return nil, err
+	var qt []string // [find] with no condition finds every item
+	if strings.TrimSpace(query) != "" {
+		var err error
+		if qt, err = tokenize(query); err != nil {
+			return nil, err
+		}
 	}
 	words := []string{in.menu + "/print", "=.proplist=.id"}
 	for _, t := range qt {
@@ -165,7 +277,7 @@ func (in *Interpreter) find(query string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		words = append(words, "?"+k+"="+val)
+		words = append(words, "?"+k+"="+apiBool(val))
 	}
 	rows, err := in.send(words)
 	if err != nil {
@@ -229,6 +341,20 @@ func (in *Interpreter) send(words []string) ([]map[string]string, error) {
 	return rows, nil
 }
 
+// apiBool turns the script spelling of a boolean in a [find] condition
+// (running=yes) into the one API queries compare with (running=true):
+// RouterOS parses the value by the property's type, the API prints
+// booleans as true/false. No script searches a text property for "yes".
+func apiBool(v string) string {
+	switch v {
+	case "yes":
+		return "true"
+	case "no":
+		return "false"
+	}
+	return v
+}
+
 // value resolves a literal, "quoted" string or $variable.
 func (in *Interpreter) value(v string) (string, error) {
 	switch {
@@ -240,6 +366,24 @@ func (in *Interpreter) value(v string) (string, error) {
 		return val, nil
 	case strings.HasPrefix(v, `"`):
 		return unquote(v)
+	case strings.HasPrefix(v, "[:pick [find "):
+		// [:pick [find …] N]
+		inner := strings.TrimSuffix(strings.TrimPrefix(v, "[:pick [find "), "]")
+		query, num, ok := strings.Cut(inner, "] ")
+		n, err := strconv.Atoi(strings.TrimSpace(num))
+		if !ok || err != nil || n < 0 {
+			return "", fmt.Errorf("unsupported value %s", v)
+		}
+		ids, err := in.find(query)
+		if err != nil {
+			return "", err
+		}
+		if n >= len(ids) {
+			return "", nil
+		}
+		return ids[n], nil
+	case strings.HasPrefix(v, "["):
+		return "", fmt.Errorf("unsupported value %s", v)
 	default:
 		return v, nil
 	}

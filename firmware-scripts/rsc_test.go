@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // memRouter is a hand-written in-memory stand-in used only to test the
@@ -147,5 +148,86 @@ func TestScriptsParseAndHaveVariablesFirst(t *testing.T) {
 				t.Errorf("%s: %q: %v", name, line, err)
 			}
 		}
+	}
+}
+
+func TestInterpreterLoopsDelayAndPick(t *testing.T) {
+	src := `
+/ip firewall filter
+:if ([:len [find action=drop]] > 0) do={ move [find comment=mine] destination=[:pick [find action=drop] 0] }
+:if ([:len [find action=drop]] != 2) do={ add comment=never }
+:for i from=1 to=3 do={ :if ([:len [find action=drop]] > 1) do={ :delay 500ms } }
+:delay 2
+remove [find]
+`
+	r := &memRouter{items: map[string][]map[string]string{"/ip/firewall/filter": {
+		{".id": "*1", "action": "accept"}, {".id": "*2", "action": "drop"}, {".id": "*3", "action": "drop"},
+		{".id": "*4", "comment": "mine"},
+	}}}
+	var slept []time.Duration
+	in := &Interpreter{R: r, Sleep: func(d time.Duration) { slept = append(slept, d) }}
+	if err := in.Run(src); err != nil {
+		t.Fatal(err)
+	}
+	var moves, removes [][]string
+	for _, s := range in.Sent {
+		switch s[0] {
+		case "/ip/firewall/filter/move":
+			moves = append(moves, s)
+		case "/ip/firewall/filter/remove":
+			removes = append(removes, s)
+		case "/ip/firewall/filter/add":
+			t.Errorf("guarded add sent: %q", s)
+		}
+	}
+	if want := [][]string{{"/ip/firewall/filter/move", "=.id=*4", "=destination=*2"}}; !reflect.DeepEqual(moves, want) {
+		t.Errorf("move: got %q, want %q", moves, want)
+	}
+	if got, want := slept, []time.Duration{500 * time.Millisecond, 500 * time.Millisecond, 500 * time.Millisecond, 2 * time.Second}; !reflect.DeepEqual(got, want) {
+		t.Errorf("delays: got %v, want %v", got, want)
+	}
+	if len(removes) != 4 {
+		t.Errorf("remove [find] sent %d removes, want 4 (every item)", len(removes))
+	}
+	if got := in.locals["i"]; got != "3" {
+		t.Errorf(":for variable after the loop: got %q, want 3", got)
+	}
+
+	// yes/no in [find] become the API's booleans.
+	in = &Interpreter{R: &memRouter{items: map[string][]map[string]string{}}}
+	if err := in.Run("/container\nstart [find comment=yes2 running=yes stopped=no]"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := in.Sent[0], []string{"/container/print", "=.proplist=.id", "?comment=yes2", "?running=true", "?stopped=false"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("boolean find: got %q, want %q", got, want)
+	}
+
+	// Past the end, :pick is empty.
+	in = &Interpreter{R: &memRouter{items: map[string][]map[string]string{}}}
+	if err := in.Run("/ip firewall filter\nadd comment=[:pick [find action=drop] 0]"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := in.Sent[len(in.Sent)-1], []string{"/ip/firewall/filter/add", "=comment="}; !reflect.DeepEqual(got, want) {
+		t.Errorf(":pick past the end: got %q, want %q", got, want)
+	}
+}
+
+func TestInterpreterRejectsUnsupportedSyntax(t *testing.T) {
+	for name, src := range map[string]string{
+		"if operator":     "/user\n:if ([:len [find name=x]] >= 0) do={ add name=x }",
+		"if without do":   "/user\n:if ([:len [find name=x]] = 0) else={ add name=x }",
+		"for bounds":      "/user\n:for i from=1 to=100000 do={ :delay 1s }",
+		"for form":        "/user\n:for i in=1 do={ :delay 1s }",
+		"bad delay":       ":delay soon",
+		"other bracket":   "/user\nadd name=[:len [find]]",
+		"pick index":      "/user\nadd name=[:pick [find] x]",
+		"delay arguments": ":delay 1s 2s",
+	} {
+		t.Run(name, func(t *testing.T) {
+			in := &Interpreter{R: &memRouter{items: map[string][]map[string]string{}}, Sleep: func(time.Duration) {}}
+			if err := in.Run(src); err == nil {
+				t.Fatalf("no error for %q", src)
+			}
+		})
 	}
 }
