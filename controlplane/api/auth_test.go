@@ -41,19 +41,12 @@ func TestLogin(t *testing.T) {
 		e.do("POST", "/api/v1/auth/login", "", map[string]string{"email": "admin@acme.test"}).
 			wantError(t, http.StatusBadRequest, controlplane.EINVALID, "password: required")
 
-		// Logout revokes exactly the token used. It needs the store to revoke
-		// by plaintext; until the store offers that, logout must say so
-		// rather than answer 204 and leave the token valid.
-		if _, ok := any(e.store).(api.PlaintextRevoker); ok {
-			_, other := e.user(ten.ID, controlplane.RoleViewer, "other@acme.test")
-			e.do("POST", "/api/v1/auth/logout", lr.Token, nil).want(t, http.StatusNoContent, nil)
-			e.do("GET", "/api/v1/me", lr.Token, nil).wantError(t, http.StatusUnauthorized, controlplane.EUNAUTHORIZED, "token")
-			e.do("GET", "/api/v1/me", other, nil).want(t, http.StatusOK, nil)
-		} else {
-			t.Log("store lacks RevokeTokenPlaintext: checking that logout refuses instead of pretending")
-			e.do("POST", "/api/v1/auth/logout", lr.Token, nil).wantError(t, http.StatusServiceUnavailable, controlplane.EUNAVAILABLE, "DELETE /api/v1/tokens/{id}")
-			e.do("GET", "/api/v1/me", lr.Token, nil).want(t, http.StatusOK, nil)
-		}
+		// Logout revokes exactly the token used, not the user's others.
+		_, other := e.user(ten.ID, controlplane.RoleViewer, "other@acme.test")
+		e.do("POST", "/api/v1/auth/logout", lr.Token, nil).want(t, http.StatusNoContent, nil)
+		e.do("GET", "/api/v1/me", lr.Token, nil).wantError(t, http.StatusUnauthorized, controlplane.EUNAUTHORIZED, "token")
+		e.do("GET", "/api/v1/me", other, nil).want(t, http.StatusOK, nil)
+		e.do("POST", "/api/v1/auth/logout", lr.Token, nil).wantError(t, http.StatusUnauthorized, controlplane.EUNAUTHORIZED, "")
 
 		e.do("GET", "/api/v1/me", "", nil).wantError(t, http.StatusUnauthorized, controlplane.EUNAUTHORIZED, "missing bearer token")
 		e.do("GET", "/api/v1/me", "spt_forged", nil).wantError(t, http.StatusUnauthorized, controlplane.EUNAUTHORIZED, "invalid")
