@@ -8,7 +8,6 @@ SHELL := bash
 export GOTOOLCHAIN := local
 
 GO          ?= go
-VERSION     ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 TESTTIMEOUT ?= 20m
 # Extra `go test` flags for `unit`, e.g. -count=1 (bypass the test cache), -v.
@@ -16,6 +15,10 @@ GOTESTFLAGS ?=
 FUZZTIME    ?= 10s
 BENCHTIME   ?= 1s
 QEMU_ARM    ?= qemu-arm-static
+# Computed once (:=), not on every use; `make VERSION=v1.2.3 cross` overrides.
+ifeq ($(origin VERSION),undefined)
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+endif
 LDFLAGS     := -s -w -X main.version=$(VERSION)
 
 # Packages whose tests run on 32-bit ARM under qemu: the protocol and,
@@ -52,7 +55,7 @@ cross: ## static agent binaries for linux arm/v7, arm64, amd64 in bin/cross/
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/cross/sitepulse-agent-linux-armv7 ./cmd/sitepulse-agent
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/cross/sitepulse-agent-linux-arm64 ./cmd/sitepulse-agent
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/cross/sitepulse-agent-linux-amd64 ./cmd/sitepulse-agent
-	@ls -l bin/cross/
+	@if command -v file >/dev/null; then file bin/cross/*; else ls -l bin/cross/; fi
 
 # Fuzz targets are found, not listed: grep narrows the search to packages
 # with a `func Fuzz` in a test file, and `go test -list` names the targets.
