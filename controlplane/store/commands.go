@@ -273,6 +273,33 @@ func (s *Store) MarkCommandSent(ctx context.Context, id string, from controlplan
 	return u, nil
 }
 
+// RequeueCommand puts a command whose delivery failed (the broker refused
+// the publish) back to queued, so the next delivery sends it again as
+// new; it audits why. It changes nothing and reports Changed false unless
+// the command is still sent.
+func (s *Store) RequeueCommand(ctx context.Context, id, reason string) (CommandUpdate, error) {
+	u, err := write(ctx, s, func(t *dbtx) (CommandUpdate, error) {
+		c, err := scanCommand(t.queryRow(ctx, `UPDATE commands SET status = $1, sent_at = NULL, updated_at = $2
+			WHERE id = $3 AND status = $4 RETURNING `+commandColumns,
+			string(controlplane.CommandQueued), t.now, id, string(controlplane.CommandSent)))
+		if errors.Is(err, sql.ErrNoRows) {
+			c, err := getCommand(ctx, t, 0, id, false)
+			return CommandUpdate{Command: c}, err
+		}
+		if err != nil {
+			return CommandUpdate{}, err
+		}
+		if err := auditTransition(ctx, t, c, "delivery failed: "+reason); err != nil {
+			return CommandUpdate{}, err
+		}
+		return CommandUpdate{Command: c, Changed: true}, nil
+	})
+	if err != nil {
+		return CommandUpdate{}, fmt.Errorf("requeue command %s: %w", id, err)
+	}
+	return u, nil
+}
+
 // ApplyCommandResult records an agent's report on a command in one
 // transaction: the command's new state, its account's sync state on that
 // router and the audit entry.

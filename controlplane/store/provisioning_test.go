@@ -20,6 +20,7 @@ func init() {
 		storeCase{"commands/cancel-and-expire", testCommandCancelExpire},
 		storeCase{"commands/order-and-filters", testCommandOrder},
 		storeCase{"commands/write-rollback", testWriteRollback},
+		storeCase{"commands/requeue", testCommandRequeue},
 		storeCase{"tenants/create-hook", testTenantHook},
 		storeCase{"accounts/crud", testAccounts},
 		storeCase{"accounts/sync-state", testAccountSync},
@@ -668,4 +669,27 @@ func testRiverTables(t *testing.T, e *env) {
 			t.Errorf("River table %s: %v", table, err)
 		}
 	}
+}
+
+func testCommandRequeue(t *testing.T, e *env) {
+	ctx := context.Background()
+	s := e.s
+	ten := newTenant(t, s, "A")
+	r := newRouter(t, s, ten.ID, "R")
+	c := queue(t, e, addUser(ten.ID, r.ID, "u", "pw"))
+	if u := must[CommandUpdate](t, "requeue queued")(s.RequeueCommand(ctx, c.ID, "x")); u.Changed {
+		t.Fatal("requeued a command that was never sent")
+	}
+	must[CommandUpdate](t, "sent")(s.MarkCommandSent(ctx, c.ID, controlplane.CommandQueued))
+	u := must[CommandUpdate](t, "requeue")(s.RequeueCommand(ctx, c.ID, "broker not running"))
+	if !u.Changed || u.Command.Status != controlplane.CommandQueued || u.Command.SentAt != nil || u.Command.Attempts != 1 ||
+		u.Command.Params.HotspotUser.Password != "pw" {
+		t.Fatalf("requeued = %+v", u.Command)
+	}
+	want := []string{"command.sent/tech@example.com/ok", "command.queued/tech@example.com/ok"}
+	if got := auditActions(t, s, ten.ID, "command:"+c.ID); !reflect.DeepEqual(got, want) {
+		t.Errorf("audit = %v, want %v", got, want)
+	}
+	_, err := s.RequeueCommand(ctx, "cnope", "x")
+	wantCode(t, "unknown", err, controlplane.ENOTFOUND)
 }

@@ -1,0 +1,39 @@
+// Package provisioning carries out what field techs and tenants ask of
+// their routers: typed RouterOS commands (one router, or many as a bulk),
+// and managed hotspot users and PPP secrets kept in the control plane and
+// provisioned to the routers the tenant chooses. It also runs the control
+// plane's background work on River.
+//
+// # Commands
+//
+// A command row in the store is the source of truth. It is created queued,
+// together with its audit entry and a River job that delivers it, in one
+// transaction. The dispatcher publishes a router's queued commands in
+// creation order while its agent is connected (marking each sent), and
+// when the router comes online it also redelivers what was sent but never
+// acknowledged; the agent records executed ids and answers a redelivery
+// from its record, so a command runs at most once. Agent reports move a
+// command to running, then succeeded or failed (ApplyCommandResult, called
+// by ingest). Commands past their TTL are expired by the sweep and never
+// delivered, and the agent refuses one that reaches it late. Every
+// transition is audited with the command's actor and announced as
+// controlplane.CommandChanged.
+//
+// # Accounts
+//
+// An account's changes become commands tagged with the account; the
+// latest command per router decides the account's sync state there
+// (pending, synced, or failed with the router's message). Expiry disables
+// the account and kicks its sessions on every router.
+//
+// # Jobs
+//
+// River runs on the store's own database: riversqlite on the single
+// SQLite connection, riverdatabasesql (with a pgx LISTEN connection) on
+// PostgreSQL, so that jobs are inserted with store.Tx.SQL in the
+// transaction of the change that causes them. Queues: provisioning
+// (delivery, command sweep, account expiry), tenant-management (tenant
+// activation) and maintenance (stale sessions, history retention, hourly
+// stats roll-up); the sweeps are periodic jobs. River's tables are created
+// by the store's Migrate.
+package provisioning
