@@ -35,6 +35,16 @@ func TenantChannel(tenant int64, topic string) string {
 	return "private-tenant." + strconv.FormatInt(tenant, 10) + "." + topic
 }
 
+// ReplicaGap tells the fan-out that changes of Tenant (0: system-wide) may
+// have been lost on their way from another control-plane replica (see
+// controlplane/cluster). The fan-out skips one seq on each channel of the
+// tenant it has published on, and on the system channel, so dashboards see
+// a gap and refetch instead of silently missing an event.
+type ReplicaGap struct{ Tenant int64 }
+
+// ChangeTenant implements controlplane.Change.
+func (g ReplicaGap) ChangeTenant() int64 { return g.Tenant }
+
 // FanoutOptions configure a Fanout. Zero values select the defaults.
 type FanoutOptions struct {
 	// Interval bounds how often SessionUpdated batches, dashboard stats
@@ -233,6 +243,13 @@ func (f *Fanout) Apply(c controlplane.Change) {
 			"resources": c.Resources,
 			"at":        c.At,
 		})
+	case ReplicaGap:
+		prefix := TenantChannel(c.Tenant, "")
+		for ch := range f.seq {
+			if ch == SystemAdminChannel || (c.Tenant != 0 && strings.HasPrefix(ch, prefix)) {
+				f.seq[ch]++
+			}
+		}
 	case controlplane.TenantCreated:
 		tn := c.Tenant
 		f.publish(SystemAdminChannel, EventTenantCreated, map[string]any{"tenant": map[string]any{

@@ -1,0 +1,53 @@
+package cluster
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	ingest         *prometheus.CounterVec
+	relayed        *prometheus.CounterVec
+	relayDropped   *prometheus.CounterVec
+	relayGaps      prometheus.Counter
+	connects       prometheus.Counter
+	connectionLost prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		ingest: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sitepulse_cluster_ingest_messages_total",
+			Help: "Agent messages received from the external broker, by result: applied, rejected (acknowledged and dropped), retry (left unacknowledged for redelivery) and deferred (left unacknowledged behind a retry).",
+		}, []string{"result"}),
+		relayed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sitepulse_cluster_relayed_changes_total",
+			Help: "Committed changes relayed to (out) and from (in) other control-plane replicas.",
+		}, []string{"direction"}),
+		relayDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sitepulse_cluster_relay_dropped_total",
+			Help: "Relayed changes from other replicas dropped, by reason: topic, malformed, unknown_type, duplicate, full.",
+		}, []string{"reason"}),
+		relayGaps: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sitepulse_cluster_relay_gaps_total",
+			Help: "Times relays from another replica were found missing; dashboards are told to refetch.",
+		}),
+		connects: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sitepulse_cluster_broker_connects_total",
+			Help: "Successful (re)connections to the external broker.",
+		}),
+		connectionLost: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sitepulse_cluster_broker_connection_lost_total",
+			Help: "Connections to the external broker lost.",
+		}),
+	}
+	for _, r := range []string{"applied", "rejected", "retry", "deferred"} {
+		m.ingest.WithLabelValues(r)
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.ingest, m.relayed, m.relayDropped, m.relayGaps, m.connects, m.connectionLost} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
