@@ -64,6 +64,8 @@ type FanoutOptions struct {
 //	private-tenant.{t}.sessions         SessionStarted, SessionUpdated (batched list), SessionEnded
 //	private-tenant.{t}.routers          RouterStatusUpdated, RouterLiveDataUpdated
 //	private-tenant.{t}.dashboard-stats  DashboardStatsUpdated (maintained from the events)
+//	private-tenant.{t}.commands         CommandUpdated (every command transition)
+//	private-tenant.{t}.users            UserCreated, UserUpdated, UserDeleted (managed accounts)
 //	private-system-admin                TenantCreated, RouterEnrolled, SystemStatsUpdated
 //
 // Every event's data carries a per-channel "seq" (1, 2, …) so a dashboard
@@ -250,6 +252,10 @@ func (f *Fanout) Apply(c controlplane.Change) {
 				f.seq[ch]++
 			}
 		}
+	case controlplane.CommandChanged:
+		f.applyCommand(c)
+	case controlplane.AccountChanged:
+		f.applyAccount(c)
 	case controlplane.TenantCreated:
 		tn := c.Tenant
 		f.publish(SystemAdminChannel, EventTenantCreated, map[string]any{"tenant": map[string]any{
