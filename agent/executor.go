@@ -89,6 +89,8 @@ type routerAPI interface {
 	// markKicked tells the watcher that the agent itself is removing these
 	// active-session ids, so their end reason is "kicked".
 	markKicked(kind protocol.SessionKind, ids []string)
+	// unmarkKicked withdraws marks whose remove failed.
+	unmarkKicked(kind protocol.SessionKind, ids []string)
 	// lookupKey finds the RouterOS .id of a live session by its key.
 	lookupKey(key string) (protocol.SessionKind, string, bool)
 	// resync runs a full snapshot diff and returns when it is done.
@@ -538,8 +540,9 @@ func (e *executor) kick(ctx context.Context, kind protocol.SessionKind, menu, us
 		}
 	}
 	e.api.markKicked(kind, ids)
-	for _, id := range ids {
+	for i, id := range ids {
 		if _, err := e.api.command(ctx, menu+"/remove", "=.id="+id); err != nil {
+			e.api.unmarkKicked(kind, ids[i:])
 			return err
 		}
 	}

@@ -20,6 +20,7 @@ func (n noRouter) command(context.Context, ...string) (*routeros.Reply, error) {
 }
 func (noRouter) waitConnected(context.Context) error                   { return nil }
 func (noRouter) markKicked(protocol.SessionKind, []string)             {}
+func (noRouter) unmarkKicked(protocol.SessionKind, []string)           {}
 func (noRouter) lookupKey(string) (protocol.SessionKind, string, bool) { return "", "", false }
 func (n noRouter) resync(context.Context) error                        { n.t.Error("resync ran"); return nil }
 

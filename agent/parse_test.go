@@ -48,9 +48,11 @@ func TestSessionIdentityToleratesRounding(t *testing.T) {
 	if !ok {
 		t.Fatal("row rejected")
 	}
-	if want := protocol.HotspotKey("alice", "AA:BB:CC:DD:EE:FF", now.Add(-time.Hour)); first.Key != want {
-		t.Fatalf("key = %q, want %q", first.Key, want)
+	if want := protocol.HotspotKey("alice", "AA:BB:CC:DD:EE:FF", now.Add(-time.Hour)); first.s.Key != want {
+		t.Fatalf("key = %q, want %q", first.s.Key, want)
 	}
+	// Restored from the database: only the wall-clock StartedAt is known.
+	known := &tracked{s: first.s}
 	tests := []struct {
 		name   string
 		row    map[string]string
@@ -72,14 +74,38 @@ func TestSessionIdentityToleratesRounding(t *testing.T) {
 				r[k] = v
 			}
 			cand, _ := sessionFromRow(protocol.KindHotspot, r, tt.at)
-			if got := sameSession(&first, &cand); got != tt.sameAs {
-				t.Fatalf("sameSession = %v, want %v (%v vs %v)", got, tt.sameAs, first.StartedAt, cand.StartedAt)
+			if got := sameSession(known, &cand); got != tt.sameAs {
+				t.Fatalf("sameSession = %v, want %v (%v vs %v)", got, tt.sameAs, first.s.StartedAt, cand.s.StartedAt)
 			}
 		})
 	}
 	ppp, ok := sessionFromRow(protocol.KindPPPoE, map[string]string{".id": "*80000001", "name": "bob", "session-id": "0x81", "uptime": "5m", "caller-id": "AA:AA:AA:AA:AA:AA"}, now)
-	if !ok || ppp.Key != protocol.PPPKey("bob", "0x81") || ppp.MAC != "AA:AA:AA:AA:AA:AA" {
+	if !ok || ppp.s.Key != protocol.PPPKey("bob", "0x81") || ppp.s.MAC != "AA:AA:AA:AA:AA:AA" {
 		t.Fatalf("ppp session = %+v", ppp)
+	}
+}
+
+// A wall-clock step while the agent runs (NTP on a router without an RTC)
+// must not turn every hotspot session into an end and a start: sightings
+// from this process are compared on the monotonic clock.
+func TestSessionIdentitySurvivesWallClockStep(t *testing.T) {
+	row := map[string]string{".id": "*A", "user": "alice", "mac-address": "AA:BB:CC:DD:EE:FF", "uptime": "10m"}
+	mono := time.Now() // carries a monotonic reading
+	first, _ := sessionFromRow(protocol.KindHotspot, row, mono)
+	known := &tracked{s: first.s, loginRef: first.ref}
+
+	row["uptime"] = "10m30s"
+	later, _ := sessionFromRow(protocol.KindHotspot, row, mono.Add(30*time.Second))
+	// The wall clock jumped by an hour in between: the wall-clock login
+	// times disagree, the monotonic references do not.
+	later.s.StartedAt = later.s.StartedAt.Add(time.Hour)
+	if !sameSession(known, &later) {
+		t.Fatal("a wall-clock step split one session in two")
+	}
+	row["uptime"] = "1s"
+	relogin, _ := sessionFromRow(protocol.KindHotspot, row, mono.Add(31*time.Second))
+	if sameSession(known, &relogin) {
+		t.Fatal("a new login matched the old session")
 	}
 }
 

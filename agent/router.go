@@ -92,6 +92,12 @@ type tracked struct {
 	s         protocol.Session
 	emitted   [4]uint64
 	persisted [4]uint64
+	// loginRef is now-uptime as computed in this process, with Go's
+	// monotonic clock reading, so that later sightings compare against it
+	// immune to wall-clock steps (an RTC-less router's NTP sync). Sessions
+	// restored from the database have only the wall-clock StartedAt until
+	// they are seen again.
+	loginRef time.Time
 }
 
 func newRouter(cfg routerConfig, ob *outbox) *router {
@@ -203,6 +209,13 @@ func (r *router) untrack(t *tracked) {
 	delete(r.tabs[t.s.Kind], t.s.RouterOSID)
 	if t.s.Kind == protocol.KindPPPoE && r.pppIDs[t.s.User] == t.s.RouterOSID {
 		delete(r.pppIDs, t.s.User)
+		// Rare: the same name has another live session; counters follow it.
+		for id, o := range r.tabs[protocol.KindPPPoE] {
+			if o.s.User == t.s.User {
+				r.pppIDs[t.s.User] = id
+				break
+			}
+		}
 	}
 	r.keyMu.Lock()
 	if r.keys[t.s.Key] == (keyRef{t.s.Kind, t.s.RouterOSID}) {
@@ -274,6 +287,14 @@ func (r *router) markKicked(kind protocol.SessionKind, ids []string) {
 	}
 	for _, id := range ids {
 		r.kicked[keyRef{kind, id}] = now
+	}
+}
+
+func (r *router) unmarkKicked(kind protocol.SessionKind, ids []string) {
+	r.kickMu.Lock()
+	defer r.kickMu.Unlock()
+	for _, id := range ids {
+		delete(r.kicked, keyRef{kind, id})
 	}
 }
 
@@ -383,10 +404,7 @@ func (r *router) session(ctx context.Context) error {
 	defer streamNC.Close()
 
 	sctx, fail := context.WithCancelCause(ctx)
-	defer fail(nil)
 	cc := &cmdConn{conn: cmdNC, c: cmdC, timeout: r.cfg.IOTimeout, onBreak: fail}
-	defer cc.close()
-
 	s := &session{r: r, ctx: sctx, fail: fail, stream: streamNC}
 	sentences := make(chan *sentence, 512)
 	var wg sync.WaitGroup
@@ -395,9 +413,15 @@ func (r *router) session(ctx context.Context) error {
 		defer wg.Done()
 		s.read(sentences)
 	}()
+	// Whatever ends the session, stop its goroutines before returning:
+	// cancel (which also moves the command connection's deadline into the
+	// past), close both connections, wait, and release resync waiters.
 	defer func() {
+		fail(errors.New("router session closed"))
+		cc.close()
 		_ = streamNC.Close()
 		wg.Wait()
+		s.abandonRounds()
 	}()
 
 	// Listen first, then snapshot, on the same connection: rows that
@@ -528,6 +552,19 @@ func (s *session) startRound(rd *snapRound) error {
 	)
 }
 
+// abandonRounds fails the resync requests of a session that ended.
+func (s *session) abandonRounds() {
+	for _, rd := range []*snapRound{s.round, s.next} {
+		if rd == nil {
+			continue
+		}
+		for _, ch := range rd.waiters {
+			ch <- errRouterDown
+		}
+		rd.waiters = nil
+	}
+}
+
 func (s *session) record(c change) { s.batch = append(s.batch, c) }
 
 func (s *session) flushBatch() {
@@ -613,10 +650,11 @@ func (s *session) onListen(kind protocol.SessionKind, m map[string]string) {
 		w.touched[id] = true
 	}
 	if t := tab[id]; t != nil {
-		if sameSession(&t.s, &cand) {
-			t.s.Address = cand.Address
+		if sameSession(t, &cand) {
+			t.s.Address = cand.s.Address
+			t.loginRef = cand.ref
 			if kind == protocol.KindHotspot {
-				setCounters(&t.s, counters(&cand))
+				setCounters(&t.s, counters(&cand.s))
 			}
 			return
 		}
@@ -669,10 +707,10 @@ func setCounters(s *protocol.Session, c [4]uint64) {
 	s.BytesIn, s.BytesOut, s.PacketsIn, s.PacketsOut = c[0], c[1], c[2], c[3]
 }
 
-func (s *session) start(cand protocol.Session) {
-	c := counters(&cand)
-	s.r.track(&tracked{s: cand, emitted: c, persisted: c})
-	sess := cand
+func (s *session) start(cand sighting) {
+	c := counters(&cand.s)
+	s.r.track(&tracked{s: cand.s, emitted: c, persisted: c, loginRef: cand.ref})
+	sess := cand.s
 	s.record(change{
 		event:  &protocol.Event{TS: s.r.cfg.Now().UTC(), Type: protocol.EventSessionStarted, Session: &sess},
 		upsert: &sess,
@@ -747,8 +785,9 @@ func (s *session) diff(kind protocol.SessionKind, w *snapWindow) {
 		}
 		seen[id] = true
 		if t := tab[id]; t != nil {
-			if sameSession(&t.s, &cand) {
-				t.s.Address = cand.Address
+			if sameSession(t, &cand) {
+				t.s.Address = cand.s.Address
+				t.loginRef = cand.ref
 				continue
 			}
 			if w.touched[id] {
@@ -867,12 +906,20 @@ func (r *router) readResources(ctx context.Context, cc *cmdConn) (*protocol.Reso
 	return res, nil
 }
 
+// sighting is a session as one row shows it, with the login reference
+// (now - uptime) that still carries the monotonic clock reading.
+type sighting struct {
+	s   protocol.Session
+	ref time.Time
+}
+
 // sessionFromRow builds a session from an /ip/hotspot/active or
-// /ppp/active row. The login time is now - uptime; it is computed here on
-// every sighting but only the first one is kept (sameSession tolerates the
-// rounding), so the key never changes.
-func sessionFromRow(kind protocol.SessionKind, m map[string]string, now time.Time) (protocol.Session, bool) {
-	loginAt := now.Add(-parseDuration(m["uptime"])).UTC().Truncate(time.Second)
+// /ppp/active row. The login time is now - uptime; it is computed on every
+// sighting but only the first one names the session (sameSession tolerates
+// the rounding), so the key never changes.
+func sessionFromRow(kind protocol.SessionKind, m map[string]string, now time.Time) (sighting, bool) {
+	ref := now.Add(-parseDuration(m["uptime"]))
+	loginAt := ref.UTC().Truncate(time.Second)
 	s := protocol.Session{Kind: kind, RouterOSID: m[".id"], Address: m["address"], StartedAt: loginAt}
 	switch kind {
 	case protocol.KindHotspot:
@@ -894,24 +941,33 @@ func sessionFromRow(kind protocol.SessionKind, m map[string]string, now time.Tim
 		s.Key = protocol.PPPKey(s.User, sid)
 	}
 	if s.User == "" || len(s.User) > protocol.MaxFieldLen {
-		return s, false
+		return sighting{}, false
 	}
-	return s, true
+	return sighting{s: s, ref: ref}, true
 }
 
-// sameSession reports whether a fresh row describes the known session.
-func sameSession(known, cand *protocol.Session) bool {
-	if known.Kind != cand.Kind || known.User != cand.User {
+// sameSession reports whether a fresh row describes the known session:
+// same user (and MAC for hotspot) and a login time within loginSlack,
+// measured on the monotonic clock when both sightings are from this
+// process, else on the wall clock.
+func sameSession(known *tracked, cand *sighting) bool {
+	k, c := &known.s, &cand.s
+	if k.Kind != c.Kind || k.User != c.User {
 		return false
 	}
-	d := known.StartedAt.Sub(cand.StartedAt)
+	var d time.Duration
+	if !known.loginRef.IsZero() {
+		d = known.loginRef.Sub(cand.ref)
+	} else {
+		d = k.StartedAt.Sub(c.StartedAt)
+	}
 	near := d <= loginSlack && d >= -loginSlack
-	switch known.Kind {
+	switch k.Kind {
 	case protocol.KindHotspot:
-		return known.MAC == cand.MAC && near
+		return k.MAC == c.MAC && near
 	default:
-		if known.SessionID != "" && cand.SessionID != "" {
-			return known.SessionID == cand.SessionID
+		if k.SessionID != "" && c.SessionID != "" {
+			return k.SessionID == c.SessionID
 		}
 		return near
 	}
