@@ -16,12 +16,6 @@ import (
 	"github.com/sitepulse/sitepulse/protocol"
 )
 
-// CodeInterrupted is the failure code of a command whose outcome is
-// unknown because the agent stopped while running it. protocol has no code
-// for this yet; the control plane should treat it like a failure that may
-// or may not have taken effect.
-const CodeInterrupted = "interrupted"
-
 const maxRawRows = 1000
 
 // resultLog is the durable queue of command results: a result is stored in
@@ -114,7 +108,7 @@ type executorConfig struct {
 //
 // Before a command touches the router its record is committed as running.
 // If the agent dies mid-command, the next start marks such records failed
-// with CodeInterrupted and reports that, and a redelivery is answered from
+// with protocol.CodeInterrupted and reports that, and a redelivery is answered from
 // the record. The command is never run twice: for provisioning, running a
 // non-idempotent step twice (add, kick) is worse than an honest "outcome
 // unknown" the operator can check and retry as a new command.
@@ -167,7 +161,7 @@ func (e *executor) recoverInterrupted(ctx context.Context) error {
 	rows.Close()
 	for _, id := range ids {
 		res := e.result(id, protocol.ResultFailed)
-		res.Code = CodeInterrupted
+		res.Code = protocol.CodeInterrupted
 		res.Message = "the agent stopped while this command was running; its outcome is unknown and it will not be re-run"
 		if err := e.store(ctx, id, "", res, false); err != nil {
 			return err
@@ -279,7 +273,7 @@ func (e *executor) handle(ctx context.Context, payload []byte) {
 			// Only a crash leaves "running" behind and startup rewrites it;
 			// be safe anyway.
 			res = e.result(cmd.ID, protocol.ResultFailed)
-			res.Code, res.Message = CodeInterrupted, "outcome unknown"
+			res.Code, res.Message = protocol.CodeInterrupted, "outcome unknown"
 		}
 		res.Duplicate = true
 		res.TS = e.cfg.Now().UTC()

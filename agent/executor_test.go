@@ -59,8 +59,8 @@ func TestExecutorInterruptedCommandIsNotRerun(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Status != protocol.ResultFailed || res.Code != CodeInterrupted || res.Duplicate != (i == 1) {
-			t.Fatalf("result %d = %+v, want failed/%s duplicate=%v", i, res, CodeInterrupted, i == 1)
+		if res.Status != protocol.ResultFailed || res.Code != protocol.CodeInterrupted || res.Duplicate != (i == 1) {
+			t.Fatalf("result %d = %+v, want failed/%s duplicate=%v", i, res, protocol.CodeInterrupted, i == 1)
 		}
 	}
 }

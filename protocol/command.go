@@ -123,6 +123,9 @@ const (
 	CodeExpired     = "expired"      // it arrived after ExpiresAt
 	CodeInvalid     = "invalid"      // it failed validation at the agent
 	CodeUnreachable = "unreachable"  // the router could not be reached
+	// CodeInterrupted: the agent stopped while the command ran, so its
+	// effect on the router is unknown; it is never re-run automatically.
+	CodeInterrupted = "interrupted"
 )
 
 // CommandResult is the payload of sp/v1/{router}/cmd/result.
