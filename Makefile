@@ -25,7 +25,7 @@ LDFLAGS     := -s -w -X main.version=$(VERSION)
 # once it exists, everything under agent/.
 ARM_PKGS ?= ./protocol/... $(if $(wildcard agent/*),./agent/...)
 
-.PHONY: help build test fmt-check vet staticcheck unit cross fuzz bench test-arm clean
+.PHONY: help build test fmt-check vet staticcheck unit cross fuzz bench test-arm web demo browser-test clean
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -89,6 +89,31 @@ test-arm: ## build protocol and agent test binaries for arm/v7 and run them unde
 	  echo "== $$ip under $(QEMU_ARM)"; \
 	  (cd "$$dir" && $(QEMU_ARM) "$$bin" -test.timeout $(TESTTIMEOUT)); \
 	done
+
+# The dashboard is rebuilt when a source file is newer than dist/index.html
+# and reinstalled when package-lock.json is newer than npm ci's own copy of
+# it. Build it before `build`: the binary embeds dist/ as it is.
+WEB_DIR  := controlplane/web
+WEB_SRCS  = $(shell find $(WEB_DIR)/src $(WEB_DIR)/public -type f 2>/dev/null) \
+            $(WEB_DIR)/index.html $(WEB_DIR)/package.json $(WEB_DIR)/vite.config.js
+
+web: $(WEB_DIR)/dist/index.html ## build the dashboard into controlplane/web/dist (npm ci and npm run build, when stale)
+
+$(WEB_DIR)/dist/index.html: $(WEB_SRCS) $(WEB_DIR)/node_modules/.package-lock.json
+	cd $(WEB_DIR) && npm run build
+
+$(WEB_DIR)/node_modules/.package-lock.json: $(WEB_DIR)/package-lock.json
+	cd $(WEB_DIR) && npm ci --no-audit --no-fund --loglevel=error
+
+# The demo's settings come from SITEPULSE_DEMO_* variables, e.g.
+# SITEPULSE_DEMO_HTTP_ADDR=127.0.0.1:18080 make demo (see demo/doc.go).
+demo: web ## build everything, then run the demo: control plane, 3 simulated sites with agents (Ctrl-C stops)
+	@$(MAKE) --no-print-directory build
+	$(GO) build -o bin/sitepulse-demo ./demo
+	bin/sitepulse-demo
+
+browser-test: ## only the dashboard test in headless Chromium, verbose (SITEPULSE_E2E_WATCH=60 seconds)
+	$(GO) test -count=1 -v -run '^TestDashboardInChromium$$' ./e2e/
 
 clean: ## remove bin/
 	rm -rf bin
