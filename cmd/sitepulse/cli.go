@@ -54,6 +54,10 @@ func serveCommand(stdout, stderr io.Writer) *cli.Command {
 			&cli.StringFlag{Name: "mqtt-tls-addr", Usage: "MQTT TLS listener, e.g. :8883; needs --mqtt-tls-cert and --mqtt-tls-key", Sources: cli.EnvVars("SITEPULSE_MQTT_TLS_ADDR")},
 			&cli.StringFlag{Name: "mqtt-tls-cert", Usage: "PEM certificate (chain) file for the MQTT TLS listener", Sources: cli.EnvVars("SITEPULSE_MQTT_TLS_CERT")},
 			&cli.StringFlag{Name: "mqtt-tls-key", Usage: "PEM private key file for the MQTT TLS listener", Sources: cli.EnvVars("SITEPULSE_MQTT_TLS_KEY")},
+			&cli.StringFlag{Name: "mqtt-url", Usage: "external broker for scale-out, tcp://user:pass@host:1883 or ssl://…; replaces the embedded broker (--mqtt-addr and the TLS listener are not used)", Sources: cli.EnvVars("SITEPULSE_MQTT_URL")},
+			&cli.StringFlag{Name: "mqtt-ca", Usage: "PEM CA bundle verifying the external broker (ssl:// --mqtt-url)", Sources: cli.EnvVars("SITEPULSE_MQTT_CA")},
+			&cli.StringFlag{Name: "mqtt-client-id", Usage: "this replica's MQTT client id at the external broker: unique per replica, stable across restarts (default sitepulse-HOSTNAME)", Sources: cli.EnvVars("SITEPULSE_MQTT_CLIENT_ID")},
+			&cli.StringFlag{Name: "mqtt-share-group", Value: "sitepulse", Usage: "shared-subscription group the replicas split ingest in", Sources: cli.EnvVars("SITEPULSE_MQTT_SHARE_GROUP")},
 			&cli.StringFlag{Name: "public-mqtt-url", Usage: "broker URL agents dial, shown when enrolling a router (default tcp://HOST:1883)", Sources: cli.EnvVars("SITEPULSE_PUBLIC_MQTT_URL")},
 			&cli.StringFlag{Name: "pusher-app-id", Value: "sitepulse", Usage: "Pusher app id served by the realtime hub", Sources: cli.EnvVars("SITEPULSE_PUSHER_APP_ID")},
 			&cli.StringFlag{Name: "pusher-key", Value: "sitepulse", Usage: "Pusher app key dashboards connect with", Sources: cli.EnvVars("SITEPULSE_PUSHER_KEY")},
@@ -75,11 +79,17 @@ func serveCommand(stdout, stderr io.Writer) *cli.Command {
 				secret = strings.TrimSpace(string(b))
 			}
 			m := NewMain(Config{
-				HTTPAddr:        cmd.String("http-addr"),
-				MQTTAddr:        cmd.String("mqtt-addr"),
-				MQTTTLSAddr:     cmd.String("mqtt-tls-addr"),
-				MQTTTLSCert:     cmd.String("mqtt-tls-cert"),
-				MQTTTLSKey:      cmd.String("mqtt-tls-key"),
+				HTTPAddr:    cmd.String("http-addr"),
+				MQTTAddr:    cmd.String("mqtt-addr"),
+				MQTTTLSAddr: cmd.String("mqtt-tls-addr"),
+				MQTTTLSCert: cmd.String("mqtt-tls-cert"),
+				MQTTTLSKey:  cmd.String("mqtt-tls-key"),
+				External: ExternalMQTT{
+					URL:        cmd.String("mqtt-url"),
+					CAFile:     cmd.String("mqtt-ca"),
+					ClientID:   cmd.String("mqtt-client-id"),
+					ShareGroup: cmd.String("mqtt-share-group"),
+				},
 				PublicMQTTURL:   cmd.String("public-mqtt-url"),
 				DataDir:         cmd.String("data-dir"),
 				DatabaseURL:     cmd.String("database-url"),

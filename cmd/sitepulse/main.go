@@ -26,6 +26,7 @@ import (
 	"github.com/sitepulse/sitepulse/controlplane"
 	"github.com/sitepulse/sitepulse/controlplane/api"
 	"github.com/sitepulse/sitepulse/controlplane/broker"
+	"github.com/sitepulse/sitepulse/controlplane/cluster"
 	"github.com/sitepulse/sitepulse/controlplane/ingest"
 	"github.com/sitepulse/sitepulse/controlplane/realtime"
 	"github.com/sitepulse/sitepulse/controlplane/store"
@@ -55,6 +56,9 @@ type Config struct {
 	// MQTTTLSAddr, MQTTTLSCert and MQTTTLSKey configure the broker's TLS
 	// listener; an empty address means none.
 	MQTTTLSAddr, MQTTTLSCert, MQTTTLSKey string
+	// External, when its URL is set, replaces the embedded broker with an
+	// external one shared by several replicas.
+	External ExternalMQTT
 	// PublicMQTTURL is the broker URL agents dial, shown in the agent
 	// command when a router is enrolled. "" means tcp://HOST:1883.
 	PublicMQTTURL string
@@ -93,6 +97,7 @@ type Main struct {
 	store    *store.Store
 	ingest   *ingest.Ingest
 	broker   *broker.Broker
+	cluster  *cluster.Client
 	hub      *realtime.Hub
 	fanSub   *controlplane.Subscription
 	fanStop  context.CancelFunc
@@ -188,33 +193,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("ingest: %w", err)
 	}
-	if c.MQTTAddr == "" && c.MQTTTLSAddr == "" {
-		return errors.New("no MQTT listener: set --mqtt-addr or --mqtt-tls-addr")
+	if c.External.URL != "" {
+		err = m.startCluster(ctx)
+	} else {
+		err = m.startBroker(ctx)
 	}
-	var tlsConf *tls.Config
-	if c.MQTTTLSAddr != "" {
-		if c.MQTTTLSCert == "" || c.MQTTTLSKey == "" {
-			return errors.New("--mqtt-tls-addr needs --mqtt-tls-cert and --mqtt-tls-key")
-		}
-		cert, err := tls.LoadX509KeyPair(c.MQTTTLSCert, c.MQTTTLSKey)
-		if err != nil {
-			return fmt.Errorf("mqtt tls: %w", err)
-		}
-		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	}
-	m.broker, err = broker.New(broker.Options{
-		Addr:       c.MQTTAddr,
-		TLSAddr:    c.MQTTTLSAddr,
-		TLSConfig:  tlsConf,
-		Verifier:   m.store,
-		Handler:    m.ingest,
-		Logger:     m.log, // the broker names itself in its log lines
-		Registerer: m.registry,
-	})
 	if err != nil {
-		return fmt.Errorf("broker: %w", err)
-	}
-	if err := m.broker.Start(ctx); err != nil {
 		return err
 	}
 
@@ -227,7 +211,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Store:         m.store,
 		Bus:           m.bus,
 		Provisioner:   m.prov,
-		Invalidator:   m.broker,
+		Invalidator:   m.invalidator(),
 		PublicMQTTURL: c.PublicMQTTURL,
 		Pusher:        api.PusherConfig{Key: m.hub.Key(), AppID: m.hub.AppID()},
 		Logger:        m.log.With("component", "api"),
@@ -266,6 +250,38 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.log.Info("serving", slog.String("http", m.HTTPAddr()), slog.String("mqtt", m.MQTTAddr()),
 		slog.String("mqtt_tls", m.MQTTTLSAddr()), slog.String("store", m.store.Dialect()))
 	return nil
+}
+
+// startBroker starts the embedded broker with ingest as its handler.
+func (m *Main) startBroker(ctx context.Context) (err error) {
+	c := m.Config
+	if c.MQTTAddr == "" && c.MQTTTLSAddr == "" {
+		return errors.New("no MQTT listener: set --mqtt-addr or --mqtt-tls-addr")
+	}
+	var tlsConf *tls.Config
+	if c.MQTTTLSAddr != "" {
+		if c.MQTTTLSCert == "" || c.MQTTTLSKey == "" {
+			return errors.New("--mqtt-tls-addr needs --mqtt-tls-cert and --mqtt-tls-key")
+		}
+		cert, err := tls.LoadX509KeyPair(c.MQTTTLSCert, c.MQTTTLSKey)
+		if err != nil {
+			return fmt.Errorf("mqtt tls: %w", err)
+		}
+		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	m.broker, err = broker.New(broker.Options{
+		Addr:       c.MQTTAddr,
+		TLSAddr:    c.MQTTTLSAddr,
+		TLSConfig:  tlsConf,
+		Verifier:   m.store,
+		Handler:    m.ingest,
+		Logger:     m.log, // the broker names itself in its log lines
+		Registerer: m.registry,
+	})
+	if err != nil {
+		return fmt.Errorf("broker: %w", err)
+	}
+	return m.broker.Start(ctx)
 }
 
 // startRealtime starts the Pusher hub and the fan-out from the bus to its
@@ -312,7 +328,7 @@ func (m *Main) startRealtime(ctx context.Context) error {
 	m.fanDone = make(chan struct{})
 	go func() {
 		defer close(m.fanDone)
-		_ = fan.Run(fctx, m.fanSub.C)
+		_ = fan.Run(fctx, m.fanInput(fctx))
 	}()
 	return nil
 }
@@ -372,7 +388,7 @@ func (m *Main) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	} else {
 		checks["store"] = "ok"
 	}
-	if m.closing.Load() || m.broker == nil || (m.broker.Addr() == nil && m.broker.TLSAddr() == nil) {
+	if m.closing.Load() || !m.mqttReady() {
 		checks["broker"] = "not running"
 		ready = false
 	} else {
@@ -416,6 +432,9 @@ func (m *Main) Close() error {
 			if err := m.broker.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("broker: %w", err))
 			}
+		}
+		if m.cluster != nil {
+			_ = m.cluster.Close()
 		}
 		if m.prov != nil {
 			if err := m.prov.Close(ctx); err != nil {

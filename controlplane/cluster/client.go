@@ -98,6 +98,10 @@ type Client struct {
 	closed     atomic.Bool
 	closeOnce  sync.Once
 
+	// subscribed is closed after the first connection's subscriptions.
+	subscribed     chan struct{}
+	subscribedOnce sync.Once
+
 	statusMu sync.Mutex
 	status   map[string]routerStatus
 
@@ -160,6 +164,8 @@ func New(o Options) (*Client, error) {
 		ctx:    ctx,
 		cancel: cancel,
 		status: make(map[string]routerStatus),
+
+		subscribed: make(chan struct{}),
 	}
 	c.relay.init(o.RemoteBuffer)
 
@@ -239,8 +245,8 @@ func redactErr(err error) error {
 	return err
 }
 
-// Start connects and subscribes, and returns once the first connection is
-// up or ctx (bounded by ConnectTimeout) is done.
+// Start connects and subscribes, and returns once the first connection's
+// subscriptions are in place or ctx (bounded by ConnectTimeout) is done.
 func (c *Client) Start(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.ConnectTimeout)
 	defer cancel()
@@ -254,6 +260,11 @@ func (c *Client) Start(ctx context.Context) error {
 		// paho keeps retrying in the background (ConnectRetry); Close
 		// stops it.
 		return fmt.Errorf("cluster: connect: %w", ctx.Err())
+	}
+	select {
+	case <-c.subscribed:
+	case <-ctx.Done():
+		return fmt.Errorf("cluster: subscribe: %w", ctx.Err())
 	}
 	c.log.Info("connected to the external broker", "client_id", c.opts.ClientID)
 	return nil
@@ -292,6 +303,7 @@ func (c *Client) onConnect(cl mqtt.Client) {
 			}
 		}
 	}
+	c.subscribedOnce.Do(func() { close(c.subscribed) })
 }
 
 // onMessage runs on paho's single dispatch goroutine (order matters).

@@ -14,6 +14,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/sitepulse/sitepulse/controlplane"
+	"github.com/sitepulse/sitepulse/controlplane/cluster/clustertest"
 	"github.com/sitepulse/sitepulse/controlplane/realtime"
 	"github.com/sitepulse/sitepulse/protocol"
 )
@@ -166,7 +167,7 @@ func assertNothingRedelivered(t *testing.T, brokerURL string, ids []string, agen
 }
 
 func TestSharedIngestAppliesEachMessageOnceAndAcks(t *testing.T) {
-	broker := startMosquitto(t)
+	broker := clustertest.StartMosquitto(t)
 	ra, rb := newRecorder(), newRecorder()
 	a := startClient(t, broker, "cp-a", ra)
 	b := startClient(t, broker, "cp-b", rb)
@@ -201,7 +202,7 @@ func TestSharedIngestAppliesEachMessageOnceAndAcks(t *testing.T) {
 }
 
 func TestRetryableFailureIsRedeliveredInOrder(t *testing.T) {
-	broker := startMosquitto(t)
+	broker := clustertest.StartMosquitto(t)
 	r := newRecorder()
 	r.fail["m1"] = 1
 	r.reject["bad"] = true
@@ -227,7 +228,7 @@ func TestRetryableFailureIsRedeliveredInOrder(t *testing.T) {
 }
 
 func TestRelayDeliversOtherReplicasChangesOnce(t *testing.T) {
-	broker := startMosquitto(t)
+	broker := clustertest.StartMosquitto(t)
 	a := startClient(t, broker, "cp-a", newRecorder())
 	b := startClient(t, broker, "cp-b", newRecorder())
 	ctx, cancel := context.WithCancel(context.Background())
@@ -295,7 +296,7 @@ func sameChange(a, b controlplane.Change) bool {
 }
 
 func TestCommandsConnectivityAndWill(t *testing.T) {
-	broker := startMosquitto(t)
+	broker := clustertest.StartMosquitto(t)
 	r := newRecorder()
 	c := startClient(t, broker, "cp-a", r)
 

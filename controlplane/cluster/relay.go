@@ -96,8 +96,8 @@ func (r *relayState) close() {
 
 // Fanin relays every change read from local to the other replicas and
 // returns a channel carrying local's changes and the changes other
-// replicas relayed, for the realtime fan-out. It is closed when ctx is done,
-// local is closed or the client is closed. Start one Fanin per Client.
+// replicas relayed, for the realtime fan-out. It is closed when ctx is done
+// or local is closed. Start one Fanin per Client.
 //
 //	sub := bus.Subscribe(1024)
 //	go fanout.Run(ctx, client.Fanin(ctx, sub.C))
@@ -113,6 +113,7 @@ func (c *Client) Fanin(ctx context.Context, local <-chan controlplane.Change) <-
 				return false
 			}
 		}
+		remote := c.relay.remote
 		for {
 			select {
 			case <-ctx.Done():
@@ -125,9 +126,12 @@ func (c *Client) Fanin(ctx context.Context, local <-chan controlplane.Change) <-
 				if !send(ch) {
 					return
 				}
-			case ch, ok := <-c.relay.remote:
+			case ch, ok := <-remote:
 				if !ok {
-					return
+					// The client closed; keep passing local changes on
+					// until the fan-out stops, so the bus never blocks.
+					remote = nil
+					continue
 				}
 				if !send(ch) {
 					return

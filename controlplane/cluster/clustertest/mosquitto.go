@@ -1,4 +1,4 @@
-package cluster
+package clustertest
 
 import (
 	"fmt"
@@ -10,10 +10,10 @@ import (
 	"time"
 )
 
-// startMosquitto runs a Mosquitto broker on a free loopback port for the
+// StartMosquitto runs a Mosquitto broker on a free loopback port for the
 // test and returns its tcp:// URL. Without the binary it skips, except
 // under CI=true, where it fails.
-func startMosquitto(t *testing.T) string {
+func StartMosquitto(t testing.TB) string {
 	t.Helper()
 	bin, err := exec.LookPath("mosquitto")
 	if err != nil {
