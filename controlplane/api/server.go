@@ -41,6 +41,9 @@ type Options struct {
 	// Invalidator is called after a router's secret is rotated or the
 	// router revoked. nil means nobody is told.
 	Invalidator RouterInvalidator
+	// Provisioning serves commands, managed accounts and failed jobs. nil
+	// means those endpoints answer 503.
+	Provisioning Provisioning
 	// PublicMQTTURL is the broker URL agents dial, put in the
 	// ready-to-paste agent command. "" means "tcp://HOST:1883".
 	PublicMQTTURL string
@@ -79,7 +82,7 @@ type Server struct {
 
 // Route is one registered endpoint.
 type Route struct {
-	Method string // GET, POST, PATCH, DELETE
+	Method string // GET, POST, PUT, PATCH, DELETE
 	Path   string // ServeMux path with {wildcards}
 	// Public routes need no bearer token.
 	Public  bool
@@ -176,6 +179,21 @@ func (s *Server) register() {
 
 	authed("GET", "/api/v1/sessions", s.handleListSessions)
 	authed("GET", "/api/v1/sessions/history", s.handleListHistory)
+
+	authed("POST", "/api/v1/routers/{id}/commands", s.handleCreateCommand)
+	authed("GET", "/api/v1/commands", s.handleListCommands)
+	authed("POST", "/api/v1/commands/bulk", s.handleBulkCommand)
+	authed("GET", "/api/v1/commands/{id}", s.handleGetCommand)
+	authed("POST", "/api/v1/commands/{id}/cancel", s.handleCancelCommand)
+
+	authed("GET", "/api/v1/accounts", s.handleListAccounts)
+	authed("POST", "/api/v1/accounts", s.handleCreateAccount)
+	authed("GET", "/api/v1/accounts/{id}", s.handleGetAccount)
+	authed("PATCH", "/api/v1/accounts/{id}", s.handleUpdateAccount)
+	authed("DELETE", "/api/v1/accounts/{id}", s.handleDeleteAccount)
+	authed("PUT", "/api/v1/accounts/{id}/routers", s.handleSetAccountRouters)
+
+	authed("GET", "/api/v1/jobs/failed", s.handleFailedJobs)
 
 	authed("GET", "/api/v1/stats", s.handleStats)
 	authed("GET", "/api/v1/audit", s.handleListAudit)

@@ -1,0 +1,216 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/sitepulse/sitepulse/controlplane"
+	"github.com/sitepulse/sitepulse/controlplane/provisioning"
+	"github.com/sitepulse/sitepulse/controlplane/store"
+	"github.com/sitepulse/sitepulse/protocol"
+)
+
+// Provisioning carries out commands and managed accounts and lists failed
+// background jobs; *provisioning.Service implements it. It checks roles
+// itself (EFORBIDDEN) and scopes by the principal (ENOTFOUND for another
+// tenant's routers, commands and accounts); EINVALID names the field;
+// ECONFLICT for a revoked router, a duplicate account or a command that
+// can no longer be cancelled.
+type Provisioning interface {
+	CreateCommand(ctx context.Context, p controlplane.Principal, routerID string, req provisioning.CommandRequest) (controlplane.Command, error)
+	BulkCommand(ctx context.Context, p controlplane.Principal, req provisioning.BulkRequest) (provisioning.BulkResult, error)
+	GetCommand(ctx context.Context, scope int64, id string) (controlplane.Command, error)
+	ListCommands(ctx context.Context, scope int64, f store.CommandFilter) ([]controlplane.Command, int, error)
+	CancelCommand(ctx context.Context, p controlplane.Principal, id string) (controlplane.Command, error)
+
+	CreateAccount(ctx context.Context, p controlplane.Principal, req provisioning.AccountRequest) (provisioning.AccountResult, error)
+	GetAccount(ctx context.Context, scope, id int64) (controlplane.Account, error)
+	ListAccounts(ctx context.Context, scope int64, f store.AccountFilter) ([]controlplane.Account, int, error)
+	UpdateAccount(ctx context.Context, p controlplane.Principal, id int64, patch provisioning.AccountPatch) (provisioning.AccountResult, error)
+	SetAccountRouters(ctx context.Context, p controlplane.Principal, id int64, routerIDs []string) (provisioning.AccountResult, error)
+	DeleteAccount(ctx context.Context, p controlplane.Principal, id int64) (provisioning.AccountResult, error)
+
+	FailedJobs(ctx context.Context, limit int) ([]provisioning.FailedJob, error)
+}
+
+// provisioner returns Options.Provisioning, or EUNAVAILABLE without one.
+func (s *Server) provisioner() (Provisioning, error) {
+	if s.opts.Provisioning == nil {
+		return nil, controlplane.Errorf(controlplane.EUNAVAILABLE, "provisioning is not running on this server")
+	}
+	return s.opts.Provisioning, nil
+}
+
+// redacted returns c as the API shows it: without passwords.
+func redacted(c controlplane.Command) controlplane.Command {
+	c.Params = c.Params.Redacted()
+	return c
+}
+
+func redactedAll(cs []controlplane.Command) []controlplane.Command {
+	out := make([]controlplane.Command, len(cs))
+	for i, c := range cs {
+		out[i] = redacted(c)
+	}
+	return out
+}
+
+// commandFilter reads router_id, status, kind, bulk_id, account_id, limit
+// and offset.
+func commandFilter(q url.Values) (store.CommandFilter, error) {
+	var f store.CommandFilter
+	var err error
+	if f.Limit, f.Offset, err = pageParams(q); err != nil {
+		return f, err
+	}
+	f.RouterID, f.BulkID = q.Get("router_id"), q.Get("bulk_id")
+	if st := controlplane.CommandStatus(q.Get("status")); st != "" {
+		if !st.Valid() {
+			return f, invalid("status", "must be one of %v", controlplane.CommandStatuses)
+		}
+		f.Status = st
+	}
+	if k := protocol.CommandKind(q.Get("kind")); k != "" {
+		known := false
+		for _, v := range protocol.CommandKinds {
+			known = known || v == k
+		}
+		if !known {
+			return f, invalid("kind", "unknown command kind %q", k)
+		}
+		f.Kind = k
+	}
+	if v := q.Get("account_id"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			return f, invalid("account_id", "must be a positive integer")
+		}
+		f.AccountID = n
+	}
+	return f, nil
+}
+
+func (s *Server) handleCreateCommand(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+	prov, err := s.provisioner()
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var req provisioning.CommandRequest
+	if err := s.decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	router := r.PathValue("id")
+	c, err := prov.CreateCommand(r.Context(), p, router, req)
+	if err != nil {
+		// A created command is audited with its transaction; a refused one
+		// here, with the reason.
+		s.audit(r, p, p.TenantID, "command.create", routerTarget(router), err, string(req.Kind))
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/v1/commands/"+c.ID)
+	writeJSON(w, http.StatusAccepted, redacted(c))
+}
+
+func (s *Server) handleBulkCommand(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+	prov, err := s.provisioner()
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var req provisioning.BulkRequest
+	if err := s.decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	res, err := prov.BulkCommand(r.Context(), p, req)
+	if err != nil {
+		s.audit(r, p, p.TenantID, "command.bulk", "bulk", err, string(req.Command.Kind))
+		s.writeError(w, r, err)
+		return
+	}
+	res.Commands = redactedAll(res.Commands)
+	w.Header().Set("Location", "/api/v1/commands?bulk_id="+url.QueryEscape(res.BulkID))
+	writeJSON(w, http.StatusAccepted, res)
+}
+
+func (s *Server) handleListCommands(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+	prov, err := s.provisioner()
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	f, err := commandFilter(r.URL.Query())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	scope, err := listScope(r, p)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	data, total, err := prov.ListCommands(r.Context(), scope, f)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, Page[controlplane.Command]{Data: redactedAll(data), Total: total, Limit: f.Limit, Offset: f.Offset})
+}
+
+func (s *Server) handleGetCommand(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+	prov, err := s.provisioner()
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	c, err := prov.GetCommand(r.Context(), p.Scope(), r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, redacted(c))
+}
+
+func (s *Server) handleCancelCommand(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+	prov, err := s.provisioner()
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	id := r.PathValue("id")
+	c, err := prov.CancelCommand(r.Context(), p, id)
+	if err != nil {
+		s.audit(r, p, p.TenantID, "command.cancel", "command:"+id, err, "")
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, redacted(c))
+}
+
+func (s *Server) handleFailedJobs(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+	if !p.IsSystemAdmin() {
+		s.writeError(w, r, forbidden("only system admins see background jobs"))
+		return
+	}
+	prov, err := s.provisioner()
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	limit, _, err := pageParams(r.URL.Query())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	jobs, err := prov.FailedJobs(r.Context(), limit)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, List[provisioning.FailedJob]{Data: nonNil(jobs)})
+}
