@@ -25,7 +25,7 @@ LDFLAGS     := -s -w -X main.version=$(VERSION)
 # once it exists, everything under agent/.
 ARM_PKGS ?= ./protocol/... $(if $(wildcard agent/*),./agent/...)
 
-.PHONY: help build test fmt-check vet staticcheck unit cross fuzz bench test-arm web demo browser-test clean
+.PHONY: help build test fmt-check vet staticcheck unit cross fuzz bench chaos chaos-short test-arm web demo browser-test clean
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -74,6 +74,15 @@ fuzz: ## run every Fuzz target in the module for FUZZTIME each (default 10s)
 
 bench: ## Go benchmarks of every package (the full load report comes with bench/)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+
+# The chaos suite is a Go test behind the "chaos" build tag, so `make test`
+# never runs it. Full mode starts its own PostgreSQL 15 (as the postgres
+# user) to restart it; short mode uses SQLite and short outages (CI).
+chaos: ## fault injection against the simulator's ground truth: SQLite and PostgreSQL, long outages (~5 min)
+	$(GO) test -tags chaos -count=1 -v -timeout 20m -run '^TestChaos$$' ./chaos/
+
+chaos-short: ## the chaos suite's short mode on SQLite (~2 min; run by .ci/run)
+	$(GO) test -tags chaos -short -count=1 -v -timeout 10m -run '^TestChaos$$' ./chaos/
 
 # Test binaries are built for GOARCH=arm GOARM=7 and run under qemu user
 # emulation from their package directory, as `go test` would, so testdata/
