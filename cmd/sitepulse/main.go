@@ -28,6 +28,7 @@ import (
 	"github.com/sitepulse/sitepulse/controlplane/broker"
 	"github.com/sitepulse/sitepulse/controlplane/cluster"
 	"github.com/sitepulse/sitepulse/controlplane/ingest"
+	"github.com/sitepulse/sitepulse/controlplane/provisioning"
 	"github.com/sitepulse/sitepulse/controlplane/realtime"
 	"github.com/sitepulse/sitepulse/controlplane/store"
 	"github.com/sitepulse/sitepulse/controlplane/web"
@@ -79,6 +80,10 @@ type Config struct {
 	// PasswordIterations is the store's PBKDF2 work factor; 0 means the
 	// store's default. Tests lower it.
 	PasswordIterations int
+	// Provisioning tunes command delivery, expiry and the background jobs
+	// (zero fields mean provisioning's defaults); Main fills in the store,
+	// bus, logger and registry.
+	Provisioning provisioning.Options
 	// Logger receives every component's logs. nil discards them.
 	Logger *slog.Logger
 	// Stdout receives the one-time generated admin password (never the
@@ -102,7 +107,7 @@ type Main struct {
 	fanSub   *controlplane.Subscription
 	fanStop  context.CancelFunc
 	fanDone  chan struct{}
-	prov     *api.InProcessProvisioner
+	prov     *provisioning.Service
 	api      *api.Server
 	httpLn   net.Listener
 	httpSrv  *http.Server
@@ -189,7 +194,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 
-	m.ingest, err = ingest.New(ingest.Options{Store: m.store, Bus: m.bus, Logger: m.log, Registerer: m.registry})
+	if err := m.newProvisioning(); err != nil {
+		return err
+	}
+	m.ingest, err = ingest.New(ingest.Options{Store: m.store, Bus: m.bus, CommandResults: m.prov, Logger: m.log, Registerer: m.registry})
 	if err != nil {
 		return fmt.Errorf("ingest: %w", err)
 	}
@@ -205,12 +213,16 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err := m.startRealtime(ctx); err != nil {
 		return err
 	}
+	// After the fan-out subscribed, so that no CommandUpdated is missed.
+	if err := m.startProvisioning(ctx); err != nil {
+		return err
+	}
 
-	m.prov = api.NewInProcessProvisioner(api.ProvisionerOptions{Store: m.store, Bus: m.bus, Logger: m.log.With("component", "provisioner")})
 	m.api, err = api.New(api.Options{
 		Store:         m.store,
 		Bus:           m.bus,
 		Provisioner:   m.prov,
+		Provisioning:  m.prov,
 		Invalidator:   m.invalidator(),
 		PublicMQTTURL: c.PublicMQTTURL,
 		Pusher:        api.PusherConfig{Key: m.hub.Key(), AppID: m.hub.AppID()},
@@ -428,6 +440,12 @@ func (m *Main) Close() error {
 		} else if m.httpLn != nil {
 			_ = m.httpLn.Close()
 		}
+		if m.prov != nil {
+			// Before the broker: running jobs may still deliver commands.
+			if err := m.prov.Close(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
 		if m.broker != nil {
 			if err := m.broker.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("broker: %w", err))
@@ -435,11 +453,6 @@ func (m *Main) Close() error {
 		}
 		if m.cluster != nil {
 			_ = m.cluster.Close()
-		}
-		if m.prov != nil {
-			if err := m.prov.Close(ctx); err != nil {
-				errs = append(errs, err)
-			}
 		}
 		if m.fanStop != nil {
 			m.fanStop()

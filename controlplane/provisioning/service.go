@@ -191,7 +191,9 @@ func (s *Service) Start(ctx context.Context, pub Publisher) error {
 	s.sub = s.bus.Subscribe(1024)
 	s.subDone = make(chan struct{})
 	go s.follow(s.sub, s.subDone)
-	if err := s.river.Start(ctx); err != nil {
+	// River stops when its Start context ends; the service runs until
+	// Close, so ctx bounds only the start.
+	if err := s.river.Start(context.WithoutCancel(ctx)); err != nil {
 		s.sub.Close()
 		<-s.subDone
 		return fmt.Errorf("provisioning: start jobs: %w", err)
