@@ -15,11 +15,13 @@
 //   SITEPULSE_E2E_ARTIFACTS    directory for screenshots (default ./artifacts)
 //   SITEPULSE_E2E_CHROMIUM     browser binary (default /usr/bin/chromium)
 //
-// What it checks (issue 7): a login on the router shows as a session row
-// within one second of the trigger; while sessions change live for the
-// watch window the page makes no HTTP request at all (REST only for the
-// initial load, then WebSocket events); the kick button ends the session
-// and its row disappears.
+// What it checks (issue 7), in this order: a login on the router shows
+// as a session row within one second of the trigger; the row's kick button
+// sends the kick command (202) and the row disappears (browser_test.go then
+// checks through REST that the command succeeded and the session ended);
+// after a fresh load, while sessions change live for the watch window, the
+// page makes no HTTP request at all (REST only for the initial load, then
+// WebSocket events).
 import assert from 'node:assert/strict'
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -102,6 +104,7 @@ test('dashboard: live sessions over WebSocket, one-second logins, no polling, ki
     if (m.type() === 'error' || m.type() === 'warning') console.log(`# browser ${m.type()}: ${m.text()}`)
   })
   page.on('pageerror', (e) => console.log(`# page error: ${e.message}`))
+  page.on('requestfailed', (r) => console.log(`# request failed: ${r.method()} ${r.url()}: ${r.failure()?.errorText}`))
 
   // --- log in -----------------------------------------------------------
   await page.goto(base + '/login')
@@ -117,19 +120,95 @@ test('dashboard: live sessions over WebSocket, one-second logins, no polling, ki
   await page.getByTestId('nav-hotspot').click()
   await page.waitForURL((u) => u.pathname === '/sessions/hotspot')
   await page.locator(`[data-testid="session-row"][data-router-id="${routerId}"]`).first().waitFor({ timeout: 10_000 })
-  // The initial load is over once no request has been made for a second.
+  await quiet(page, requests)
+  t.diagnostic(`initial load: ${requests.length} requests`)
+  await observe(page, guest)
+
+  // --- a login on the router is a row within one second -------------------
+  await sim(`/hotspot-user?name=${encodeURIComponent(guest)}&password=e2e`)
+  const triggeredAt = Date.now()
+  const login = await sim(`/login/hotspot?user=${encodeURIComponent(guest)}&mac=02:E2:E0:00:00:01&address=10.5.99.9`)
+  const row = page.locator(`[data-testid="session-row"][data-user="${guest}"]`)
+  await row.waitFor({ timeout: 5_000 })
+  const appearedAt = await page.evaluate(() => window.__e2e.guestAt)
+  const latency = Math.round(appearedAt - triggeredAt)
+  console.log(`# login → row: ${latency} ms (simulator .id ${login.id})`)
+  await shot(page, '2-session-appeared')
+  assert.ok(appearedAt > 0, 'the observer saw no row for the guest')
+  assert.ok(latency <= 1000, `the guest's row appeared ${latency} ms after the login, want ≤ 1000 ms`)
+
+  // --- kick from the UI -----------------------------------------------------
+  // Right after the login, so that the simulator's churn (it logs out
+  // random sessions) has little time to take the guest first. As churn
+  // could, the row going away proves nothing alone: the kick command must
+  // be accepted (202), and e2e/browser_test.go then checks through REST
+  // that it succeeded and that the session ended.
+  const kickFrom = requests.length
+  const [resp] = await Promise.all([
+    page.waitForResponse((r) => r.request().method() === 'POST' && /\/routers\/[^/]+\/commands$/.test(new URL(r.url()).pathname), {
+      timeout: 10_000,
+    }),
+    row.getByTestId('kick-button').click({ timeout: 5_000 }),
+  ]).catch(async (err) => {
+    // Say what the page did instead: its requests and its toasts.
+    const toasts = await page.getByTestId('toast').allInnerTexts()
+    await shot(page, '3-kick-failed')
+    throw new Error(`kick: ${err.message}\nrequests since the click: ${JSON.stringify(requests.slice(kickFrom))}\ntoasts: ${JSON.stringify(toasts)}`)
+  })
+  assert.equal(resp.status(), 202, `POST ${resp.url()}: ${resp.status()} ${await resp.text()}`)
+  const command = await resp.json()
+  await row.waitFor({ state: 'detached', timeout: 15_000 })
+  console.log(`# kicked ${guest} from the UI: command ${command.id} accepted, the row is gone`)
+  await shot(page, '3-after-kick')
+  const simState = await fetch(simControl + '/state').then((r) => r.json())
+  assert.ok(!(simState.hotspot || []).some((s) => s.user === guest), `the simulator still has ${guest} active after the kick`)
+
+  // --- no HTTP request while sessions change live -------------------------
+  // A fresh page load, then nothing but WebSocket events for the window.
+  await page.reload()
+  await page.locator(`[data-testid="session-row"][data-router-id="${routerId}"]`).first().waitFor({ timeout: 10_000 })
+  await page.getByTestId('connection-status').and(page.locator('[data-state="connected"]')).waitFor({ timeout: 10_000 })
+  await quiet(page, requests)
+  await observe(page, guest)
+  const watchFrom = requests.length
+  t.diagnostic(`watching ${watchSeconds} s for HTTP requests`)
+  await page.waitForTimeout(watchSeconds * 1000)
+  const live = await page.evaluate(() => window.__e2e)
+  const during = requests.slice(watchFrom)
+  const gaps = await page.getByTestId('connection-status').getAttribute('data-gaps')
+  const state = await page.getByTestId('connection-status').getAttribute('data-state')
+  console.log(
+    `# ${watchSeconds} s window after a fresh load: ${during.length} HTTP requests; rows added ${live.added}, removed ${live.removed}, counter changes ${live.counters}; connection ${state}, gaps ${gaps}`,
+  )
+  await shot(page, '4-after-watch')
+  assert.deepEqual(
+    during.map((r) => `${r.method} ${r.url}`),
+    [],
+    `the page made HTTP requests during the ${watchSeconds} s window after its initial load`,
+  )
+  assert.ok(live.counters > 0, 'no traffic counter changed during the window: the test saw no live update')
+  if (watchSeconds >= 30) assert.ok(live.added + live.removed > 0, 'no session came or went during the window: churn did not reach the page')
+  assert.equal(state, 'connected')
+})
+
+/** Waits until the page has made no request for a second (at most 15 s). */
+async function quiet(page, requests) {
+  const start = Date.now()
   for (let quietSince = Date.now(), seen = requests.length; Date.now() - quietSince < 1000; ) {
+    if (Date.now() - start > 15_000) throw new Error(`the page kept making requests for 15 s: ${requests.slice(-5).map((r) => r.url).join(', ')}`)
     await page.waitForTimeout(100)
     if (requests.length !== seen) {
       seen = requests.length
       quietSince = Date.now()
     }
   }
-  const initial = requests.length
-  t.diagnostic(`initial load: ${initial} requests`)
+}
 
-  // Count rows coming and going and counter changes from here on, in the
-  // page, with the browser's own clock for when the guest's row appears.
+/**
+ * Counts, in the page, session rows coming and going and counter changes,
+ * and notes with the browser's clock when the guest's row appears.
+ */
+async function observe(page, user) {
   await page.evaluate((user) => {
     const w = window
     w.__e2e = { added: 0, removed: 0, counters: 0, guestAt: 0 }
@@ -148,62 +227,5 @@ test('dashboard: live sessions over WebSocket, one-second logins, no polling, ki
         for (const n of m.removedNodes) if (isRow(n)) w.__e2e.removed++
       }
     }).observe(document.body, { childList: true, subtree: true, attributes: true, attributeFilter: ['data-bytes'] })
-  }, guest)
-
-  // --- a login on the router is a row within one second -------------------
-  await sim(`/hotspot-user?name=${encodeURIComponent(guest)}&password=e2e`)
-  const triggeredAt = Date.now()
-  const login = await sim(`/login/hotspot?user=${encodeURIComponent(guest)}&mac=02:E2:E0:00:00:01&address=10.5.99.9`)
-  const row = page.locator(`[data-testid="session-row"][data-user="${guest}"]`)
-  await row.waitFor({ timeout: 5_000 })
-  const appearedAt = await page.evaluate(() => window.__e2e.guestAt)
-  const latency = Math.round(appearedAt - triggeredAt)
-  console.log(`# login → row: ${latency} ms (simulator .id ${login.id})`)
-  await shot(page, '2-session-appeared')
-  assert.ok(appearedAt > 0, 'the observer saw no row for the guest')
-  assert.ok(latency <= 1000, `the guest's row appeared ${latency} ms after the login, want ≤ 1000 ms`)
-
-  // --- no HTTP request while sessions change live -------------------------
-  const watchFrom = requests.length
-  const before = await page.evaluate(() => ({ ...window.__e2e }))
-  t.diagnostic(`watching ${watchSeconds} s for HTTP requests`)
-  await page.waitForTimeout(watchSeconds * 1000)
-  const after = await page.evaluate(() => ({ ...window.__e2e }))
-  const during = requests.slice(watchFrom)
-  const live = { added: after.added - before.added, removed: after.removed - before.removed, counters: after.counters - before.counters }
-  const gaps = await page.getByTestId('connection-status').getAttribute('data-gaps')
-  const state = await page.getByTestId('connection-status').getAttribute('data-state')
-  console.log(
-    `# ${watchSeconds} s window: ${during.length} HTTP requests; rows added ${live.added}, removed ${live.removed}, counter changes ${live.counters}; connection ${state}, gaps ${gaps}`,
-  )
-  await shot(page, '3-after-watch')
-  assert.deepEqual(
-    during.map((r) => `${r.method} ${r.url}`),
-    [],
-    `the page made HTTP requests during the ${watchSeconds} s window after its initial load`,
-  )
-  assert.ok(live.counters > 0, 'no traffic counter changed during the window: the test saw no live update')
-  if (watchSeconds >= 30) assert.ok(live.added + live.removed > 0, 'no session came or went during the window: churn did not reach the page')
-  assert.equal(state, 'connected')
-
-  // --- kick from the UI -----------------------------------------------------
-  // The simulator's churn may log the guest out by itself, so the row going
-  // away proves nothing alone: the kick command must be accepted (202) and
-  // reported succeeded (the toast follows its CommandUpdated events).
-  const [resp] = await Promise.all([
-    page.waitForResponse((r) => r.request().method() === 'POST' && /\/routers\/[^/]+\/commands$/.test(new URL(r.url()).pathname), {
-      timeout: 10_000,
-    }),
-    row.getByTestId('kick-button').click(),
-  ])
-  assert.equal(resp.status(), 202, `POST ${resp.url()}: ${resp.status()} ${await resp.text()}`)
-  const command = await resp.json()
-  await Promise.all([
-    row.waitFor({ state: 'detached', timeout: 15_000 }),
-    page.locator('[data-testid="toast"][data-kind="success"]', { hasText: `Kick ${guest}: succeeded` }).waitFor({ timeout: 15_000 }),
-  ])
-  console.log(`# kicked ${guest} from the UI: command ${command.id} succeeded and the row is gone`)
-  await shot(page, '4-after-kick')
-  const state2 = await fetch(simControl + '/state').then((r) => r.json())
-  assert.ok(!(state2.hotspot || []).some((s) => s.user === guest), `the simulator still has ${guest} active after the kick`)
-})
+  }, user)
+}
