@@ -25,7 +25,7 @@ LDFLAGS     := -s -w -X main.version=$(VERSION)
 # once it exists, everything under agent/.
 ARM_PKGS ?= ./protocol/... $(if $(wildcard agent/*),./agent/...)
 
-.PHONY: help build test fmt-check vet staticcheck unit cross fuzz bench chaos chaos-short test-arm web demo browser-test clean
+.PHONY: images help build test fmt-check vet staticcheck unit cross fuzz bench chaos chaos-short test-arm web demo browser-test clean
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -46,8 +46,10 @@ vet: ## go vet ./...
 staticcheck: ## staticcheck ./... (pinned v0.8.2, compiled on first use)
 	$(STATICCHECK) ./...
 
+# The image test packs the binaries of `make cross` when they exist, and
+# builds its own otherwise.
 unit: ## go test -race ./... (PostgreSQL tests need SITEPULSE_TEST_DATABASE_URL; .ci/run sets it)
-	$(GO) test -race -timeout $(TESTTIMEOUT) $(GOTESTFLAGS) ./...
+	SITEPULSE_CROSS_DIR=$(CURDIR)/bin/cross $(GO) test -race -timeout $(TESTTIMEOUT) $(GOTESTFLAGS) ./...
 
 cross: ## static agent binaries for linux arm/v7, arm64, amd64 in bin/cross/
 	@test -d cmd/sitepulse-agent || { echo "cross: cmd/sitepulse-agent does not exist yet" >&2; exit 1; }
@@ -56,6 +58,13 @@ cross: ## static agent binaries for linux arm/v7, arm64, amd64 in bin/cross/
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/cross/sitepulse-agent-linux-arm64 ./cmd/sitepulse-agent
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/cross/sitepulse-agent-linux-amd64 ./cmd/sitepulse-agent
 	@if command -v file >/dev/null; then file bin/cross/*; else ls -l bin/cross/; fi
+
+images: cross ## agent images as single-platform docker-save tars (RouterOS /container import) in bin/images/
+	@mkdir -p bin/images
+	$(GO) run ./deploy/image --platform linux/arm/v7 --binary bin/cross/sitepulse-agent-linux-armv7 --tag sitepulse/agent:$(VERSION) --out bin/images/sitepulse-agent-arm.tar
+	$(GO) run ./deploy/image --platform linux/arm64 --binary bin/cross/sitepulse-agent-linux-arm64 --tag sitepulse/agent:$(VERSION) --out bin/images/sitepulse-agent-arm64.tar
+	$(GO) run ./deploy/image --platform linux/amd64 --binary bin/cross/sitepulse-agent-linux-amd64 --tag sitepulse/agent:$(VERSION) --out bin/images/sitepulse-agent-amd64.tar
+	@ls -l bin/images/
 
 # Fuzz targets are found, not listed: grep narrows the search to packages
 # with a `func Fuzz` in a test file, and `go test -list` names the targets.
