@@ -73,6 +73,12 @@ type router struct {
 
 	resyncReq chan chan error
 
+	// Subscriber traffic counted since the last router.resources, for its
+	// aggregate rates: bytes received from and sent to subscribers.
+	trafficMu             sync.Mutex
+	trafficIn, trafficOut uint64
+	trafficSince          time.Time
+
 	kickMu sync.Mutex
 	kicked map[keyRef]time.Time
 
@@ -690,6 +696,7 @@ func (s *session) onIfaceCounters(m map[string]string) {
 }
 
 func (s *session) updateCounters(t *tracked, c [4]uint64) {
+	s.r.countTraffic(counters(&t.s), c)
 	setCounters(&t.s, c)
 	if c == t.emitted {
 		return
@@ -847,6 +854,34 @@ func (s *session) emitSnapshot() {
 	}
 }
 
+// countTraffic adds a session's counter growth to the aggregate; a counter
+// that went backwards (a reset) adds nothing.
+func (r *router) countTraffic(old, cur [4]uint64) {
+	r.trafficMu.Lock()
+	defer r.trafficMu.Unlock()
+	if cur[0] > old[0] {
+		r.trafficIn += cur[0] - old[0]
+	}
+	if cur[1] > old[1] {
+		r.trafficOut += cur[1] - old[1]
+	}
+}
+
+// takeRates returns the subscriber traffic rates in bits/s since the last
+// call (rx: from subscribers, tx: to them) and restarts the count. The
+// first call only starts it.
+func (r *router) takeRates(now time.Time) (rx, tx float64) {
+	r.trafficMu.Lock()
+	defer r.trafficMu.Unlock()
+	if !r.trafficSince.IsZero() {
+		if secs := now.Sub(r.trafficSince).Seconds(); secs > 0 {
+			rx, tx = float64(r.trafficIn)*8/secs, float64(r.trafficOut)*8/secs
+		}
+	}
+	r.trafficIn, r.trafficOut, r.trafficSince = 0, 0, now
+	return rx, tx
+}
+
 // pollResources records router.resources now and every ResourcesInterval.
 func (r *router) pollResources(ctx context.Context, cc *cmdConn, fail context.CancelCauseFunc) {
 	t := time.NewTicker(r.cfg.ResourcesInterval)
@@ -859,6 +894,7 @@ func (r *router) pollResources(ctx context.Context, cc *cmdConn, fail context.Ca
 			}
 			return
 		}
+		res.RxBps, res.TxBps = r.takeRates(r.cfg.Now())
 		r.mu.Lock()
 		r.resources = res
 		r.mu.Unlock()
