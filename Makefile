@@ -25,7 +25,7 @@ LDFLAGS     := -s -w -X main.version=$(VERSION)
 # once it exists, everything under agent/.
 ARM_PKGS ?= ./protocol/... $(if $(wildcard agent/*),./agent/...)
 
-.PHONY: images help build test fmt-check vet staticcheck unit cross fuzz bench chaos chaos-short test-arm web demo browser-test clean
+.PHONY: images help build test fmt-check vet staticcheck unit cross fuzz bench bench-go chaos chaos-short test-arm web demo browser-test clean
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -92,7 +92,10 @@ fuzz: ## run every Fuzz target in the module for FUZZTIME each (default 10s)
 	done; \
 	echo "fuzz: $$n targets ran for $(FUZZTIME) each without a failure"
 
-bench: ## Go benchmarks of every package (the full load report comes with bench/)
+bench: ## load report (bench/): markdown table + bench/results/<date>.json, ~13 min on 2 cores; BENCH_QUICK=1 for a smoke run
+	$(GO) run ./bench
+
+bench-go: ## Go benchmarks of every package
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
 
 # The chaos suite is a Go test behind the "chaos" build tag, so `make test`
