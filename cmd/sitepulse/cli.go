@@ -28,11 +28,11 @@ func newCLI(stdout, stderr io.Writer) *cli.Command {
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", Sources: cli.EnvVars("SITEPULSE_LOG_LEVEL")},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json", Sources: cli.EnvVars("SITEPULSE_LOG_FORMAT")},
 		},
-		Commands: []*cli.Command{
+		Commands: append([]*cli.Command{
 			serveCommand(stdout, stderr),
 			migrateCommand(stderr),
 			versionCommand(stdout),
-		},
+		}, fieldCommands()...),
 	}
 }
 
