@@ -48,7 +48,7 @@ func serveCommand(stdout, stderr io.Writer) *cli.Command {
 	return &cli.Command{
 		Name:  "serve",
 		Usage: "run the control plane: API, realtime hub and MQTT broker",
-		Flags: append(storeFlags(),
+		Flags: append(append(storeFlags(), provisioningFlags()...),
 			&cli.StringFlag{Name: "http-addr", Value: "127.0.0.1:8080", Usage: "API, realtime and metrics listener", Sources: cli.EnvVars("SITEPULSE_HTTP_ADDR")},
 			&cli.StringFlag{Name: "mqtt-addr", Value: "127.0.0.1:1883", Usage: "MQTT TCP listener; empty disables it", Sources: cli.EnvVars("SITEPULSE_MQTT_ADDR")},
 			&cli.StringFlag{Name: "mqtt-tls-addr", Usage: "MQTT TLS listener, e.g. :8883; needs --mqtt-tls-cert and --mqtt-tls-key", Sources: cli.EnvVars("SITEPULSE_MQTT_TLS_ADDR")},
@@ -99,6 +99,7 @@ func serveCommand(stdout, stderr io.Writer) *cli.Command {
 				AdminEmail:      os.Getenv("SITEPULSE_ADMIN_EMAIL"),
 				AdminPassword:   os.Getenv("SITEPULSE_ADMIN_PASSWORD"),
 				ShutdownTimeout: cmd.Duration("shutdown-timeout"),
+				Provisioning:    provisioningOptions(cmd),
 				Logger:          logger,
 				Stdout:          stdout,
 			})

@@ -53,7 +53,7 @@ func startProvEnv(t *testing.T, c Config) *provEnv {
 	c.AdminEmail, c.AdminPassword = "root@isp.test", "a very long admin password"
 	// Fast jobs: sweeps twice a second, redelivery after two seconds.
 	c.Provisioning = provisioning.Options{JobPollInterval: 50 * time.Millisecond, SweepInterval: 500 * time.Millisecond,
-		RedeliverAfter: 2 * time.Second}
+		AccountInterval: 500 * time.Millisecond, RedeliverAfter: 2 * time.Second}
 	m := startMain(t, c)
 	e := &provEnv{t: t, m: m, password: "correct horse battery staple"}
 	base := "http://" + m.HTTPAddr()
@@ -288,6 +288,7 @@ func TestProvisioningHotspotUserAndKick(t *testing.T) {
 		sr.waitOnline(10 * time.Second)
 		commands := subscribePusher(t, e.m, e.tech.token, channel("commands", e.tenantA))
 		sessions := subscribePusher(t, e.m, e.tech.token, channel("sessions", e.tenantA))
+		users := subscribePusher(t, e.m, e.viewer.token, channel("users", e.tenantA))
 
 		// A managed account, provisioned to the router.
 		var created provisioning.AccountResult
@@ -300,6 +301,11 @@ func TestProvisioningHotspotUserAndKick(t *testing.T) {
 		}
 		if n := sr.hotspotUsers("+254712345678"); n != 1 {
 			t.Fatalf("%d hotspot users +254712345678 on the router, want 1", n)
+		}
+		// The users channel announced it, phone masked, password absent.
+		if f := users.next(); f.Event != "UserCreated" || strings.Contains(f.Data, "712345") || strings.Contains(f.Data, "guest-pw") ||
+			!strings.Contains(f.Data, `+2547****678`) {
+			t.Errorf("users channel: %s %s", f.Event, f.Data)
 		}
 		var acct controlplane.Account
 		waitFor(t, 5*time.Second, "account synced", func() bool {
@@ -569,5 +575,43 @@ func TestProvisioningBulk50(t *testing.T) {
 				t.Errorf("router %s has %d bulk-user", sr.id, sr.hotspotUsers("bulk-user"))
 			}
 		}
+	})
+}
+
+// TestProvisioningAccountExpiry: when an account's expiry passes, it is
+// disabled on its router and its live session is kicked.
+func TestProvisioningAccountExpiry(t *testing.T) {
+	eachDialect(t, func(t *testing.T, c Config) {
+		e := startProvEnv(t, c)
+		sr := e.router("ruaka")
+		sr.start()
+		sr.waitOnline(10 * time.Second)
+		exp := time.Now().Add(2 * time.Second).UTC()
+		var res provisioning.AccountResult
+		if code := e.tech.call("POST", "/api/v1/accounts", map[string]any{"kind": "hotspot", "name": "day-pass", "password": "pw",
+			"expires_at": exp, "router_ids": []string{sr.id}}, &res); code != http.StatusAccepted {
+			t.Fatalf("create account: %d", code)
+		}
+		if got := e.tech.waitCommand(res.Commands[0].ID, 10*time.Second); got.Status != controlplane.CommandSucceeded {
+			t.Fatalf("add = %+v", got)
+		}
+		if _, err := sr.sim.LoginHotspot("day-pass", "AA:BB:CC:00:0D:01", "10.5.50.44"); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 10*time.Second, "the account expired, disabled on the router and its session kicked", func() bool {
+			var a controlplane.Account
+			e.tech.call("GET", fmt.Sprintf("/api/v1/accounts/%d", res.Account.ID), nil, &a)
+			disabled := false
+			for _, u := range sr.sim.HotspotUsers() {
+				disabled = disabled || (u["name"] == "day-pass" && u["disabled"] == "true")
+			}
+			return a.Expired && a.Disabled && len(a.Routers) == 1 && a.Routers[0].State == controlplane.SyncSynced &&
+				disabled && len(sr.sim.HotspotActive()) == 0
+		})
+		var h api.Page[controlplane.SessionRecord]
+		waitFor(t, 5*time.Second, "the kicked session in history", func() bool {
+			e.tech.call("GET", "/api/v1/sessions/history?user=day-pass", nil, &h)
+			return h.Total == 1 && h.Data[0].EndReason == protocol.EndKicked
+		})
 	})
 }
