@@ -479,7 +479,25 @@ func TestProvisioningRouterErrors(t *testing.T) {
 		var p api.Page[controlplane.Account]
 		e.viewer.call("GET", "/api/v1/accounts?state=failed", nil, &p)
 		if p.Total != 2 {
-			t.Errorf("%d accounts failed, want 2", p.Total)
+			t.Fatalf("%d accounts failed, want 2", p.Total)
+		}
+		// Fixing the cause retries the add.
+		var bob controlplane.Account
+		for _, a := range p.Data {
+			if a.Name == "bob" {
+				bob = a
+			}
+		}
+		var up provisioning.AccountResult
+		if code := e.tech.call("PATCH", fmt.Sprintf("/api/v1/accounts/%d", bob.ID), map[string]any{"profile": "default"}, &up); code != http.StatusAccepted {
+			t.Fatalf("fix bob's profile: %d", code)
+		}
+		if got := e.tech.waitCommand(up.Commands[0].ID, 10*time.Second); got.Kind != protocol.CmdHotspotUserAdd || got.Status != controlplane.CommandSucceeded {
+			t.Errorf("retried add = %+v", got)
+		}
+		e.tech.call("GET", fmt.Sprintf("/api/v1/accounts/%d", bob.ID), nil, &bob)
+		if bob.Routers[0].State != controlplane.SyncSynced || sr.hotspotUsers("bob") != 1 {
+			t.Errorf("bob after the fix: %+v, on the router %d times", bob.Routers, sr.hotspotUsers("bob"))
 		}
 	})
 }

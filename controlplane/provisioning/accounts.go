@@ -290,7 +290,8 @@ func (s *Service) ListAccounts(ctx context.Context, scope int64, f store.Account
 }
 
 // UpdateAccount applies patch and queues a set command on every router of
-// the account when something the routers hold changed. Errors as
+// the account when something the routers hold changed (an add again where
+// the account's add had failed, so fixing the cause retries it). Errors as
 // CreateAccount.
 func (s *Service) UpdateAccount(ctx context.Context, p controlplane.Principal, id int64, patch AccountPatch) (AccountResult, error) {
 	if !p.CanMutate() {
@@ -361,7 +362,11 @@ func (s *Service) UpdateAccount(ctx context.Context, p controlplane.Principal, i
 				if r.Status == controlplane.RouterRevoked {
 					continue
 				}
-				c, err := s.provisionInTx(ctx, tx, p, a, r, opSet, true)
+				op, err := updateOp(ctx, tx, ar)
+				if err != nil {
+					return err
+				}
+				c, err := s.provisionInTx(ctx, tx, p, a, r, op, true)
 				if err != nil {
 					return err
 				}
@@ -394,6 +399,26 @@ func (s *Service) UpdateAccount(ctx context.Context, p controlplane.Principal, i
 		s.announceQueued(res.Commands)
 	}
 	return res, nil
+}
+
+// updateOp is how an update reaches a router: a set, unless the account
+// never got there (its add failed, e.g. for an unknown profile), when the
+// update is the retry of the add.
+func updateOp(ctx context.Context, tx *store.Tx, ar controlplane.AccountRouter) (accountOp, error) {
+	if ar.State != controlplane.SyncFailed || ar.CommandID == "" {
+		return opSet, nil
+	}
+	c, err := tx.Command(ctx, 0, ar.CommandID, false)
+	if controlplane.ErrorCode(err) == controlplane.ENOTFOUND {
+		return opSet, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	if c.Kind == protocol.CmdHotspotUserAdd || c.Kind == protocol.CmdPPPSecretAdd {
+		return opAdd, nil
+	}
+	return opSet, nil
 }
 
 func sameTime(a, b *time.Time) bool {

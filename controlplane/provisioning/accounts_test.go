@@ -97,15 +97,24 @@ func TestAccountLifecycle(t *testing.T) {
 			t.Errorf("account events %+v", evs)
 		}
 
-		// A profile change becomes a set on both routers.
+		// A profile change becomes a set where the account is, and a retry
+		// of the add where the add failed.
 		prof := "2h"
 		up, err := e.svc.UpdateAccount(ctx, tech, acct.ID, AccountPatch{Profile: &prof})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(up.Commands) != 2 || up.Commands[0].Kind != protocol.CmdHotspotUserSet || up.Commands[0].Params.HotspotUser.Profile != "2h" ||
-			up.Commands[0].Params.HotspotUser.Disabled == nil || *up.Commands[0].Params.HotspotUser.Disabled {
-			t.Errorf("update commands %+v", up.Commands)
+		synced, failed := res.Commands[0].RouterID, res.Commands[1].RouterID
+		if got := kinds(up.Commands, synced); !equal(got, []protocol.CommandKind{protocol.CmdHotspotUserSet}) {
+			t.Errorf("update on the synced router: %v", got)
+		}
+		if got := kinds(up.Commands, failed); !equal(got, []protocol.CommandKind{protocol.CmdHotspotUserAdd}) {
+			t.Errorf("update on the router whose add failed: %v", got)
+		}
+		for _, c := range up.Commands {
+			if u := c.Params.HotspotUser; u.Profile != "2h" || u.Password != "pw-1" || (c.Kind == protocol.CmdHotspotUserSet && (u.Disabled == nil || *u.Disabled)) {
+				t.Errorf("update command %s %+v", c.Kind, u)
+			}
 		}
 		for _, r := range up.Account.Routers {
 			if r.State != controlplane.SyncPending {
