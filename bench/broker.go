@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -112,7 +113,7 @@ func startMochi() (string, func(), error) {
 	if err != nil {
 		return "", nil, err
 	}
-	s := mochi.New(&mochi.Options{InlineClient: false})
+	s := mochi.New(&mochi.Options{InlineClient: false, Logger: slog.New(slog.DiscardHandler)})
 	if err := s.AddHook(new(auth.AllowHook), nil); err != nil {
 		return "", nil, err
 	}
