@@ -13,7 +13,7 @@ import (
 
 func testSession(i int) protocol.Session {
 	return protocol.Session{
-		Kind: protocol.KindHotspot, Key: protocol.HotspotKey(fmt.Sprintf("u%d", i), "AA:BB:CC:00:00:01", time.Unix(1700000000, 0)),
+		Kind: protocol.KindHotspot, Key: protocol.HotspotKey(fmt.Sprintf("u%d", i), "AA:BB:CC:00:00:01", time.Unix(1700000000, 0), ""),
 		RouterOSID: fmt.Sprintf("*%X", i), User: fmt.Sprintf("u%d", i), StartedAt: time.Unix(1700000000, 0).UTC(),
 	}
 }

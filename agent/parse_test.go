@@ -48,7 +48,7 @@ func TestSessionIdentityToleratesRounding(t *testing.T) {
 	if !ok {
 		t.Fatal("row rejected")
 	}
-	if want := protocol.HotspotKey("alice", "AA:BB:CC:DD:EE:FF", now.Add(-time.Hour)); first.s.Key != want {
+	if want := protocol.HotspotKey("alice", "AA:BB:CC:DD:EE:FF", now.Add(-time.Hour), "*A"); first.s.Key != want {
 		t.Fatalf("key = %q, want %q", first.s.Key, want)
 	}
 	// Restored from the database: only the wall-clock StartedAt is known.

@@ -963,7 +963,7 @@ func sessionFromRow(kind protocol.SessionKind, m map[string]string, now time.Tim
 		s.MAC = m["mac-address"]
 		s.Service = m["server"]
 		s.LoginBy = m["login-by"]
-		s.Key = protocol.HotspotKey(s.User, s.MAC, loginAt)
+		s.Key = protocol.HotspotKey(s.User, s.MAC, loginAt, s.RouterOSID)
 		setCounters(&s, [4]uint64{u64(m["bytes-in"]), u64(m["bytes-out"]), u64(m["packets-in"]), u64(m["packets-out"])})
 	case protocol.KindPPPoE:
 		s.User = m["name"]

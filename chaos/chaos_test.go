@@ -57,7 +57,7 @@ type truth struct {
 	login   map[string]time.Time // login time of every session seen (initial ones too)
 	user    map[string]string
 	// byPKey groups sessions by their protocol session key (hotspot:
-	// user+MAC+login second, PPP: name+session-id): sessions sharing one
+	// user+MAC+login second+.id, PPP: name+session-id): sessions sharing one
 	// are one session to SitePulse by design.
 	byPKey map[string][]string
 	pkey   map[string]string
@@ -81,7 +81,7 @@ func (g *truth) follow(router string, ch <-chan sim.Change) {
 			g.user[k] = c.User
 			pk := protocol.PPPKey(c.User, c.SessionID)
 			if c.Kind == "hotspot" {
-				pk = protocol.HotspotKey(c.User, c.MAC, c.LoginTime)
+				pk = protocol.HotspotKey(c.User, c.MAC, c.LoginTime, c.ID)
 			}
 			pk = router + "|" + pk
 			g.pkey[k] = pk
@@ -534,7 +534,7 @@ func TestChaos(t *testing.T) {
 	t.Logf("  simulator: %d initial sessions, %d logins, %d logouts, %d live at the end (duplicate changes: %d)", len(initial), started, len(ended), len(final), simDups)
 	t.Logf("  blind: %d sessions lived only inside a window where the agent could not see the router; %d of them are missing from the store (not counted as lost), the agent still caught %d",
 		len(unobservable), len(unobservable)-len(unobsSeen), len(unobsSeen))
-	t.Logf("  key collisions (ended, and another session with the same user, MAC and login second was recorded under that key): %d", len(collided))
+	t.Logf("  key collisions (ended, and another session with the same protocol key was recorded under it): %d", len(collided))
 	t.Logf("  store: %d live (missing %d, extra %d, duplicate %d), %d history rows (lost %d, duplicated %d, not ended on the router %d)",
 		len(live), len(liveMissing), len(liveExtra), liveDup, len(hist), len(lost), len(histDup), len(histExtra))
 	t.Logf("  websocket: %d SessionStarted, %d SessionEnded received; %d reconnects, %d seq gaps, %d REST refetches; live view missing %d, extra %d; duplicates: %d started, %d ended",

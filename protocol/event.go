@@ -99,9 +99,17 @@ type Session struct {
 }
 
 // HotspotKey is the stable identity of a hotspot session: user, MAC and
-// login time to the second.
-func HotspotKey(user, mac string, loginAt time.Time) string {
-	return "hotspot:" + user + "|" + mac + "|" + strconv.FormatInt(loginAt.Unix(), 10)
+// login time to the second, plus the RouterOS .id of its active row when
+// known. The .id keeps apart a user who logs out and back in from the same
+// device within one second (two sessions, same user, MAC and second); it is
+// stable for a session's whole life, since only a reboot renumbers items
+// and a reboot ends every session.
+func HotspotKey(user, mac string, loginAt time.Time, rosID string) string {
+	k := "hotspot:" + user + "|" + mac + "|" + strconv.FormatInt(loginAt.Unix(), 10)
+	if rosID != "" {
+		k += "|" + rosID
+	}
+	return k
 }
 
 // PPPKey is the stable identity of a PPP session: name and session-id.

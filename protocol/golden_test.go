@@ -31,7 +31,7 @@ const router = "site-042_core"
 func hotspotSession() protocol.Session {
 	return protocol.Session{
 		Kind:       protocol.KindHotspot,
-		Key:        protocol.HotspotKey("alice", "AA:BB:CC:00:11:22", login),
+		Key:        protocol.HotspotKey("alice", "AA:BB:CC:00:11:22", login, ""),
 		RouterOSID: "*1A",
 		User:       "alice",
 		Address:    "10.5.50.23",

@@ -398,12 +398,20 @@ func TestErrorMessages(t *testing.T) {
 
 func TestSessionKeys(t *testing.T) {
 	at := time.Date(2026, 11, 27, 6, 15, 0, 999_000_000, time.FixedZone("EAT", 3*3600))
-	if got, want := protocol.HotspotKey("alice", "AA:BB:CC:00:11:22", at), "hotspot:alice|AA:BB:CC:00:11:22|1795749300"; got != want {
+	if got, want := protocol.HotspotKey("alice", "AA:BB:CC:00:11:22", at, ""), "hotspot:alice|AA:BB:CC:00:11:22|1795749300"; got != want {
 		t.Errorf("HotspotKey = %q, want %q", got, want)
 	}
 	// The key must not depend on the zone or sub-second part of the login time.
-	if a, b := protocol.HotspotKey("u", "m", at), protocol.HotspotKey("u", "m", at.UTC().Truncate(time.Second)); a != b {
+	if a, b := protocol.HotspotKey("u", "m", at, ""), protocol.HotspotKey("u", "m", at.UTC().Truncate(time.Second), ""); a != b {
 		t.Errorf("HotspotKey depends on zone or fraction: %q vs %q", a, b)
+	}
+	// A re-login from the same device within the same second is another
+	// session: the RouterOS .id of its active row tells them apart.
+	if got, want := protocol.HotspotKey("alice", "AA:BB:CC:00:11:22", at, "*1F"), "hotspot:alice|AA:BB:CC:00:11:22|1795749300|*1F"; got != want {
+		t.Errorf("HotspotKey with .id = %q, want %q", got, want)
+	}
+	if protocol.HotspotKey("u", "m", at, "*1") == protocol.HotspotKey("u", "m", at, "*2") {
+		t.Error("two active rows in the same second share a key")
 	}
 	if got, want := protocol.PPPKey("bob-home", "0x81A00017"), "pppoe:bob-home|0x81A00017"; got != want {
 		t.Errorf("PPPKey = %q, want %q", got, want)

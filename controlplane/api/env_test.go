@@ -207,7 +207,7 @@ func (e *env) apply(router string, events ...protocol.Event) store.Applied {
 
 func hotspot(user string, started time.Time) *protocol.Session {
 	mac := "AA:BB:CC:00:00:" + strconv.Itoa(10+len(user)%80)
-	return &protocol.Session{Kind: protocol.KindHotspot, Key: protocol.HotspotKey(user, mac, started), User: user, MAC: mac, Address: "10.5.50.2", StartedAt: started, BytesIn: 100, BytesOut: 200}
+	return &protocol.Session{Kind: protocol.KindHotspot, Key: protocol.HotspotKey(user, mac, started, ""), User: user, MAC: mac, Address: "10.5.50.2", StartedAt: started, BytesIn: 100, BytesOut: 200}
 }
 
 func pppoe(user, id string, started time.Time) *protocol.Session {

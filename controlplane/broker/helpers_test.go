@@ -249,7 +249,7 @@ func testSession(seq int) *protocol.Session {
 	login := t0.Add(time.Duration(seq) * time.Second)
 	user := fmt.Sprintf("user%d", seq)
 	mac := fmt.Sprintf("AA:BB:CC:00:%02X:%02X", (seq>>8)&0xff, seq&0xff)
-	return &protocol.Session{Kind: protocol.KindHotspot, Key: protocol.HotspotKey(user, mac, login), User: user, MAC: mac, Address: "10.5.50.2", StartedAt: login}
+	return &protocol.Session{Kind: protocol.KindHotspot, Key: protocol.HotspotKey(user, mac, login, ""), User: user, MAC: mac, Address: "10.5.50.2", StartedAt: login}
 }
 
 // isCode reports whether err carries the controlplane code.

@@ -74,7 +74,7 @@ func (a *agent) batch(evs ...protocol.Event) *protocol.EventBatch {
 func hotspot(user string, bytes uint64) protocol.Session {
 	login := t0.Add(-time.Hour)
 	mac := "AA:BB:CC:00:00:" + fmt.Sprintf("%02X", len(user))
-	return protocol.Session{Kind: protocol.KindHotspot, Key: protocol.HotspotKey(user, mac, login), RouterOSID: "*1",
+	return protocol.Session{Kind: protocol.KindHotspot, Key: protocol.HotspotKey(user, mac, login, ""), RouterOSID: "*1",
 		User: user, Address: "10.5.50.2", MAC: mac, Service: "hs1", LoginBy: "http-chap", StartedAt: login,
 		BytesIn: bytes, BytesOut: bytes * 2, PacketsIn: bytes / 100, PacketsOut: bytes / 50}
 }
