@@ -21,9 +21,10 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 endif
 LDFLAGS     := -s -w -X main.version=$(VERSION)
 
-# Packages whose tests run on 32-bit ARM under qemu: the protocol and,
+# Packages whose tests run on 32-bit ARM under qemu: the protocol, the
+# RouterOS word codec the agent uses, and,
 # once it exists, everything under agent/.
-ARM_PKGS ?= ./protocol/... $(if $(wildcard agent/*),./agent/...)
+ARM_PKGS ?= ./protocol/... ./internal/rosword $(if $(wildcard agent/*),./agent/...)
 
 .PHONY: images help build test fmt-check vet staticcheck unit cross fuzz bench bench-go chaos chaos-short test-arm web demo browser-test clean
 

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/sitepulse/sitepulse/internal/rosword"
 )
 
 // The stream connection (listens, interval prints, snapshot prints) is read
@@ -44,34 +46,14 @@ func newWireReader(r io.Reader) *wireReader {
 	return &wireReader{br: bufio.NewReaderSize(r, 32<<10)}
 }
 
-// readLength decodes a word length (see ref/routeros-api.md).
+// readLength decodes a word length and enforces maxWordLen.
 func (r *wireReader) readLength() (int, error) {
-	b0, err := r.br.ReadByte()
+	n, err := rosword.ReadLength(r.br)
+	if errors.Is(err, rosword.ErrReservedLength) {
+		return 0, fmt.Errorf("routeros: %w where a length was expected", err)
+	}
 	if err != nil {
 		return 0, err
-	}
-	var extra int
-	var n uint32
-	switch {
-	case b0&0x80 == 0:
-		return int(b0), nil
-	case b0&0xC0 == 0x80:
-		extra, n = 1, uint32(b0&0x3F)
-	case b0&0xE0 == 0xC0:
-		extra, n = 2, uint32(b0&0x1F)
-	case b0&0xF0 == 0xE0:
-		extra, n = 3, uint32(b0&0x0F)
-	case b0 == 0xF0:
-		extra = 4
-	default:
-		return 0, fmt.Errorf("routeros: control byte 0x%02x where a length was expected", b0)
-	}
-	for range extra {
-		b, err := r.br.ReadByte()
-		if err != nil {
-			return 0, noEOF(err)
-		}
-		n = n<<8 | uint32(b)
 	}
 	if n > maxWordLen {
 		return 0, fmt.Errorf("%w: %d bytes", errWordTooLong, n)
@@ -132,28 +114,12 @@ func (r *wireReader) readSentence() (*sentence, error) {
 	}
 }
 
-// appendLength encodes a word length.
-func appendLength(b []byte, n int) []byte {
-	switch {
-	case n < 0x80:
-		return append(b, byte(n))
-	case n < 0x4000:
-		return append(b, byte(n>>8)|0x80, byte(n))
-	case n < 0x200000:
-		return append(b, byte(n>>16)|0xC0, byte(n>>8), byte(n))
-	case n < 0x10000000:
-		return append(b, byte(n>>24)|0xE0, byte(n>>16), byte(n>>8), byte(n))
-	default:
-		return append(b, 0xF0, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	}
-}
-
 // encodeSentence encodes words as one sentence, so that it can be written
 // with a single Write.
 func encodeSentence(words ...string) []byte {
 	var b []byte
 	for _, w := range words {
-		b = appendLength(b, len(w))
+		b = rosword.AppendLength(b, len(w))
 		b = append(b, w...)
 	}
 	return append(b, 0)

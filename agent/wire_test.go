@@ -7,6 +7,8 @@ import (
 	"maps"
 	"strings"
 	"testing"
+
+	"github.com/sitepulse/sitepulse/internal/rosword"
 )
 
 func TestWordLengthVectors(t *testing.T) {
@@ -22,8 +24,8 @@ func TestWordLengthVectors(t *testing.T) {
 		{0x10000080, []byte{0xF0, 0x10, 0x00, 0x00, 0x80}},
 	}
 	for _, tt := range tests {
-		if got := appendLength(nil, tt.n); !bytes.Equal(got, tt.want) {
-			t.Errorf("appendLength(%#x) = % x, want % x", tt.n, got, tt.want)
+		if got := rosword.AppendLength(nil, tt.n); !bytes.Equal(got, tt.want) {
+			t.Errorf("AppendLength(%#x) = % x, want % x", tt.n, got, tt.want)
 		}
 		r := newWireReader(bytes.NewReader(tt.want))
 		got, err := r.readLength()

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/sitepulse/sitepulse/internal/rosword"
 )
 
 // maxWordLen bounds a single word read from a client. Real RouterOS accepts
@@ -18,25 +20,9 @@ const maxSentenceWords = 4096
 // errProtocol marks a malformed byte stream; the server answers it with !fatal.
 var errProtocol = errors.New("protocol violation")
 
-// appendLength appends the RouterOS length prefix for a word of n bytes.
-func appendLength(b []byte, n int) []byte {
-	switch {
-	case n < 0x80:
-		return append(b, byte(n))
-	case n < 0x4000:
-		return append(b, byte(n>>8)|0x80, byte(n))
-	case n < 0x200000:
-		return append(b, byte(n>>16)|0xC0, byte(n>>8), byte(n))
-	case n < 0x10000000:
-		return append(b, byte(n>>24)|0xE0, byte(n>>16), byte(n>>8), byte(n))
-	default:
-		return append(b, 0xF0, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	}
-}
-
 // appendWord appends one length-prefixed word.
 func appendWord(b []byte, w string) []byte {
-	b = appendLength(b, len(w))
+	b = rosword.AppendLength(b, len(w))
 	return append(b, w...)
 }
 
@@ -48,37 +34,14 @@ func appendSentence(b []byte, words ...string) []byte {
 	return append(b, 0)
 }
 
-// readLength reads one length prefix. Control bytes 0xF8..0xFF are reserved
-// by the protocol and rejected.
-func readLength(r io.ByteReader) (int, error) {
-	c, err := r.ReadByte()
-	if err != nil {
-		return 0, err
+// readLength reads one length prefix; a reserved control byte is a
+// protocol violation.
+func readLength(r io.ByteReader) (uint32, error) {
+	n, err := rosword.ReadLength(r)
+	if errors.Is(err, rosword.ErrReservedLength) {
+		return 0, fmt.Errorf("%w: %w", errProtocol, err)
 	}
-	var extra int
-	var n uint32
-	switch {
-	case c&0x80 == 0:
-		return int(c), nil
-	case c&0xC0 == 0x80:
-		extra, n = 1, uint32(c&0x3F)
-	case c&0xE0 == 0xC0:
-		extra, n = 2, uint32(c&0x1F)
-	case c&0xF0 == 0xE0:
-		extra, n = 3, uint32(c&0x0F)
-	case c == 0xF0:
-		extra, n = 4, 0
-	default:
-		return 0, fmt.Errorf("%w: reserved length byte 0x%02X", errProtocol, c)
-	}
-	for range extra {
-		c, err := r.ReadByte()
-		if err != nil {
-			return 0, unexpectedEOF(err)
-		}
-		n = n<<8 | uint32(c)
-	}
-	return int(n), nil
+	return n, err
 }
 
 // readWord reads one word; a zero-length word returns "" and no error.
@@ -93,7 +56,7 @@ func readWord(r *bufio.Reader) (string, error) {
 	if n == 0 {
 		return "", nil
 	}
-	buf := make([]byte, n)
+	buf := make([]byte, int(n))
 	if _, err := io.ReadFull(r, buf); err != nil {
 		return "", unexpectedEOF(err)
 	}

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/sitepulse/sitepulse/internal/rosword"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -42,11 +44,11 @@ func TestLengthVectors(t *testing.T) {
 			t.Fatalf("bad hex in %q: %v", line, err)
 		}
 		t.Run(lenHex, func(t *testing.T) {
-			if got := appendLength(nil, length); !bytes.Equal(got, want) {
+			if got := rosword.AppendLength(nil, length); !bytes.Equal(got, want) {
 				t.Errorf("encode %#x: got % X, want % X", length, got, want)
 			}
 			got, err := readLength(bufio.NewReader(bytes.NewReader(want)))
-			if err != nil || got != length {
+			if err != nil || int(got) != length {
 				t.Errorf("decode % X: got %#x, %v; want %#x", want, got, err, length)
 			}
 		})
