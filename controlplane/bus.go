@@ -38,6 +38,20 @@ type RouterResourcesUpdated struct {
 // TenantCreated announces a tenant that finished provisioning.
 type TenantCreated struct{ Tenant Tenant }
 
+// BatchApplied heads the changes of one applied event batch, in the same
+// Publish: the next Changes changes a subscriber receives are that
+// batch's. Prev is the router's last applied seq before the batch and Last
+// the one after it, so a router's consecutive batches chain (a batch's Prev
+// is the Last of the batch before it). Replicas use it to hand their
+// dashboards each router's changes in commit order whichever replica
+// applied them (controlplane/cluster); other subscribers ignore it.
+type BatchApplied struct {
+	TenantID   int64
+	RouterID   string
+	Prev, Last uint64
+	Changes    int
+}
+
 // ChangeTenant implements Change.
 func (c SessionStarted) ChangeTenant() int64 { return c.Session.TenantID }
 
@@ -56,11 +70,15 @@ func (c RouterResourcesUpdated) ChangeTenant() int64 { return c.TenantID }
 // ChangeTenant implements Change.
 func (c TenantCreated) ChangeTenant() int64 { return c.Tenant.ID }
 
+// ChangeTenant implements Change.
+func (c BatchApplied) ChangeTenant() int64 { return c.TenantID }
+
 // Bus delivers committed changes to in-process subscribers (the realtime
 // hub, tests). Publish blocks while a subscriber's buffer is full: changes
 // are already durable, and back-pressure on ingest is preferable to a
 // dashboard silently missing one. The zero value is ready to use.
 type Bus struct {
+	pub  sync.Mutex // one Publish at a time, so a call's changes stay contiguous
 	mu   sync.RWMutex
 	subs map[*Subscription]struct{}
 }
@@ -98,11 +116,16 @@ func (s *Subscription) Close() {
 	})
 }
 
-// Publish delivers changes, in order, to every subscriber.
+// Publish delivers changes, in order, to every subscriber; no other
+// Publish's changes come between them (BatchApplied relies on it).
+// Subscribers must therefore not Publish from the goroutine that reads
+// their subscription.
 func (b *Bus) Publish(changes ...Change) {
 	if len(changes) == 0 {
 		return
 	}
+	b.pub.Lock()
+	defer b.pub.Unlock()
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	for s := range b.subs {

@@ -21,6 +21,37 @@ func TestBusDeliversInOrderToEverySubscriber(t *testing.T) {
 	}
 }
 
+// Concurrent Publish calls never interleave: a BatchApplied is followed
+// by exactly its own changes.
+func TestBusKeepsEachPublishContiguous(t *testing.T) {
+	var b Bus
+	s := b.Subscribe(0) // unbuffered: publishers block mid-call, inviting interleaving
+	defer s.Close()
+	const publishers, calls, size = 4, 50, 5
+	for p := 0; p < publishers; p++ {
+		go func() {
+			for c := 0; c < calls; c++ {
+				batch := []Change{BatchApplied{TenantID: int64(p), Changes: size}}
+				for i := 0; i < size; i++ {
+					batch = append(batch, SessionStarted{Session{TenantID: int64(p)}})
+				}
+				b.Publish(batch...)
+			}
+		}()
+	}
+	for n := 0; n < publishers*calls; n++ {
+		head, ok := (<-s.C).(BatchApplied)
+		if !ok {
+			t.Fatalf("call %d does not start with its BatchApplied", n)
+		}
+		for i := 0; i < head.Changes; i++ {
+			if c := <-s.C; c.ChangeTenant() != head.TenantID {
+				t.Fatalf("publisher %d's change inside publisher %d's call", c.ChangeTenant(), head.TenantID)
+			}
+		}
+	}
+}
+
 func TestBusCloseUnblocksPublish(t *testing.T) {
 	var b Bus
 	s := b.Subscribe(0)

@@ -30,6 +30,7 @@ const (
 	DefaultConnectTimeout = 10 * time.Second
 	DefaultKeepAlive      = 30 * time.Second
 	DefaultRemoteBuffer   = 1024
+	DefaultReorderHold    = 2 * time.Second
 )
 
 // Handler applies a message an agent published. *ingest.Ingest implements
@@ -74,6 +75,10 @@ type Options struct {
 	// RemoteBuffer is the capacity of the channel of changes relayed by
 	// other replicas; 0 means DefaultRemoteBuffer.
 	RemoteBuffer int
+	// ReorderHold is how long Fanin holds a router's batch whose
+	// predecessor, applied by another replica, has not been relayed yet
+	// (see orderer); 0 means DefaultReorderHold.
+	ReorderHold time.Duration
 	// Logger receives the client's logs; nil discards them.
 	Logger *slog.Logger
 	// Registerer receives the metrics; nil means unregistered.
@@ -148,6 +153,9 @@ func New(o Options) (*Client, error) {
 	setDefault(&o.KeepAlive, DefaultKeepAlive)
 	if o.RemoteBuffer <= 0 {
 		o.RemoteBuffer = DefaultRemoteBuffer
+	}
+	if o.ReorderHold <= 0 {
+		o.ReorderHold = DefaultReorderHold
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/sitepulse/sitepulse/controlplane"
 	"github.com/sitepulse/sitepulse/controlplane/cluster/clustertest"
@@ -275,6 +277,64 @@ func TestRelayDeliversOtherReplicasChangesOnce(t *testing.T) {
 		if fmt.Sprintf("%T", got) != fmt.Sprintf("%T", w) || (i == 1 && got != w) {
 			t.Fatalf("change %d: got %#v, want %#v", i, got, w)
 		}
+	}
+}
+
+// A replica holds back its own batch until the batch before it, applied
+// by another replica, has been relayed: dashboards see commit order.
+func TestFaninOrdersBatchesAcrossReplicas(t *testing.T) {
+	broker := clustertest.StartMosquitto(t)
+	a := startClient(t, broker, "cp-a", newRecorder())
+	b := startClient(t, broker, "cp-b", newRecorder())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	localA := make(chan controlplane.Change)
+	outA, outB := a.Fanin(ctx, localA), b.Fanin(ctx, make(chan controlplane.Change))
+	sendGroup := func(g *group) {
+		localA <- g.head
+		for _, ch := range g.changes {
+			localA <- ch
+		}
+	}
+
+	sendGroup(batch("r1", 0, 1))
+	for name, out := range map[string]<-chan controlplane.Change{"A": outA, "B": outB} {
+		if got := names([]controlplane.Change{recv(t, out)}); got[0] != "r1:0-1" {
+			t.Fatalf("%s's fan-out got %v first", name, got)
+		}
+	}
+	sendGroup(batch("r1", 2, 3)) // A applied 2→3; 1→2 was applied by another replica
+	select {
+	case got := <-outA:
+		t.Fatalf("A delivered %v before its predecessor", names([]controlplane.Change{got}))
+	case <-time.After(300 * time.Millisecond):
+	}
+
+	// The other replica's relay of 1→2 arrives.
+	probe := agentClient(t, broker, "probe", nil)
+	defer probe.Disconnect(0)
+	g := batch("r1", 1, 2)
+	body, _ := json.Marshal(g.changes[0])
+	rb, _ := json.Marshal(relayBatch{Head: g.head, Changes: []relayChange{{Type: "SessionStarted", Change: body}}})
+	msg, _ := json.Marshal(relayMessage{Origin: "x", Seq: 1, Type: batchType, Change: rb})
+	publish(t, probe, protocol.BroadcastTopic("7", realtime.TenantChannel(7, "sessions")), false, msg)
+	for name, out := range map[string]<-chan controlplane.Change{"A": outA, "B": outB} {
+		got := names([]controlplane.Change{recv(t, out), recv(t, out)})
+		if want := []string{"r1:1-2", "r1:2-3"}; !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s's fan-out got %v, want %v", name, got, want)
+		}
+	}
+
+	// A malformed batch relay is dropped and counted, not delivered.
+	bad, _ := json.Marshal(relayMessage{Origin: "x", Seq: 2, Type: batchType, Change: json.RawMessage(`{"head":{"RouterID":"r1","Prev":3,"Last":4,"Changes":2},"changes":[]}`)})
+	publish(t, probe, protocol.BroadcastTopic("7", realtime.TenantChannel(7, "sessions")), false, bad)
+	waitFor(t, "the malformed relay counted", func() bool {
+		return testutil.ToFloat64(a.m.relayDropped.WithLabelValues("malformed")) == 1
+	})
+	select {
+	case got := <-outA:
+		t.Fatalf("A delivered %#v from a malformed relay", got)
+	case <-time.After(100 * time.Millisecond):
 	}
 }
 

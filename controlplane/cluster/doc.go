@@ -87,14 +87,24 @@
 //
 // A relay carries the origin replica's id (ReplicaID: the client id plus
 // a random suffix, new on every start), the change's type name and its
-// JSON, and a seq per origin and topic tenant. A replica ignores its own
-// relays (Fanin already handed them to its fan-out) and tells its fan-out
-// about a hole in another origin's seq (a QoS 0 relay lost in a reconnect,
-// or dropped because the fan-out fell behind) with realtime.ReplicaGap,
-// which skips a seq on that tenant's channels so dashboards refetch. The
-// relay is best effort and unordered between origins: an event relayed by
-// replica A can reach a dashboard on replica C after a later one relayed
-// by B. SystemStatsUpdated's connection count is per replica.
+// JSON, and a seq per origin and topic tenant. The changes of one applied
+// event batch travel in one relay, headed by their
+// controlplane.BatchApplied, whose Prev and Last seqs chain a router's
+// batches. A replica ignores its own relays (Fanin already handed them to
+// its fan-out) and tells its fan-out about a hole in another origin's seq
+// (a QoS 0 relay lost in a reconnect, or dropped because the fan-out fell
+// behind) with realtime.ReplicaGap, which skips a seq on that tenant's
+// channels so dashboards refetch.
+//
+// Fanin hands each router's batches to the fan-out in commit order,
+// whichever replicas applied them: a batch whose predecessor has not
+// been relayed yet is held until it has (Options.ReorderHold, 2 s by
+// default), then released behind a ReplicaGap. So a dashboard on any
+// replica sees a session start before its end even when two replicas
+// applied them a millisecond apart. Changes that are not part of a batch
+// (router status, commands, accounts, tenants) are relayed one by one and
+// are not ordered between origins. SystemStatsUpdated's connection count
+// is per replica.
 //
 // Events published through the Pusher HTTP API (/apps/{id}/events) reach
 // only the replica that received the request; they are not relayed.

@@ -7,6 +7,7 @@ type metrics struct {
 	relayed        *prometheus.CounterVec
 	relayDropped   *prometheus.CounterVec
 	relayGaps      prometheus.Counter
+	reorder        *prometheus.CounterVec
 	connects       prometheus.Counter
 	connectionLost prometheus.Counter
 }
@@ -29,6 +30,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "sitepulse_cluster_relay_gaps_total",
 			Help: "Times relays from another replica were found missing; dashboards are told to refetch.",
 		}),
+		reorder: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sitepulse_cluster_reorder_batches_total",
+			Help: "Router batches the relay could not hand to the fan-out in commit order at once, by outcome: held (waited for a predecessor relayed by another replica), expired (the predecessor did not come in time; dashboards refetch), late (arrived after its successor; dashboards refetch).",
+		}, []string{"outcome"}),
 		connects: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sitepulse_cluster_broker_connects_total",
 			Help: "Successful (re)connections to the external broker.",
@@ -41,10 +46,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, r := range []string{"applied", "rejected", "retry", "deferred"} {
 		m.ingest.WithLabelValues(r)
 	}
+	for _, o := range []string{"held", "expired", "late"} {
+		m.reorder.WithLabelValues(o)
+	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.ingest, m.relayed, m.relayDropped, m.relayGaps, m.connects, m.connectionLost} {
+	for _, c := range []prometheus.Collector{m.ingest, m.relayed, m.relayDropped, m.relayGaps, m.reorder, m.connects, m.connectionLost} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

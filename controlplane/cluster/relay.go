@@ -3,8 +3,10 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/sitepulse/sitepulse/controlplane"
 	"github.com/sitepulse/sitepulse/controlplane/realtime"
@@ -19,6 +21,20 @@ type relayMessage struct {
 	// receiver can tell it lost one (QoS 0).
 	Seq uint64 `json:"seq"`
 	// Type names the Go type of Change.
+	Type   string          `json:"type"`
+	Change json.RawMessage `json:"change"`
+}
+
+// batchType is the Type of a relay carrying a whole applied batch (a
+// group) as a relayBatch, so that it arrives in one piece.
+const batchType = "Batch"
+
+type relayBatch struct {
+	Head    controlplane.BatchApplied `json:"head"`
+	Changes []relayChange             `json:"changes"`
+}
+
+type relayChange struct {
 	Type   string          `json:"type"`
 	Change json.RawMessage `json:"change"`
 }
@@ -96,8 +112,9 @@ func (r *relayState) close() {
 
 // Fanin relays every change read from local to the other replicas and
 // returns a channel carrying local's changes and the changes other
-// replicas relayed, for the realtime fan-out. It is closed when ctx is done
-// or local is closed. Start one Fanin per Client.
+// replicas relayed, for the realtime fan-out, with each router's batches
+// in commit order (see orderer). It is closed when ctx is done or local is
+// closed. Start one Fanin per Client.
 //
 //	sub := bus.Subscribe(1024)
 //	go fanout.Run(ctx, client.Fanin(ctx, sub.C))
@@ -105,14 +122,19 @@ func (c *Client) Fanin(ctx context.Context, local <-chan controlplane.Change) <-
 	out := make(chan controlplane.Change)
 	go func() {
 		defer close(out)
-		send := func(ch controlplane.Change) bool {
-			select {
-			case out <- ch:
-				return true
-			case <-ctx.Done():
-				return false
+		send := func(chs ...controlplane.Change) bool {
+			for _, ch := range chs {
+				select {
+				case out <- ch:
+				case <-ctx.Done():
+					return false
+				}
 			}
+			return true
 		}
+		ord := newOrderer(c.opts.ReorderHold, c.m)
+		tick := time.NewTicker(c.opts.ReorderHold / 4)
+		defer tick.Stop()
 		remote := c.relay.remote
 		for {
 			select {
@@ -121,6 +143,17 @@ func (c *Client) Fanin(ctx context.Context, local <-chan controlplane.Change) <-
 			case ch, ok := <-local:
 				if !ok {
 					return
+				}
+				if head, isHead := ch.(controlplane.BatchApplied); isHead {
+					g, ok := readGroup(ctx, head, local)
+					if !ok {
+						return
+					}
+					c.publishGroup(g)
+					if !send(ord.add(g, time.Now())...) {
+						return
+					}
+					continue
 				}
 				c.publishRelay(ch)
 				if !send(ch) {
@@ -133,7 +166,15 @@ func (c *Client) Fanin(ctx context.Context, local <-chan controlplane.Change) <-
 					remote = nil
 					continue
 				}
-				if !send(ch) {
+				chs := []controlplane.Change{ch}
+				if g, isGroup := ch.(*group); isGroup {
+					chs = ord.add(g, time.Now())
+				}
+				if !send(chs...) {
+					return
+				}
+			case now := <-tick.C:
+				if ord.holding() && !send(ord.expire(now)...) {
 					return
 				}
 			}
@@ -142,8 +183,25 @@ func (c *Client) Fanin(ctx context.Context, local <-chan controlplane.Change) <-
 	return out
 }
 
-// publishRelay sends one committed change to the other replicas at QoS 0
-// without waiting: a lost relay shows up as a seq gap at the receivers.
+// readGroup reads the changes that follow head on local (the bus keeps
+// them together).
+func readGroup(ctx context.Context, head controlplane.BatchApplied, local <-chan controlplane.Change) (*group, bool) {
+	g := &group{head: head, changes: make([]controlplane.Change, 0, head.Changes)}
+	for len(g.changes) < head.Changes {
+		select {
+		case ch, ok := <-local:
+			if !ok {
+				return nil, false
+			}
+			g.changes = append(g.changes, ch)
+		case <-ctx.Done():
+			return nil, false
+		}
+	}
+	return g, true
+}
+
+// publishRelay sends one committed change to the other replicas.
 func (c *Client) publishRelay(ch controlplane.Change) {
 	name, tenant, channel, ok := route(ch)
 	if !ok {
@@ -154,6 +212,37 @@ func (c *Client) publishRelay(ch controlplane.Change) {
 		c.log.Error("relay: marshal change", "type", name, "err", err)
 		return
 	}
+	c.publish(name, tenant, channel, body, 1)
+}
+
+// publishGroup sends one applied batch to the other replicas in one relay.
+func (c *Client) publishGroup(g *group) {
+	rb := relayBatch{Head: g.head, Changes: make([]relayChange, 0, len(g.changes))}
+	for _, ch := range g.changes {
+		name, _, _, ok := route(ch)
+		if !ok {
+			c.log.Error("relay: batch change not relayed", "type", fmt.Sprintf("%T", ch))
+			continue
+		}
+		body, err := json.Marshal(ch)
+		if err != nil {
+			c.log.Error("relay: marshal change", "type", name, "err", err)
+			return
+		}
+		rb.Changes = append(rb.Changes, relayChange{Type: name, Change: body})
+	}
+	rb.Head.Changes = len(rb.Changes)
+	body, err := json.Marshal(rb)
+	if err != nil {
+		c.log.Error("relay: marshal batch", "err", err)
+		return
+	}
+	c.publish(batchType, g.head.TenantID, realtime.TenantChannel(g.head.TenantID, "sessions"), body, len(g.changes))
+}
+
+// publish sends a relay at QoS 0 without waiting: a lost relay shows up as
+// a seq gap at the receivers.
+func (c *Client) publish(name string, tenant int64, channel string, body []byte, changes int) {
 	c.relay.mu.Lock()
 	c.relay.out[tenant]++
 	seq := c.relay.out[tenant]
@@ -166,7 +255,7 @@ func (c *Client) publishRelay(ch controlplane.Change) {
 	// paho queues a QoS 0 publish while reconnecting and fails it if the
 	// connection is down; either way the receivers see the gap.
 	c.cl.Publish(protocol.BroadcastTopic(strconv.FormatInt(tenant, 10), channel), 0, false, payload)
-	c.m.relayed.WithLabelValues("out").Inc()
+	c.m.relayed.WithLabelValues("out").Add(float64(changes))
 }
 
 // onRelay hands a change relayed by another replica to Fanin. It never
@@ -191,14 +280,9 @@ func (c *Client) onRelay(topic string, payload []byte) {
 	if m.Origin == c.opts.ReplicaID {
 		return // our own, already handed to the fan-out by Fanin
 	}
-	decode, ok := changeTypes[m.Type]
-	if !ok {
-		c.m.relayDropped.WithLabelValues("unknown_type").Inc()
-		return
-	}
-	ch, err := decode(m.Change)
-	if err != nil {
-		c.m.relayDropped.WithLabelValues("malformed").Inc()
+	ch, reason := decodeRelay(m.Type, m.Change)
+	if reason != "" {
+		c.m.relayDropped.WithLabelValues(reason).Inc()
 		return
 	}
 
@@ -232,7 +316,11 @@ func (c *Client) onRelay(topic string, payload []byte) {
 	select {
 	case c.relay.remote <- ch:
 		seqs[tenant] = m.Seq
-		c.m.relayed.WithLabelValues("in").Inc()
+		n := 1
+		if g, ok := ch.(*group); ok {
+			n = len(g.changes)
+		}
+		c.m.relayed.WithLabelValues("in").Add(float64(n))
 	default:
 		c.m.relayDropped.WithLabelValues("full").Inc()
 		if !seen {
@@ -241,4 +329,36 @@ func (c *Client) onRelay(topic string, payload []byte) {
 			seqs[tenant] = m.Seq - 1
 		}
 	}
+}
+
+// decodeRelay decodes a relayed change or batch; reason names why not.
+func decodeRelay(typ string, body []byte) (ch controlplane.Change, reason string) {
+	if typ != batchType {
+		decode, ok := changeTypes[typ]
+		if !ok {
+			return nil, "unknown_type"
+		}
+		ch, err := decode(body)
+		if err != nil {
+			return nil, "malformed"
+		}
+		return ch, ""
+	}
+	var rb relayBatch
+	if err := json.Unmarshal(body, &rb); err != nil || rb.Head.RouterID == "" || rb.Head.Last <= rb.Head.Prev ||
+		rb.Head.Changes != len(rb.Changes) {
+		return nil, "malformed"
+	}
+	g := &group{head: rb.Head, changes: make([]controlplane.Change, 0, len(rb.Changes))}
+	for _, rc := range rb.Changes {
+		ch, reason := decodeRelay(rc.Type, rc.Change)
+		if reason == "" && rc.Type == batchType {
+			reason = "malformed"
+		}
+		if reason != "" {
+			return nil, reason
+		}
+		g.changes = append(g.changes, ch)
+	}
+	return g, ""
 }

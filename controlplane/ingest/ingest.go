@@ -116,8 +116,12 @@ func (in *Ingest) events(ctx context.Context, t protocol.Topic, payload []byte) 
 	if applied.Skipped > 0 {
 		in.log.Debug("skipped events already applied", "router", t.Router, "skipped", applied.Skipped, "last_seq", applied.LastSeq)
 	}
-	if in.bus != nil {
-		in.bus.Publish(applied.Changes...)
+	if in.bus != nil && applied.Applied > 0 {
+		// Headed by BatchApplied even when nothing changed, so the router's
+		// chain of batches has no holes (see controlplane.BatchApplied).
+		in.bus.Publish(append([]controlplane.Change{controlplane.BatchApplied{
+			TenantID: applied.TenantID, RouterID: t.Router, Prev: applied.PrevSeq, Last: applied.LastSeq, Changes: len(applied.Changes),
+		}}, applied.Changes...)...)
 	}
 	return nil
 }

@@ -37,11 +37,16 @@ type env struct {
 	tenant   int64
 	sessions func(router string) []controlplane.Session
 	results  *resultRecorder
+
+	t       *testing.T
+	heads   []controlplane.BatchApplied
+	lastSeq map[string]uint64 // router → Last of its newest head
 }
 
 func newEnv(t *testing.T, st testStore, sessions func(string) []controlplane.Session) *env {
 	t.Helper()
-	e := &env{st: st, bus: &controlplane.Bus{}, reg: prometheus.NewRegistry(), sessions: sessions, results: &resultRecorder{}}
+	e := &env{st: st, bus: &controlplane.Bus{}, reg: prometheus.NewRegistry(), sessions: sessions, results: &resultRecorder{},
+		t: t, lastSeq: make(map[string]uint64)}
 	e.sub = e.bus.Subscribe(10000)
 	t.Cleanup(e.sub.Close)
 	in, err := New(Options{Store: st, Bus: e.bus, Registerer: e.reg, CommandResults: e.results})
@@ -66,14 +71,44 @@ func (e *env) router(t *testing.T) string {
 	return r.ID
 }
 
-// changes drains what the bus has received so far.
+// changes drains what the bus has received so far, without the
+// BatchApplied heads (e.heads), after checking each heads its batch's
+// changes and chains onto the router's previous batch.
 func (e *env) changes() []controlplane.Change {
+	e.t.Helper()
 	var out []controlplane.Change
+	want := 0 // changes still owed to the last head
 	for {
 		select {
 		case c := <-e.sub.C:
+			if h, ok := c.(controlplane.BatchApplied); ok {
+				if want != 0 {
+					e.t.Errorf("BatchApplied %+v arrived %d changes early", h, want)
+				}
+				if prev, seen := e.lastSeq[h.RouterID]; seen && h.Prev != prev {
+					e.t.Errorf("BatchApplied %+v does not chain onto last seq %d", h, prev)
+				}
+				if h.Last <= h.Prev || h.TenantID != e.tenant {
+					e.t.Errorf("BatchApplied %+v: want Prev < Last and tenant %d", h, e.tenant)
+				}
+				e.lastSeq[h.RouterID] = h.Last
+				e.heads = append(e.heads, h)
+				want = h.Changes
+				continue
+			}
+			switch c.(type) {
+			case controlplane.RouterStatusChanged: // from statuses, not batches
+			default:
+				if want == 0 {
+					e.t.Errorf("%T without a BatchApplied ahead of it", c)
+				}
+				want--
+			}
 			out = append(out, c)
 		default:
+			if want != 0 {
+				e.t.Errorf("%d changes missing after the last BatchApplied", want)
+			}
 			return out
 		}
 	}
@@ -188,6 +223,9 @@ func TestBatchAppliedOnce(t *testing.T) {
 		changes := e.changes()
 		if len(changes) != 10 {
 			t.Errorf("changes after the first delivery = %d, want 10", len(changes))
+		}
+		if want := []controlplane.BatchApplied{{TenantID: e.tenant, RouterID: r, Prev: 0, Last: 10, Changes: 10}}; !reflect.DeepEqual(e.heads, want) {
+			t.Errorf("heads %+v, want %+v", e.heads, want)
 		}
 
 		e.mustHandle(t, protocol.EventsTopic(r), payload)

@@ -252,6 +252,8 @@ func (f *Fanout) Apply(c controlplane.Change) {
 				f.seq[ch]++
 			}
 		}
+	case controlplane.BatchApplied:
+		// Only the changes after it matter here.
 	case controlplane.CommandChanged:
 		f.applyCommand(c)
 	case controlplane.AccountChanged:

@@ -18,8 +18,9 @@ type Applied struct {
 	// Applied counts events applied now; Skipped those already applied
 	// before (seq <= the router's last_seq), i.e. redeliveries.
 	Applied, Skipped int
-	// LastSeq is the router's last applied seq after the batch.
-	LastSeq uint64
+	// PrevSeq is the router's last applied seq before the batch, LastSeq
+	// the one after it.
+	PrevSeq, LastSeq uint64
 	// Changes are what the applied events changed, in event order, for the
 	// Bus once the caller knows the batch committed: SessionStarted,
 	// SessionUpdated, SessionEnded and RouterResourcesUpdated, with full
@@ -84,7 +85,8 @@ func applyBatch(ctx context.Context, tx *dbtx, b *protocol.EventBatch) (Applied,
 	if status == controlplane.RouterRevoked {
 		return Applied{}, controlplane.Errorf(controlplane.EUNAUTHORIZED, "router %s is revoked", b.Router)
 	}
-	a.LastSeq = uint64(last)
+	a.PrevSeq = uint64(last)
+	a.LastSeq = a.PrevSeq
 	live, err := loadLive(ctx, tx, b.Router, sessionKeys(b.Events, a.LastSeq))
 	if err != nil {
 		return Applied{}, err
