@@ -43,7 +43,10 @@
 // published, and is deleted only after its batch's PUBACK. Over
 // OutboxMaxEvents or OutboxMaxBytes, session.updated and router.resources
 // rows superseded by a newer row of the same key are deleted; started,
-// ended and snapshot rows never are.
+// ended and snapshot rows never are. Seqs belong to the database's epoch,
+// a random id drawn when it is created and sent in every batch: a new
+// database (a reinstall, a lost volume) starts at seq 1 in a new epoch,
+// which the control plane takes as a restart rather than as replays.
 //
 // # Uplink
 //

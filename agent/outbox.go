@@ -101,7 +101,8 @@ type outbox struct {
 	bytes          int64
 	lastSeq        uint64
 	lastAcked      uint64
-	coalescedDepth int // depth right after the last coalescing pass
+	epoch          string // protocol.EventBatch.Epoch, fixed for the database's life
+	coalescedDepth int    // depth right after the last coalescing pass
 	emptyWaiters   []chan struct{}
 }
 
@@ -140,6 +141,11 @@ func newOutbox(ctx context.Context, db *sql.DB, cfg outboxConfig) (*outbox, erro
 	if err := db.QueryRowContext(ctx, `SELECT v FROM meta WHERE k = 'last_acked'`).Scan(&o.lastAcked); err != nil {
 		return nil, fmt.Errorf("outbox: read last acked: %w", err)
 	}
+	var epoch int64
+	if err := db.QueryRowContext(ctx, `SELECT v FROM meta WHERE k = 'epoch'`).Scan(&epoch); err != nil {
+		return nil, fmt.Errorf("outbox: read epoch: %w", err)
+	}
+	o.epoch = fmt.Sprintf("%016x", epoch)
 	// A crash between insert and meta update cannot happen (same
 	// transaction), but guard anyway: never reuse a seq still in the table.
 	var maxSeq sql.NullInt64

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -97,11 +98,22 @@ func TestOutboxSeqAckAndReopen(t *testing.T) {
 	if st.Depth != 6 || st.LastSeq != 10 || st.LastAcked != 4 {
 		t.Fatalf("stats = %+v, want depth 6 last seq 10 last acked 4", st)
 	}
+	epoch := ob.epoch
+	if len(epoch) != 16 || epoch == strings.Repeat("0", 16) {
+		t.Fatalf("epoch %q, want 16 hex digits", epoch)
+	}
 	ob.close()
 	_ = db.Close()
 
-	// Reopen: pending rows are still there, seq continues.
+	// Reopen: pending rows are still there, seq continues, same epoch.
 	ob2 := openTestOutbox(t, dir, outboxConfig{})
+	if ob2.epoch != epoch {
+		t.Fatalf("epoch after reopen %q, want %q", ob2.epoch, epoch)
+	}
+	// A new database (the agent reinstalled) is a new seq space.
+	if other := openTestOutbox(t, t.TempDir(), outboxConfig{}).epoch; other == epoch {
+		t.Fatalf("two databases drew the same epoch %q", epoch)
+	}
 	if got, want := seqs(allPending(t, ob2)), []uint64{5, 6, 7, 8, 9, 10}; !slices.Equal(got, want) {
 		t.Fatalf("after reopen pending = %v, want %v", got, want)
 	}

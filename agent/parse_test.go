@@ -123,7 +123,7 @@ func TestSplitBatches(t *testing.T) {
 		evs = append(evs, storedEvent{seq: e.Seq, body: b})
 	}
 	for _, n := range []int{1, 10, 1000, 2500} {
-		bs := splitBatches("r1", evs[:n])
+		bs := splitBatches("r1", "0123456789abcdef", evs[:n])
 		next := uint64(1)
 		for _, b := range bs {
 			if len(b.payload) > protocol.MaxPayloadSize {
@@ -132,6 +132,9 @@ func TestSplitBatches(t *testing.T) {
 			d, err := protocol.DecodeEventBatch(b.payload)
 			if err != nil {
 				t.Fatalf("n=%d: batch does not decode: %v", n, err)
+			}
+			if d.Epoch != "0123456789abcdef" {
+				t.Fatalf("n=%d: epoch %q", n, d.Epoch)
 			}
 			if d.Events[0].Seq != next || b.from != next || b.to != d.Events[len(d.Events)-1].Seq || b.n != len(d.Events) {
 				t.Fatalf("n=%d: batch %d..%d (%d) starts at %d, want %d", n, b.from, b.to, b.n, d.Events[0].Seq, next)

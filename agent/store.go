@@ -19,7 +19,8 @@ import (
 // session key) is unique among live sessions even when one user+MAC logs
 // in twice within a second. commands and results make commands idempotent and their
 // results durable. meta holds counters that must outlive the rows they
-// describe (the last seq, once every event is acked and deleted).
+// describe (the last seq, once every event is acked and deleted) and the
+// epoch of the seqs.
 var schema = []string{
 	`CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL)`,
 	`CREATE TABLE IF NOT EXISTS events (
@@ -40,6 +41,9 @@ var schema = []string{
 	`CREATE INDEX IF NOT EXISTS commands_updated ON commands (updated)`,
 	`CREATE TABLE IF NOT EXISTS results (n INTEGER PRIMARY KEY AUTOINCREMENT, body BLOB NOT NULL)`,
 	`INSERT OR IGNORE INTO meta (k, v) VALUES ('last_seq', 0), ('last_acked', 0)`,
+	// The seq space's id (protocol.EventBatch.Epoch), drawn once when the
+	// database is created: a new database restarts seqs at 1.
+	`INSERT OR IGNORE INTO meta (k, v) VALUES ('epoch', 1 + (random() & 4611686018427387903))`,
 }
 
 // openDB opens (creating if needed) the agent database in dir.

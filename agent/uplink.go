@@ -331,7 +331,7 @@ func (u *uplink) publishEvents(ctx context.Context, c mqtt.Client) error {
 			}
 			continue
 		}
-		for _, b := range splitBatches(u.cfg.Router, evs) {
+		for _, b := range splitBatches(u.cfg.Router, u.ob.epoch, evs) {
 			select {
 			case slots <- struct{}{}:
 			case err := <-ackErr:
@@ -392,20 +392,22 @@ type batch struct {
 	payload  []byte
 }
 
-func batchPrefix(router string) string {
+func batchPrefix(router, epoch string) string {
 	r, _ := json.Marshal(router)
-	return `{"v":` + fmt.Sprint(protocol.Version) + `,"router":` + string(r) + `,"events":[`
+	return `{"v":` + fmt.Sprint(protocol.Version) + `,"router":` + string(r) + `,"epoch":"` + epoch + `","events":[`
 }
 
-// batchOverhead is the envelope size around the events of a batch.
-func batchOverhead(router string) int { return len(batchPrefix(router)) + len("]}") }
+// batchOverhead is the largest envelope size around the events of a batch.
+func batchOverhead(router string) int {
+	return len(batchPrefix(router, strings.Repeat("f", protocol.MaxEpochLen))) + len("]}")
+}
 
 // splitBatches packs stored events (already validated JSON) into envelopes
 // of at most MaxEventsPerBatch events and at most MaxPayloadSize bytes,
 // keeping seq order. Splicing the stored JSON avoids decoding and
 // re-encoding every event on replay.
-func splitBatches(router string, evs []storedEvent) []batch {
-	prefix := batchPrefix(router)
+func splitBatches(router, epoch string, evs []storedEvent) []batch {
+	prefix := batchPrefix(router, epoch)
 	var out []batch
 	var sb strings.Builder
 	cur := batch{}

@@ -48,6 +48,7 @@ type TenantCreated struct{ Tenant Tenant }
 type BatchApplied struct {
 	TenantID   int64
 	RouterID   string
+	Epoch      string // the seq space of Prev and Last; a new one restarts the chain
 	Prev, Last uint64
 	Changes    int
 }

@@ -47,10 +47,19 @@ const (
 
 // EventBatch is the payload of sp/v1/{router}/events.
 type EventBatch struct {
-	V      int     `json:"v"`
-	Router string  `json:"router"`
+	V      int    `json:"v"`
+	Router string `json:"router"`
+	// Epoch names the agent's seq space: a random id the agent draws when
+	// it creates its database. A new epoch tells the control plane that
+	// seqs restarted (the agent was reinstalled or its data lost), so that
+	// its events are not skipped as already applied. Optional: a batch
+	// without one continues the router's current epoch.
+	Epoch  string  `json:"epoch,omitempty"`
 	Events []Event `json:"events"`
 }
+
+// MaxEpochLen bounds EventBatch.Epoch.
+const MaxEpochLen = 32
 
 // Event is one change seen on a router. Seq is per router, starts at 1 and
 // increases by one per event the agent records (coalescing may leave holes).

@@ -68,6 +68,9 @@ func (b *EventBatch) Validate() error {
 	if err := checkRouter("router", b.Router); err != nil {
 		return err
 	}
+	if len(b.Epoch) > MaxEpochLen || strings.Trim(b.Epoch, "0123456789abcdef") != "" {
+		return fieldErr("epoch", "want up to %d lowercase hex digits", MaxEpochLen)
+	}
 	if len(b.Events) == 0 {
 		return fieldErr("events", "empty batch")
 	}

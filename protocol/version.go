@@ -11,6 +11,8 @@ package protocol
 //     commands (hotspot users, PPP secrets, kicks, profile rate limits,
 //     resync, allow-listed raw) and command results. Unknown JSON fields are
 //     ignored so that optional fields can be added without a bump.
+//     Added since, without a bump: the optional event-batch "epoch" (seqs
+//     restart when it changes).
 const Version = 1
 
 // Size limits enforced before and after decoding.

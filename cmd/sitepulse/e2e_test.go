@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sync"
 	"testing"
 	"time"
 
@@ -83,6 +84,9 @@ type site struct {
 	routerID string
 	tenantID int64
 	dataDir  string
+
+	secret    string // the agent's MQTT secret
+	stopAgent func()
 }
 
 // startSite runs sitepulse serve's wiring, a simulated RouterOS router and
@@ -125,14 +129,28 @@ func startSite(t *testing.T) *site {
 		}
 	}
 
+	st := &site{m: m, c: c, router: rt, routerID: rid, tenantID: acc.ID, dataDir: dir, secret: enrolled.Secret}
+	st.startAgent(t, ctx, t.TempDir())
+	waitFor(t, 10*time.Second, "router online with identity", func() bool {
+		var r controlplane.Router
+		c.call("GET", "/api/v1/routers/"+rid, nil, &r)
+		return r.Status == controlplane.RouterOnline && r.RouterConnected && r.Identity == "kilimani-core"
+	})
+	return st
+}
+
+// startAgent runs the real agent for the site with its database in
+// dataDir; stopAgent stops it.
+func (s *site) startAgent(t *testing.T, ctx context.Context, dataDir string) {
+	t.Helper()
 	ag, err := agent.New(ctx, agent.Config{
-		RouterID:          rid,
-		RouterAddr:        rt.Addr(),
+		RouterID:          s.routerID,
+		RouterAddr:        s.router.Addr(),
 		RouterUser:        "sitepulse",
 		RouterPassword:    "router-pw",
-		MQTTURL:           "tcp://" + m.MQTTAddr(),
-		MQTTSecret:        enrolled.Secret,
-		DataDir:           t.TempDir(),
+		MQTTURL:           "tcp://" + s.m.MQTTAddr(),
+		MQTTSecret:        s.secret,
+		DataDir:           dataDir,
 		CountersInterval:  200 * time.Millisecond,
 		ResourcesInterval: 500 * time.Millisecond,
 		RouterMinBackoff:  50 * time.Millisecond,
@@ -145,22 +163,19 @@ func startSite(t *testing.T) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	actx, stopAgent := context.WithCancel(ctx)
+	actx, stop := context.WithCancel(ctx)
 	agentDone := make(chan error, 1)
 	go func() { agentDone <- ag.Run(actx) }()
+	var once sync.Once
+	s.stopAgent = func() {
+		once.Do(func() {
+			stop()
+			<-agentDone
+			ag.Close()
+		})
+	}
 	// Cleanups run last-in first-out: the agent stops before Main closes.
-	t.Cleanup(func() {
-		stopAgent()
-		<-agentDone
-		ag.Close()
-	})
-
-	waitFor(t, 10*time.Second, "router online with identity", func() bool {
-		var r controlplane.Router
-		c.call("GET", "/api/v1/routers/"+rid, nil, &r)
-		return r.Status == controlplane.RouterOnline && r.RouterConnected && r.Identity == "kilimani-core"
-	})
-	return &site{m: m, c: c, router: rt, routerID: rid, tenantID: acc.ID, dataDir: dir}
+	t.Cleanup(s.stopAgent)
 }
 
 func (s *site) sessions(q url.Values) api.Page[controlplane.Session] {
@@ -225,6 +240,61 @@ func TestEndToEnd(t *testing.T) {
 	waitFor(t, 5*time.Second, "agent offline after rotation", func() bool {
 		return s.routerStatus() == controlplane.RouterOffline
 	})
+}
+
+// TestAgentReinstall: an agent that lost its database counts seqs from 1
+// again; the control plane sees the new epoch and applies its events
+// instead of skipping them as already seen.
+func TestAgentReinstall(t *testing.T) {
+	s := startSite(t)
+	if err := s.router.AddHotspotUser("carol", "pw", ""); err != nil {
+		t.Fatal(err)
+	}
+	// Ten logins and logouts take the seq well past what the new agent
+	// will send before carol's login.
+	for i := range 10 {
+		id, err := s.router.LoginHotspot("alice", fmt.Sprintf("AA:BB:CC:DD:EE:%02X", i), "10.5.50.10")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.router.Logout(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	aliceID, err := s.router.LoginHotspot("alice", "AA:BB:CC:DD:EE:01", "10.5.50.10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "alice online after 10 earlier sessions", func() bool {
+		var h api.Page[controlplane.SessionRecord]
+		s.c.call("GET", "/api/v1/sessions/history?user=alice", nil, &h)
+		return h.Total == 10 && s.sessions(url.Values{"user": {"alice"}}).Total == 1
+	})
+	if r, _ := s.m.Store().GetRouter(context.Background(), 0, s.routerID); r.LastSeq < 20 {
+		t.Fatalf("last_seq %d, want at least 20", r.LastSeq)
+	}
+
+	s.stopAgent()
+	if err := s.router.Logout(aliceID); err != nil { // while no agent watches
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s.startAgent(t, ctx, t.TempDir()) // a new database: seqs start at 1
+	if _, err := s.router.LoginHotspot("carol", "AA:BB:CC:DD:EE:03", "10.5.50.11"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "carol online and alice ended by the new agent's snapshot", func() bool {
+		return s.sessions(url.Values{"user": {"carol"}}).Total == 1 && s.sessions(url.Values{"user": {"alice"}}).Total == 0
+	})
+	var audit struct{ Data []controlplane.AuditEntry }
+	s.c.call("GET", "/api/v1/audit", nil, &audit)
+	for _, e := range audit.Data {
+		if e.Action == "router.epoch" && e.Target == "router:"+s.routerID {
+			return
+		}
+	}
+	t.Errorf("no router.epoch audit entry: %+v", audit)
 }
 
 // TestGracefulShutdown: Close stops the broker with agents connected; the

@@ -37,23 +37,37 @@ func (g *group) ChangeTenant() int64 { return g.head.TenantID }
 // that arrives after its successor was delivered is delivered anyway,
 // behind a gap too, so the fan-out's counts still add up.
 //
-// The first batch the orderer sees of a router is delivered at once: it
-// knows nothing older. Not safe for concurrent use (Fanin's goroutine owns
+// The first batch the orderer sees of a router, or of a new epoch of its
+// agent's seqs, is delivered at once: it knows nothing older. Not safe for concurrent use (Fanin's goroutine owns
 // it).
 type orderer struct {
-	hold time.Duration
-	last map[string]uint64   // router → Last of the newest batch delivered
-	held map[string][]*group // router → batches waiting for a predecessor, by Prev
-	m    *metrics
+	hold  time.Duration
+	last  map[string]uint64   // router → Last of the newest batch delivered
+	epoch map[string]string   // router → the epoch of last
+	held  map[string][]*group // router → batches waiting for a predecessor, by Prev
+	m     *metrics
 }
 
 func newOrderer(hold time.Duration, m *metrics) *orderer {
-	return &orderer{hold: hold, last: make(map[string]uint64), held: make(map[string][]*group), m: m}
+	return &orderer{hold: hold, last: make(map[string]uint64), epoch: make(map[string]string), held: make(map[string][]*group), m: m}
 }
 
 // add takes one batch and returns the changes to deliver now, in order.
 func (o *orderer) add(g *group, now time.Time) []controlplane.Change {
 	r := g.head.RouterID
+	if e, ok := o.epoch[r]; ok && e != g.head.Epoch {
+		// The agent's seqs restarted: the old chain ends here.
+		var out []controlplane.Change
+		for _, h := range o.held[r] {
+			out = append(out, realtime.ReplicaGap{Tenant: h.head.TenantID})
+			out = append(out, h.changes...)
+		}
+		delete(o.held, r)
+		delete(o.last, r)
+		delete(o.epoch, r)
+		return append(out, o.add(g, now)...)
+	}
+	o.epoch[r] = g.head.Epoch
 	last, seen := o.last[r]
 	switch {
 	case !seen || g.head.Prev == last:

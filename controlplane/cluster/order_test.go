@@ -61,6 +61,20 @@ func TestOrdererDeliversEachRoutersBatchesInCommitOrder(t *testing.T) {
 	if o.holding() {
 		t.Fatal("still holding batches")
 	}
+
+	// The agent's seqs restart under a new epoch: a new chain, and what was
+	// held of the old one is let go behind a gap.
+	o.add(batch("a", 20, 21), t0)
+	g := batch("a", 0, 2)
+	g.head.Epoch = "e2"
+	if got, want := names(o.add(g, t0)), []string{"gap", "a:20-21", "a:0-2"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("new epoch: delivered %v, want %v", got, want)
+	}
+	g = batch("a", 2, 3)
+	g.head.Epoch = "e2"
+	if got, want := names(o.add(g, t0)), []string{"a:2-3"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("new epoch continues: delivered %v, want %v", got, want)
+	}
 }
 
 func TestOrdererGivesUpOnAMissingBatchAfterHold(t *testing.T) {

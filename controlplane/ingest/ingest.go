@@ -113,6 +113,9 @@ func (in *Ingest) events(ctx context.Context, t protocol.Topic, payload []byte) 
 	in.m.batches.Inc()
 	in.m.eventsApplied.Add(float64(applied.Applied))
 	in.m.eventsSkipped.Add(float64(applied.Skipped))
+	if applied.NewEpoch {
+		in.log.Warn("agent seqs restarted under a new epoch (its database was replaced)", "router", t.Router, "epoch", applied.Epoch)
+	}
 	if applied.Skipped > 0 {
 		in.log.Debug("skipped events already applied", "router", t.Router, "skipped", applied.Skipped, "last_seq", applied.LastSeq)
 	}
@@ -120,7 +123,7 @@ func (in *Ingest) events(ctx context.Context, t protocol.Topic, payload []byte) 
 		// Headed by BatchApplied even when nothing changed, so the router's
 		// chain of batches has no holes (see controlplane.BatchApplied).
 		in.bus.Publish(append([]controlplane.Change{controlplane.BatchApplied{
-			TenantID: applied.TenantID, RouterID: t.Router, Prev: applied.PrevSeq, Last: applied.LastSeq, Changes: len(applied.Changes),
+			TenantID: applied.TenantID, RouterID: t.Router, Epoch: applied.Epoch, Prev: applied.PrevSeq, Last: applied.LastSeq, Changes: len(applied.Changes),
 		}}, applied.Changes...)...)
 	}
 	return nil

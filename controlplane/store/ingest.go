@@ -19,8 +19,14 @@ type Applied struct {
 	// before (seq <= the router's last_seq), i.e. redeliveries.
 	Applied, Skipped int
 	// PrevSeq is the router's last applied seq before the batch, LastSeq
-	// the one after it.
+	// the one after it, both in Epoch (0 before the first batch of a new
+	// epoch).
 	PrevSeq, LastSeq uint64
+	// Epoch is the router's seq space after the batch (see
+	// protocol.EventBatch.Epoch); NewEpoch reports that this batch started
+	// it, retiring another.
+	Epoch    string
+	NewEpoch bool
 	// Changes are what the applied events changed, in event order, for the
 	// Bus once the caller knows the batch committed: SessionStarted,
 	// SessionUpdated, SessionEnded and RouterResourcesUpdated, with full
@@ -56,6 +62,14 @@ type Applied struct {
 //
 // EINVALID if the batch does not validate, ENOTFOUND if the router is
 // unknown, EUNAUTHORIZED if it is revoked. On any error nothing is applied.
+//
+// Epochs: a batch whose Epoch differs from the router's (and is not empty)
+// starts a new seq space: the agent lost its database and counts from 1
+// again. The old epoch is retired with its last seq, last_seq restarts at
+// 0 and the change is audited (router.epoch). A batch from a retired epoch
+// is refused with EINVALID, so a stray old copy of the agent cannot make
+// two epochs alternate. The first epoch a router reports is adopted
+// without a reset.
 func (s *Store) ApplyBatch(ctx context.Context, b *protocol.EventBatch) (Applied, error) {
 	if b == nil {
 		return Applied{}, controlplane.Errorf(controlplane.EINVALID, "nil batch")
@@ -74,8 +88,8 @@ func applyBatch(ctx context.Context, tx *dbtx, b *protocol.EventBatch) (Applied,
 	var a Applied
 	var status string
 	var last int64
-	err := tx.queryRow(ctx, `SELECT tenant_id, status, last_seq FROM routers WHERE id = $1`+tx.forUpdate(), b.Router).
-		Scan(&a.TenantID, &status, &last)
+	err := tx.queryRow(ctx, `SELECT tenant_id, status, last_seq, epoch FROM routers WHERE id = $1`+tx.forUpdate(), b.Router).
+		Scan(&a.TenantID, &status, &last, &a.Epoch)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Applied{}, notFound("router", b.Router)
 	}
@@ -84,6 +98,13 @@ func applyBatch(ctx context.Context, tx *dbtx, b *protocol.EventBatch) (Applied,
 	}
 	if status == controlplane.RouterRevoked {
 		return Applied{}, controlplane.Errorf(controlplane.EUNAUTHORIZED, "router %s is revoked", b.Router)
+	}
+	if b.Epoch != "" && b.Epoch != a.Epoch {
+		if last, err = switchEpoch(ctx, tx, a.TenantID, b.Router, a.Epoch, last, b.Epoch); err != nil {
+			return Applied{}, err
+		}
+		a.NewEpoch = a.Epoch != ""
+		a.Epoch = b.Epoch
 	}
 	a.PrevSeq = uint64(last)
 	a.LastSeq = a.PrevSeq
@@ -107,11 +128,37 @@ func applyBatch(ctx context.Context, tx *dbtx, b *protocol.EventBatch) (Applied,
 	}
 	// last_seen_at moves even when every event was a redelivery: the agent
 	// is evidently alive.
-	if _, err := tx.exec(ctx, `UPDATE routers SET last_seq = $1, last_seen_at = $2 WHERE id = $3`,
-		int64(a.LastSeq), tx.now, b.Router); err != nil {
+	if _, err := tx.exec(ctx, `UPDATE routers SET last_seq = $1, last_seen_at = $2, epoch = $3 WHERE id = $4`,
+		int64(a.LastSeq), tx.now, a.Epoch, b.Router); err != nil {
 		return Applied{}, err
 	}
 	return a, nil
+}
+
+// switchEpoch moves router from epoch old (last seq last) to next and
+// returns the last seq to compare next's events with: 0 for a new seq
+// space, last when old is "" (the router's first epoch is adopted).
+func switchEpoch(ctx context.Context, tx *dbtx, tenant int64, router, old string, last int64, next string) (int64, error) {
+	var retired int64
+	err := tx.queryRow(ctx, `SELECT last_seq FROM router_epochs WHERE router_id = $1 AND epoch = $2`, router, next).Scan(&retired)
+	if err == nil {
+		return 0, controlplane.Errorf(controlplane.EINVALID,
+			"epoch %s of router %s was retired (its agent database was replaced); its events are dropped", next, router)
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return 0, err
+	}
+	if old == "" {
+		return last, nil
+	}
+	if _, err := tx.exec(ctx, `INSERT INTO router_epochs (router_id, epoch, last_seq, retired_at) VALUES ($1, $2, $3, $4)`,
+		router, old, last, tx.now); err != nil {
+		return 0, err
+	}
+	return 0, audit(ctx, tx, controlplane.AuditEntry{
+		TenantID: tenant, Actor: "system", Action: "router.epoch", Target: "router:" + router, Result: "ok",
+		Detail: fmt.Sprintf("agent seqs restarted (new database): epoch %s at seq %d replaced by %s", old, last, next),
+	})
 }
 
 // sessionKeys returns the distinct session keys of the events after seq.

@@ -25,6 +25,7 @@ func init() {
 		storeCase{"ingest/resources", testIngestResources},
 		storeCase{"ingest/provisional-end", testIngestProvisionalEnd},
 		storeCase{"ingest/large-counters", testIngestLargeCounters},
+		storeCase{"ingest/agent-epoch", testIngestEpoch},
 	)
 }
 
@@ -537,5 +538,67 @@ func testIngestLargeCounters(t *testing.T, e *env) {
 	// Replaying below the huge last_seq is skipped, not misordered.
 	if a := apply(t, s, ag.batch(ev)); a.Skipped != 1 {
 		t.Errorf("replay: %+v", a)
+	}
+}
+
+// A reinstalled agent counts from seq 1 again under a new epoch: its
+// events are applied, not skipped, and the old epoch can never come back.
+func testIngestEpoch(t *testing.T, e *env) {
+	s := e.s
+	ten := newTenant(t, s, "A")
+	r := newRouter(t, s, ten.ID, "R")
+	old := &agent{router: r.ID}
+	b := old.batch(old.started(hotspot("ann", 1)), old.started(hotspot("bo", 1)), old.updated(hotspot("bo", 5)))
+	b.Epoch = "aaaa"
+	if a := apply(t, s, b); a.Applied != 3 || a.Epoch != "aaaa" || a.NewEpoch || a.PrevSeq != 0 || a.LastSeq != 3 {
+		t.Fatalf("first epoch adopted: %+v", a)
+	}
+	// A batch without an epoch (an older agent) continues the current one.
+	nb := old.batch(old.ended(hotspot("ann", 2), protocol.EndLogout))
+	if a := apply(t, s, nb); a.Applied != 1 || a.Epoch != "aaaa" || a.LastSeq != 4 {
+		t.Fatalf("batch without epoch: %+v", a)
+	}
+
+	// The agent's database is lost: seqs restart at 1 under a new epoch.
+	fresh := &agent{router: r.ID}
+	b2 := fresh.batch(fresh.started(hotspot("cy", 1)), fresh.ended(hotspot("bo", 6), protocol.EndLogout))
+	b2.Epoch = "bbbb"
+	a := apply(t, s, b2)
+	if a.Applied != 2 || a.Skipped != 0 || !a.NewEpoch || a.Epoch != "bbbb" || a.PrevSeq != 0 || a.LastSeq != 2 || len(a.Changes) != 2 {
+		t.Fatalf("new epoch: %+v", a)
+	}
+	if got := sessionsOf(t, s, r.ID); len(got) != 1 || got[0].User != "cy" {
+		t.Errorf("live sessions after the new epoch: %+v", got)
+	}
+	if got := historyOf(t, s, r.ID); len(got) != 2 {
+		t.Errorf("history after the new epoch: %d rows, want ann and bo", len(got))
+	}
+	if got, _ := s.GetRouter(context.Background(), 0, r.ID); got.LastSeq != 2 {
+		t.Errorf("last_seq %d, want 2", got.LastSeq)
+	}
+	// Redelivery within the new epoch is still skipped.
+	if a := apply(t, s, b2); a.Applied != 0 || a.Skipped != 2 {
+		t.Errorf("redelivery in the new epoch: %+v", a)
+	}
+	// The old epoch is retired: a late batch from it is refused, unapplied.
+	late := old.batch(old.started(hotspot("dee", 1)))
+	late.Epoch = "aaaa"
+	before := dump(t, s, r.ID)
+	if _, err := s.ApplyBatch(context.Background(), late); controlplane.ErrorCode(err) != controlplane.EINVALID {
+		t.Fatalf("batch from the retired epoch: %v, want EINVALID", err)
+	}
+	if after := dump(t, s, r.ID); after != before {
+		t.Errorf("the retired epoch's batch changed the store:\n%s\nwant\n%s", after, before)
+	}
+	entries, err := s.ListAudit(context.Background(), ten.ID, 10, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, en := range entries {
+		found = found || (en.Action == "router.epoch" && en.Target == "router:"+r.ID && strings.Contains(en.Detail, "epoch aaaa at seq 4"))
+	}
+	if !found {
+		t.Errorf("no router.epoch audit entry in %+v", entries)
 	}
 }
