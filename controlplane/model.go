@@ -104,6 +104,7 @@ type Router struct {
 	AgentVersion    string              `json:"agent_version"`
 	Board           string              `json:"board"`
 	LastSeq         uint64              `json:"last_seq"`
+	Epoch           string              `json:"-"` // the agent's seq space of LastSeq (protocol.EventBatch.Epoch)
 	LastSeenAt      *time.Time          `json:"last_seen_at"`
 	Resources       *protocol.Resources `json:"resources,omitempty"`
 	CreatedAt       time.Time           `json:"created_at"`

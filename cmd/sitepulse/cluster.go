@@ -78,11 +78,11 @@ func (m *Main) invalidator() api.RouterInvalidator {
 // fanInput is what the realtime fan-out reads: the bus, plus in scale-out
 // mode the changes other replicas committed (and this replica's relayed to
 // them).
-func (m *Main) fanInput(ctx context.Context) <-chan controlplane.Change {
+func (m *Main) fanInput(ctx context.Context, routers []controlplane.Router) <-chan controlplane.Change {
 	if m.cluster == nil {
 		return m.fanSub.C
 	}
-	return m.cluster.Fanin(ctx, m.fanSub.C)
+	return m.cluster.Fanin(ctx, m.fanSub.C, routers)
 }
 
 // mqttReady reports whether agents can reach this replica's ingest.

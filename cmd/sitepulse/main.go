@@ -340,7 +340,7 @@ func (m *Main) startRealtime(ctx context.Context) error {
 	m.fanDone = make(chan struct{})
 	go func() {
 		defer close(m.fanDone)
-		_ = fan.Run(fctx, m.fanInput(fctx))
+		_ = fan.Run(fctx, m.fanInput(fctx, routers))
 	}()
 	return nil
 }

@@ -236,7 +236,7 @@ func TestRelayDeliversOtherReplicasChangesOnce(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	localA, localB := make(chan controlplane.Change), make(chan controlplane.Change)
-	outA, outB := a.Fanin(ctx, localA), b.Fanin(ctx, localB)
+	outA, outB := a.Fanin(ctx, localA, nil), b.Fanin(ctx, localB, nil)
 
 	started := controlplane.SessionStarted{Session: controlplane.Session{TenantID: 7, RouterID: "r1", Key: "k1", User: "+254712345678", Kind: protocol.KindHotspot}}
 	localA <- started
@@ -289,7 +289,7 @@ func TestFaninOrdersBatchesAcrossReplicas(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	localA := make(chan controlplane.Change)
-	outA, outB := a.Fanin(ctx, localA), b.Fanin(ctx, make(chan controlplane.Change))
+	outA, outB := a.Fanin(ctx, localA, nil), b.Fanin(ctx, make(chan controlplane.Change), nil)
 	sendGroup := func(g *group) {
 		localA <- g.head
 		for _, ch := range g.changes {

@@ -37,9 +37,11 @@ func (g *group) ChangeTenant() int64 { return g.head.TenantID }
 // that arrives after its successor was delivered is delivered anyway,
 // behind a gap too, so the fan-out's counts still add up.
 //
-// The first batch the orderer sees of a router, or of a new epoch of its
-// agent's seqs, is delivered at once: it knows nothing older. Not safe for concurrent use (Fanin's goroutine owns
-// it).
+// A router's first batch (Prev 0), or the first of a new epoch of its
+// agent's seqs, is delivered at once. The orderer starts from the routers'
+// last seqs as the store had them (seed), so that after a restart it need
+// not wait for batches that were applied before it. Not safe for
+// concurrent use (Fanin's goroutine owns it).
 type orderer struct {
 	hold  time.Duration
 	last  map[string]uint64   // router → Last of the newest batch delivered
@@ -48,14 +50,20 @@ type orderer struct {
 	m     *metrics
 }
 
-func newOrderer(hold time.Duration, m *metrics) *orderer {
-	return &orderer{hold: hold, last: make(map[string]uint64), epoch: make(map[string]string), held: make(map[string][]*group), m: m}
+func newOrderer(hold time.Duration, m *metrics, seed []controlplane.Router) *orderer {
+	o := &orderer{hold: hold, last: make(map[string]uint64), epoch: make(map[string]string), held: make(map[string][]*group), m: m}
+	for _, r := range seed {
+		if r.LastSeq > 0 {
+			o.last[r.ID], o.epoch[r.ID] = r.LastSeq, r.Epoch
+		}
+	}
+	return o
 }
 
 // add takes one batch and returns the changes to deliver now, in order.
 func (o *orderer) add(g *group, now time.Time) []controlplane.Change {
 	r := g.head.RouterID
-	if e, ok := o.epoch[r]; ok && e != g.head.Epoch {
+	if e, known := o.epoch[r]; known && e != g.head.Epoch {
 		// The agent's seqs restarted: the old chain ends here.
 		var out []controlplane.Change
 		for _, h := range o.held[r] {
@@ -70,10 +78,11 @@ func (o *orderer) add(g *group, now time.Time) []controlplane.Change {
 	o.epoch[r] = g.head.Epoch
 	last, seen := o.last[r]
 	switch {
-	case !seen || g.head.Prev == last:
+	case (!seen && g.head.Prev == 0) || (seen && g.head.Prev == last):
 		return o.drain(r, o.deliver(g, nil))
-	case g.head.Prev > last:
-		// A batch in between has not arrived yet.
+	case !seen || g.head.Prev > last:
+		// A batch before it has not arrived yet (for an unseen router: it
+		// is not the router's first batch, so the first is on its way).
 		g.since = now
 		h := o.held[r]
 		i, _ := slices.BinarySearchFunc(h, g.head.Prev, func(x *group, prev uint64) int { return cmp.Compare(x.head.Prev, prev) })

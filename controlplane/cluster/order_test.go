@@ -36,7 +36,8 @@ func names(chs []controlplane.Change) []string {
 
 func TestOrdererDeliversEachRoutersBatchesInCommitOrder(t *testing.T) {
 	m, _ := newMetrics(nil)
-	o := newOrderer(time.Second, m)
+	// The store had applied a's seqs up to 5 when the replica started.
+	o := newOrderer(time.Second, m, []controlplane.Router{{ID: "a", LastSeq: 5}, {ID: "never-sent"}})
 	t0 := time.Unix(1000, 0)
 	steps := []struct {
 		add  *group
@@ -79,7 +80,7 @@ func TestOrdererDeliversEachRoutersBatchesInCommitOrder(t *testing.T) {
 
 func TestOrdererGivesUpOnAMissingBatchAfterHold(t *testing.T) {
 	m, _ := newMetrics(nil)
-	o := newOrderer(time.Second, m)
+	o := newOrderer(time.Second, m, nil)
 	t0 := time.Unix(1000, 0)
 	o.add(batch("a", 0, 1), t0)
 	if got := o.add(batch("a", 2, 3), t0); len(got) != 0 {

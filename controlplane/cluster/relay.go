@@ -113,12 +113,14 @@ func (r *relayState) close() {
 // Fanin relays every change read from local to the other replicas and
 // returns a channel carrying local's changes and the changes other
 // replicas relayed, for the realtime fan-out, with each router's batches
-// in commit order (see orderer). It is closed when ctx is done or local is
-// closed. Start one Fanin per Client.
+// in commit order (see orderer). routers are the routers as the store had
+// them after sub was made, to start the ordering from. It is closed when
+// ctx is done or local is closed. Start one Fanin per Client.
 //
 //	sub := bus.Subscribe(1024)
-//	go fanout.Run(ctx, client.Fanin(ctx, sub.C))
-func (c *Client) Fanin(ctx context.Context, local <-chan controlplane.Change) <-chan controlplane.Change {
+//	routers, _ := store.ListRouters(ctx, 0)
+//	go fanout.Run(ctx, client.Fanin(ctx, sub.C, routers))
+func (c *Client) Fanin(ctx context.Context, local <-chan controlplane.Change, routers []controlplane.Router) <-chan controlplane.Change {
 	out := make(chan controlplane.Change)
 	go func() {
 		defer close(out)
@@ -132,7 +134,7 @@ func (c *Client) Fanin(ctx context.Context, local <-chan controlplane.Change) <-
 			}
 			return true
 		}
-		ord := newOrderer(c.opts.ReorderHold, c.m)
+		ord := newOrderer(c.opts.ReorderHold, c.m, routers)
 		tick := time.NewTicker(c.opts.ReorderHold / 4)
 		defer tick.Stop()
 		remote := c.relay.remote

@@ -21,7 +21,7 @@ import (
 const SecretPrefix = "sps_"
 
 const routerColumns = `id, tenant_id, name, site, status, router_connected, identity, routeros_version,
-	agent_version, board, last_seq, last_seen_at, resources, created_at`
+	agent_version, board, last_seq, last_seen_at, resources, created_at, epoch`
 
 func scanRouter(sc interface{ Scan(...any) error }) (controlplane.Router, error) {
 	var r controlplane.Router
@@ -29,7 +29,7 @@ func scanRouter(sc interface{ Scan(...any) error }) (controlplane.Router, error)
 	var seen sql.NullTime
 	var res sql.NullString
 	err := sc.Scan(&r.ID, &r.TenantID, &r.Name, &r.Site, &r.Status, &r.RouterConnected, &r.Identity, &r.RouterOSVersion,
-		&r.AgentVersion, &r.Board, &lastSeq, &seen, &res, &r.CreatedAt)
+		&r.AgentVersion, &r.Board, &lastSeq, &seen, &res, &r.CreatedAt, &r.Epoch)
 	if err != nil {
 		return controlplane.Router{}, err
 	}
