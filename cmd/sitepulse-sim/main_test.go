@@ -155,7 +155,7 @@ func TestRunWithControlAPI(t *testing.T) {
 // connections, SIGTERM stops it cleanly.
 func TestSignals(t *testing.T) {
 	if os.Getenv("SITEPULSE_SIM_TEST_CHILD") == "1" {
-		os.Args = []string{"sitepulse-sim", "--api-addr", "127.0.0.1:0", "--hotspot-sessions", "1", "--ppp-sessions", "1", "--reboot-down", "300ms"}
+		os.Args = []string{"sitepulse-sim", "--api-addr", "127.0.0.1:0", "--hotspot-sessions", "1", "--ppp-sessions", "1", "--churn", "0", "--reboot-down", "300ms"}
 		main()
 		return
 	}
