@@ -57,6 +57,14 @@ func (r *receiver) onPublish(_ *mqttsrv.Client, _ packets.Subscription, pk packe
 			r.bad = append(r.bad, "events: "+err.Error())
 			return
 		}
+		// The batch names as its predecessor an event published before it,
+		// so ingest behind a shared subscription can wait for it.
+		if _, seen := r.bySeq[b.Prev]; b.Prev != 0 && !seen {
+			r.bad = append(r.bad, fmt.Sprintf("batch %d..%d names prev %d, which was never published", b.Events[0].Seq, b.Events[len(b.Events)-1].Seq, b.Prev))
+		}
+		if b.Epoch == "" {
+			r.bad = append(r.bad, "batch without an epoch")
+		}
 		for _, e := range b.Events {
 			r.arrivals = append(r.arrivals, e.Seq)
 			if old, ok := r.bySeq[e.Seq]; ok && !sameEvent(old, e) {

@@ -277,6 +277,13 @@ func (o *outbox) stats(ctx context.Context) outboxStats {
 	return s
 }
 
+// acked returns the newest seq whose PUBACK was recorded.
+func (o *outbox) acked() uint64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.lastAcked
+}
+
 // waitEmpty returns once every recorded event is acked, or ctx ends.
 func (o *outbox) waitEmpty(ctx context.Context) error {
 	o.mu.Lock()

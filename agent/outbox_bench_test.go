@@ -82,7 +82,7 @@ func BenchmarkOutboxReplay(b *testing.B) {
 			if len(evs) == 0 {
 				break
 			}
-			for _, bt := range splitBatches("r1", "0123456789abcdef", evs) {
+			for _, bt := range splitBatches("r1", "0123456789abcdef", 0, evs) {
 				got += bt.n
 			}
 			after = evs[len(evs)-1].seq

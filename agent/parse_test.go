@@ -123,8 +123,10 @@ func TestSplitBatches(t *testing.T) {
 		evs = append(evs, storedEvent{seq: e.Seq, body: b})
 	}
 	for _, n := range []int{1, 10, 1000, 2500} {
-		bs := splitBatches("r1", "0123456789abcdef", evs[:n])
+		// prev 5 is above the first seq (an ack recorded meanwhile): capped.
+		bs := splitBatches("r1", "0123456789abcdef", 5, evs[:n])
 		next := uint64(1)
+		wantPrev := uint64(0)
 		for _, b := range bs {
 			if len(b.payload) > protocol.MaxPayloadSize {
 				t.Fatalf("n=%d: payload %d bytes over the limit", n, len(b.payload))
@@ -133,9 +135,10 @@ func TestSplitBatches(t *testing.T) {
 			if err != nil {
 				t.Fatalf("n=%d: batch does not decode: %v", n, err)
 			}
-			if d.Epoch != "0123456789abcdef" {
-				t.Fatalf("n=%d: epoch %q", n, d.Epoch)
+			if d.Epoch != "0123456789abcdef" || d.Prev != wantPrev {
+				t.Fatalf("n=%d: epoch %q prev %d, want prev %d", n, d.Epoch, d.Prev, wantPrev)
 			}
+			wantPrev = b.to
 			if d.Events[0].Seq != next || b.from != next || b.to != d.Events[len(d.Events)-1].Seq || b.n != len(d.Events) {
 				t.Fatalf("n=%d: batch %d..%d (%d) starts at %d, want %d", n, b.from, b.to, b.n, d.Events[0].Seq, next)
 			}

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -314,6 +316,9 @@ func (u *uplink) publishEvents(ctx context.Context, c mqtt.Client) error {
 	}()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	// What was published before the oldest unacked event: read before
+	// pending, so that it is never above it (splitBatches also caps it).
+	prev := u.ob.acked()
 	var after uint64
 	for {
 		evs, err := u.ob.pending(ctx, after, protocol.MaxEventsPerBatch)
@@ -331,7 +336,7 @@ func (u *uplink) publishEvents(ctx context.Context, c mqtt.Client) error {
 			}
 			continue
 		}
-		for _, b := range splitBatches(u.cfg.Router, u.ob.epoch, evs) {
+		for _, b := range splitBatches(u.cfg.Router, u.ob.epoch, prev, evs) {
 			select {
 			case slots <- struct{}{}:
 			case err := <-ackErr:
@@ -342,7 +347,7 @@ func (u *uplink) publishEvents(ctx context.Context, c mqtt.Client) error {
 			f := flight{from: b.from, to: b.to, n: b.n, start: time.Now()}
 			f.tok = c.Publish(topic, 1, false, b.payload)
 			flights <- f
-			after = b.to
+			after, prev = b.to, b.to
 		}
 	}
 }
@@ -392,22 +397,23 @@ type batch struct {
 	payload  []byte
 }
 
-func batchPrefix(router, epoch string) string {
+func batchPrefix(router, epoch string, prev uint64) string {
 	r, _ := json.Marshal(router)
-	return `{"v":` + fmt.Sprint(protocol.Version) + `,"router":` + string(r) + `,"epoch":"` + epoch + `","events":[`
+	return `{"v":` + fmt.Sprint(protocol.Version) + `,"router":` + string(r) + `,"epoch":"` + epoch +
+		`","prev":` + strconv.FormatUint(prev, 10) + `,"events":[`
 }
 
 // batchOverhead is the largest envelope size around the events of a batch.
 func batchOverhead(router string) int {
-	return len(batchPrefix(router, strings.Repeat("f", protocol.MaxEpochLen))) + len("]}")
+	return len(batchPrefix(router, strings.Repeat("f", protocol.MaxEpochLen), math.MaxUint64)) + len("]}")
 }
 
 // splitBatches packs stored events (already validated JSON) into envelopes
 // of at most MaxEventsPerBatch events and at most MaxPayloadSize bytes,
 // keeping seq order. Splicing the stored JSON avoids decoding and
-// re-encoding every event on replay.
-func splitBatches(router, epoch string, evs []storedEvent) []batch {
-	prefix := batchPrefix(router, epoch)
+// re-encoding every event on replay. prev is the seq published before evs;
+// each batch names the one before it.
+func splitBatches(router, epoch string, prev uint64, evs []storedEvent) []batch {
 	var out []batch
 	var sb strings.Builder
 	cur := batch{}
@@ -432,6 +438,7 @@ func splitBatches(router, epoch string, evs []storedEvent) []batch {
 			add = len(e.body)
 		}
 		if cur.n == 0 {
+			prefix := batchPrefix(router, epoch, min(prev, e.seq-1))
 			sb.WriteString(prefix)
 			size = len(prefix)
 			cur.from = e.seq
@@ -441,6 +448,7 @@ func splitBatches(router, epoch string, evs []storedEvent) []batch {
 		sb.Write(e.body)
 		size += add
 		cur.to = e.seq
+		prev = e.seq
 		cur.n++
 	}
 	finish()

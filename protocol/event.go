@@ -54,7 +54,13 @@ type EventBatch struct {
 	// seqs restarted (the agent was reinstalled or its data lost), so that
 	// its events are not skipped as already applied. Optional: a batch
 	// without one continues the router's current epoch.
-	Epoch  string  `json:"epoch,omitempty"`
+	Epoch string `json:"epoch,omitempty"`
+	// Prev is the seq of the last event the agent published before this
+	// batch in Epoch (0: none, or not known). When batches can reach the
+	// control plane out of order (replicas sharing a subscription), it
+	// waits for that event to be applied before applying this batch, so
+	// that a later batch cannot make an earlier one look like a replay.
+	Prev   uint64  `json:"prev,omitempty"`
 	Events []Event `json:"events"`
 }
 

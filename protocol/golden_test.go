@@ -128,10 +128,11 @@ func goldenCases() map[string]protocol.Message {
 			ID: "snap-empty", Part: 1, Parts: 1, Sessions: []protocol.Session{},
 		}}),
 		"events.session-started.json": batch(protocol.Event{Seq: 3, TS: t0, Type: protocol.EventSessionStarted, Session: &hs}),
-		// A batch names its agent's seq space (optional).
-		"events.epoch.json": func() *protocol.EventBatch {
-			b := batch(protocol.Event{Seq: 1, TS: t0, Type: protocol.EventSessionStarted, Session: &hs})
-			b.Epoch = "3f9a0c61d2b7e845"
+		// A batch names its agent's seq space and the seq published before
+		// it (both optional).
+		"events.epoch-prev.json": func() *protocol.EventBatch {
+			b := batch(protocol.Event{Seq: 42, TS: t0, Type: protocol.EventSessionStarted, Session: &hs})
+			b.Epoch, b.Prev = "3f9a0c61d2b7e845", 40
 			return b
 		}(),
 		"events.session-updated.json": batch(protocol.Event{Seq: 4, TS: t0, Type: protocol.EventSessionUpdated, Session: &updated}),

@@ -154,6 +154,8 @@ func TestDecodeInvalid(t *testing.T) {
 		{name: "events empty", dec: decEvents, payload: events(), reason: field, field: "events"},
 		{name: "epoch not hex", dec: decEvents, payload: `{"v":1,"router":"r1","epoch":"Z1","events":[` + started(okSession) + `]}`, reason: field, field: "epoch"},
 		{name: "epoch too long", dec: decEvents, payload: `{"v":1,"router":"r1","epoch":"` + strings.Repeat("a", 33) + `","events":[` + started(okSession) + `]}`, reason: field, field: "epoch"},
+		{name: "prev not below the first seq", dec: decEvents, payload: `{"v":1,"router":"r1","prev":1,"events":[` + started(okSession) + `]}`, reason: field, field: "prev"},
+		{name: "prev negative", dec: decEvents, payload: `{"v":1,"router":"r1","prev":-1,"events":[` + started(okSession) + `]}`, reason: field, field: "prev"},
 		{name: "epoch not a string", dec: decEvents, payload: `{"v":1,"router":"r1","epoch":7,"events":[` + started(okSession) + `]}`, reason: field, field: "epoch"},
 		{name: "events missing", dec: decEvents, payload: `{"v":1,"router":"r1"}`, reason: field, field: "events"},
 		{name: "events not a list", dec: decEvents, payload: `{"v":1,"router":"r1","events":{}}`, reason: field, field: "events"},

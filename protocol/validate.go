@@ -77,6 +77,9 @@ func (b *EventBatch) Validate() error {
 	if len(b.Events) > MaxEventsPerBatch {
 		return fieldErr("events", "more than %d events", MaxEventsPerBatch)
 	}
+	if b.Prev != 0 && b.Prev >= b.Events[0].Seq {
+		return fieldErr("prev", "%d not below the first seq %d", b.Prev, b.Events[0].Seq)
+	}
 	var prev uint64
 	for i := range b.Events {
 		f := fmt.Sprintf("events[%d]", i)

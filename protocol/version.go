@@ -12,7 +12,7 @@ package protocol
 //     resync, allow-listed raw) and command results. Unknown JSON fields are
 //     ignored so that optional fields can be added without a bump.
 //     Added since, without a bump: the optional event-batch "epoch" (seqs
-//     restart when it changes).
+//     restart when it changes) and "prev" (the seq published before it).
 const Version = 1
 
 // Size limits enforced before and after decoding.

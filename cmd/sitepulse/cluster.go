@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/sitepulse/sitepulse/controlplane"
 	"github.com/sitepulse/sitepulse/controlplane/api"
@@ -78,6 +79,10 @@ func (m *Main) invalidator() api.RouterInvalidator {
 // fanInput is what the realtime fan-out reads: the bus, plus in scale-out
 // mode the changes other replicas committed (and this replica's relayed to
 // them).
+// predecessorWait bounds how long a replica waits for another replica to
+// apply the batch a batch follows (ingest.Options.PredecessorWait).
+const predecessorWait = 10 * time.Second
+
 func (m *Main) fanInput(ctx context.Context, routers []controlplane.Router) <-chan controlplane.Change {
 	if m.cluster == nil {
 		return m.fanSub.C

@@ -157,31 +157,33 @@ func TestScaleOutTwoReplicas(t *testing.T) {
 		return &protocol.Session{Kind: protocol.KindHotspot, Key: fmt.Sprintf("hotspot:u%d|AA:BB:CC:00:00:0%d|x", i, i),
 			User: fmt.Sprintf("u%d", i), MAC: fmt.Sprintf("AA:BB:CC:00:00:0%d", i), StartedAt: t0}
 	}
-	// Four batches, each published once the one before it is applied (a
-	// shared subscription does not keep one router's batches in order;
-	// see the cluster package comment).
+	// Four batches, published back to back and the second before the
+	// first: the broker hands them to the replicas in turn, and a batch
+	// that arrives before the one it follows (Prev) waits for it instead
+	// of making its events look like replays.
 	batches := []protocol.Event{
 		{Type: protocol.EventSessionStarted, Session: sess(1)},
 		{Type: protocol.EventSessionStarted, Session: sess(2)},
 		{Type: protocol.EventSessionEnded, Session: sess(1), Reason: protocol.EndLogout},
 		{Type: protocol.EventSessionEnded, Session: sess(2), Reason: protocol.EndLogout},
 	}
-	for i, ev := range batches {
+	for _, i := range []int{1, 0, 2, 3} {
+		ev := batches[i]
 		ev.Seq, ev.TS = uint64(i+1), t0.Add(time.Duration(i)*time.Second)
-		payload, err := protocol.Encode(&protocol.EventBatch{V: protocol.Version, Router: rt.ID, Events: []protocol.Event{ev}})
+		payload, err := protocol.Encode(&protocol.EventBatch{V: protocol.Version, Router: rt.ID, Epoch: "e1", Prev: uint64(i), Events: []protocol.Event{ev}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if tok := agent.Publish(protocol.EventsTopic(rt.ID), 1, false, payload); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 			t.Fatal(tok.Error())
 		}
-		waitFor(t, 10*time.Second, fmt.Sprintf("batch %d applied", i+1), func() bool {
-			r, err := st.GetRouter(ctx, 0, rt.ID)
-			return err == nil && r.LastSeq == uint64(i+1)
-		})
 	}
+	waitFor(t, 15*time.Second, "all four batches applied", func() bool {
+		r, err := st.GetRouter(ctx, 0, rt.ID)
+		return err == nil && r.LastSeq == 4
+	})
 	// Published again (an agent resending after a lost PUBACK): skipped.
-	dup, _ := protocol.Encode(&protocol.EventBatch{V: protocol.Version, Router: rt.ID, Events: []protocol.Event{{Seq: 1, TS: t0, Type: protocol.EventSessionStarted, Session: sess(1)}}})
+	dup, _ := protocol.Encode(&protocol.EventBatch{V: protocol.Version, Router: rt.ID, Epoch: "e1", Events: []protocol.Event{{Seq: 1, TS: t0, Type: protocol.EventSessionStarted, Session: sess(1)}}})
 	if tok := agent.Publish(protocol.EventsTopic(rt.ID), 1, false, dup); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatal(tok.Error())
 	}

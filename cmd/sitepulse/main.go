@@ -197,7 +197,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err := m.newProvisioning(); err != nil {
 		return err
 	}
-	m.ingest, err = ingest.New(ingest.Options{Store: m.store, Bus: m.bus, CommandResults: m.prov, Logger: m.log, Registerer: m.registry})
+	io := ingest.Options{Store: m.store, Bus: m.bus, CommandResults: m.prov, Logger: m.log, Registerer: m.registry}
+	if c.External.URL != "" {
+		// A shared subscription spreads a router's batches over replicas.
+		io.PredecessorWait = predecessorWait
+	}
+	m.ingest, err = ingest.New(io)
 	if err != nil {
 		return fmt.Errorf("ingest: %w", err)
 	}

@@ -45,6 +45,14 @@ type Options struct {
 	// CommandResults receives command results; nil means they are
 	// acknowledged and ignored.
 	CommandResults CommandResults
+	// PredecessorWait is how long a batch that arrived before the batch it
+	// follows (protocol.EventBatch.Prev) waits for it to be applied before
+	// it is applied anyway. Zero means batches arrive in order (the
+	// embedded broker applies each connection's messages in turn), so Prev
+	// is not checked. Replicas sharing a subscription on an external
+	// broker set it: there a router's consecutive batches go to different
+	// replicas.
+	PredecessorWait time.Duration
 	// Logger receives rejections and failures; nil discards them.
 	Logger *slog.Logger
 	// Registerer receives the metrics; nil means unregistered.
@@ -58,6 +66,7 @@ type Ingest struct {
 	st      Store
 	bus     *controlplane.Bus
 	results CommandResults
+	wait    time.Duration
 	log     *slog.Logger
 	m       *metrics
 }
@@ -74,7 +83,7 @@ func New(o Options) (*Ingest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
-	return &Ingest{st: o.Store, bus: o.Bus, results: o.CommandResults, log: o.Logger.With("component", "ingest"), m: m}, nil
+	return &Ingest{st: o.Store, bus: o.Bus, results: o.CommandResults, wait: o.PredecessorWait, log: o.Logger.With("component", "ingest"), m: m}, nil
 }
 
 // HandleMessage applies a message published on topic. See the package
@@ -105,7 +114,7 @@ func (in *Ingest) events(ctx context.Context, t protocol.Topic, payload []byte) 
 		return in.reject(ReasonRouterMismatch, t.Router, t.String(), len(payload), fmt.Errorf("batch of router %q", b.Router))
 	}
 	start := time.Now()
-	applied, err := in.st.ApplyBatch(ctx, b)
+	applied, err := in.apply(ctx, b)
 	in.m.applySeconds.Observe(time.Since(start).Seconds())
 	if err != nil {
 		return in.storeError(kindEvents, t, len(payload), err)
@@ -127,6 +136,44 @@ func (in *Ingest) events(ctx context.Context, t protocol.Topic, payload []byte) 
 		}}, applied.Changes...)...)
 	}
 	return nil
+}
+
+// apply applies b, waiting up to in.wait for the batch it follows.
+func (in *Ingest) apply(ctx context.Context, b *protocol.EventBatch) (store.Applied, error) {
+	if in.wait <= 0 {
+		b.Prev = 0 // in order by construction
+		return in.st.ApplyBatch(ctx, b)
+	}
+	deadline := time.Now().Add(in.wait)
+	pause := 5 * time.Millisecond
+	waited := false
+	for {
+		applied, err := in.st.ApplyBatch(ctx, b)
+		var pe *store.PredecessorError
+		if !errors.As(err, &pe) {
+			if waited && err == nil {
+				in.m.predecessor.WithLabelValues("applied").Inc()
+			}
+			return applied, err
+		}
+		waited = true
+		if time.Now().After(deadline) {
+			// Most likely the batch it follows was rejected for good; if it
+			// is only late, its events will be skipped as replays.
+			in.m.predecessor.WithLabelValues("timeout").Inc()
+			in.log.Warn("applying a batch whose predecessor never came", "router", b.Router, "prev", pe.Prev, "last_seq", pe.LastSeq, "waited", in.wait)
+			b.Prev = 0
+			return in.st.ApplyBatch(ctx, b)
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return store.Applied{}, fmt.Errorf("wait for seq %d of router %s: %w", pe.Prev, b.Router, ctx.Err())
+		case <-t.C:
+		}
+		pause = min(2*pause, 100*time.Millisecond)
+	}
 }
 
 func (in *Ingest) status(ctx context.Context, t protocol.Topic, payload []byte) error {

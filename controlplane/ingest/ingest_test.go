@@ -494,3 +494,66 @@ func TestNewRequiresStore(t *testing.T) {
 		t.Error("New without a store succeeded")
 	}
 }
+
+// Behind a shared subscription a router's batch can reach one replica
+// before the batch it follows is applied by another: it waits for it, so
+// that the earlier batch's events are not skipped as replays.
+func TestBatchWaitsForItsPredecessor(t *testing.T) {
+	forEachStore(t, func(t *testing.T, e *env) {
+		shared, err := New(Options{Store: e.st, Bus: e.bus, PredecessorWait: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := e.router(t)
+		first, second := lifecycle(r, 1, 6), lifecycle(r, 7, 12)
+		second.Prev = 6
+		done := make(chan error, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			done <- shared.HandleMessage(ctx, protocol.EventsTopic(r), encode(t, second))
+		}()
+		select {
+		case err := <-done:
+			t.Fatalf("the second batch returned (%v) before the first was applied", err)
+		case <-time.After(200 * time.Millisecond):
+		}
+		e.mustHandle(t, protocol.EventsTopic(r), encode(t, first)) // on "another replica"
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if got := testutil.ToFloat64(shared.m.predecessor.WithLabelValues("applied")); got != 1 {
+			t.Errorf("predecessor waits applied = %v, want 1", got)
+		}
+		ref := e.router(t) // the same events, in order, in one batch
+		e.mustHandle(t, protocol.EventsTopic(ref), encode(t, lifecycle(ref, 1, 12)))
+		if got, want := normalized(e.sessions(r)), normalized(e.sessions(ref)); !reflect.DeepEqual(got, want) {
+			t.Errorf("sessions after both batches:\n got %+v\nwant %+v", got, want)
+		}
+		if got := testutil.ToFloat64(shared.m.eventsSkipped) + testutil.ToFloat64(e.in.m.eventsSkipped); got != 0 {
+			t.Errorf("%v events skipped, want none", got)
+		}
+
+		// A predecessor that never comes (rejected for good) holds the
+		// router up only for PredecessorWait.
+		quick, err := New(Options{Store: e.st, PredecessorWait: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		third := lifecycle(r, 20, 21)
+		third.Prev = 19
+		if err := quick.HandleMessage(context.Background(), protocol.EventsTopic(r), encode(t, third)); err != nil {
+			t.Fatal(err)
+		}
+		if got := testutil.ToFloat64(quick.m.predecessor.WithLabelValues("timeout")); got != 1 {
+			t.Errorf("predecessor timeouts = %v, want 1", got)
+		}
+		// In order (the embedded broker), Prev is not checked at all.
+		fourth := lifecycle(r, 30, 31)
+		fourth.Prev = 29
+		e.mustHandle(t, protocol.EventsTopic(r), encode(t, fourth))
+		if rt, _ := e.st.GetRouter(context.Background(), 0, r); rt.LastSeq != 31 {
+			t.Errorf("last_seq %d, want 31", rt.LastSeq)
+		}
+	})
+}

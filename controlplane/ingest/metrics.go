@@ -11,6 +11,7 @@ type metrics struct {
 	applySeconds   prometheus.Histogram
 	statuses       *prometheus.CounterVec
 	commandResults *prometheus.CounterVec
+	predecessor    *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -44,6 +45,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "sitepulse_ingest_statuses_total",
 			Help: "Agent statuses recorded (wills included), by state.",
 		}, []string{"state"}),
+		predecessor: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sitepulse_ingest_predecessor_waits_total",
+			Help: "Batches that arrived before the batch they follow had been applied (replicas sharing a subscription), by outcome: applied (after waiting) or timeout (applied anyway: events of the late batch will be skipped).",
+		}, []string{"outcome"}),
 		commandResults: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sitepulse_ingest_command_results_total",
 			Help: "Command results received, by outcome (applied, or ignored without a CommandResults).",
@@ -58,7 +63,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.rejected, m.failures, m.batches, m.eventsApplied, m.eventsSkipped, m.applySeconds, m.statuses, m.commandResults} {
+	for _, c := range []prometheus.Collector{m.rejected, m.failures, m.batches, m.eventsApplied, m.eventsSkipped, m.applySeconds, m.statuses, m.commandResults, m.predecessor} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -63,6 +63,10 @@ type Applied struct {
 // EINVALID if the batch does not validate, ENOTFOUND if the router is
 // unknown, EUNAUTHORIZED if it is revoked. On any error nothing is applied.
 //
+// A batch whose Prev is above the router's last_seq is refused with a
+// *PredecessorError (retryable): the event it follows has not been applied
+// yet. Callers that know batches arrive in order clear Prev.
+//
 // Epochs: a batch whose Epoch differs from the router's (and is not empty)
 // starts a new seq space: the agent lost its database and counts from 1
 // again. The old epoch is retired with its last seq, last_seq restarts at
@@ -106,6 +110,9 @@ func applyBatch(ctx context.Context, tx *dbtx, b *protocol.EventBatch) (Applied,
 		a.NewEpoch = a.Epoch != ""
 		a.Epoch = b.Epoch
 	}
+	if b.Prev > uint64(last) {
+		return Applied{}, &PredecessorError{Router: b.Router, Prev: b.Prev, LastSeq: uint64(last)}
+	}
 	a.PrevSeq = uint64(last)
 	a.LastSeq = a.PrevSeq
 	live, err := loadLive(ctx, tx, b.Router, sessionKeys(b.Events, a.LastSeq))
@@ -134,6 +141,25 @@ func applyBatch(ctx context.Context, tx *dbtx, b *protocol.EventBatch) (Applied,
 	}
 	return a, nil
 }
+
+// PredecessorError refuses a batch whose predecessor (EventBatch.Prev) is
+// not applied yet. Its code is EUNAVAILABLE: try again shortly.
+type PredecessorError struct {
+	Router        string
+	Prev, LastSeq uint64
+}
+
+func (e *PredecessorError) Error() string {
+	return fmt.Sprintf("router %s: the batch follows seq %d, applied only up to %d", e.Router, e.Prev, e.LastSeq)
+}
+
+// Unwrap gives the error its code.
+func (e *PredecessorError) Unwrap() error {
+	return controlplane.Errorf(controlplane.EUNAVAILABLE, "predecessor not applied yet")
+}
+
+// PredecessorMissing marks the error for callers that wait and retry.
+func (e *PredecessorError) PredecessorMissing() bool { return true }
 
 // switchEpoch moves router from epoch old (last seq last) to next and
 // returns the last seq to compare next's events with: 0 for a new seq

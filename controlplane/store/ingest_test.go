@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -26,6 +27,7 @@ func init() {
 		storeCase{"ingest/provisional-end", testIngestProvisionalEnd},
 		storeCase{"ingest/large-counters", testIngestLargeCounters},
 		storeCase{"ingest/agent-epoch", testIngestEpoch},
+		storeCase{"ingest/predecessor", testIngestPredecessor},
 	)
 }
 
@@ -600,5 +602,34 @@ func testIngestEpoch(t *testing.T, e *env) {
 	}
 	if !found {
 		t.Errorf("no router.epoch audit entry in %+v", entries)
+	}
+}
+
+// A batch naming a predecessor that is not applied yet is refused, with
+// nothing applied, until it is.
+func testIngestPredecessor(t *testing.T, e *env) {
+	s := e.s
+	ten := newTenant(t, s, "A")
+	r := newRouter(t, s, ten.ID, "R")
+	ag := &agent{router: r.ID}
+	first := ag.batch(ag.started(hotspot("ann", 1)), ag.started(hotspot("bo", 1)))
+	ag.seq++ // seq 3 coalesced away: never published
+	second := ag.batch(ag.ended(hotspot("ann", 2), protocol.EndLogout))
+	second.Prev = 2
+	before := dump(t, s, r.ID)
+	_, err := s.ApplyBatch(context.Background(), second)
+	var pe *PredecessorError
+	if !errors.As(err, &pe) || pe.Prev != 2 || pe.LastSeq != 0 || controlplane.ErrorCode(err) != controlplane.EUNAVAILABLE {
+		t.Fatalf("second batch before the first: %v, want a PredecessorError (EUNAVAILABLE)", err)
+	}
+	if after := dump(t, s, r.ID); after != before {
+		t.Errorf("the refused batch changed the store:\n%s\nwant\n%s", after, before)
+	}
+	apply(t, s, first)
+	if a := apply(t, s, second); a.Applied != 1 || a.PrevSeq != 2 || a.LastSeq != 4 {
+		t.Errorf("second batch after the first: %+v", a)
+	}
+	if got := sessionsOf(t, s, r.ID); len(got) != 1 || got[0].User != "bo" {
+		t.Errorf("live sessions %+v, want bo", got)
 	}
 }
