@@ -49,17 +49,16 @@
 // ignored by the store; the router then stays online until its next
 // status or the stale-router sweep.
 //
-// Ordering caveat: a router's batches must be applied in seq order
-// (last_seq skips anything at or below the newest applied seq, and seqs
-// may have gaps after the agent coalesced its buffer). One replica applies
-// what it receives in order, but a shared subscription may hand two
-// consecutive batches of one router to two replicas, which then race. Use a
-// broker strategy that keeps one publisher's messages on one member (EMQX
-// shared_subscription_strategy = sticky or hash_clientid/hash_topic;
-// HiveMQ and Mosquitto distribute round-robin), or run one replica's
-// ingest at a time. A protocol fix (each batch naming the seq of the batch
-// before it, the store refusing a batch whose predecessor is missing as a
-// retryable error) would make any strategy safe.
+// Ordering: a router's batches must be applied in seq order (last_seq
+// skips anything at or below the newest applied seq, and seqs may have
+// gaps after the agent coalesced its buffer). A shared subscription may
+// hand two consecutive batches of one router to two replicas, which then
+// race. Each batch therefore names the seq published before it
+// (protocol.EventBatch.Prev), and ingest, given PredecessorWait (sitepulse
+// serve sets 10 s in this mode), waits for that seq to be applied before
+// applying the batch. The wait cannot deadlock: the broker hands messages
+// out in one order and a batch only waits for an earlier one. A batch
+// whose predecessor does not come in time is applied anyway and counted.
 //
 // # Commands
 //
