@@ -146,6 +146,6 @@ type Resources struct {
 	TotalMemory   uint64  `json:"total_memory"`
 	FreeHDD       uint64  `json:"free_hdd,omitempty"`
 	TotalHDD      uint64  `json:"total_hdd,omitempty"`
-	RxBps         float64 `json:"rx_bps,omitempty"` // aggregate subscriber download rate, if known
-	TxBps         float64 `json:"tx_bps,omitempty"`
+	RxBps         float64 `json:"rx_bps,omitempty"` // bits/s received from subscribers (their upload), if known
+	TxBps         float64 `json:"tx_bps,omitempty"` // bits/s sent to subscribers (their download), if known
 }
