@@ -40,7 +40,7 @@ func pickMode() mode {
 		return mode{name: "short", routers: 2, sessions: 15, churn: 240, cut: 8 * time.Second, down: 2 * time.Second,
 			settle: 4 * time.Second, quiesceIn: 90 * time.Second}
 	}
-	return mode{name: "full", routers: 3, sessions: 30, churn: 360, cut: 45 * time.Second, down: 5 * time.Second,
+	return mode{name: "full", routers: 3, sessions: 30, churn: 360, cut: 2 * time.Minute, down: 5 * time.Second,
 		postgres: true, settle: 8 * time.Second, quiesceIn: 3 * time.Minute}
 }
 
