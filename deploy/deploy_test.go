@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -60,6 +61,28 @@ func TestComposeFile(t *testing.T) {
 	}
 	if _, err := os.Stat("compose/mosquitto.conf"); err != nil {
 		t.Fatal(err)
+	}
+	// The broker starts only after mqtt-init wrote the control plane's
+	// password, and gets the ACL.
+	if c.Services["mqtt"].DependsOn["mqtt-init"].Condition != "service_completed_successfully" {
+		t.Error("mqtt does not wait for mqtt-init")
+	}
+	raw, err := os.ReadFile("compose/compose.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), "./acl:/mosquitto/config/acl:ro") {
+		t.Error("the ACL is not mounted into the broker")
+	}
+	// Every variable compose insists on is in .env.example.
+	env, err := os.ReadFile("compose/.env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`\$\{([A-Z_]+):\?`).FindAllStringSubmatch(string(raw), -1) {
+		if !regexp.MustCompile(`(?m)^` + m[1] + `=`).Match(env) {
+			t.Errorf(".env.example does not set %s", m[1])
+		}
 	}
 }
 
