@@ -96,7 +96,7 @@ fuzz: ## run every Fuzz target in the module for FUZZTIME each (default 10s)
 	done; \
 	echo "fuzz: $$n targets ran for $(FUZZTIME) each without a failure"
 
-bench: ## load report (bench/): markdown table + bench/results/<date>.json, ~13 min on 2 cores; BENCH_QUICK=1 for a smoke run
+bench: ## load report (bench/): markdown table + bench/results/<date>.json, ~9 min on 2 cores; BENCH_QUICK=1 for a smoke run
 	$(GO) run ./bench
 
 bench-go: ## Go benchmarks of every package

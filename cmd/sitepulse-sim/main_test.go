@@ -245,3 +245,26 @@ func waitLine(ctx context.Context, t *testing.T, lines <-chan string, want strin
 		}
 	}
 }
+
+// Every flag in --help is documented in the README's simulator table.
+func TestREADMEDocumentsEveryFlag(t *testing.T) {
+	var help bytes.Buffer
+	m := NewMain()
+	m.Stderr = &help
+	if err := m.ParseFlags([]string{"--help"}); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("--help: %v", err)
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flags := regexp.MustCompile(`(?m)^  (--[a-z-]+)$`).FindAllStringSubmatch(help.String(), -1)
+	if len(flags) < 10 {
+		t.Fatalf("found only %d flags in --help:\n%s", len(flags), help.String())
+	}
+	for _, f := range flags {
+		if !bytes.Contains(readme, []byte("| `"+f[1]+"` |")) {
+			t.Errorf("README.md does not document %s", f[1])
+		}
+	}
+}
