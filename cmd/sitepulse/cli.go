@@ -63,6 +63,8 @@ func serveCommand(stdout, stderr io.Writer) *cli.Command {
 			&cli.StringFlag{Name: "pusher-key", Value: "sitepulse", Usage: "Pusher app key dashboards connect with", Sources: cli.EnvVars("SITEPULSE_PUSHER_KEY")},
 			&cli.StringFlag{Name: "pusher-secret", Usage: "Pusher app secret; prefer SITEPULSE_PUSHER_SECRET or --pusher-secret-file (empty: random per process)", Sources: cli.EnvVars("SITEPULSE_PUSHER_SECRET")},
 			&cli.StringFlag{Name: "pusher-secret-file", Usage: "file holding the Pusher app secret", Sources: cli.EnvVars("SITEPULSE_PUSHER_SECRET_FILE")},
+			&cli.IntFlag{Name: "mqtt-max-clients", Value: 20000, Usage: "embedded broker: most agents connected at once (0: no limit)", Sources: cli.EnvVars("SITEPULSE_MQTT_MAX_CLIENTS")},
+			&cli.BoolFlag{Name: "pusher-client-events", Usage: "allow client-* events on private and presence channels (Pusher's client events; off by default)", Sources: cli.EnvVars("SITEPULSE_PUSHER_CLIENT_EVENTS")},
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 15 * time.Second, Usage: "bound on graceful shutdown", Sources: cli.EnvVars("SITEPULSE_SHUTDOWN_TIMEOUT")},
 		),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
@@ -96,6 +98,8 @@ func serveCommand(stdout, stderr io.Writer) *cli.Command {
 				PusherAppID:     cmd.String("pusher-app-id"),
 				PusherKey:       cmd.String("pusher-key"),
 				PusherSecret:    secret,
+				MQTTMaxClients:  int(cmd.Int("mqtt-max-clients")),
+				ClientEvents:    cmd.Bool("pusher-client-events"),
 				AdminEmail:      os.Getenv("SITEPULSE_ADMIN_EMAIL"),
 				AdminPassword:   os.Getenv("SITEPULSE_ADMIN_PASSWORD"),
 				ShutdownTimeout: cmd.Duration("shutdown-timeout"),

@@ -71,6 +71,12 @@ type Config struct {
 	// realtime hub serves. An empty secret means a random one per process
 	// (dashboards work; other backends cannot publish).
 	PusherAppID, PusherKey, PusherSecret string
+	// MQTTMaxClients bounds the embedded broker's connected clients; 0
+	// means no limit.
+	MQTTMaxClients int
+	// ClientEvents allows Pusher client-* events on private and presence
+	// channels.
+	ClientEvents bool
 	// AdminEmail and AdminPassword create the first system admin when the
 	// store has no user. An empty password means a generated one, printed
 	// once to Stdout.
@@ -287,6 +293,7 @@ func (m *Main) startBroker(ctx context.Context) (err error) {
 		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	m.broker, err = broker.New(broker.Options{
+		MaxClients: c.MQTTMaxClients,
 		Addr:       c.MQTTAddr,
 		TLSAddr:    c.MQTTTLSAddr,
 		TLSConfig:  tlsConf,
@@ -323,7 +330,7 @@ func (m *Main) startRealtime(ctx context.Context) error {
 		key = "sitepulse"
 	}
 	var err error
-	m.hub, err = realtime.New(realtime.Options{AppID: appID, Key: key, Secret: secret, Logger: m.log.With("component", "realtime"), Registerer: m.registry})
+	m.hub, err = realtime.New(realtime.Options{AppID: appID, Key: key, Secret: secret, ClientEvents: m.Config.ClientEvents, Logger: m.log.With("component", "realtime"), Registerer: m.registry})
 	if err != nil {
 		return fmt.Errorf("realtime: %w", err)
 	}
