@@ -94,10 +94,18 @@ type site struct {
 // until the API shows the router online.
 func startSite(t *testing.T) *site {
 	t.Helper()
+	dir := t.TempDir()
+	return startSiteOn(t, Config{DataDir: dir})
+}
+
+// startSiteOn is startSite on the store db selects (DataDir or
+// DatabaseURL).
+func startSiteOn(t *testing.T, db Config) *site {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
-	dir := t.TempDir()
-	m := startMain(t, Config{DataDir: dir, AdminEmail: "root@isp.test", AdminPassword: "a very long admin password", PublicMQTTURL: "tcp://mqtt.isp.test:1883"})
+	dir := db.DataDir
+	m := startMain(t, Config{DataDir: db.DataDir, DatabaseURL: db.DatabaseURL, AdminEmail: "root@isp.test", AdminPassword: "a very long admin password", PublicMQTTURL: "tcp://mqtt.isp.test:1883"})
 	c := &client{t: t, base: "http://" + m.HTTPAddr()}
 	c.token = login(t, c.base, "root@isp.test", "a very long admin password")
 
@@ -191,9 +199,13 @@ func (s *site) routerStatus() string {
 }
 
 // TestEndToEnd: a login on the router is a live session in the REST API
-// within a second, a logout moves it to history, and the figures agree.
+// within a second, a logout moves it to history, and the figures agree,
+// on SQLite and on PostgreSQL.
 func TestEndToEnd(t *testing.T) {
-	s := startSite(t)
+	eachDialect(t, func(t *testing.T, db Config) { testEndToEnd(t, startSiteOn(t, db)) })
+}
+
+func testEndToEnd(t *testing.T, s *site) {
 	aliceID, err := s.router.LoginHotspot("alice", "AA:BB:CC:DD:EE:01", "10.5.50.10")
 	if err != nil {
 		t.Fatal(err)
