@@ -26,12 +26,20 @@ type RouterSecret struct {
 	AgentCommand string              `json:"agent_command"`
 }
 
+// AgentSecretFile is where the agent command stores the secret.
+const AgentSecretFile = "/etc/sitepulse/mqtt-secret"
+
 // agentCommand is the line a field tech pastes on the agent host. The
 // RouterOS address and password file are placeholders the tech fills in.
+// The secret goes to a 0600 file through the shell's printf (a builtin),
+// so it never shows in the process list, and the agent reads it from
+// there; the leading space keeps it out of bash history where
+// HISTCONTROL=ignorespace.
 func (s *Server) agentCommand(routerID, secret string) string {
-	return fmt.Sprintf("sitepulse-agent run --router-id %s --mqtt-url %s --mqtt-secret %s"+
+	return fmt.Sprintf(" (umask 077 && mkdir -p /etc/sitepulse && printf '%%s\\n' '%s' > %s)"+
+		" && sitepulse-agent run --router-id %s --mqtt-url %s --mqtt-secret-file %s"+
 		" --router-addr ROUTER_IP:8728 --router-user sitepulse --router-password-file /etc/sitepulse/router-password",
-		routerID, s.opts.PublicMQTTURL, secret)
+		secret, AgentSecretFile, routerID, s.opts.PublicMQTTURL, AgentSecretFile)
 }
 
 func routerTarget(id string) string { return "router:" + id }

@@ -2,6 +2,9 @@ package api_test
 
 import (
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -26,11 +29,7 @@ func TestRouterLifecycle(t *testing.T) {
 		if r.header.Get("Location") != "/api/v1/routers/"+id {
 			t.Fatalf("Location %q", r.header.Get("Location"))
 		}
-		wantCmd := "sitepulse-agent run --router-id " + id + " --mqtt-url " + publicMQTT + " --mqtt-secret " + created.Secret +
-			" --router-addr ROUTER_IP:8728 --router-user sitepulse --router-password-file /etc/sitepulse/router-password"
-		if created.AgentCommand != wantCmd {
-			t.Fatalf("agent command\n got %s\nwant %s", created.AgentCommand, wantCmd)
-		}
+		checkAgentCommand(t, created.AgentCommand, id, publicMQTT, created.Secret)
 		if _, err := e.store.VerifyRouterSecret(e.ctx(), id, created.Secret); err != nil {
 			t.Fatalf("secret from the API does not verify: %v", err)
 		}
@@ -252,4 +251,30 @@ func TestRolesCannotMutate(t *testing.T) {
 			t.Fatalf("router after refused revokes: %+v %v", got, err)
 		}
 	})
+}
+
+// checkAgentCommand runs the part of the agent command that stores the
+// secret (in a temporary directory instead of /etc/sitepulse) and checks
+// the agent is started with the secret file, never the secret itself.
+func checkAgentCommand(t *testing.T, cmd, id, mqttURL, secret string) {
+	t.Helper()
+	store, run, ok := strings.Cut(cmd, " && sitepulse-agent run ")
+	wantRun := "--router-id " + id + " --mqtt-url " + mqttURL + " --mqtt-secret-file " + api.AgentSecretFile +
+		" --router-addr ROUTER_IP:8728 --router-user sitepulse --router-password-file /etc/sitepulse/router-password"
+	if !ok || run != wantRun || strings.Contains(run, secret) {
+		t.Fatalf("agent command %q: want it to store the secret, then run %q", cmd, wantRun)
+	}
+	dir := t.TempDir()
+	out, err := exec.Command("sh", "-c", strings.ReplaceAll(store, "/etc/sitepulse", dir)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("storing the secret: %v %s", err, out)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "mqtt-secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "mqtt-secret"))
+	if string(b) != secret+"\n" || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("secret file %q mode %v, want the secret and 0600", b, fi.Mode().Perm())
+	}
 }
