@@ -1,11 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -76,6 +81,31 @@ func subscribePusher(t *testing.T, m *Main, token, channel string) *pusherClient
 		t.Fatalf("subscribe answered %+v", f)
 	}
 	return c
+}
+
+// triggerPusherAPI publishes an event through m's Pusher HTTP API, signed
+// as the pusher SDKs sign it.
+func triggerPusherAPI(t *testing.T, m *Main, secret, channel, name, data string) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"name": name, "data": data, "channel": channel})
+	sum := md5.Sum(body)
+	path := "/apps/sitepulse/events"
+	q := url.Values{"auth_key": {"sitepulse"}, "auth_timestamp": {strconv.FormatInt(time.Now().Unix(), 10)},
+		"auth_version": {"1.0"}, "body_md5": {hex.EncodeToString(sum[:])}}
+	sig, err := realtime.SignRequest(secret, "POST", path, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.Set("auth_signature", sig)
+	res, err := http.Post("http://"+m.HTTPAddr()+path+"?"+q.Encode(), "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("POST %s: %d %s", path, res.StatusCode, b)
+	}
 }
 
 func (c *pusherClient) next() pusherFrame {
@@ -232,6 +262,22 @@ func TestScaleOutTwoReplicas(t *testing.T) {
 	if r, _ := st.GetRouter(ctx, 0, rt.ID); r.LastSeq != 4 {
 		t.Errorf("last_seq %d, want 4", r.LastSeq)
 	}
+	// A backend publishing through one replica's Pusher HTTP API reaches
+	// the sockets of both.
+	triggerPusherAPI(t, a, "shared-secret", channel, "OrderPlaced", `{"order":7}`)
+	for name, d := range map[string]*pusherClient{"replica A": dashA, "replica B": dashB} {
+		for {
+			f := d.next()
+			if strings.HasPrefix(f.Event, "pusher") {
+				continue
+			}
+			if f.Event != "OrderPlaced" || f.Channel != channel || f.Data != `{"order":7}` {
+				t.Errorf("%s got %+v, want the API event", name, f)
+			}
+			break
+		}
+	}
+
 	// Nothing more reaches the dashboards (no duplicate of any event).
 	for name, d := range map[string]*pusherClient{"replica A": dashA, "replica B": dashB} {
 		_ = d.ws.SetReadDeadline(time.Now().Add(300 * time.Millisecond))

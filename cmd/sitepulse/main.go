@@ -252,6 +252,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	// (REST), and everything unmatched is the dashboard's client routing.
 	mux := http.NewServeMux()
 	mux.Handle("/api/", m.api)
+	if m.cluster != nil {
+		m.hub.ForwardAPIEvents(m.cluster.RelayAPIEvent) // sockets on other replicas get them too
+	}
 	m.hub.Mount(mux, m.store)
 	mux.HandleFunc("GET /healthz", m.handleHealthz)
 	mux.HandleFunc("GET /readyz", m.handleReadyz)

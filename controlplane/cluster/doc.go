@@ -105,8 +105,10 @@
 // are not ordered between origins. SystemStatsUpdated's connection count
 // is per replica.
 //
-// Events published through the Pusher HTTP API (/apps/{id}/events) reach
-// only the replica that received the request; they are not relayed.
+// Events published through the Pusher HTTP API (/apps/{id}/events) are
+// published on the receiving replica's hub and relayed (RelayAPIEvent) to
+// the others, whose fan-outs publish them on theirs. Channel queries
+// (/apps/{id}/channels…) answer for the receiving replica's sockets only.
 //
 // # Security
 //

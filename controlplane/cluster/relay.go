@@ -50,6 +50,22 @@ var changeTypes = map[string]func([]byte) (controlplane.Change, error){
 	"TenantCreated":          decodeAs[controlplane.TenantCreated],
 	"CommandChanged":         decodeAs[controlplane.CommandChanged],
 	"AccountChanged":         decodeAs[controlplane.AccountChanged],
+	apiEventType:             decodeAs[realtime.APIEvent],
+}
+
+// apiEventType names relayed Pusher HTTP API events.
+const apiEventType = "APIEvent"
+
+// RelayAPIEvent sends an event published through this replica's Pusher
+// HTTP API to the other replicas, whose fan-outs publish it on their hubs
+// (realtime.Hub.ForwardAPIEvents).
+func (c *Client) RelayAPIEvent(ev realtime.APIEvent) {
+	body, err := json.Marshal(ev)
+	if err != nil {
+		c.log.Error("relay: marshal API event", "err", err)
+		return
+	}
+	c.publish(apiEventType, 0, "pusher-api", body, 1)
 }
 
 func decodeAs[T controlplane.Change](b []byte) (controlplane.Change, error) {

@@ -221,12 +221,34 @@ func (a *APIHandler) prepare(e event, batch bool) (prepared, error) {
 	return p, nil
 }
 
+// APIEvent is an event a backend published through the HTTP API, as it
+// travels to the other control-plane replicas (see Hub.ForwardAPIEvents):
+// their fan-outs hand it to their hubs as this replica's API handler did.
+type APIEvent struct {
+	Channels []string `json:"channels"`
+	Name     string   `json:"name"`
+	Data     string   `json:"data"`
+	SocketID string   `json:"socket_id,omitempty"`
+}
+
+// ChangeTenant implements controlplane.Change, so that a relayed event can
+// reach the fan-out with the relayed changes.
+func (APIEvent) ChangeTenant() int64 { return 0 }
+
+// ForwardAPIEvents makes the HTTP API hand every event it publishes to f
+// as well, after publishing it on this hub: a replica relays them so that
+// sockets on every replica get them. Call it before serving.
+func (h *Hub) ForwardAPIEvents(f func(APIEvent)) { h.forward = f }
+
 // publish sends a validated event and returns the info it asked for.
 func (a *APIHandler) publish(p prepared) (map[string]any, error) {
 	for _, ch := range p.channels {
 		if err := a.hub.PublishRaw(ch, p.name, p.data, p.socketID); err != nil {
 			return nil, badRequest("%v", err)
 		}
+	}
+	if f := a.hub.forward; f != nil {
+		f(APIEvent{Channels: p.channels, Name: p.name, Data: p.data, SocketID: p.socketID})
 	}
 	if !p.info.any() {
 		return nil, nil

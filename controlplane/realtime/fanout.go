@@ -254,6 +254,13 @@ func (f *Fanout) Apply(c controlplane.Change) {
 		}
 	case controlplane.BatchApplied:
 		// Only the changes after it matter here.
+	case APIEvent:
+		// Published through another replica's HTTP API.
+		for _, ch := range c.Channels {
+			if err := f.hub.PublishRaw(ch, c.Name, c.Data, c.SocketID); err != nil {
+				f.log.Warn("fan-out: relayed API event not published", "channel", ch, "err", err)
+			}
+		}
 	case controlplane.CommandChanged:
 		f.applyCommand(c)
 	case controlplane.AccountChanged:

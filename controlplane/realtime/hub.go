@@ -117,6 +117,7 @@ type Hub struct {
 	// socketSeq makes them unique within one.
 	socketPrefix uint32
 	socketSeq    atomic.Uint64
+	forward      func(APIEvent) // see ForwardAPIEvents
 
 	// mu guards channels, conns, closed and every channel's state. Publishing
 	// takes it shared and only enqueues (never blocks on a socket);
