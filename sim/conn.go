@@ -366,6 +366,7 @@ func (c *conn) dispatch(req *request) {
 		c.trap(req, -1, "unknown parameter "+req.bad)
 		return
 	}
+	r.countCall(req.cmd)
 	switch verb {
 	case "print", "getall":
 		c.print(req, t)

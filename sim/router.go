@@ -93,6 +93,9 @@ type Router struct {
 	log *slog.Logger
 	now func() time.Time
 
+	callsMu sync.Mutex
+	calls   map[string]int // command path ("/ip/hotspot/user/add") → times run
+
 	mu        sync.Mutex
 	tables    map[string]*table
 	bootAt    time.Time
@@ -442,6 +445,24 @@ func (r *Router) tickLoop() {
 // ---- sessions ----
 
 var errDown = errors.New("sim: router is rebooting")
+
+// Calls returns how many times API clients ran the command path (e.g.
+// "/ip/hotspot/user/add"), whatever the outcome: tests use it to prove a
+// command reached the router exactly once.
+func (r *Router) Calls(path string) int {
+	r.callsMu.Lock()
+	defer r.callsMu.Unlock()
+	return r.calls[path]
+}
+
+func (r *Router) countCall(path string) {
+	r.callsMu.Lock()
+	defer r.callsMu.Unlock()
+	if r.calls == nil {
+		r.calls = make(map[string]int)
+	}
+	r.calls[path]++
+}
 
 // LoginHotspot starts a hotspot session for an existing, enabled
 // /ip/hotspot/user and returns its .id.

@@ -585,3 +585,20 @@ func TestReplyDelay(t *testing.T) {
 		t.Errorf("reply after %v, want at least 30ms", got)
 	}
 }
+
+func TestCallsCountsCommandsRun(t *testing.T) {
+	r := startRouter(t, sim.Config{})
+	c := dial(t, r, "admin", "")
+	if _, err := c.Run("/ip/hotspot/user/add", "=name=u1", "=password=p"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Run("/ip/hotspot/user/add", "=name=u1", "=password=p"); err == nil {
+		t.Fatal("duplicate add succeeded")
+	}
+	if got := r.Calls("/ip/hotspot/user/add"); got != 2 {
+		t.Errorf("Calls(add) = %d, want 2 (failures count too)", got)
+	}
+	if got := r.Calls("/ip/hotspot/user/remove"); got != 0 {
+		t.Errorf("Calls(remove) = %d, want 0", got)
+	}
+}

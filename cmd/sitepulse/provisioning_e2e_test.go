@@ -391,6 +391,9 @@ func TestProvisioningOfflineAgent(t *testing.T) {
 		if got := e.tech.waitCommand(second.ID, 10*time.Second); got.Status != controlplane.CommandSucceeded {
 			t.Fatalf("second command = %+v", got)
 		}
+		if n := sr.sim.Calls("/ip/hotspot/user/add"); n != 1 {
+			t.Errorf("the router ran /ip/hotspot/user/add %d times, want once", n)
+		}
 		if sr.hotspotUsers("late-user") != 1 || sr.hotspotUsers("never-user") != 0 {
 			t.Fatalf("router users %v: want late-user once and never-user absent", sr.sim.HotspotUsers())
 		}
@@ -410,8 +413,8 @@ func TestProvisioningOfflineAgent(t *testing.T) {
 		if got := e.tech.getCommand(late.ID); got.Status != controlplane.CommandSucceeded {
 			t.Errorf("after the duplicate: %+v", got)
 		}
-		if sr.hotspotUsers("late-user") != 1 {
-			t.Errorf("the duplicate ran again: %v", sr.sim.HotspotUsers())
+		if n := sr.sim.Calls("/ip/hotspot/user/add"); n != 1 || sr.hotspotUsers("late-user") != 1 {
+			t.Errorf("the duplicate ran again: /ip/hotspot/user/add run %d times, users %v", n, sr.sim.HotspotUsers())
 		}
 		// The expired command was never delivered, even after the agent
 		// came back.
