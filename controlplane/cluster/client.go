@@ -100,8 +100,11 @@ type Client struct {
 	// resends them after the failed one, in order) until the reconnect.
 	poisoned   atomic.Bool
 	reconnects sync.WaitGroup
-	closed     atomic.Bool
-	closeOnce  sync.Once
+
+	handling    atomic.Int32 // onMessage calls running
+	lastHandled atomic.Int64 // unix nanos when the last one ended
+	closed      atomic.Bool
+	closeOnce   sync.Once
 
 	// subscribed is closed after the first connection's subscriptions.
 	subscribed     chan struct{}
@@ -314,8 +317,46 @@ func (c *Client) onConnect(cl mqtt.Client) {
 	c.subscribedOnce.Do(func() { close(c.subscribed) })
 }
 
+// leaveShared unsubscribes from the shared ingest subscriptions and lets
+// the messages already on their way be handled. A broker keeps handing
+// a share's messages to a member whose persistent session is offline
+// (Mosquitto queues them for it), so a replica that goes away without
+// leaving would strand them until it came back under the same client id,
+// which a Kubernetes Deployment's pod never does.
+func (c *Client) leaveShared() {
+	if !c.cl.IsConnectionOpen() {
+		return
+	}
+	var shared []string
+	for f := range ingestFilters(c.opts.ShareGroup) {
+		if strings.HasPrefix(f, "$share/") {
+			shared = append(shared, f)
+		}
+	}
+	tok := c.cl.Unsubscribe(shared...)
+	if !tok.WaitTimeout(c.opts.ConnectTimeout) || tok.Error() != nil {
+		c.log.Warn("could not leave the shared subscriptions; the broker may hold messages for this replica's session", "err", tok.Error())
+		return
+	}
+	// Messages sent before the UNSUBACK may still be queued in paho:
+	// handle them (they are acknowledged as usual) until none came for a
+	// moment, within HandleTimeout.
+	deadline := time.Now().Add(c.opts.HandleTimeout)
+	for time.Now().Before(deadline) {
+		if c.handling.Load() == 0 && time.Since(time.Unix(0, c.lastHandled.Load())) > 200*time.Millisecond {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // onMessage runs on paho's single dispatch goroutine (order matters).
 func (c *Client) onMessage(_ mqtt.Client, msg mqtt.Message) {
+	c.handling.Add(1)
+	defer func() {
+		c.lastHandled.Store(time.Now().UnixNano())
+		c.handling.Add(-1)
+	}()
 	topic := msg.Topic()
 	if strings.HasPrefix(topic, protocol.TopicRoot+"/"+protocol.BroadcastSegment+"/") {
 		c.onRelay(topic, msg.Payload())
@@ -471,6 +512,7 @@ func (c *Client) PublishCommand(ctx context.Context, cmd *protocol.Command) erro
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
+		c.leaveShared()
 		c.cancel()
 		// After any reconnect in progress has given up, so none connects
 		// again behind Close's back.

@@ -419,3 +419,27 @@ func TestCommandsConnectivityAndWill(t *testing.T) {
 		t.Errorf("will ingested with ts %v, want after the online status's %v", st.TS, onlineTS)
 	}
 }
+
+// A replica that shuts down gracefully leaves the shared subscriptions
+// first, so the broker stops handing it messages: with a Deployment its
+// client id never comes back, and whatever the broker queued for its
+// session would wait there until the session expired.
+func TestCloseLeavesTheSharedSubscription(t *testing.T) {
+	broker := clustertest.StartMosquitto(t)
+	ra, rb := newRecorder(), newRecorder()
+	a := startClient(t, broker, "cp-a", ra)
+	startClient(t, broker, "cp-b", rb)
+	agent := agentClient(t, broker, "r1", nil)
+	defer agent.Disconnect(0)
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	const n = 10
+	for i := range n {
+		publish(t, agent, protocol.EventsTopic("r1"), false, fmt.Appendf(nil, "batch-%02d", i))
+	}
+	waitFor(t, "every batch applied by the replica still running", func() bool { return len(rb.appliedCopy()) == n })
+	if got := len(ra.appliedCopy()); got != 0 {
+		t.Errorf("the closed replica applied %d batches", got)
+	}
+}

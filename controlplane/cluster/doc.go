@@ -27,13 +27,17 @@
 // member that had them when it resumes its session.
 //
 // Because the session is persistent, the client id must be unique per
-// replica and stable across its restarts (default "sitepulse-" + host
-// name: use a StatefulSet, or --mqtt-client-id). A replica that never
-// comes back leaves a session holding the messages the broker had
-// assigned to it; configure the broker to expire abandoned sessions
-// (Mosquitto persistent_client_expiration, EMQX session expiry) and
-// enable broker persistence: with an external broker the agent deletes a
-// batch from its outbox when the broker, not the control plane, has it.
+// replica and should be stable across its restarts (default "sitepulse-"
+// + host name: a StatefulSet, or --mqtt-client-id). A broker keeps handing
+// a share's messages to a member whose session is offline (Mosquitto
+// queues them for it), so Close first leaves the shared subscriptions and
+// handles what was already on its way: a replica stopped with SIGTERM (a
+// Deployment's rollout) strands nothing. One that crashes and never comes
+// back leaves a session holding the messages the broker had assigned to
+// it; configure the broker to expire abandoned sessions (Mosquitto
+// persistent_client_expiration, EMQX session expiry) and enable broker
+// persistence: with an external broker the agent deletes a batch from its
+// outbox when the broker, not the control plane, has it.
 //
 // Statuses are not shared: every replica applies every status. Writing
 // the same status twice is idempotent and the store reports a change to
