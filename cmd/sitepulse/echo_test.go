@@ -1,0 +1,98 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sitepulse/sitepulse/controlplane"
+	"github.com/sitepulse/sitepulse/controlplane/api"
+)
+
+// TestEchoSeesSimulatorLogin runs the real laravel-echo and pusher-js
+// (controlplane/realtime/jstest, installed by npm ci) against sitepulse
+// serve: Echo.private('tenant.N.sessions').listen('.SessionStarted')
+// receives the session that a login on the simulated router caused,
+// through the real agent, broker, ingest and hub, with the phone number
+// masked; a user of another tenant is refused that channel.
+func TestEchoSeesSimulatorLogin(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node is required: %v", err)
+	}
+	jsDir, err := filepath.Abs(filepath.Join("..", "..", "controlplane", "realtime", "jstest"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(jsDir, "node_modules", "laravel-echo")); err != nil {
+		t.Fatalf("run npm ci in %s first (.ci/run does): %v", jsDir, err)
+	}
+	s := startSite(t)
+	const phone = "+254712345678"
+	if err := s.router.AddHotspotUser(phone, "pw", ""); err != nil {
+		t.Fatal(err)
+	}
+
+	// A second tenant's admin, who must be refused tenant N's channel.
+	var acc api.Accepted
+	if code := s.c.call("POST", "/api/v1/tenants", map[string]string{"name": "Other ISP"}, &acc); code != http.StatusAccepted {
+		t.Fatalf("create tenant: %d", code)
+	}
+	waitFor(t, 5*time.Second, "second tenant active", func() bool {
+		var ten controlplane.Tenant
+		s.c.call("GET", fmt.Sprintf("/api/v1/tenants/%d", acc.ID), nil, &ten)
+		return ten.Status == controlplane.TenantActive
+	})
+	if code := s.c.call("POST", fmt.Sprintf("/api/v1/tenants/%d/users", acc.ID),
+		api.CreateUserRequest{Email: "other@isp.test", Name: "Other", Role: controlplane.RoleTenantAdmin, Password: "another long password"}, nil); code != http.StatusCreated {
+		t.Fatalf("create user: %d", code)
+	}
+	other := login(t, s.c.base, "other@isp.test", "another long password")
+
+	host, port, err := net.SplitHostPort(s.m.HTTPAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "echo.mjs")
+	cmd.Dir = jsDir
+	cmd.Env = append(os.Environ(), "SP_WS_HOST="+host, "SP_WS_PORT="+port, "SP_HTTP_URL="+s.c.base,
+		"SP_APP_ID=sitepulse", "SP_KEY=sitepulse", "SP_TOKEN="+s.c.token, "SP_OTHER_TOKEN="+other,
+		fmt.Sprintf("SP_TENANT=%d", s.tenantID), "SP_EXPECT_USER=+2547****678", "SP_EXPECT_SEQ=any", "SP_TIMEOUT_MS=30000")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	passed := false
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		line := sc.Text()
+		t.Logf("echo.mjs: %s", line)
+		switch {
+		case line == "READY": // subscribed: now the subscriber logs in on the router
+			if _, err := s.router.LoginHotspot(phone, "AA:BB:CC:DD:EE:07", "10.5.50.77"); err != nil {
+				t.Error(err)
+			}
+		case strings.HasPrefix(line, "PASS"):
+			passed = true
+		}
+	}
+	if err := cmd.Wait(); err != nil || !passed {
+		t.Fatalf("echo.mjs: %v (passed=%v)\nstderr:\n%s", err, passed, stderr.String())
+	}
+}
