@@ -2,7 +2,6 @@ package deploy
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/sitepulse/sitepulse/controlplane/cluster/clustertest"
 )
 
 // TestComposeBrokerACL runs Debian's Mosquitto with the compose
@@ -19,16 +20,12 @@ import (
 // add-agent.sh make it: an agent reaches only its own topics, the control
 // plane reaches every router's, and nobody gets in without a password.
 func TestComposeBrokerACL(t *testing.T) {
-	bin, err := exec.LookPath("mosquitto")
+	passwd, err := exec.LookPath("mosquitto_passwd")
 	if err != nil {
-		bin = "/usr/sbin/mosquitto"
-	}
-	passwd, perr := exec.LookPath("mosquitto_passwd")
-	if _, serr := os.Stat(bin); serr != nil || perr != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("mosquitto not installed (apt-get install -y mosquitto): %v %v", serr, perr)
+			t.Fatalf("mosquitto_passwd not installed (apt-get install -y mosquitto): %v", err)
 		}
-		t.Skip("mosquitto not installed")
+		t.Skip("mosquitto_passwd not installed")
 	}
 	dir := t.TempDir()
 	pw := filepath.Join(dir, "passwords")
@@ -59,47 +56,12 @@ func TestComposeBrokerACL(t *testing.T) {
 	if len(keep) != 3 || !strings.Contains(string(conf), "acl_file /mosquitto/config/acl") {
 		t.Fatalf("compose/mosquitto.conf changed shape: %q", keep)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
-	port := addr[strings.LastIndex(addr, ":")+1:]
-	cfg := strings.Join(keep, "\n") + fmt.Sprintf("\npassword_file %s\nacl_file %s\npersistence false\nlistener %s 127.0.0.1\n", pw, acl, port)
-	if os.Geteuid() == 0 {
-		cfg += "user root\n" // else it drops to user mosquitto, who cannot read the test's files
-	}
-	if err := os.WriteFile(filepath.Join(dir, "mosquitto.conf"), []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-c", filepath.Join(dir, "mosquitto.conf"))
-	logf, _ := os.Create(filepath.Join(dir, "log"))
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			b, _ := os.ReadFile(logf.Name())
-			t.Logf("mosquitto log:\n%s", b)
-		}
+	brokerURL := clustertest.StartMosquittoConfig(t, func(port int) string {
+		return strings.Join(keep, "\n") + fmt.Sprintf("\npassword_file %s\nacl_file %s\npersistence false\nlistener %d 127.0.0.1\n", pw, acl, port)
 	})
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
-			_ = c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("mosquitto did not start")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 
 	connect := func(user, pass string) (mqtt.Client, error) {
-		o := mqtt.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(user).SetUsername(user).SetPassword(pass).SetAutoReconnect(false)
+		o := mqtt.NewClientOptions().AddBroker(brokerURL).SetClientID(user).SetUsername(user).SetPassword(pass).SetAutoReconnect(false)
 		c := mqtt.NewClient(o)
 		tok := c.Connect()
 		if !tok.WaitTimeout(5 * time.Second) {

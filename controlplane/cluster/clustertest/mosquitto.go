@@ -15,6 +15,15 @@ import (
 // under CI=true, where it fails.
 func StartMosquitto(t testing.TB) string {
 	t.Helper()
+	return StartMosquittoConfig(t, func(port int) string {
+		return fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nmax_inflight_messages 20\n", port)
+	})
+}
+
+// StartMosquittoConfig is StartMosquitto with the configuration conf
+// returns for the port (it must listen there on 127.0.0.1).
+func StartMosquittoConfig(t testing.TB, conf func(port int) string) string {
+	t.Helper()
 	bin, err := exec.LookPath("mosquitto")
 	if err != nil {
 		for _, p := range []string{"/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"} {
@@ -37,16 +46,19 @@ func StartMosquitto(t testing.TB) string {
 	port := l.Addr().(*net.TCPAddr).Port
 	_ = l.Close()
 	dir := t.TempDir()
-	conf := filepath.Join(dir, "mosquitto.conf")
-	cfg := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nmax_inflight_messages 20\n", port)
-	if err := os.WriteFile(conf, []byte(cfg), 0o600); err != nil {
+	cfgPath := filepath.Join(dir, "mosquitto.conf")
+	cfg := conf(port)
+	if os.Geteuid() == 0 {
+		cfg += "user root\n" // else it drops to user mosquitto, who cannot read the test's files
+	}
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	logf, err := os.Create(filepath.Join(dir, "mosquitto.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-c", conf, "-v")
+	cmd := exec.Command(bin, "-c", cfgPath, "-v")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
