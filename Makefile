@@ -141,6 +141,15 @@ $(WEB_DIR)/dist/index.html: $(WEB_SRCS) $(WEB_DIR)/node_modules/.package-lock.js
 $(WEB_DIR)/node_modules/.package-lock.json: $(WEB_DIR)/package-lock.json
 	cd $(WEB_DIR) && npm ci --no-audit --no-fund --loglevel=error
 
+# The locked pusher-js, laravel-echo and pusher packages the Go tests run
+# (controlplane/realtime and cmd/sitepulse), installed once before them so
+# that two test binaries never run npm ci in the same folder at once.
+JSTEST_DIR := controlplane/realtime/jstest
+unit: $(JSTEST_DIR)/node_modules/.package-lock.json
+
+$(JSTEST_DIR)/node_modules/.package-lock.json: $(JSTEST_DIR)/package-lock.json
+	cd $(JSTEST_DIR) && npm ci --no-audit --no-fund --loglevel=error
+
 # The demo's settings come from SITEPULSE_DEMO_* variables, e.g.
 # SITEPULSE_DEMO_HTTP_ADDR=127.0.0.1:18080 make demo (see demo/doc.go).
 demo: web ## build everything, then run the demo: control plane, 3 simulated sites with agents (Ctrl-C stops)

@@ -34,7 +34,7 @@ func TestEchoSeesSimulatorLogin(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(jsDir, "node_modules", "laravel-echo")); err != nil {
-		t.Fatalf("run npm ci in %s first (.ci/run does): %v", jsDir, err)
+		t.Fatalf("run npm ci in %s first (make test and .ci/run do): %v", jsDir, err)
 	}
 	s := startSite(t)
 	const phone = "+254712345678"
