@@ -9,6 +9,7 @@ import (
 	"math"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mochi "github.com/mochi-mqtt/server/v2"
@@ -128,6 +129,9 @@ type Broker struct {
 	metrics *metrics
 	cache   *authCache
 	conns   connStates
+	// stopping is set when Close begins, so that the hooks send the wills
+	// mochi skips for connections it stops between two packets.
+	stopping atomic.Bool
 
 	// ctx is the parent of every Handler and Verifier call; Close cancels
 	// it after mochi has drained its connections.
@@ -291,6 +295,7 @@ func (b *Broker) Close() error {
 		return b.closeErr
 	}
 	b.closed = true
+	b.stopping.Store(true)
 	if b.started {
 		b.closeErr = b.srv.Close()
 	}

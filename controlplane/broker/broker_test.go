@@ -722,3 +722,44 @@ func TestNewValidates(t *testing.T) {
 		}
 	}
 }
+
+// Close sends the will of every agent it disconnects, also of one whose
+// packets were streaming in: mochi drops the will when it stops a
+// connection between two packets, which left the router online after a
+// graceful shutdown (a flake of cmd/sitepulse TestGracefulShutdown).
+func TestCloseSendsEveryWill(t *testing.T) {
+	for round := range 5 {
+		tb := startBroker(t, nil)
+		const agents = 4
+		var ids []string
+		for range agents {
+			id, secret := tb.creds.create(t)
+			ids = append(ids, id)
+			a := dialAgent(t, tb.Addr(), id, secret, func(o *paho.ClientOptions) {
+				o.SetBinaryWill(protocol.StatusTopic(id), statusPayload(t, id, protocol.StateOffline, t0), 1, true)
+			})
+			// Keep the broker's read loop busy between packets (on a topic
+			// the ACL refuses, so the Handler sees none of them).
+			go func() {
+				for a.client.IsConnectionOpen() {
+					a.client.Publish(protocol.EventsTopic("someone-else"), 0, false, "x").WaitTimeout(time.Second)
+				}
+			}()
+		}
+		time.Sleep(100 * time.Millisecond)
+		if err := tb.Close(); err != nil {
+			t.Fatal(err)
+		}
+		wills := map[string]bool{}
+		for _, m := range tb.rec.applied() {
+			if st, err := protocol.DecodeStatus(m.payload); err == nil && st.State == protocol.StateOffline {
+				wills[st.Router] = true
+			}
+		}
+		for _, id := range ids {
+			if !wills[id] {
+				t.Errorf("round %d: no will ingested for %s", round, id)
+			}
+		}
+	}
+}

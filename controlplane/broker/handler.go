@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mochi "github.com/mochi-mqtt/server/v2"
@@ -47,7 +48,7 @@ func (h *ingestHook) ID() string { return "sitepulse-ingest" }
 // Provides implements mochi.Hook.
 func (h *ingestHook) Provides(hook byte) bool {
 	switch hook {
-	case mochi.OnPublish, mochi.OnWill, mochi.OnWillSent, mochi.OnDisconnect:
+	case mochi.OnPublish, mochi.OnWill, mochi.OnWillSent, mochi.OnDisconnect, mochi.OnSessionEstablished:
 		return true
 	}
 	return false
@@ -126,16 +127,37 @@ func (h *ingestHook) OnWill(cl *mochi.Client, will mochi.Will) (mochi.Will, erro
 	return will, nil
 }
 
+// OnSessionEstablished keeps the connection's will. mochi sends a will only
+// when reading the connection fails; when Close stops a connection between
+// two packets its read loop ends cleanly and the will is dropped, which
+// would leave the router online in the store after a graceful shutdown.
+// OnDisconnect sends the kept will then. Runs on the client's goroutine,
+// before mochi can clear the will.
+func (h *ingestHook) OnSessionEstablished(cl *mochi.Client, _ packets.Packet) {
+	if cl.Net.Inline || atomic.LoadUint32(&cl.Properties.Will.Flag) == 0 {
+		return
+	}
+	w := cl.Properties.Will
+	w.Payload = append([]byte(nil), w.Payload...)
+	h.b.conns.keepWill(cl, w)
+}
+
 // OnWillSent hands a will that mochi has published to the Handler. There is
 // no one to resend it, so a failure is only logged.
 func (h *ingestHook) OnWillSent(cl *mochi.Client, pk packets.Packet) {
 	if cl.Net.Inline {
 		return
 	}
+	h.b.conns.takeWill(cl) // sent: OnDisconnect must not send it again
+	h.handleWill(cl, pk.TopicName, pk.Payload)
+}
+
+// handleWill applies a will as ingest applies a status.
+func (h *ingestHook) handleWill(cl *mochi.Client, topic string, payload []byte) {
 	b := h.b
 	ctx, cancel := context.WithTimeout(b.ctx, b.opts.HandleTimeout)
 	defer cancel()
-	err := b.opts.Handler.HandleMessage(ctx, pk.TopicName, pk.Payload)
+	err := b.opts.Handler.HandleMessage(ctx, topic, payload)
 	switch classify(err) {
 	case outcomeAck:
 	case outcomeDrop:
@@ -150,6 +172,13 @@ func (h *ingestHook) OnWillSent(cl *mochi.Client, pk packets.Packet) {
 // OnDisconnect forgets the connection and counts oversized packets, which
 // mochi refuses while reading, before any other hook sees them.
 func (h *ingestHook) OnDisconnect(cl *mochi.Client, err error, expire bool) {
+	if w, ok := h.b.conns.takeWill(cl); ok && h.b.stopping.Load() && err == nil {
+		// Close stopped the connection between two packets: mochi dropped
+		// the will (see OnSessionEstablished). Send it as mochi would.
+		if w, werr := h.OnWill(cl, w); werr == nil {
+			h.handleWill(cl, w.TopicName, w.Payload)
+		}
+	}
 	h.b.conns.forget(cl)
 	if errors.Is(err, packets.ErrPacketTooLarge) {
 		h.b.metrics.rejected.WithLabelValues(rejectPacketTooLarge).Inc()
@@ -161,8 +190,27 @@ func (h *ingestHook) OnDisconnect(cl *mochi.Client, err error, expire bool) {
 // connStates holds per-connection state, keyed by mochi's client (one per
 // connection, even when a client id reconnects).
 type connStates struct {
-	mu sync.Mutex
-	m  map[*mochi.Client]time.Time // the TS of the last status acknowledged
+	mu    sync.Mutex
+	m     map[*mochi.Client]time.Time  // the TS of the last status acknowledged
+	wills map[*mochi.Client]mochi.Will // wills not sent yet
+}
+
+func (c *connStates) keepWill(cl *mochi.Client, w mochi.Will) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.wills == nil {
+		c.wills = make(map[*mochi.Client]mochi.Will)
+	}
+	c.wills[cl] = w
+}
+
+// takeWill returns and forgets cl's kept will.
+func (c *connStates) takeWill(cl *mochi.Client) (mochi.Will, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w, ok := c.wills[cl]
+	delete(c.wills, cl)
+	return w, ok
 }
 
 func (c *connStates) noteStatus(cl *mochi.Client, payload []byte) {
