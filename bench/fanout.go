@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -157,16 +156,10 @@ func fanoutRun(e *env, n int) error {
 func pusherPublish(ctx context.Context, httpAddr string, channels []string, name, data string) error {
 	body, _ := json.Marshal(map[string]any{"name": name, "channels": channels, "data": data})
 	path := "/apps/" + harness.PusherAppID + "/events"
-	q := url.Values{}
-	q.Set("auth_key", harness.PusherKey)
-	q.Set("auth_timestamp", strconv.FormatInt(time.Now().Unix(), 10))
-	q.Set("auth_version", "1.0")
-	q.Set("body_md5", realtime.BodyMD5(body))
-	sig, err := realtime.SignRequest(harness.PusherSecret, "POST", path, q)
+	q, err := realtime.SignedQuery(harness.PusherKey, harness.PusherSecret, "POST", path, nil, body, time.Now())
 	if err != nil {
 		return err
 	}
-	q.Set("auth_signature", sig)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+httpAddr+path+"?"+q.Encode(), bytes.NewReader(body))
 	if err != nil {
 		return err

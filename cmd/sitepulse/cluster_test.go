@@ -3,14 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/md5"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -88,15 +85,11 @@ func subscribePusher(t *testing.T, m *Main, token, channel string) *pusherClient
 func triggerPusherAPI(t *testing.T, m *Main, secret, channel, name, data string) {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"name": name, "data": data, "channel": channel})
-	sum := md5.Sum(body)
 	path := "/apps/sitepulse/events"
-	q := url.Values{"auth_key": {"sitepulse"}, "auth_timestamp": {strconv.FormatInt(time.Now().Unix(), 10)},
-		"auth_version": {"1.0"}, "body_md5": {hex.EncodeToString(sum[:])}}
-	sig, err := realtime.SignRequest(secret, "POST", path, q)
+	q, err := realtime.SignedQuery("sitepulse", secret, "POST", path, nil, body, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	q.Set("auth_signature", sig)
 	res, err := http.Post("http://"+m.HTTPAddr()+path+"?"+q.Encode(), "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)

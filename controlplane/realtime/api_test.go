@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,10 +24,6 @@ type apiCall struct {
 
 func (c apiCall) do(t *testing.T, base string) (int, string) {
 	t.Helper()
-	q := url.Values{}
-	for k, v := range c.params {
-		q[k] = v
-	}
 	at := c.at
 	if at.IsZero() {
 		at = time.Now()
@@ -37,17 +32,10 @@ func (c apiCall) do(t *testing.T, base string) (int, string) {
 	if secret == "" {
 		secret = testSecret
 	}
-	q.Set("auth_key", testKey)
-	q.Set("auth_timestamp", strconv.FormatInt(at.Unix(), 10))
-	q.Set("auth_version", "1.0")
-	if c.body != "" {
-		q.Set("body_md5", BodyMD5([]byte(c.body)))
-	}
-	sig, err := SignRequest(secret, c.method, c.path, q)
+	q, err := SignedQuery(testKey, secret, c.method, c.path, c.params, []byte(c.body), at)
 	if err != nil {
 		t.Fatal(err)
 	}
-	q.Set("auth_signature", sig)
 	if c.tamper != nil {
 		c.tamper(q)
 	}

@@ -86,6 +86,28 @@ func BodyMD5(body []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// SignedQuery returns the query of an HTTP API request signed as the Pusher
+// server SDKs sign it: params, auth_key, auth_timestamp (at),
+// auth_version, body_md5 for a non-empty body, and auth_signature.
+func SignedQuery(key, secret, method, path string, params url.Values, body []byte, at time.Time) (url.Values, error) {
+	q := url.Values{}
+	for k, v := range params {
+		q[k] = v
+	}
+	q.Set("auth_key", key)
+	q.Set("auth_timestamp", strconv.FormatInt(at.Unix(), 10))
+	q.Set("auth_version", "1.0")
+	if len(body) > 0 {
+		q.Set("body_md5", BodyMD5(body))
+	}
+	sig, err := SignRequest(secret, method, path, q)
+	if err != nil {
+		return nil, err
+	}
+	q.Set("auth_signature", sig)
+	return q, nil
+}
+
 // canonicalQuery returns the query part of the string to sign: every
 // parameter except auth_signature, keys lowercased and sorted, "k=v" joined
 // by "&", values unescaped. A key given twice (in any case) is ambiguous and
