@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sitepulse/sitepulse/controlplane/api"
+	"github.com/sitepulse/sitepulse/controlplane"
 )
 
 // credentials is what `sitepulse login` keeps for the field-tech commands:
@@ -144,7 +144,7 @@ func (c *apiClient) do(ctx context.Context, method, path string, body, out any) 
 		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	if res.StatusCode >= 300 {
-		var eb api.ErrorBody
+		var eb controlplane.ErrorBody
 		_ = json.Unmarshal(b, &eb)
 		e := &apiError{Status: res.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message}
 		if res.StatusCode == http.StatusUnauthorized {

@@ -16,8 +16,6 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/sitepulse/sitepulse/controlplane"
-	"github.com/sitepulse/sitepulse/controlplane/api"
-	"github.com/sitepulse/sitepulse/controlplane/provisioning"
 	"github.com/sitepulse/sitepulse/protocol"
 )
 
@@ -119,8 +117,8 @@ func loginCommand() *cli.Command {
 				return errors.New("no password given")
 			}
 			c := newAPIClient(cmd.String("server"), "")
-			var res api.LoginResponse
-			if err := c.do(ctx, "POST", "/api/v1/auth/login", api.LoginRequest{Email: cmd.String("email"), Password: password}, &res); err != nil {
+			var res controlplane.LoginResponse
+			if err := c.do(ctx, "POST", "/api/v1/auth/login", controlplane.LoginRequest{Email: cmd.String("email"), Password: password}, &res); err != nil {
 				return fmt.Errorf("login: %w", err)
 			}
 			path := cmd.String("credentials")
@@ -176,7 +174,7 @@ func routersCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				var rs api.List[controlplane.Router]
+				var rs controlplane.List[controlplane.Router]
 				if err := f.c.do(ctx, "GET", "/api/v1/routers", nil, &rs); err != nil {
 					return err
 				}
@@ -217,7 +215,7 @@ func sessionsCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					var p api.Page[controlplane.Session]
+					var p controlplane.Page[controlplane.Session]
 					q := query("router_id", cmd.String("router"), "user", cmd.String("user"), "kind", cmd.String("kind"),
 						"limit", strconv.Itoa(cmd.Int("limit")))
 					if err := f.c.do(ctx, "GET", "/api/v1/sessions"+q, nil, &p); err != nil {
@@ -284,7 +282,7 @@ func (f *field) tenant(ctx context.Context, routers []string, flag int64) (int64
 	if flag != 0 {
 		return flag, nil
 	}
-	var me api.MeResponse
+	var me controlplane.MeResponse
 	if err := f.c.do(ctx, "GET", "/api/v1/me", nil, &me); err != nil {
 		return 0, err
 	}
@@ -421,7 +419,7 @@ func (f *field) send(ctx context.Context, cmd *cli.Command, req map[string]any) 
 		} else {
 			body["router_ids"] = routers
 		}
-		var res provisioning.BulkResult
+		var res controlplane.BulkResult
 		if err := f.c.do(ctx, "POST", "/api/v1/commands/bulk", body, &res); err != nil {
 			return err
 		}
@@ -522,7 +520,7 @@ func (w *waiter) poll(ctx context.Context) error {
 		return nil
 	}
 	for offset := 0; offset < len(w.order); offset += 500 {
-		var p api.Page[controlplane.Command]
+		var p controlplane.Page[controlplane.Command]
 		q := query("bulk_id", w.bulkID, "limit", "500", "offset", strconv.Itoa(offset))
 		if err := w.f.c.do(ctx, "GET", "/api/v1/commands"+q, nil, &p); err != nil {
 			return err
@@ -597,7 +595,7 @@ func (w *waiter) report(final bool) error {
 	if w.f.json {
 		var v any = cmds[0]
 		if w.bulkID != "" {
-			v = provisioning.BulkResult{BulkID: w.bulkID, Commands: cmds}
+			v = controlplane.BulkResult{BulkID: w.bulkID, Commands: cmds}
 		}
 		if err := w.f.printJSON(v); err != nil {
 			return err
@@ -754,7 +752,7 @@ func commandsCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					var p api.Page[controlplane.Command]
+					var p controlplane.Page[controlplane.Command]
 					q := query("router_id", cmd.String("router"), "status", cmd.String("status"), "bulk_id", cmd.String("bulk"),
 						"limit", strconv.Itoa(cmd.Int("limit")))
 					if err := f.c.do(ctx, "GET", "/api/v1/commands"+q, nil, &p); err != nil {

@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/sitepulse/sitepulse/controlplane"
-	"github.com/sitepulse/sitepulse/controlplane/api"
-	"github.com/sitepulse/sitepulse/controlplane/provisioning"
 )
 
 // cliRun runs the sitepulse CLI in-process with stdin and returns its
@@ -109,7 +107,7 @@ func TestFieldCLI(t *testing.T) {
 	if _, err := sr.sim.LoginHotspot("cli-user", "AA:BB:CC:00:0C:01", "10.5.50.90"); err != nil {
 		t.Fatal(err)
 	}
-	var page api.Page[controlplane.Session]
+	var page controlplane.Page[controlplane.Session]
 	waitFor(t, 5*time.Second, "the session listed", func() bool {
 		out, err := run("", "sessions", "list", "--json", "--user", "cli-user")
 		return err == nil && json.Unmarshal([]byte(out), &page) == nil && page.Total == 1
@@ -150,7 +148,7 @@ func TestFieldCLI(t *testing.T) {
 		t.Fatalf("bulk add: %v\n%s", err, out)
 	}
 	out, err = run("", "hotspot-user", "remove", "--json", "--router", sr.id, "--router", sr2.id, "bulk-cli")
-	var bulk provisioning.BulkResult
+	var bulk controlplane.BulkResult
 	if err != nil || json.Unmarshal([]byte(out), &bulk) != nil || len(bulk.Commands) != 2 {
 		t.Fatalf("bulk remove --json: %v\n%s", err, out)
 	}

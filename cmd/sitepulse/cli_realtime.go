@@ -12,8 +12,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-
-	"github.com/sitepulse/sitepulse/controlplane/api"
+	"github.com/sitepulse/sitepulse/controlplane"
 )
 
 // pusherEvent is one event received on a subscribed channel. Data is the
@@ -55,7 +54,7 @@ func frameData(raw json.RawMessage) json.RawMessage {
 
 // dialPusher connects to the hub the API's /config names.
 func dialPusher(ctx context.Context, c *apiClient) (*pusherConn, error) {
-	var cfg api.ClientConfig
+	var cfg controlplane.ClientConfig
 	if err := c.do(ctx, "GET", "/api/v1/config", nil, &cfg); err != nil {
 		return nil, err
 	}

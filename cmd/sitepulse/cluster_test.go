@@ -15,9 +15,9 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/gorilla/websocket"
 
+	"github.com/sitepulse/sitepulse/controlplane"
 	"github.com/sitepulse/sitepulse/controlplane/cluster/clustertest"
 	"github.com/sitepulse/sitepulse/controlplane/realtime"
-	"github.com/sitepulse/sitepulse/controlplane/store"
 	"github.com/sitepulse/sitepulse/internal/testpg"
 	"github.com/sitepulse/sitepulse/protocol"
 )
@@ -249,7 +249,7 @@ func TestScaleOutTwoReplicas(t *testing.T) {
 	if skipped := applied(a, "sitepulse_ingest_events_skipped_total") + applied(b, "sitepulse_ingest_events_skipped_total"); skipped != 1 {
 		t.Errorf("%v events skipped, want the 1 duplicate", skipped)
 	}
-	if live, n, err := st.ListSessions(ctx, ten.ID, store.SessionFilter{}); err != nil || n != 0 {
+	if live, n, err := st.ListSessions(ctx, ten.ID, controlplane.SessionFilter{}); err != nil || n != 0 {
 		t.Errorf("live sessions %v (%d, %v), want none", live, n, err)
 	}
 	if r, _ := st.GetRouter(ctx, 0, rt.ID); r.LastSeq != 4 {

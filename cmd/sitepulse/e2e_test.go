@@ -14,7 +14,6 @@ import (
 
 	"github.com/sitepulse/sitepulse/agent"
 	"github.com/sitepulse/sitepulse/controlplane"
-	"github.com/sitepulse/sitepulse/controlplane/api"
 	"github.com/sitepulse/sitepulse/controlplane/store"
 	"github.com/sitepulse/sitepulse/sim"
 )
@@ -110,7 +109,7 @@ func startSiteOn(t *testing.T, db Config) *site {
 	c.token = login(t, c.base, "root@isp.test", "a very long admin password")
 
 	// Tenant (202, completes asynchronously) and router enrollment.
-	var acc api.Accepted
+	var acc controlplane.Accepted
 	if code := c.call("POST", "/api/v1/tenants", map[string]string{"name": "Kilimani WiFi"}, &acc); code != http.StatusAccepted {
 		t.Fatalf("create tenant: %d", code)
 	}
@@ -119,7 +118,7 @@ func startSiteOn(t *testing.T, db Config) *site {
 		c.call("GET", fmt.Sprintf("/api/v1/tenants/%d", acc.ID), nil, &ten)
 		return ten.Status == controlplane.TenantActive
 	})
-	var enrolled api.RouterSecret
+	var enrolled controlplane.RouterSecret
 	if code := c.call("POST", "/api/v1/routers", map[string]any{"name": "Kilimani core", "site": "Kilimani", "tenant_id": acc.ID}, &enrolled); code != http.StatusCreated {
 		t.Fatalf("create router: %d", code)
 	}
@@ -186,8 +185,8 @@ func (s *site) startAgent(t *testing.T, ctx context.Context, dataDir string) {
 	t.Cleanup(s.stopAgent)
 }
 
-func (s *site) sessions(q url.Values) api.Page[controlplane.Session] {
-	var p api.Page[controlplane.Session]
+func (s *site) sessions(q url.Values) controlplane.Page[controlplane.Session] {
+	var p controlplane.Page[controlplane.Session]
 	s.c.call("GET", "/api/v1/sessions?"+q.Encode(), nil, &p)
 	return p
 }
@@ -231,13 +230,13 @@ func testEndToEnd(t *testing.T, s *site) {
 		if s.sessions(url.Values{"user": {"alice"}}).Total != 0 {
 			return false
 		}
-		var h api.Page[controlplane.SessionRecord]
+		var h controlplane.Page[controlplane.SessionRecord]
 		s.c.call("GET", "/api/v1/sessions/history?user=alice", nil, &h)
 		return h.Total == 1 && h.Data[0].EndReason != ""
 	})
 	t.Logf("logout moved to history after %v", took)
 
-	var st api.Stats
+	var st controlplane.Stats
 	s.c.call("GET", "/api/v1/stats", nil, &st)
 	if st.OnlineHotspot != 0 || st.OnlinePPPoE != 1 || st.RoutersOnline != 1 || st.RoutersTotal != 1 {
 		t.Fatalf("stats %+v, want 0 hotspot, 1 pppoe, 1 of 1 routers online", st)
@@ -245,7 +244,7 @@ func testEndToEnd(t *testing.T, s *site) {
 
 	// Rotating the secret disconnects the agent at once: the broker drops
 	// its cached verification, and the old secret no longer works.
-	var rotated api.RouterSecret
+	var rotated controlplane.RouterSecret
 	if code := s.c.call("POST", "/api/v1/routers/"+s.routerID+"/rotate-secret", nil, &rotated); code != http.StatusOK {
 		t.Fatalf("rotate: %d", code)
 	}
@@ -278,7 +277,7 @@ func TestAgentReinstall(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "alice online after 10 earlier sessions", func() bool {
-		var h api.Page[controlplane.SessionRecord]
+		var h controlplane.Page[controlplane.SessionRecord]
 		s.c.call("GET", "/api/v1/sessions/history?user=alice", nil, &h)
 		return h.Total == 10 && s.sessions(url.Values{"user": {"alice"}}).Total == 1
 	})

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/sitepulse/sitepulse/controlplane"
-	"github.com/sitepulse/sitepulse/controlplane/api"
 )
 
 // TestEchoSeesSimulatorLogin runs the real laravel-echo and pusher-js
@@ -43,7 +42,7 @@ func TestEchoSeesSimulatorLogin(t *testing.T) {
 	}
 
 	// A second tenant's admin, who must be refused tenant N's channel.
-	var acc api.Accepted
+	var acc controlplane.Accepted
 	if code := s.c.call("POST", "/api/v1/tenants", map[string]string{"name": "Other ISP"}, &acc); code != http.StatusAccepted {
 		t.Fatalf("create tenant: %d", code)
 	}
@@ -53,7 +52,7 @@ func TestEchoSeesSimulatorLogin(t *testing.T) {
 		return ten.Status == controlplane.TenantActive
 	})
 	if code := s.c.call("POST", fmt.Sprintf("/api/v1/tenants/%d/users", acc.ID),
-		api.CreateUserRequest{Email: "other@isp.test", Name: "Other", Role: controlplane.RoleTenantAdmin, Password: "another long password"}, nil); code != http.StatusCreated {
+		controlplane.CreateUserRequest{Email: "other@isp.test", Name: "Other", Role: controlplane.RoleTenantAdmin, Password: "another long password"}, nil); code != http.StatusCreated {
 		t.Fatalf("create user: %d", code)
 	}
 	other := login(t, s.c.base, "other@isp.test", "another long password")

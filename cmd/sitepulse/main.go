@@ -236,7 +236,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Provisioning:  m.prov,
 		Invalidator:   m.invalidator(),
 		PublicMQTTURL: c.PublicMQTTURL,
-		Pusher:        api.PusherConfig{Key: m.hub.Key(), AppID: m.hub.AppID()},
+		Pusher:        controlplane.PusherConfig{Key: m.hub.Key(), AppID: m.hub.AppID()},
 		Logger:        m.log.With("component", "api"),
 		Registerer:    m.registry,
 	})
@@ -340,7 +340,7 @@ func (m *Main) startRealtime(ctx context.Context) error {
 	// Subscribe before reading the seed so no change falls in between;
 	// applying one twice is harmless (the fan-out keys sessions by key).
 	m.fanSub = m.bus.Subscribe(1024)
-	sessions, _, err := m.store.ListSessions(ctx, 0, store.SessionFilter{})
+	sessions, _, err := m.store.ListSessions(ctx, 0, controlplane.SessionFilter{})
 	if err != nil {
 		return fmt.Errorf("seed realtime: %w", err)
 	}

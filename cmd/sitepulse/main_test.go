@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sitepulse/sitepulse/controlplane/api"
+	"github.com/sitepulse/sitepulse/controlplane"
 )
 
 // startMain runs the production wiring on port 0 in a temp dir.
@@ -68,7 +68,7 @@ func login(t *testing.T, base, email, password string) string {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	var lr api.LoginResponse
+	var lr controlplane.LoginResponse
 	if err := json.NewDecoder(res.Body).Decode(&lr); err != nil || res.StatusCode != http.StatusOK {
 		t.Fatalf("login %s: status %d err %v", email, res.StatusCode, err)
 	}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/sitepulse/sitepulse/agent"
 	"github.com/sitepulse/sitepulse/controlplane"
-	"github.com/sitepulse/sitepulse/controlplane/api"
 	"github.com/sitepulse/sitepulse/controlplane/provisioning"
 	"github.com/sitepulse/sitepulse/internal/testpg"
 	"github.com/sitepulse/sitepulse/protocol"
@@ -69,7 +68,7 @@ func startProvEnv(t *testing.T, c Config) *provEnv {
 // job on tenant-management activates it).
 func (e *provEnv) tenant(name string) int64 {
 	e.t.Helper()
-	var acc api.Accepted
+	var acc controlplane.Accepted
 	if code := e.root.call("POST", "/api/v1/tenants", map[string]string{"name": name}, &acc); code != http.StatusAccepted {
 		e.t.Fatalf("create tenant: %d", code)
 	}
@@ -111,7 +110,7 @@ type siteRouter struct {
 // agent).
 func (e *provEnv) router(name string) *siteRouter {
 	e.t.Helper()
-	var enrolled api.RouterSecret
+	var enrolled controlplane.RouterSecret
 	body := map[string]any{"name": name, "site": name, "tenant_id": e.tenantA}
 	if code := e.root.call("POST", "/api/v1/routers", body, &enrolled); code != http.StatusCreated {
 		e.t.Fatalf("create router: %d", code)
@@ -291,7 +290,7 @@ func TestProvisioningHotspotUserAndKick(t *testing.T) {
 		users := subscribePusher(t, e.m, e.viewer.token, channel("users", e.tenantA))
 
 		// A managed account, provisioned to the router.
-		var created provisioning.AccountResult
+		var created controlplane.AccountResult
 		if code := e.tech.call("POST", "/api/v1/accounts", map[string]any{"kind": "hotspot", "name": "+254712345678",
 			"password": "guest-pw", "profile": "default", "phone": "+254712345678", "router_ids": []string{sr.id}}, &created); code != http.StatusAccepted {
 			t.Fatalf("create account: %d", code)
@@ -327,7 +326,7 @@ func TestProvisioningHotspotUserAndKick(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitFor(t, 5*time.Second, "walkin-7's session visible", func() bool {
-			var p api.Page[controlplane.Session]
+			var p controlplane.Page[controlplane.Session]
 			e.tech.call("GET", "/api/v1/sessions?user=walkin-7", nil, &p)
 			return p.Total == 1
 		})
@@ -344,7 +343,7 @@ func TestProvisioningHotspotUserAndKick(t *testing.T) {
 				break
 			}
 		}
-		var h api.Page[controlplane.SessionRecord]
+		var h controlplane.Page[controlplane.SessionRecord]
 		waitFor(t, 5*time.Second, "kicked session in history", func() bool {
 			e.tech.call("GET", "/api/v1/sessions/history?user=walkin-7", nil, &h)
 			return h.Total == 1
@@ -464,7 +463,7 @@ func TestProvisioningRouterErrors(t *testing.T) {
 			{"alice", "", "failure: already have user with this name for this server"},
 			{"bob", "no-such-profile", "input does not match any value of profile"},
 		} {
-			var res provisioning.AccountResult
+			var res controlplane.AccountResult
 			if code := e.tech.call("POST", "/api/v1/accounts", map[string]any{"kind": "hotspot", "name": tc.name, "password": "pw",
 				"profile": tc.profile, "router_ids": []string{sr.id}}, &res); code != http.StatusAccepted {
 				t.Fatalf("create account %s: %d", tc.name, code)
@@ -479,7 +478,7 @@ func TestProvisioningRouterErrors(t *testing.T) {
 				t.Errorf("%s: account routers %+v, want failed with the router's message", tc.name, acct.Routers)
 			}
 		}
-		var p api.Page[controlplane.Account]
+		var p controlplane.Page[controlplane.Account]
 		e.viewer.call("GET", "/api/v1/accounts?state=failed", nil, &p)
 		if p.Total != 2 {
 			t.Fatalf("%d accounts failed, want 2", p.Total)
@@ -491,7 +490,7 @@ func TestProvisioningRouterErrors(t *testing.T) {
 				bob = a
 			}
 		}
-		var up provisioning.AccountResult
+		var up controlplane.AccountResult
 		if code := e.tech.call("PATCH", fmt.Sprintf("/api/v1/accounts/%d", bob.ID), map[string]any{"profile": "default"}, &up); code != http.StatusAccepted {
 			t.Fatalf("fix bob's profile: %d", code)
 		}
@@ -534,7 +533,7 @@ func TestProvisioningAuthorization(t *testing.T) {
 		if inside.Status != controlplane.CommandSucceeded || len(inside.Rows) != 1 || inside.Rows[0]["name"] != "westlands" {
 			t.Errorf("raw inside the allow-list = %+v", inside)
 		}
-		var page api.Page[controlplane.Command]
+		var page controlplane.Page[controlplane.Command]
 		e.techB.call("GET", "/api/v1/commands", nil, &page)
 		if page.Total != 0 {
 			t.Errorf("tenant B sees %d of tenant A's commands", page.Total)
@@ -562,7 +561,7 @@ func TestProvisioningBulk50(t *testing.T) {
 			sr.waitOnline(30 * time.Second)
 		}
 
-		var res provisioning.BulkResult
+		var res controlplane.BulkResult
 		body := map[string]any{"all_routers": true, "command": hotspotAdd("bulk-user", "pw", "")}
 		if code := e.tech.call("POST", "/api/v1/commands/bulk", body, &res); code != http.StatusAccepted {
 			t.Fatalf("bulk: %d", code)
@@ -571,7 +570,7 @@ func TestProvisioningBulk50(t *testing.T) {
 			t.Fatalf("bulk queued %d commands, want %d", len(res.Commands), total)
 		}
 		byStatus := func() map[controlplane.CommandStatus]int {
-			var p api.Page[controlplane.Command]
+			var p controlplane.Page[controlplane.Command]
 			e.tech.call("GET", "/api/v1/commands?limit=500&bulk_id="+url.QueryEscape(res.BulkID), nil, &p)
 			n := map[controlplane.CommandStatus]int{}
 			for _, c := range p.Data {
@@ -608,7 +607,7 @@ func TestProvisioningAccountExpiry(t *testing.T) {
 		sr.start()
 		sr.waitOnline(10 * time.Second)
 		exp := time.Now().Add(2 * time.Second).UTC()
-		var res provisioning.AccountResult
+		var res controlplane.AccountResult
 		if code := e.tech.call("POST", "/api/v1/accounts", map[string]any{"kind": "hotspot", "name": "day-pass", "password": "pw",
 			"expires_at": exp, "router_ids": []string{sr.id}}, &res); code != http.StatusAccepted {
 			t.Fatalf("create account: %d", code)
@@ -629,7 +628,7 @@ func TestProvisioningAccountExpiry(t *testing.T) {
 			return a.Expired && a.Disabled && len(a.Routers) == 1 && a.Routers[0].State == controlplane.SyncSynced &&
 				disabled && len(sr.sim.HotspotActive()) == 0
 		})
-		var h api.Page[controlplane.SessionRecord]
+		var h controlplane.Page[controlplane.SessionRecord]
 		waitFor(t, 5*time.Second, "the kicked session in history", func() bool {
 			e.tech.call("GET", "/api/v1/sessions/history?user=day-pass", nil, &h)
 			return h.Total == 1 && h.Data[0].EndReason == protocol.EndKicked

@@ -6,19 +6,11 @@ import (
 	"strconv"
 
 	"github.com/sitepulse/sitepulse/controlplane"
-	"github.com/sitepulse/sitepulse/controlplane/provisioning"
-	"github.com/sitepulse/sitepulse/controlplane/store"
 )
 
-// AccountRoutersRequest is the body of PUT /api/v1/accounts/{id}/routers:
-// the complete list of routers the account should be on.
-type AccountRoutersRequest struct {
-	RouterIDs []string `json:"router_ids"`
-}
-
 // accountFilter reads kind, name, router_id, state, limit and offset.
-func accountFilter(q url.Values) (store.AccountFilter, error) {
-	var f store.AccountFilter
+func accountFilter(q url.Values) (controlplane.AccountFilter, error) {
+	var f controlplane.AccountFilter
 	var err error
 	if f.Limit, f.Offset, err = pageParams(q); err != nil {
 		return f, err
@@ -42,7 +34,7 @@ func accountFilter(q url.Values) (store.AccountFilter, error) {
 	return f, nil
 }
 
-func (s *Server) writeAccountResult(w http.ResponseWriter, status int, res provisioning.AccountResult) {
+func (s *Server) writeAccountResult(w http.ResponseWriter, status int, res controlplane.AccountResult) {
 	res.Commands = redactedAll(res.Commands)
 	writeJSON(w, status, res)
 }
@@ -70,7 +62,7 @@ func (s *Server) handleListAccounts(w http.ResponseWriter, r *http.Request, p co
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, Page[controlplane.Account]{Data: nonNil(data), Total: total, Limit: f.Limit, Offset: f.Offset})
+	writeJSON(w, http.StatusOK, controlplane.Page[controlplane.Account]{Data: nonNil(data), Total: total, Limit: f.Limit, Offset: f.Offset})
 }
 
 func (s *Server) handleCreateAccount(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
@@ -79,7 +71,7 @@ func (s *Server) handleCreateAccount(w http.ResponseWriter, r *http.Request, p c
 		s.writeError(w, r, err)
 		return
 	}
-	var req provisioning.AccountRequest
+	var req controlplane.AccountRequest
 	if err := s.decodeJSON(w, r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -124,7 +116,7 @@ func (s *Server) handleUpdateAccount(w http.ResponseWriter, r *http.Request, p c
 		s.writeError(w, r, err)
 		return
 	}
-	var patch provisioning.AccountPatch
+	var patch controlplane.AccountPatch
 	if err := s.decodeJSON(w, r, &patch); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -150,7 +142,7 @@ func (s *Server) handleSetAccountRouters(w http.ResponseWriter, r *http.Request,
 		s.writeError(w, r, err)
 		return
 	}
-	var req AccountRoutersRequest
+	var req controlplane.AccountRoutersRequest
 	if err := s.decodeJSON(w, r, &req); err != nil {
 		s.writeError(w, r, err)
 		return

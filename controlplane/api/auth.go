@@ -8,54 +8,10 @@ import (
 	"time"
 
 	"github.com/sitepulse/sitepulse/controlplane"
-	"github.com/sitepulse/sitepulse/controlplane/store"
 )
 
-// LoginRequest is the body of POST /api/v1/auth/login.
-type LoginRequest struct {
-	Email    string `json:"email"`
-	Password string `json:"password"`
-}
-
-// LoginResponse answers a successful login. Token is the bearer token for
-// every later request; it is not retrievable again.
-type LoginResponse struct {
-	Token     string            `json:"token"`
-	ExpiresAt *time.Time        `json:"expires_at"`
-	User      controlplane.User `json:"user"`
-}
-
-// MeResponse describes the caller.
-type MeResponse struct {
-	User   controlplane.User    `json:"user"`
-	Tenant *controlplane.Tenant `json:"tenant"` // null for system admins
-}
-
-// TokenInfo is a bearer token without its secret.
-type TokenInfo struct {
-	ID         int64      `json:"id"`
-	Name       string     `json:"name"`
-	CreatedAt  time.Time  `json:"created_at"`
-	ExpiresAt  *time.Time `json:"expires_at"`
-	LastUsedAt *time.Time `json:"last_used_at"`
-	RevokedAt  *time.Time `json:"revoked_at"`
-}
-
-// CreateTokenRequest is the body of POST /api/v1/tokens.
-type CreateTokenRequest struct {
-	Name string `json:"name"`
-	// TTLDays is the token's lifetime; 0 means it never expires.
-	TTLDays int `json:"ttl_days"`
-}
-
-// CreateTokenResponse holds the plaintext token, shown only here.
-type CreateTokenResponse struct {
-	TokenInfo
-	Token string `json:"token"`
-}
-
-func tokenInfo(t store.Token) TokenInfo {
-	return TokenInfo{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, LastUsedAt: t.LastUsedAt, RevokedAt: t.RevokedAt}
+func tokenInfo(t controlplane.Token) controlplane.TokenInfo {
+	return controlplane.TokenInfo{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, LastUsedAt: t.LastUsedAt, RevokedAt: t.RevokedAt}
 }
 
 // clientIP is the peer address of r. Forwarded headers are not trusted:
@@ -70,7 +26,7 @@ func clientIP(r *http.Request) string {
 }
 
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
-	var req LoginRequest
+	var req controlplane.LoginRequest
 	if err := s.decodeJSON(w, r, &req); err != nil {
 		s.metrics.logins.WithLabelValues("invalid").Inc()
 		s.writeError(w, r, err)
@@ -113,7 +69,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		ri.userID = u.ID
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, LoginResponse{Token: plain, ExpiresAt: tok.ExpiresAt, User: u})
+	writeJSON(w, http.StatusOK, controlplane.LoginResponse{Token: plain, ExpiresAt: tok.ExpiresAt, User: u})
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
@@ -130,7 +86,7 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request, p controlplane
 		s.writeError(w, r, err)
 		return
 	}
-	resp := MeResponse{User: u}
+	resp := controlplane.MeResponse{User: u}
 	if u.TenantID != 0 {
 		t, err := s.store.GetTenant(r.Context(), p.Scope(), u.TenantID)
 		if err != nil {
@@ -148,18 +104,18 @@ func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request, p cont
 		s.writeError(w, r, err)
 		return
 	}
-	out := make([]TokenInfo, 0, len(toks))
+	out := make([]controlplane.TokenInfo, 0, len(toks))
 	for _, t := range toks {
 		out = append(out, tokenInfo(t))
 	}
-	writeJSON(w, http.StatusOK, List[TokenInfo]{Data: out})
+	writeJSON(w, http.StatusOK, controlplane.List[controlplane.TokenInfo]{Data: out})
 }
 
 // maxTokenTTLDays bounds API tokens to ten years: "forever" is spelled 0.
 const maxTokenTTLDays = 3650
 
 func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
-	var req CreateTokenRequest
+	var req controlplane.CreateTokenRequest
 	if err := s.decodeJSON(w, r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -181,7 +137,7 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request, p con
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Location", "/api/v1/tokens/"+strconv.FormatInt(tok.ID, 10))
-	writeJSON(w, http.StatusCreated, CreateTokenResponse{TokenInfo: tokenInfo(tok), Token: plain})
+	writeJSON(w, http.StatusCreated, controlplane.CreateTokenResponse{TokenInfo: tokenInfo(tok), Token: plain})
 }
 
 func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {

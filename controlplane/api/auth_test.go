@@ -18,7 +18,7 @@ func TestLogin(t *testing.T) {
 		ten := e.tenant("Acme")
 		u, _ := e.user(ten.ID, controlplane.RoleTenantAdmin, "admin@acme.test")
 
-		var lr api.LoginResponse
+		var lr controlplane.LoginResponse
 		e.do("POST", "/api/v1/auth/login", "", map[string]string{"email": " Admin@Acme.test ", "password": "correct horse battery"}).
 			want(t, http.StatusOK, &lr)
 		if lr.User.ID != u.ID || !strings.HasPrefix(lr.Token, "spt_") {
@@ -28,7 +28,7 @@ func TestLogin(t *testing.T) {
 			t.Fatal("login token has no expiry")
 		}
 
-		var me api.MeResponse
+		var me controlplane.MeResponse
 		e.do("GET", "/api/v1/me", lr.Token, nil).want(t, http.StatusOK, &me)
 		if me.User.Email != "admin@acme.test" || me.Tenant == nil || me.Tenant.ID != ten.ID {
 			t.Fatalf("me = %+v, want admin@acme.test of tenant %d", me, ten.ID)
@@ -89,7 +89,7 @@ func TestTokens(t *testing.T) {
 		ten := e.tenant("Acme")
 		_, tok := e.user(ten.ID, controlplane.RoleViewer, "v@acme.test")
 
-		var created api.CreateTokenResponse
+		var created controlplane.CreateTokenResponse
 		r := e.do("POST", "/api/v1/tokens", tok, map[string]any{"name": "backup script", "ttl_days": 30})
 		r.want(t, http.StatusCreated, &created)
 		if !strings.HasPrefix(created.Token, "spt_") || created.ExpiresAt == nil || created.Name != "backup script" {
@@ -100,7 +100,7 @@ func TestTokens(t *testing.T) {
 		}
 		e.do("GET", "/api/v1/me", created.Token, nil).want(t, http.StatusOK, nil)
 
-		var list api.List[api.TokenInfo]
+		var list controlplane.List[controlplane.TokenInfo]
 		r = e.do("GET", "/api/v1/tokens", tok, nil)
 		r.want(t, http.StatusOK, &list)
 		if len(list.Data) != 2 {
@@ -115,7 +115,7 @@ func TestTokens(t *testing.T) {
 
 		// Another user's token id is not ours to revoke.
 		_, other := e.user(ten.ID, controlplane.RoleViewer, "w@acme.test")
-		var otherList api.List[api.TokenInfo]
+		var otherList controlplane.List[controlplane.TokenInfo]
 		e.do("GET", "/api/v1/tokens", other, nil).want(t, http.StatusOK, &otherList)
 		e.do("DELETE", "/api/v1/tokens/"+itoa(otherList.Data[0].ID), tok, nil).want(t, http.StatusNotFound, nil)
 		e.do("GET", "/api/v1/me", other, nil).want(t, http.StatusOK, nil)
@@ -129,12 +129,12 @@ func TestClientConfig(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, store.Options{DataDir: t.TempDir()})
 	_, tok := e.user(0, controlplane.RoleSystemAdmin, "root@sitepulse.test")
-	var c api.ClientConfig
+	var c controlplane.ClientConfig
 	e.do("GET", "/api/v1/config", tok, nil).want(t, http.StatusOK, &c)
 	if c.Pusher != nil {
 		t.Fatalf("pusher %+v without a configured hub, want null", c.Pusher)
 	}
-	srv, err := api.New(api.Options{Store: e.store, Pusher: api.PusherConfig{Key: "app-key", AppID: "42"}})
+	srv, err := api.New(api.Options{Store: e.store, Pusher: controlplane.PusherConfig{Key: "app-key", AppID: "42"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,8 +7,6 @@ import (
 	"strconv"
 
 	"github.com/sitepulse/sitepulse/controlplane"
-	"github.com/sitepulse/sitepulse/controlplane/provisioning"
-	"github.com/sitepulse/sitepulse/controlplane/store"
 	"github.com/sitepulse/sitepulse/protocol"
 )
 
@@ -19,20 +17,20 @@ import (
 // ECONFLICT for a revoked router, a duplicate account or a command that
 // can no longer be cancelled.
 type Provisioning interface {
-	CreateCommand(ctx context.Context, p controlplane.Principal, routerID string, req provisioning.CommandRequest) (controlplane.Command, error)
-	BulkCommand(ctx context.Context, p controlplane.Principal, req provisioning.BulkRequest) (provisioning.BulkResult, error)
+	CreateCommand(ctx context.Context, p controlplane.Principal, routerID string, req controlplane.CommandRequest) (controlplane.Command, error)
+	BulkCommand(ctx context.Context, p controlplane.Principal, req controlplane.BulkRequest) (controlplane.BulkResult, error)
 	GetCommand(ctx context.Context, scope int64, id string) (controlplane.Command, error)
-	ListCommands(ctx context.Context, scope int64, f store.CommandFilter) ([]controlplane.Command, int, error)
+	ListCommands(ctx context.Context, scope int64, f controlplane.CommandFilter) ([]controlplane.Command, int, error)
 	CancelCommand(ctx context.Context, p controlplane.Principal, id string) (controlplane.Command, error)
 
-	CreateAccount(ctx context.Context, p controlplane.Principal, req provisioning.AccountRequest) (provisioning.AccountResult, error)
+	CreateAccount(ctx context.Context, p controlplane.Principal, req controlplane.AccountRequest) (controlplane.AccountResult, error)
 	GetAccount(ctx context.Context, scope, id int64) (controlplane.Account, error)
-	ListAccounts(ctx context.Context, scope int64, f store.AccountFilter) ([]controlplane.Account, int, error)
-	UpdateAccount(ctx context.Context, p controlplane.Principal, id int64, patch provisioning.AccountPatch) (provisioning.AccountResult, error)
-	SetAccountRouters(ctx context.Context, p controlplane.Principal, id int64, routerIDs []string) (provisioning.AccountResult, error)
-	DeleteAccount(ctx context.Context, p controlplane.Principal, id int64) (provisioning.AccountResult, error)
+	ListAccounts(ctx context.Context, scope int64, f controlplane.AccountFilter) ([]controlplane.Account, int, error)
+	UpdateAccount(ctx context.Context, p controlplane.Principal, id int64, patch controlplane.AccountPatch) (controlplane.AccountResult, error)
+	SetAccountRouters(ctx context.Context, p controlplane.Principal, id int64, routerIDs []string) (controlplane.AccountResult, error)
+	DeleteAccount(ctx context.Context, p controlplane.Principal, id int64) (controlplane.AccountResult, error)
 
-	FailedJobs(ctx context.Context, limit int) ([]provisioning.FailedJob, error)
+	FailedJobs(ctx context.Context, limit int) ([]controlplane.FailedJob, error)
 }
 
 // provisioner returns Options.Provisioning, or EUNAVAILABLE without one.
@@ -59,8 +57,8 @@ func redactedAll(cs []controlplane.Command) []controlplane.Command {
 
 // commandFilter reads router_id, status, kind, bulk_id, account_id, limit
 // and offset.
-func commandFilter(q url.Values) (store.CommandFilter, error) {
-	var f store.CommandFilter
+func commandFilter(q url.Values) (controlplane.CommandFilter, error) {
+	var f controlplane.CommandFilter
 	var err error
 	if f.Limit, f.Offset, err = pageParams(q); err != nil {
 		return f, err
@@ -98,7 +96,7 @@ func (s *Server) handleCreateCommand(w http.ResponseWriter, r *http.Request, p c
 		s.writeError(w, r, err)
 		return
 	}
-	var req provisioning.CommandRequest
+	var req controlplane.CommandRequest
 	if err := s.decodeJSON(w, r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -122,7 +120,7 @@ func (s *Server) handleBulkCommand(w http.ResponseWriter, r *http.Request, p con
 		s.writeError(w, r, err)
 		return
 	}
-	var req provisioning.BulkRequest
+	var req controlplane.BulkRequest
 	if err := s.decodeJSON(w, r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -159,7 +157,7 @@ func (s *Server) handleListCommands(w http.ResponseWriter, r *http.Request, p co
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, Page[controlplane.Command]{Data: redactedAll(data), Total: total, Limit: f.Limit, Offset: f.Offset})
+	writeJSON(w, http.StatusOK, controlplane.Page[controlplane.Command]{Data: redactedAll(data), Total: total, Limit: f.Limit, Offset: f.Offset})
 }
 
 func (s *Server) handleGetCommand(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
@@ -212,5 +210,5 @@ func (s *Server) handleFailedJobs(w http.ResponseWriter, r *http.Request, p cont
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, List[provisioning.FailedJob]{Data: nonNil(jobs)})
+	writeJSON(w, http.StatusOK, controlplane.List[controlplane.FailedJob]{Data: nonNil(jobs)})
 }

@@ -185,7 +185,7 @@ func (e *env) router(tenantID int64, name string) (controlplane.Router, string) 
 }
 
 // apply sends events for router through the store's ingest path.
-func (e *env) apply(router string, events ...protocol.Event) store.Applied {
+func (e *env) apply(router string, events ...protocol.Event) controlplane.Applied {
 	e.t.Helper()
 	for i := range events {
 		e.seq[router]++
@@ -286,7 +286,7 @@ func (r response) want(t *testing.T, status int, v any) {
 // contains substr.
 func (r response) wantError(t *testing.T, status int, code, substr string) {
 	t.Helper()
-	var b api.ErrorBody
+	var b controlplane.ErrorBody
 	r.want(t, status, &b)
 	if b.Error.Code != code {
 		t.Fatalf("code %q, want %q; body %s", b.Error.Code, code, r.body)

@@ -52,17 +52,6 @@ func codeByStatus(status int) string {
 	return controlplane.EINTERNAL
 }
 
-// ErrorBody is the JSON shape of every error answer.
-type ErrorBody struct {
-	Error ErrorDetail `json:"error"`
-}
-
-// ErrorDetail is the code and caller-safe message of an error answer.
-type ErrorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
 // writeError answers err as JSON. Internal errors are logged with the
 // request id and answered with a generic message so no detail leaks.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
@@ -75,7 +64,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			slog.String("path", r.URL.Path),
 			slog.Any("err", err))
 	}
-	writeJSON(w, status, ErrorBody{Error: ErrorDetail{Code: code, Message: controlplane.ErrorMessage(err)}})
+	writeJSON(w, status, controlplane.ErrorBody{Error: controlplane.ErrorDetail{Code: code, Message: controlplane.ErrorMessage(err)}})
 }
 
 // writeJSON answers v with status. Encoding errors can only be bugs in our

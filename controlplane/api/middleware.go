@@ -126,7 +126,7 @@ func (w *muxErrorWriter) WriteHeader(status int) {
 	if status == http.StatusMethodNotAllowed {
 		msg = "method not allowed; see the Allow header"
 	}
-	writeJSON(w.ResponseWriter, status, ErrorBody{Error: ErrorDetail{Code: codeByStatus(status), Message: msg}})
+	writeJSON(w.ResponseWriter, status, controlplane.ErrorBody{Error: controlplane.ErrorDetail{Code: codeByStatus(status), Message: msg}})
 }
 
 func (w *muxErrorWriter) Write(b []byte) (int, error) {
@@ -159,7 +159,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				slog.Any("panic", v),
 				slog.String("stack", string(debug.Stack())))
 			if sw.status == 0 {
-				writeJSON(sw, http.StatusInternalServerError, ErrorBody{Error: ErrorDetail{Code: controlplane.EINTERNAL, Message: "internal error"}})
+				writeJSON(sw, http.StatusInternalServerError, controlplane.ErrorBody{Error: controlplane.ErrorDetail{Code: controlplane.EINTERNAL, Message: "internal error"}})
 			}
 		}
 		status := sw.status

@@ -97,7 +97,7 @@ func TestPanicRecoveryLoggingAndMetrics(t *testing.T) {
 	ten := e.tenant("A")
 	e.user(ten.ID, controlplane.RoleViewer, "v@a.test")
 	const password = "correct horse battery"
-	var lr api.LoginResponse
+	var lr controlplane.LoginResponse
 	e.do("POST", "/api/v1/auth/login", "", map[string]string{"email": "v@a.test", "password": password}).want(t, http.StatusOK, &lr)
 
 	r := e.do("GET", "/api/v1/routers", lr.Token, nil)

@@ -122,7 +122,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			// (401 from auth), not the mux's 404/405.
 			url := wildcard.ReplaceAllString(path, "1")
 			r := e.do(strings.ToUpper(method), url, "", nil)
-			var eb api.ErrorBody
+			var eb controlplane.ErrorBody
 			_ = json.Unmarshal(r.body, &eb)
 			if r.status == http.StatusMethodNotAllowed || eb.Error.Message == "no such endpoint" {
 				t.Errorf("documented %s: live server answers %d %s", key, r.status, r.body)
@@ -162,7 +162,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 	t.Parallel()
 	doc := loadOpenAPI(t, api.OpenAPI)
 	for name, v := range map[string]any{
-		"Error":               api.ErrorBody{},
+		"Error":               controlplane.ErrorBody{},
 		"Tenant":              controlplane.Tenant{},
 		"User":                controlplane.User{},
 		"Resources":           protocol.Resources{},
@@ -170,24 +170,24 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		"Session":             controlplane.Session{},
 		"SessionRecord":       controlplane.SessionRecord{},
 		"AuditEntry":          controlplane.AuditEntry{},
-		"TokenInfo":           api.TokenInfo{},
-		"LoginRequest":        api.LoginRequest{},
-		"LoginResponse":       api.LoginResponse{},
-		"MeResponse":          api.MeResponse{},
-		"CreateTokenRequest":  api.CreateTokenRequest{},
-		"CreateTokenResponse": api.CreateTokenResponse{},
-		"CreateTenantRequest": api.CreateTenantRequest{},
-		"Accepted":            api.Accepted{},
-		"CreateUserRequest":   api.CreateUserRequest{},
-		"UpdateUserRequest":   api.UpdateUserRequest{},
-		"CreateRouterRequest": api.CreateRouterRequest{},
-		"RouterSecret":        api.RouterSecret{},
-		"Stats":               api.Stats{},
-		"PusherConfig":        api.PusherConfig{},
-		"ClientConfig":        api.ClientConfig{},
-		"TenantList":          api.List[controlplane.Tenant]{},
-		"SessionPage":         api.Page[controlplane.Session]{},
-		"AuditPage":           api.AuditPage{},
+		"TokenInfo":           controlplane.TokenInfo{},
+		"LoginRequest":        controlplane.LoginRequest{},
+		"LoginResponse":       controlplane.LoginResponse{},
+		"MeResponse":          controlplane.MeResponse{},
+		"CreateTokenRequest":  controlplane.CreateTokenRequest{},
+		"CreateTokenResponse": controlplane.CreateTokenResponse{},
+		"CreateTenantRequest": controlplane.CreateTenantRequest{},
+		"Accepted":            controlplane.Accepted{},
+		"CreateUserRequest":   controlplane.CreateUserRequest{},
+		"UpdateUserRequest":   controlplane.UpdateUserRequest{},
+		"CreateRouterRequest": controlplane.CreateRouterRequest{},
+		"RouterSecret":        controlplane.RouterSecret{},
+		"Stats":               controlplane.Stats{},
+		"PusherConfig":        controlplane.PusherConfig{},
+		"ClientConfig":        controlplane.ClientConfig{},
+		"TenantList":          controlplane.List[controlplane.Tenant]{},
+		"SessionPage":         controlplane.Page[controlplane.Session]{},
+		"AuditPage":           controlplane.AuditPage{},
 	} {
 		s, ok := doc.Components.Schemas[name]
 		if !ok {

@@ -112,7 +112,7 @@ func TestCommandsAPI(t *testing.T) {
 		e.do("POST", "/api/v1/routers/"+p.rb.ID+"/commands", p.root, raw).want(t, http.StatusAccepted, nil)
 
 		// Refusals are audited with the actor.
-		var audit api.AuditPage
+		var audit controlplane.AuditPage
 		e.do("GET", "/api/v1/audit?limit=100", p.adminA, nil).want(t, http.StatusOK, &audit)
 		found := false
 		for _, a := range audit.Data {
@@ -122,7 +122,7 @@ func TestCommandsAPI(t *testing.T) {
 			t.Errorf("the viewer's refused command is not audited: %+v", audit.Data)
 		}
 
-		var page api.Page[controlplane.Command]
+		var page controlplane.Page[controlplane.Command]
 		e.do("GET", "/api/v1/commands?status=queued&router_id="+p.ra.ID, p.viewerA, nil).want(t, http.StatusOK, &page)
 		if page.Total != 1 || page.Data[0].ID != c.ID {
 			t.Errorf("filtered list = %+v", page)
@@ -141,7 +141,7 @@ func TestCommandsAPI(t *testing.T) {
 		}
 		e.do("POST", "/api/v1/commands/"+c.ID+"/cancel", p.techA, nil).wantError(t, http.StatusConflict, controlplane.ECONFLICT, "cancelled")
 
-		var bulk provisioning.BulkResult
+		var bulk controlplane.BulkResult
 		res = e.do("POST", "/api/v1/commands/bulk", p.techA, map[string]any{"all_routers": true, "command": map[string]any{"kind": "resync"}})
 		res.want(t, http.StatusAccepted, &bulk)
 		if len(bulk.Commands) != 2 || bulk.BulkID == "" || res.header.Get("Location") != "/api/v1/commands?bulk_id="+bulk.BulkID {
@@ -154,7 +154,7 @@ func TestCommandsAPI(t *testing.T) {
 		e.do("POST", "/api/v1/commands/bulk", p.techA, map[string]any{"router_ids": []string{p.ra.ID, p.rb.ID}, "command": map[string]any{"kind": "resync"}}).
 			wantError(t, http.StatusNotFound, controlplane.ENOTFOUND, "")
 
-		var jobs api.List[provisioning.FailedJob]
+		var jobs controlplane.List[controlplane.FailedJob]
 		e.do("GET", "/api/v1/jobs/failed", p.root, nil).want(t, http.StatusOK, &jobs)
 		if jobs.Data == nil {
 			t.Error("failed jobs must be a list")
@@ -172,7 +172,7 @@ func TestAccountsAPI(t *testing.T) {
 			"phone": "+254712345678", "router_ids": []string{p.ra.ID, p.ra2.ID}}
 		e.do("POST", "/api/v1/accounts", p.viewerA, body).wantError(t, http.StatusForbidden, controlplane.EFORBIDDEN, "")
 		res := e.do("POST", "/api/v1/accounts", p.techA, body)
-		var created provisioning.AccountResult
+		var created controlplane.AccountResult
 		res.want(t, http.StatusAccepted, &created)
 		a := created.Account
 		if a.ID == 0 || a.TenantID != p.a.ID || len(a.Routers) != 2 || len(created.Commands) != 2 || res.header.Get("Location") != "/api/v1/accounts/"+itoa(a.ID) {
@@ -196,14 +196,14 @@ func TestAccountsAPI(t *testing.T) {
 			t.Errorf("GET = %s", res.body)
 		}
 		e.do("GET", "/api/v1/accounts/"+itoa(a.ID), p.techB, nil).wantError(t, http.StatusNotFound, controlplane.ENOTFOUND, "")
-		var page api.Page[controlplane.Account]
+		var page controlplane.Page[controlplane.Account]
 		e.do("GET", "/api/v1/accounts?kind=hotspot&state=pending&router_id="+p.ra2.ID, p.viewerA, nil).want(t, http.StatusOK, &page)
 		if page.Total != 1 {
 			t.Errorf("filtered accounts: %d", page.Total)
 		}
 		e.do("GET", "/api/v1/accounts?kind=pppoe", p.viewerA, nil).wantError(t, http.StatusBadRequest, controlplane.EINVALID, "kind")
 
-		var up provisioning.AccountResult
+		var up controlplane.AccountResult
 		e.do("PATCH", "/api/v1/accounts/"+itoa(a.ID), p.techA, map[string]any{"profile": "2h"}).want(t, http.StatusAccepted, &up)
 		if up.Account.Profile != "2h" || len(up.Commands) != 2 || up.Commands[0].Kind != protocol.CmdHotspotUserSet {
 			t.Errorf("patched %+v", up)
@@ -243,19 +243,19 @@ func TestOpenAPIProvisioningSchemas(t *testing.T) {
 		"Kick":                  protocol.Kick{},
 		"ProfileRate":           protocol.ProfileRate{},
 		"RawCommand":            protocol.RawCommand{},
-		"CommandRequest":        provisioning.CommandRequest{},
-		"BulkRequest":           provisioning.BulkRequest{},
-		"BulkResult":            provisioning.BulkResult{},
-		"CommandPage":           api.Page[controlplane.Command]{},
+		"CommandRequest":        controlplane.CommandRequest{},
+		"BulkRequest":           controlplane.BulkRequest{},
+		"BulkResult":            controlplane.BulkResult{},
+		"CommandPage":           controlplane.Page[controlplane.Command]{},
 		"Account":               controlplane.Account{},
 		"AccountRouter":         controlplane.AccountRouter{},
-		"AccountRequest":        provisioning.AccountRequest{},
-		"AccountPatch":          provisioning.AccountPatch{},
-		"AccountRoutersRequest": api.AccountRoutersRequest{},
-		"AccountResult":         provisioning.AccountResult{},
-		"AccountPage":           api.Page[controlplane.Account]{},
-		"FailedJob":             provisioning.FailedJob{},
-		"FailedJobList":         api.List[provisioning.FailedJob]{},
+		"AccountRequest":        controlplane.AccountRequest{},
+		"AccountPatch":          controlplane.AccountPatch{},
+		"AccountRoutersRequest": controlplane.AccountRoutersRequest{},
+		"AccountResult":         controlplane.AccountResult{},
+		"AccountPage":           controlplane.Page[controlplane.Account]{},
+		"FailedJob":             controlplane.FailedJob{},
+		"FailedJobList":         controlplane.List[controlplane.FailedJob]{},
 	} {
 		s, ok := doc.Components.Schemas[name]
 		if !ok {

@@ -8,24 +8,6 @@ import (
 	"github.com/sitepulse/sitepulse/controlplane"
 )
 
-// CreateRouterRequest is the body of POST /api/v1/routers.
-type CreateRouterRequest struct {
-	Name string `json:"name"`
-	Site string `json:"site"`
-	// TenantID is required for system admins and must be the caller's own
-	// tenant (or absent) for everyone else.
-	TenantID *int64 `json:"tenant_id"`
-}
-
-// RouterSecret answers router creation and secret rotation. Secret is the
-// agent's MQTT password and is never shown again; AgentCommand is a
-// ready-to-paste command line for the site's agent.
-type RouterSecret struct {
-	Router       controlplane.Router `json:"router"`
-	Secret       string              `json:"secret"`
-	AgentCommand string              `json:"agent_command"`
-}
-
 // AgentSecretFile is where the agent command stores the secret.
 const AgentSecretFile = "/etc/sitepulse/mqtt-secret"
 
@@ -49,7 +31,7 @@ func (s *Server) handleCreateRouter(w http.ResponseWriter, r *http.Request, p co
 		s.writeError(w, r, err)
 		return
 	}
-	var req CreateRouterRequest
+	var req controlplane.CreateRouterRequest
 	if err := s.decodeJSON(w, r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -95,7 +77,7 @@ func (s *Server) handleCreateRouter(w http.ResponseWriter, r *http.Request, p co
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Location", "/api/v1/routers/"+rt.ID)
-	writeJSON(w, http.StatusCreated, RouterSecret{Router: rt, Secret: secret, AgentCommand: s.agentCommand(rt.ID, secret)})
+	writeJSON(w, http.StatusCreated, controlplane.RouterSecret{Router: rt, Secret: secret, AgentCommand: s.agentCommand(rt.ID, secret)})
 }
 
 func (s *Server) handleListRouters(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
@@ -109,7 +91,7 @@ func (s *Server) handleListRouters(w http.ResponseWriter, r *http.Request, p con
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, List[controlplane.Router]{Data: nonNil(rs)})
+	writeJSON(w, http.StatusOK, controlplane.List[controlplane.Router]{Data: nonNil(rs)})
 }
 
 func (s *Server) handleGetRouter(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
@@ -151,7 +133,7 @@ func (s *Server) handleRotateSecret(w http.ResponseWriter, r *http.Request, p co
 		s.opts.Invalidator.Invalidate(rt.ID)
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, RouterSecret{Router: rt, Secret: secret, AgentCommand: s.agentCommand(rt.ID, secret)})
+	writeJSON(w, http.StatusOK, controlplane.RouterSecret{Router: rt, Secret: secret, AgentCommand: s.agentCommand(rt.ID, secret)})
 }
 
 func (s *Server) handleRevokeRouter(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {

@@ -19,7 +19,7 @@ func TestRouterLifecycle(t *testing.T) {
 		a := e.tenant("A")
 		_, tokA := e.user(a.ID, controlplane.RoleTenantAdmin, "admin@a.test")
 
-		var created api.RouterSecret
+		var created controlplane.RouterSecret
 		r := e.do("POST", "/api/v1/routers", tokA, map[string]string{"name": "Main St", "site": "Nairobi"})
 		r.want(t, http.StatusCreated, &created)
 		id := created.Router.ID
@@ -43,7 +43,7 @@ func TestRouterLifecycle(t *testing.T) {
 			}
 		}
 
-		var rotated api.RouterSecret
+		var rotated controlplane.RouterSecret
 		e.do("POST", "/api/v1/routers/"+id+"/rotate-secret", tokA, nil).want(t, http.StatusOK, &rotated)
 		if rotated.Secret == created.Secret || !strings.Contains(rotated.AgentCommand, rotated.Secret) {
 			t.Fatalf("rotation answered %+v", rotated)
@@ -71,7 +71,7 @@ func TestRouterLifecycle(t *testing.T) {
 		}
 		e.do("POST", "/api/v1/routers/"+id+"/rotate-secret", tokA, nil).wantError(t, http.StatusConflict, controlplane.ECONFLICT, "revoked")
 
-		var audit api.AuditPage
+		var audit controlplane.AuditPage
 		e.do("GET", "/api/v1/audit", tokA, nil).want(t, http.StatusOK, &audit)
 		var actions []string
 		for _, a := range audit.Data {
@@ -99,7 +99,7 @@ func TestCreateRouterTenantChoice(t *testing.T) {
 		_, root := e.user(0, controlplane.RoleSystemAdmin, "root@sitepulse.test")
 		_, tokA := e.user(a.ID, controlplane.RoleTenantAdmin, "admin@a.test")
 
-		var rs api.RouterSecret
+		var rs controlplane.RouterSecret
 		e.do("POST", "/api/v1/routers", root, map[string]any{"name": "B1", "tenant_id": b.ID}).want(t, http.StatusCreated, &rs)
 		if rs.Router.TenantID != b.ID {
 			t.Fatalf("system admin enrolled into tenant %d, want %d", rs.Router.TenantID, b.ID)
@@ -158,12 +158,12 @@ func TestTenantIsolation(t *testing.T) {
 		// Also a user of B addressed through A's tenant path.
 		e.do("GET", "/api/v1/tenants/"+itoa(a.ID)+"/users/"+itoa(userB.ID), tokA, nil).wantError(t, http.StatusNotFound, controlplane.ENOTFOUND, "")
 
-		var routers api.List[controlplane.Router]
+		var routers controlplane.List[controlplane.Router]
 		e.do("GET", "/api/v1/routers", tokA, nil).want(t, http.StatusOK, &routers)
 		if len(routers.Data) != 1 || routers.Data[0].ID != ra.ID {
 			t.Fatalf("A lists routers %+v", routers.Data)
 		}
-		var sessions api.Page[controlplane.Session]
+		var sessions controlplane.Page[controlplane.Session]
 		e.do("GET", "/api/v1/sessions", tokA, nil).want(t, http.StatusOK, &sessions)
 		if sessions.Total != 1 || sessions.Data[0].User != "alice" {
 			t.Fatalf("A lists sessions %+v", sessions)
@@ -172,12 +172,12 @@ func TestTenantIsolation(t *testing.T) {
 		if sessions.Total != 0 {
 			t.Fatalf("A sees %d sessions of B's router", sessions.Total)
 		}
-		var history api.Page[controlplane.SessionRecord]
+		var history controlplane.Page[controlplane.SessionRecord]
 		e.do("GET", "/api/v1/sessions/history", tokA, nil).want(t, http.StatusOK, &history)
 		if history.Total != 0 {
 			t.Fatalf("A sees B's history %+v", history.Data)
 		}
-		var audit api.AuditPage
+		var audit controlplane.AuditPage
 		e.do("GET", "/api/v1/audit", tokA, nil).want(t, http.StatusOK, &audit)
 		for _, en := range audit.Data {
 			if en.TenantID != a.ID {
@@ -201,7 +201,7 @@ func TestTenantIsolation(t *testing.T) {
 		}
 		e.do("GET", "/api/v1/sessions?tenant_id=x", root, nil).wantError(t, http.StatusBadRequest, controlplane.EINVALID, "tenant_id:")
 
-		var stats api.Stats
+		var stats controlplane.Stats
 		e.do("GET", "/api/v1/stats", tokA, nil).want(t, http.StatusOK, &stats)
 		if stats.OnlineHotspot != 1 || stats.OnlinePPPoE != 0 || stats.RoutersTotal != 1 {
 			t.Fatalf("A's stats %+v", stats)

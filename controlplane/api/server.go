@@ -50,7 +50,7 @@ type Options struct {
 	// Pusher tells dashboards how to reach the realtime hub (GET
 	// /api/v1/config). A zero value means no realtime: the dashboard runs
 	// on REST alone.
-	Pusher PusherConfig
+	Pusher controlplane.PusherConfig
 	// LoginPerMinute and LoginBurst bound login attempts per client IP and
 	// email. 0 means 5 per minute with a burst of 5.
 	LoginPerMinute, LoginBurst int

@@ -6,13 +6,12 @@ import (
 	"time"
 
 	"github.com/sitepulse/sitepulse/controlplane"
-	"github.com/sitepulse/sitepulse/controlplane/store"
 	"github.com/sitepulse/sitepulse/protocol"
 )
 
 // sessionFilter reads router_id, kind, user, limit and offset.
-func sessionFilter(q url.Values) (store.SessionFilter, error) {
-	var f store.SessionFilter
+func sessionFilter(q url.Values) (controlplane.SessionFilter, error) {
+	var f controlplane.SessionFilter
 	var err error
 	if f.Limit, f.Offset, err = pageParams(q); err != nil {
 		return f, err
@@ -31,7 +30,7 @@ func sessionFilter(q url.Values) (store.SessionFilter, error) {
 	return f, nil
 }
 
-func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, scope int64, f store.SessionFilter) {
+func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, scope int64, f controlplane.SessionFilter) {
 	data, total, err := s.store.ListSessions(r.Context(), scope, f)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -40,7 +39,7 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, scope int6
 	for i := range data {
 		data[i].ID = controlplane.SessionPublicID(data[i].RouterID, data[i].Key)
 	}
-	writeJSON(w, http.StatusOK, Page[controlplane.Session]{Data: nonNil(data), Total: total, Limit: f.Limit, Offset: f.Offset})
+	writeJSON(w, http.StatusOK, controlplane.Page[controlplane.Session]{Data: nonNil(data), Total: total, Limit: f.Limit, Offset: f.Offset})
 }
 
 func (s *Server) handleListSessions(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
@@ -93,7 +92,7 @@ func parseTime(q url.Values, name string) (time.Time, error) {
 
 func (s *Server) handleListHistory(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
 	q := r.URL.Query()
-	var f store.HistoryFilter
+	var f controlplane.HistoryFilter
 	var err error
 	if f.Limit, f.Offset, err = pageParams(q); err != nil {
 		s.writeError(w, r, err)
@@ -130,15 +129,7 @@ func (s *Server) handleListHistory(w http.ResponseWriter, r *http.Request, p con
 	for i := range data {
 		data[i].ID = controlplane.SessionPublicID(data[i].RouterID, data[i].Key)
 	}
-	writeJSON(w, http.StatusOK, Page[controlplane.SessionRecord]{Data: nonNil(data), Total: total, Limit: f.Limit, Offset: f.Offset})
-}
-
-// AuditPage is one page of the audit log, newest first. The store does not
-// count entries, so there is no total: fetch until a short page.
-type AuditPage struct {
-	Data   []controlplane.AuditEntry `json:"data"`
-	Limit  int                       `json:"limit"`
-	Offset int                       `json:"offset"`
+	writeJSON(w, http.StatusOK, controlplane.Page[controlplane.SessionRecord]{Data: nonNil(data), Total: total, Limit: f.Limit, Offset: f.Offset})
 }
 
 func (s *Server) handleListAudit(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
@@ -161,5 +152,5 @@ func (s *Server) handleListAudit(w http.ResponseWriter, r *http.Request, p contr
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, AuditPage{Data: nonNil(es), Limit: limit, Offset: offset})
+	writeJSON(w, http.StatusOK, controlplane.AuditPage{Data: nonNil(es), Limit: limit, Offset: offset})
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/sitepulse/sitepulse/controlplane"
-	"github.com/sitepulse/sitepulse/controlplane/api"
 	"github.com/sitepulse/sitepulse/protocol"
 )
 
@@ -40,7 +39,7 @@ func TestSessionsPaginationAndFilters(t *testing.T) {
 		// Page through everything: every session exactly once.
 		seen := map[string]bool{}
 		for offset := 0; ; offset += 4 {
-			var p api.Page[controlplane.Session]
+			var p controlplane.Page[controlplane.Session]
 			e.do("GET", fmt.Sprintf("/api/v1/sessions?limit=4&offset=%d", offset), tok, nil).want(t, http.StatusOK, &p)
 			if p.Total != 10 || p.Limit != 4 || p.Offset != offset {
 				t.Fatalf("page at %d: total %d limit %d offset %d", offset, p.Total, p.Limit, p.Offset)
@@ -72,7 +71,7 @@ func TestSessionsPaginationAndFilters(t *testing.T) {
 			{"user=nobody", 0},
 		} {
 			t.Run(c.query, func(t *testing.T) {
-				var p api.Page[controlplane.Session]
+				var p controlplane.Page[controlplane.Session]
 				e.do("GET", "/api/v1/sessions?"+c.query, tok, nil).want(t, http.StatusOK, &p)
 				if p.Total != c.want || len(p.Data) != c.want {
 					t.Fatalf("total %d, %d rows; want %d", p.Total, len(p.Data), c.want)
@@ -80,7 +79,7 @@ func TestSessionsPaginationAndFilters(t *testing.T) {
 			})
 		}
 
-		var p api.Page[controlplane.Session]
+		var p controlplane.Page[controlplane.Session]
 		e.do("GET", "/api/v1/routers/"+r1.ID+"/sessions?limit=2", tok, nil).want(t, http.StatusOK, &p)
 		if p.Total != 7 || len(p.Data) != 2 || p.Data[0].RouterID != r1.ID {
 			t.Fatalf("router sessions %+v", p)
@@ -96,7 +95,7 @@ func TestSessionsPaginationAndFilters(t *testing.T) {
 		if p.Total != 4 {
 			t.Fatalf("%d live hotspot sessions after 3 logouts, want 4", p.Total)
 		}
-		var h api.Page[controlplane.SessionRecord]
+		var h controlplane.Page[controlplane.SessionRecord]
 		e.do("GET", "/api/v1/sessions/history", tok, nil).want(t, http.StatusOK, &h)
 		if h.Total != 3 {
 			t.Fatalf("history total %d, want 3", h.Total)
@@ -163,7 +162,7 @@ func TestStats(t *testing.T) {
 		e.apply(ra.ID, started(hotspot("h1", now)), started(hotspot("h2x", now)), started(pppoe("p1", "0x1", now)))
 		e.apply(rb.ID, started(pppoe("p2", "0x2", now)))
 
-		var st api.Stats
+		var st controlplane.Stats
 		e.do("GET", "/api/v1/stats", root, nil).want(t, http.StatusOK, &st)
 		if st.OnlineHotspot != 2 || st.OnlinePPPoE != 2 || st.RoutersOnline != 2 || st.RoutersOffline != 1 || st.RoutersTotal != 3 {
 			t.Fatalf("stats %+v", st)

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/sitepulse/sitepulse/controlplane"
-	"github.com/sitepulse/sitepulse/controlplane/store"
 )
 
 // Store is every store method the API calls, grouped by resource. The
@@ -26,11 +25,11 @@ type AuthStore interface {
 	// CheckPassword returns the user or EUNAUTHORIZED.
 	CheckPassword(ctx context.Context, email, password string) (controlplane.User, error)
 	// CreateToken returns the plaintext token, shown once; ttl 0 never expires.
-	CreateToken(ctx context.Context, userID int64, name string, ttl time.Duration) (string, store.Token, error)
+	CreateToken(ctx context.Context, userID int64, name string, ttl time.Duration) (string, controlplane.Token, error)
 	// Authenticate returns the token's principal or EUNAUTHORIZED.
 	Authenticate(ctx context.Context, plaintext string) (controlplane.Principal, error)
 	// ListTokens lists a user's tokens, never their plaintext.
-	ListTokens(ctx context.Context, userID int64) ([]store.Token, error)
+	ListTokens(ctx context.Context, userID int64) ([]controlplane.Token, error)
 	// RevokeToken revokes one of the user's tokens or returns ENOTFOUND.
 	RevokeToken(ctx context.Context, userID, tokenID int64) error
 }
@@ -76,9 +75,9 @@ type RouterStore interface {
 // SessionStore reads live sessions and history.
 type SessionStore interface {
 	// ListSessions returns one page of live sessions and the total matching.
-	ListSessions(ctx context.Context, scope int64, f store.SessionFilter) ([]controlplane.Session, int, error)
+	ListSessions(ctx context.Context, scope int64, f controlplane.SessionFilter) ([]controlplane.Session, int, error)
 	// ListHistory returns one page of ended sessions and the total matching.
-	ListHistory(ctx context.Context, scope int64, f store.HistoryFilter) ([]controlplane.SessionRecord, int, error)
+	ListHistory(ctx context.Context, scope int64, f controlplane.HistoryFilter) ([]controlplane.SessionRecord, int, error)
 }
 
 // AuditStore writes and reads the audit log.

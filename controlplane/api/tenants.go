@@ -8,24 +8,12 @@ import (
 	"github.com/sitepulse/sitepulse/controlplane"
 )
 
-// CreateTenantRequest is the body of POST /api/v1/tenants.
-type CreateTenantRequest struct {
-	Name string `json:"name"`
-}
-
-// Accepted answers a mutation that completes asynchronously: poll
-// Location until Status is final.
-type Accepted struct {
-	ID     int64  `json:"id"`
-	Status string `json:"status"`
-}
-
 func (s *Server) handleCreateTenant(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
 	if !p.IsSystemAdmin() {
 		s.writeError(w, r, forbidden("only system admins create tenants"))
 		return
 	}
-	var req CreateTenantRequest
+	var req controlplane.CreateTenantRequest
 	if err := s.decodeJSON(w, r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -46,7 +34,7 @@ func (s *Server) handleCreateTenant(w http.ResponseWriter, r *http.Request, p co
 		return
 	}
 	w.Header().Set("Location", "/api/v1/tenants/"+strconv.FormatInt(t.ID, 10))
-	writeJSON(w, http.StatusAccepted, Accepted{ID: t.ID, Status: t.Status})
+	writeJSON(w, http.StatusAccepted, controlplane.Accepted{ID: t.ID, Status: t.Status})
 }
 
 func (s *Server) handleListTenants(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
@@ -57,7 +45,7 @@ func (s *Server) handleListTenants(w http.ResponseWriter, r *http.Request, p con
 			s.writeError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, List[controlplane.Tenant]{Data: []controlplane.Tenant{t}})
+		writeJSON(w, http.StatusOK, controlplane.List[controlplane.Tenant]{Data: []controlplane.Tenant{t}})
 		return
 	}
 	ts, err := s.store.ListTenants(r.Context())
@@ -65,7 +53,7 @@ func (s *Server) handleListTenants(w http.ResponseWriter, r *http.Request, p con
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, List[controlplane.Tenant]{Data: nonNil(ts)})
+	writeJSON(w, http.StatusOK, controlplane.List[controlplane.Tenant]{Data: nonNil(ts)})
 }
 
 func (s *Server) handleGetTenant(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/sitepulse/sitepulse/controlplane"
-	"github.com/sitepulse/sitepulse/controlplane/api"
 )
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
@@ -19,7 +18,7 @@ func TestCreateTenantCompletesAsynchronously(t *testing.T) {
 		sub := e.bus.Subscribe(16)
 		defer sub.Close()
 
-		var acc api.Accepted
+		var acc controlplane.Accepted
 		r := e.do("POST", "/api/v1/tenants", root, map[string]string{"name": "Fibre Co"})
 		r.want(t, http.StatusAccepted, &acc)
 		if acc.Status != controlplane.TenantPending || acc.ID == 0 {
@@ -52,7 +51,7 @@ func TestCreateTenantCompletesAsynchronously(t *testing.T) {
 			t.Fatal("no TenantCreated on the bus")
 		}
 
-		var audit api.AuditPage
+		var audit controlplane.AuditPage
 		e.do("GET", "/api/v1/audit", root, nil).want(t, http.StatusOK, &audit)
 		actions := map[string]string{}
 		for _, a := range audit.Data {
@@ -62,7 +61,7 @@ func TestCreateTenantCompletesAsynchronously(t *testing.T) {
 			t.Fatalf("audit actions %v, want tenant.create by root and tenant.activate by system", actions)
 		}
 
-		var list api.List[controlplane.Tenant]
+		var list controlplane.List[controlplane.Tenant]
 		e.do("GET", "/api/v1/tenants", root, nil).want(t, http.StatusOK, &list)
 		if len(list.Data) != 1 || list.Data[0].Name != "Fibre Co" {
 			t.Fatalf("tenants %+v", list.Data)
@@ -83,7 +82,7 @@ func TestTenantsAccess(t *testing.T) {
 		e.do("GET", "/api/v1/tenants/"+itoa(b.ID), viewerA, nil).wantError(t, http.StatusNotFound, controlplane.ENOTFOUND, "")
 		e.do("GET", "/api/v1/tenants/x", viewerA, nil).wantError(t, http.StatusBadRequest, controlplane.EINVALID, "id:")
 
-		var list api.List[controlplane.Tenant]
+		var list controlplane.List[controlplane.Tenant]
 		e.do("GET", "/api/v1/tenants", adminA, nil).want(t, http.StatusOK, &list)
 		if len(list.Data) != 1 || list.Data[0].ID != a.ID {
 			t.Fatalf("tenant admin lists %+v, want only tenant %d", list.Data, a.ID)
@@ -118,7 +117,7 @@ func TestUsers(t *testing.T) {
 		e.do("POST", base, root, map[string]string{"email": "boss@a.test", "name": "Boss", "role": "system_admin", "password": "a long enough password"}).
 			wantError(t, http.StatusBadRequest, controlplane.EINVALID, "role:")
 
-		var list api.List[controlplane.User]
+		var list controlplane.List[controlplane.User]
 		e.do("GET", base, tokA, nil).want(t, http.StatusOK, &list)
 		if len(list.Data) != 2 {
 			t.Fatalf("listed %d users, want 2", len(list.Data))
@@ -149,7 +148,7 @@ func TestUsers(t *testing.T) {
 		e.do("PATCH", base+"/"+itoa(tech.ID), tokA, map[string]any{}).
 			wantError(t, http.StatusBadRequest, controlplane.EINVALID, "nothing to update")
 
-		var audit api.AuditPage
+		var audit controlplane.AuditPage
 		e.do("GET", "/api/v1/audit", tokA, nil).want(t, http.StatusOK, &audit)
 		var creates, updates int
 		for _, a := range audit.Data {

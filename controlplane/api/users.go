@@ -9,22 +9,6 @@ import (
 	"github.com/sitepulse/sitepulse/controlplane"
 )
 
-// CreateUserRequest is the body of POST /api/v1/tenants/{id}/users.
-type CreateUserRequest struct {
-	Email    string            `json:"email"`
-	Name     string            `json:"name"`
-	Role     controlplane.Role `json:"role"`
-	Password string            `json:"password"`
-}
-
-// UpdateUserRequest is the body of PATCH /api/v1/tenants/{id}/users/{user_id};
-// absent fields are left unchanged.
-type UpdateUserRequest struct {
-	Name     *string            `json:"name"`
-	Role     *controlplane.Role `json:"role"`
-	Disabled *bool              `json:"disabled"`
-}
-
 // Password bounds. The upper one keeps the KDF's input sane.
 const (
 	minPasswordLen = 12
@@ -97,7 +81,7 @@ func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request, p contr
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, List[controlplane.User]{Data: nonNil(us)})
+	writeJSON(w, http.StatusOK, controlplane.List[controlplane.User]{Data: nonNil(us)})
 }
 
 func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
@@ -106,7 +90,7 @@ func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request, p cont
 		s.writeError(w, r, err)
 		return
 	}
-	var req CreateUserRequest
+	var req controlplane.CreateUserRequest
 	if err := s.decodeJSON(w, r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -164,7 +148,7 @@ func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request, p cont
 		s.writeError(w, r, err)
 		return
 	}
-	var req UpdateUserRequest
+	var req controlplane.UpdateUserRequest
 	if err := s.decodeJSON(w, r, &req); err != nil {
 		s.writeError(w, r, err)
 		return

@@ -34,14 +34,14 @@ type flakyStore struct {
 	failNext atomic.Int32
 }
 
-func (f *flakyStore) ApplyBatch(ctx context.Context, b *protocol.EventBatch) (store.Applied, error) {
+func (f *flakyStore) ApplyBatch(ctx context.Context, b *protocol.EventBatch) (controlplane.Applied, error) {
 	for {
 		n := f.failNext.Load()
 		if n <= 0 {
 			return f.Store.ApplyBatch(ctx, b)
 		}
 		if f.failNext.CompareAndSwap(n, n-1) {
-			return store.Applied{}, errors.New("database unavailable")
+			return controlplane.Applied{}, errors.New("database unavailable")
 		}
 	}
 }
@@ -79,11 +79,11 @@ func (e *e2eEnv) router(t *testing.T, id string) controlplane.Router {
 func (e *e2eEnv) state(t *testing.T, id string) ([]controlplane.Session, []controlplane.SessionRecord) {
 	t.Helper()
 	ctx := context.Background()
-	live, _, err := e.st.ListSessions(ctx, 0, store.SessionFilter{RouterID: id, Limit: 10000})
+	live, _, err := e.st.ListSessions(ctx, 0, controlplane.SessionFilter{RouterID: id, Limit: 10000})
 	if err != nil {
 		t.Fatal(err)
 	}
-	hist, _, err := e.st.ListHistory(ctx, 0, store.HistoryFilter{RouterID: id, Limit: 10000})
+	hist, _, err := e.st.ListHistory(ctx, 0, controlplane.HistoryFilter{RouterID: id, Limit: 10000})
 	if err != nil {
 		t.Fatal(err)
 	}

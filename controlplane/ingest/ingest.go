@@ -10,7 +10,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sitepulse/sitepulse/controlplane"
-	"github.com/sitepulse/sitepulse/controlplane/store"
 	"github.com/sitepulse/sitepulse/protocol"
 )
 
@@ -19,7 +18,7 @@ type Store interface {
 	// ApplyBatch applies the events of b with seq above the router's
 	// last_seq in one transaction. It returns ENOTFOUND for an unknown
 	// router and EUNAUTHORIZED for a revoked one.
-	ApplyBatch(ctx context.Context, b *protocol.EventBatch) (store.Applied, error)
+	ApplyBatch(ctx context.Context, b *protocol.EventBatch) (controlplane.Applied, error)
 	// SetRouterStatus records st unless the stored status is newer, and
 	// reports whether the router's status changed. Same errors as
 	// ApplyBatch.
@@ -139,7 +138,7 @@ func (in *Ingest) events(ctx context.Context, t protocol.Topic, payload []byte) 
 }
 
 // apply applies b, waiting up to in.wait for the batch it follows.
-func (in *Ingest) apply(ctx context.Context, b *protocol.EventBatch) (store.Applied, error) {
+func (in *Ingest) apply(ctx context.Context, b *protocol.EventBatch) (controlplane.Applied, error) {
 	if in.wait <= 0 {
 		b.Prev = 0 // in order by construction
 		return in.st.ApplyBatch(ctx, b)
@@ -149,7 +148,7 @@ func (in *Ingest) apply(ctx context.Context, b *protocol.EventBatch) (store.Appl
 	waited := false
 	for {
 		applied, err := in.st.ApplyBatch(ctx, b)
-		var pe *store.PredecessorError
+		var pe *controlplane.PredecessorError
 		if !errors.As(err, &pe) {
 			if waited && err == nil {
 				in.m.predecessor.WithLabelValues("applied").Inc()
@@ -169,7 +168,7 @@ func (in *Ingest) apply(ctx context.Context, b *protocol.EventBatch) (store.Appl
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return store.Applied{}, fmt.Errorf("wait for seq %d of router %s: %w", pe.Prev, b.Router, ctx.Err())
+			return controlplane.Applied{}, fmt.Errorf("wait for seq %d of router %s: %w", pe.Prev, b.Router, ctx.Err())
 		case <-t.C:
 		}
 		pause = min(2*pause, 100*time.Millisecond)

@@ -14,7 +14,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/sitepulse/sitepulse/controlplane"
-	"github.com/sitepulse/sitepulse/controlplane/store"
 	"github.com/sitepulse/sitepulse/protocol"
 )
 
@@ -437,9 +436,9 @@ func (f *failingStore) err() error {
 	return f.fail
 }
 
-func (f *failingStore) ApplyBatch(ctx context.Context, b *protocol.EventBatch) (store.Applied, error) {
+func (f *failingStore) ApplyBatch(ctx context.Context, b *protocol.EventBatch) (controlplane.Applied, error) {
 	if err := f.err(); err != nil {
-		return store.Applied{}, err
+		return controlplane.Applied{}, err
 	}
 	return f.testStore.ApplyBatch(ctx, b)
 }

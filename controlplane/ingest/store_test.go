@@ -36,7 +36,7 @@ func forEachStore(t *testing.T, fn func(t *testing.T, e *env)) {
 			st := openStore(t, d)
 			fn(t, newEnv(t, st, func(router string) []controlplane.Session {
 				t.Helper()
-				ss, _, err := st.ListSessions(context.Background(), 0, store.SessionFilter{RouterID: router, Limit: 10000})
+				ss, _, err := st.ListSessions(context.Background(), 0, controlplane.SessionFilter{RouterID: router, Limit: 10000})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -18,56 +18,6 @@ import (
 // system is the actor of what the service does on its own (expiry).
 var system = controlplane.Principal{Role: controlplane.RoleSystemAdmin, Email: "system"}
 
-// AccountRequest creates a managed hotspot user or PPP secret and
-// provisions it to routers of its tenant.
-type AccountRequest struct {
-	// TenantID is the account's tenant. Users of a tenant may leave it 0;
-	// a system admin names it, or it is taken from RouterIDs.
-	TenantID int64                    `json:"tenant_id,omitempty"`
-	Kind     controlplane.AccountKind `json:"kind"`
-	Name     string                   `json:"name"`
-	Password string                   `json:"password"`
-	// Profile is the RouterOS user or PPP profile, which carries the rate
-	// limit; "" means the router's default.
-	Profile         string     `json:"profile,omitempty"`
-	Service         string     `json:"service,omitempty"`
-	LimitUptime     string     `json:"limit_uptime,omitempty"`
-	LimitBytesTotal uint64     `json:"limit_bytes_total,omitempty"`
-	ExpiresAt       *time.Time `json:"expires_at,omitempty"`
-	Disabled        bool       `json:"disabled,omitempty"`
-	Phone           string     `json:"phone,omitempty"`
-	Email           string     `json:"email,omitempty"`
-	Comment         string     `json:"comment,omitempty"`
-	// RouterIDs are the routers to provision it to; AllRouters means every
-	// router of the tenant that is not revoked.
-	RouterIDs  []string `json:"router_ids,omitempty"`
-	AllRouters bool     `json:"all_routers,omitempty"`
-}
-
-// AccountPatch changes an account; nil fields stay as they are. A new
-// expiry in the future (or ClearExpiry) renews an expired account: it is
-// enabled again unless Disabled says otherwise.
-type AccountPatch struct {
-	Password        *string    `json:"password,omitempty"`
-	Profile         *string    `json:"profile,omitempty"`
-	Service         *string    `json:"service,omitempty"`
-	LimitUptime     *string    `json:"limit_uptime,omitempty"`
-	LimitBytesTotal *uint64    `json:"limit_bytes_total,omitempty"`
-	ExpiresAt       *time.Time `json:"expires_at,omitempty"`
-	ClearExpiry     bool       `json:"clear_expiry,omitempty"`
-	Disabled        *bool      `json:"disabled,omitempty"`
-	Phone           *string    `json:"phone,omitempty"`
-	Email           *string    `json:"email,omitempty"`
-	Comment         *string    `json:"comment,omitempty"`
-}
-
-// AccountResult is an account change: the account as stored and the
-// commands that carry the change to its routers.
-type AccountResult struct {
-	Account  controlplane.Account   `json:"account"`
-	Commands []controlplane.Command `json:"commands"`
-}
-
 // accountOp is what a command does to an account on a router.
 type accountOp int
 
@@ -80,8 +30,8 @@ const (
 )
 
 // accountCommand is the command that applies op for a on a router.
-func accountCommand(a controlplane.Account, op accountOp) CommandRequest {
-	var req CommandRequest
+func accountCommand(a controlplane.Account, op accountOp) controlplane.CommandRequest {
+	var req controlplane.CommandRequest
 	if a.Kind == controlplane.AccountHotspot {
 		u := &protocol.HotspotUser{Name: a.Name}
 		switch op {
@@ -218,14 +168,14 @@ func accountTarget(id int64) string { return fmt.Sprintf("account:%d", id) }
 // CreateAccount stores a new account and queues its add command on each
 // router the request names. EFORBIDDEN for viewers, EINVALID, ENOTFOUND
 // for a router or tenant p cannot see, ECONFLICT for a duplicate name.
-func (s *Service) CreateAccount(ctx context.Context, p controlplane.Principal, req AccountRequest) (AccountResult, error) {
+func (s *Service) CreateAccount(ctx context.Context, p controlplane.Principal, req controlplane.AccountRequest) (controlplane.AccountResult, error) {
 	if !p.CanMutate() {
-		return AccountResult{}, controlplane.Errorf(controlplane.EFORBIDDEN, "role %s may not manage accounts", p.Role)
+		return controlplane.AccountResult{}, controlplane.Errorf(controlplane.EFORBIDDEN, "role %s may not manage accounts", p.Role)
 	}
 	tenant := req.TenantID
 	if !p.IsSystemAdmin() {
 		if tenant != 0 && tenant != p.TenantID {
-			return AccountResult{}, controlplane.Errorf(controlplane.ENOTFOUND, "tenant %d not found", tenant)
+			return controlplane.AccountResult{}, controlplane.Errorf(controlplane.ENOTFOUND, "tenant %d not found", tenant)
 		}
 		tenant = p.TenantID
 	}
@@ -233,12 +183,12 @@ func (s *Service) CreateAccount(ctx context.Context, p controlplane.Principal, r
 		Profile: req.Profile, Service: req.Service, LimitUptime: req.LimitUptime, LimitBytesTotal: req.LimitBytesTotal,
 		ExpiresAt: req.ExpiresAt, Disabled: req.Disabled, Phone: req.Phone, Email: req.Email, Comment: req.Comment}
 	if err := s.validateAccount(a); err != nil {
-		return AccountResult{}, err
+		return controlplane.AccountResult{}, err
 	}
 	if req.AllRouters && len(req.RouterIDs) > 0 {
-		return AccountResult{}, controlplane.Errorf(controlplane.EINVALID, "router_ids: not allowed with all_routers")
+		return controlplane.AccountResult{}, controlplane.Errorf(controlplane.EINVALID, "router_ids: not allowed with all_routers")
 	}
-	var res AccountResult
+	var res controlplane.AccountResult
 	err := s.st.Write(ctx, func(tx *store.Tx) error {
 		routers, err := resolveRouters(ctx, tx, p, &tenant, req.RouterIDs, req.AllRouters)
 		if err != nil {
@@ -272,7 +222,7 @@ func (s *Service) CreateAccount(ctx context.Context, p controlplane.Principal, r
 		return s.insertTx(ctx, tx, deliverJobs(res.Commands)...)
 	})
 	if err != nil {
-		return AccountResult{}, fmt.Errorf("create account: %w", err)
+		return controlplane.AccountResult{}, fmt.Errorf("create account: %w", err)
 	}
 	s.publish(controlplane.AccountChanged{Op: controlplane.AccountCreated, Account: res.Account})
 	s.announceQueued(res.Commands)
@@ -285,7 +235,7 @@ func (s *Service) GetAccount(ctx context.Context, scope, id int64) (controlplane
 }
 
 // ListAccounts returns the accounts within scope that match f.
-func (s *Service) ListAccounts(ctx context.Context, scope int64, f store.AccountFilter) ([]controlplane.Account, int, error) {
+func (s *Service) ListAccounts(ctx context.Context, scope int64, f controlplane.AccountFilter) ([]controlplane.Account, int, error) {
 	return s.st.ListAccounts(ctx, scope, f)
 }
 
@@ -293,11 +243,11 @@ func (s *Service) ListAccounts(ctx context.Context, scope int64, f store.Account
 // the account when something the routers hold changed (an add again where
 // the account's add had failed, so fixing the cause retries it). Errors as
 // CreateAccount.
-func (s *Service) UpdateAccount(ctx context.Context, p controlplane.Principal, id int64, patch AccountPatch) (AccountResult, error) {
+func (s *Service) UpdateAccount(ctx context.Context, p controlplane.Principal, id int64, patch controlplane.AccountPatch) (controlplane.AccountResult, error) {
 	if !p.CanMutate() {
-		return AccountResult{}, controlplane.Errorf(controlplane.EFORBIDDEN, "role %s may not manage accounts", p.Role)
+		return controlplane.AccountResult{}, controlplane.Errorf(controlplane.EFORBIDDEN, "role %s may not manage accounts", p.Role)
 	}
-	var res AccountResult
+	var res controlplane.AccountResult
 	changed := false
 	err := s.st.Write(ctx, func(tx *store.Tx) error {
 		old, err := tx.Account(ctx, p.Scope(), id, true)
@@ -392,7 +342,7 @@ func (s *Service) UpdateAccount(ctx context.Context, p controlplane.Principal, i
 		return s.insertTx(ctx, tx, deliverJobs(res.Commands)...)
 	})
 	if err != nil {
-		return AccountResult{}, fmt.Errorf("update account %d: %w", id, err)
+		return controlplane.AccountResult{}, fmt.Errorf("update account %d: %w", id, err)
 	}
 	if changed {
 		s.publish(controlplane.AccountChanged{Op: controlplane.AccountUpdated, Account: res.Account})
@@ -431,11 +381,11 @@ func sameTime(a, b *time.Time) bool {
 // SetAccountRouters makes routerIDs the account's routers: it queues an
 // add on each new one and a remove on each dropped one. Errors as
 // CreateAccount.
-func (s *Service) SetAccountRouters(ctx context.Context, p controlplane.Principal, id int64, routerIDs []string) (AccountResult, error) {
+func (s *Service) SetAccountRouters(ctx context.Context, p controlplane.Principal, id int64, routerIDs []string) (controlplane.AccountResult, error) {
 	if !p.CanMutate() {
-		return AccountResult{}, controlplane.Errorf(controlplane.EFORBIDDEN, "role %s may not manage accounts", p.Role)
+		return controlplane.AccountResult{}, controlplane.Errorf(controlplane.EFORBIDDEN, "role %s may not manage accounts", p.Role)
 	}
-	var res AccountResult
+	var res controlplane.AccountResult
 	err := s.st.Write(ctx, func(tx *store.Tx) error {
 		a, err := tx.Account(ctx, p.Scope(), id, true)
 		if err != nil {
@@ -493,7 +443,7 @@ func (s *Service) SetAccountRouters(ctx context.Context, p controlplane.Principa
 		return s.insertTx(ctx, tx, deliverJobs(res.Commands)...)
 	})
 	if err != nil {
-		return AccountResult{}, fmt.Errorf("set routers of account %d: %w", id, err)
+		return controlplane.AccountResult{}, fmt.Errorf("set routers of account %d: %w", id, err)
 	}
 	if len(res.Commands) > 0 {
 		s.publish(controlplane.AccountChanged{Op: controlplane.AccountUpdated, Account: res.Account})
@@ -504,11 +454,11 @@ func (s *Service) SetAccountRouters(ctx context.Context, p controlplane.Principa
 
 // DeleteAccount deletes the account and queues its removal (after a kick
 // of its live sessions) on each of its routers. Errors as CreateAccount.
-func (s *Service) DeleteAccount(ctx context.Context, p controlplane.Principal, id int64) (AccountResult, error) {
+func (s *Service) DeleteAccount(ctx context.Context, p controlplane.Principal, id int64) (controlplane.AccountResult, error) {
 	if !p.CanMutate() {
-		return AccountResult{}, controlplane.Errorf(controlplane.EFORBIDDEN, "role %s may not manage accounts", p.Role)
+		return controlplane.AccountResult{}, controlplane.Errorf(controlplane.EFORBIDDEN, "role %s may not manage accounts", p.Role)
 	}
-	var res AccountResult
+	var res controlplane.AccountResult
 	err := s.st.Write(ctx, func(tx *store.Tx) error {
 		a, err := tx.Account(ctx, p.Scope(), id, true)
 		if err != nil {
@@ -542,7 +492,7 @@ func (s *Service) DeleteAccount(ctx context.Context, p controlplane.Principal, i
 		return s.insertTx(ctx, tx, deliverJobs(res.Commands)...)
 	})
 	if err != nil {
-		return AccountResult{}, fmt.Errorf("delete account %d: %w", id, err)
+		return controlplane.AccountResult{}, fmt.Errorf("delete account %d: %w", id, err)
 	}
 	s.publish(controlplane.AccountChanged{Op: controlplane.AccountDeleted, Account: res.Account})
 	s.announceQueued(res.Commands)
@@ -580,7 +530,7 @@ func (s *Service) ExpireAccounts(ctx context.Context) (int, error) {
 // expireAccount expires one account and reports whether it did (false
 // when it was renewed or expired meanwhile).
 func (s *Service) expireAccount(ctx context.Context, id int64) (bool, error) {
-	var res AccountResult
+	var res controlplane.AccountResult
 	expired := false
 	err := s.st.Write(ctx, func(tx *store.Tx) error {
 		a, err := tx.Account(ctx, 0, id, true)

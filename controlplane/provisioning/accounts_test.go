@@ -40,7 +40,7 @@ func TestAccountLifecycle(t *testing.T) {
 		rb := e.router(b.ID, "RB")
 		tech := principal(controlplane.RoleTechnician, a.ID)
 		exp := e.clock.Now().Add(time.Hour)
-		req := AccountRequest{Kind: controlplane.AccountHotspot, Name: "+254712345678", Password: "pw-1", Profile: "1h",
+		req := controlplane.AccountRequest{Kind: controlplane.AccountHotspot, Name: "+254712345678", Password: "pw-1", Profile: "1h",
 			LimitUptime: "1h", ExpiresAt: &exp, Phone: "+254712345678", Email: "jane@example.com", RouterIDs: []string{r1.ID, r2.ID}}
 
 		_, err := e.svc.CreateAccount(ctx, principal(controlplane.RoleViewer, a.ID), req)
@@ -100,7 +100,7 @@ func TestAccountLifecycle(t *testing.T) {
 		// A profile change becomes a set where the account is, and a retry
 		// of the add where the add failed.
 		prof := "2h"
-		up, err := e.svc.UpdateAccount(ctx, tech, acct.ID, AccountPatch{Profile: &prof})
+		up, err := e.svc.UpdateAccount(ctx, tech, acct.ID, controlplane.AccountPatch{Profile: &prof})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -123,20 +123,20 @@ func TestAccountLifecycle(t *testing.T) {
 		}
 		// A phone change stays in the control plane.
 		phone := "+254700000001"
-		up, err = e.svc.UpdateAccount(ctx, tech, acct.ID, AccountPatch{Phone: &phone})
+		up, err = e.svc.UpdateAccount(ctx, tech, acct.ID, controlplane.AccountPatch{Phone: &phone})
 		if err != nil || len(up.Commands) != 0 || up.Account.Phone != phone {
 			t.Errorf("phone update = %+v, %v", up, err)
 		}
 		// Disabling also kicks.
 		yes := true
-		up, err = e.svc.UpdateAccount(ctx, tech, acct.ID, AccountPatch{Disabled: &yes})
+		up, err = e.svc.UpdateAccount(ctx, tech, acct.ID, controlplane.AccountPatch{Disabled: &yes})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := kinds(up.Commands, r1.ID); !equal(got, []protocol.CommandKind{protocol.CmdHotspotUserSet, protocol.CmdHotspotActiveKick}) {
 			t.Errorf("disable on R1 = %v", got)
 		}
-		_, err = e.svc.UpdateAccount(ctx, principal(controlplane.RoleTechnician, b.ID), acct.ID, AccountPatch{Disabled: &yes})
+		_, err = e.svc.UpdateAccount(ctx, principal(controlplane.RoleTechnician, b.ID), acct.ID, controlplane.AccountPatch{Disabled: &yes})
 		wantCode(t, "foreign update", err, controlplane.ENOTFOUND)
 
 		// Moving it from R1 to R3: remove on R1, add on R3.
@@ -184,7 +184,7 @@ func TestAccountExpiry(t *testing.T) {
 		exp := e.clock.Now().Add(time.Hour)
 		var ids []int64
 		for i, kind := range []controlplane.AccountKind{controlplane.AccountHotspot, controlplane.AccountPPP} {
-			res, err := e.svc.CreateAccount(ctx, tech, AccountRequest{Kind: kind, Name: fmt.Sprintf("user%d", i), Password: "pw",
+			res, err := e.svc.CreateAccount(ctx, tech, controlplane.AccountRequest{Kind: kind, Name: fmt.Sprintf("user%d", i), Password: "pw",
 				ExpiresAt: &exp, RouterIDs: []string{r.ID}})
 			if err != nil {
 				t.Fatal(err)
@@ -199,7 +199,7 @@ func TestAccountExpiry(t *testing.T) {
 		if err != nil || n != 2 {
 			t.Fatalf("ExpireAccounts = %d, %v", n, err)
 		}
-		cmds, _, err := e.svc.ListCommands(ctx, ten.ID, store.CommandFilter{RouterID: r.ID})
+		cmds, _, err := e.svc.ListCommands(ctx, ten.ID, controlplane.CommandFilter{RouterID: r.ID})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -221,7 +221,7 @@ func TestAccountExpiry(t *testing.T) {
 		}
 		// Renewal enables it again on the router.
 		later := e.clock.Now().Add(24 * time.Hour)
-		up, err := e.svc.UpdateAccount(ctx, tech, ids[0], AccountPatch{ExpiresAt: &later})
+		up, err := e.svc.UpdateAccount(ctx, tech, ids[0], controlplane.AccountPatch{ExpiresAt: &later})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -255,7 +255,7 @@ func TestMaintenanceJobs(t *testing.T) {
 		if n, err := e.svc.EndStaleSessions(ctx); err != nil || n != 1 {
 			t.Fatalf("stale sweep: %d, %v", n, err)
 		}
-		hist, _, err := e.st.ListHistory(ctx, 0, store.HistoryFilter{})
+		hist, _, err := e.st.ListHistory(ctx, 0, controlplane.HistoryFilter{})
 		if err != nil || len(hist) != 1 || hist[0].EndReason != EndStale {
 			t.Fatalf("history = %+v, %v", hist, err)
 		}

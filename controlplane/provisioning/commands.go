@@ -13,43 +13,10 @@ import (
 	"github.com/sitepulse/sitepulse/protocol"
 )
 
-// CommandRequest is a typed command as the API accepts it: the kind and
-// the one parameter object that kind takes, with the JSON names of
-// protocol.Command.
-type CommandRequest struct {
-	Kind protocol.CommandKind `json:"kind"`
-	controlplane.CommandParams
-	// TTLSeconds bounds how long the command may wait for its router;
-	// past it the command expires and never runs. 0 means the service's
-	// default; at most MaxTTL.
-	TTLSeconds int `json:"ttl_seconds,omitempty"`
-}
-
-// BulkRequest sends one command to many routers of a tenant, tracked as
-// one command per router under a common bulk id.
-type BulkRequest struct {
-	// RouterIDs lists the routers; all of them must be visible to the
-	// caller (ENOTFOUND otherwise) and not revoked.
-	RouterIDs []string `json:"router_ids,omitempty"`
-	// AllRouters targets every router of the tenant that is not revoked,
-	// instead of RouterIDs.
-	AllRouters bool `json:"all_routers,omitempty"`
-	// TenantID names the tenant of AllRouters for a system admin; other
-	// users always target their own.
-	TenantID int64          `json:"tenant_id,omitempty"`
-	Command  CommandRequest `json:"command"`
-}
-
-// BulkResult is the answer to a bulk command.
-type BulkResult struct {
-	BulkID   string                 `json:"bulk_id"`
-	Commands []controlplane.Command `json:"commands"`
-}
-
 // checkCommand authorizes p to send req and validates it against the wire
 // contract. EFORBIDDEN for viewers, and for raw commands from anyone but a
 // system admin; EINVALID naming the bad field.
-func (s *Service) checkCommand(p controlplane.Principal, req CommandRequest) (time.Duration, error) {
+func (s *Service) checkCommand(p controlplane.Principal, req controlplane.CommandRequest) (time.Duration, error) {
 	if !p.CanMutate() {
 		return 0, controlplane.Errorf(controlplane.EFORBIDDEN, "role %s may not send commands", p.Role)
 	}
@@ -77,7 +44,7 @@ func (s *Service) checkCommand(p controlplane.Principal, req CommandRequest) (ti
 }
 
 // newCommand is the row of req for router r, created by p.
-func newCommand(p controlplane.Principal, r controlplane.Router, req CommandRequest, expires time.Time) controlplane.Command {
+func newCommand(p controlplane.Principal, r controlplane.Router, req controlplane.CommandRequest, expires time.Time) controlplane.Command {
 	return controlplane.Command{TenantID: r.TenantID, RouterID: r.ID, Kind: req.Kind, Params: req.CommandParams,
 		ActorID: p.UserID, Actor: p.Email, ExpiresAt: expires}
 }
@@ -140,7 +107,7 @@ func deliverJobs(cmds []controlplane.Command) []river.JobArgs {
 // delivering it; the answer is the command as queued. EFORBIDDEN (see
 // checkCommand), EINVALID, ENOTFOUND for a router p cannot see, ECONFLICT
 // for a revoked router.
-func (s *Service) CreateCommand(ctx context.Context, p controlplane.Principal, routerID string, req CommandRequest) (controlplane.Command, error) {
+func (s *Service) CreateCommand(ctx context.Context, p controlplane.Principal, routerID string, req controlplane.CommandRequest) (controlplane.Command, error) {
 	ttl, err := s.checkCommand(p, req)
 	if err != nil {
 		return controlplane.Command{}, err
@@ -166,31 +133,31 @@ func (s *Service) CreateCommand(ctx context.Context, p controlplane.Principal, r
 // BulkCommand queues req.Command for every router req names, all or
 // nothing, each as its own command under one bulk id. Errors as
 // CreateCommand; EINVALID without routers or above MaxBulk.
-func (s *Service) BulkCommand(ctx context.Context, p controlplane.Principal, req BulkRequest) (BulkResult, error) {
+func (s *Service) BulkCommand(ctx context.Context, p controlplane.Principal, req controlplane.BulkRequest) (controlplane.BulkResult, error) {
 	ttl, err := s.checkCommand(p, req.Command)
 	if err != nil {
-		return BulkResult{}, err
+		return controlplane.BulkResult{}, err
 	}
 	switch {
 	case req.AllRouters && len(req.RouterIDs) > 0:
-		return BulkResult{}, controlplane.Errorf(controlplane.EINVALID, "router_ids: not allowed with all_routers")
+		return controlplane.BulkResult{}, controlplane.Errorf(controlplane.EINVALID, "router_ids: not allowed with all_routers")
 	case !req.AllRouters && len(req.RouterIDs) == 0:
-		return BulkResult{}, controlplane.Errorf(controlplane.EINVALID, "router_ids: required unless all_routers is set")
+		return controlplane.BulkResult{}, controlplane.Errorf(controlplane.EINVALID, "router_ids: required unless all_routers is set")
 	case len(req.RouterIDs) > s.opts.MaxBulk:
-		return BulkResult{}, controlplane.Errorf(controlplane.EINVALID, "router_ids: at most %d routers", s.opts.MaxBulk)
+		return controlplane.BulkResult{}, controlplane.Errorf(controlplane.EINVALID, "router_ids: at most %d routers", s.opts.MaxBulk)
 	}
 	tenant := p.TenantID
 	if p.IsSystemAdmin() {
 		tenant = req.TenantID
 		if req.AllRouters && tenant == 0 {
-			return BulkResult{}, controlplane.Errorf(controlplane.EINVALID, "tenant_id: required for a system admin's all_routers")
+			return controlplane.BulkResult{}, controlplane.Errorf(controlplane.EINVALID, "tenant_id: required for a system admin's all_routers")
 		}
 	} else if req.TenantID != 0 && req.TenantID != p.TenantID {
-		return BulkResult{}, controlplane.Errorf(controlplane.ENOTFOUND, "tenant %d not found", req.TenantID)
+		return controlplane.BulkResult{}, controlplane.Errorf(controlplane.ENOTFOUND, "tenant %d not found", req.TenantID)
 	}
 	bulkID, err := store.NewBulkID()
 	if err != nil {
-		return BulkResult{}, err
+		return controlplane.BulkResult{}, err
 	}
 	var cmds []controlplane.Command
 	err = s.st.Write(ctx, func(tx *store.Tx) error {
@@ -244,10 +211,10 @@ func (s *Service) BulkCommand(ctx context.Context, p controlplane.Principal, req
 		return s.insertTx(ctx, tx, deliverJobs(cmds)...)
 	})
 	if err != nil {
-		return BulkResult{}, fmt.Errorf("bulk command: %w", err)
+		return controlplane.BulkResult{}, fmt.Errorf("bulk command: %w", err)
 	}
 	s.announceQueued(cmds)
-	return BulkResult{BulkID: bulkID, Commands: cmds}, nil
+	return controlplane.BulkResult{BulkID: bulkID, Commands: cmds}, nil
 }
 
 // GetCommand returns command id within scope (0: every tenant).
@@ -258,7 +225,7 @@ func (s *Service) GetCommand(ctx context.Context, scope int64, id string) (contr
 
 // ListCommands returns the commands within scope that match f, newest
 // first, and how many match.
-func (s *Service) ListCommands(ctx context.Context, scope int64, f store.CommandFilter) ([]controlplane.Command, int, error) {
+func (s *Service) ListCommands(ctx context.Context, scope int64, f controlplane.CommandFilter) ([]controlplane.Command, int, error) {
 	return s.st.ListCommands(ctx, scope, f)
 }
 

@@ -187,7 +187,7 @@ func TestSweepRedeliversUnacknowledged(t *testing.T) {
 		ten := e.tenant("A")
 		r := e.router(ten.ID, "R")
 		e.online(r)
-		c, err := e.svc.CreateCommand(ctx, principal(controlplane.RoleTenantAdmin, ten.ID), r.ID, CommandRequest{Kind: protocol.CmdResync})
+		c, err := e.svc.CreateCommand(ctx, principal(controlplane.RoleTenantAdmin, ten.ID), r.ID, controlplane.CommandRequest{Kind: protocol.CmdResync})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -217,21 +217,21 @@ func TestCommandAuthorization(t *testing.T) {
 		ctx := context.Background()
 		a, b := e.tenant("A"), e.tenant("B")
 		ra, rb := e.router(a.ID, "RA"), e.router(b.ID, "RB")
-		raw := CommandRequest{Kind: protocol.CmdRaw, CommandParams: controlplane.CommandParams{Raw: &protocol.RawCommand{Path: "/system/identity/print"}}}
+		raw := controlplane.CommandRequest{Kind: protocol.CmdRaw, CommandParams: controlplane.CommandParams{Raw: &protocol.RawCommand{Path: "/system/identity/print"}}}
 		cases := []struct {
 			name   string
 			p      controlplane.Principal
 			router string
-			req    CommandRequest
+			req    controlplane.CommandRequest
 			code   string
 		}{
 			{"viewer", principal(controlplane.RoleViewer, a.ID), ra.ID, addUser("u", "p"), controlplane.EFORBIDDEN},
 			{"technician of another tenant", principal(controlplane.RoleTechnician, a.ID), rb.ID, addUser("u", "p"), controlplane.ENOTFOUND},
 			{"unknown router", principal(controlplane.RoleTechnician, a.ID), "r000000000000", addUser("u", "p"), controlplane.ENOTFOUND},
 			{"raw by a tenant admin", principal(controlplane.RoleTenantAdmin, a.ID), ra.ID, raw, controlplane.EFORBIDDEN},
-			{"missing params", principal(controlplane.RoleTechnician, a.ID), ra.ID, CommandRequest{Kind: protocol.CmdHotspotUserAdd}, controlplane.EINVALID},
-			{"unknown kind", principal(controlplane.RoleTechnician, a.ID), ra.ID, CommandRequest{Kind: "reboot"}, controlplane.EINVALID},
-			{"wrong params", principal(controlplane.RoleTechnician, a.ID), ra.ID, CommandRequest{Kind: protocol.CmdResync,
+			{"missing params", principal(controlplane.RoleTechnician, a.ID), ra.ID, controlplane.CommandRequest{Kind: protocol.CmdHotspotUserAdd}, controlplane.EINVALID},
+			{"unknown kind", principal(controlplane.RoleTechnician, a.ID), ra.ID, controlplane.CommandRequest{Kind: "reboot"}, controlplane.EINVALID},
+			{"wrong params", principal(controlplane.RoleTechnician, a.ID), ra.ID, controlplane.CommandRequest{Kind: protocol.CmdResync,
 				CommandParams: controlplane.CommandParams{Kick: &protocol.Kick{User: "x"}}}, controlplane.EINVALID},
 			{"raw by a system admin", principal(controlplane.RoleSystemAdmin, 0), rb.ID, raw, ""},
 			{"technician of the tenant", principal(controlplane.RoleTechnician, b.ID), rb.ID, addUser("u", "p"), ""},
@@ -242,7 +242,7 @@ func TestCommandAuthorization(t *testing.T) {
 				wantCode(t, tc.name, err, tc.code)
 			})
 		}
-		if _, n, _ := e.svc.ListCommands(ctx, a.ID, store.CommandFilter{}); n != 0 {
+		if _, n, _ := e.svc.ListCommands(ctx, a.ID, controlplane.CommandFilter{}); n != 0 {
 			t.Errorf("tenant A has %d commands after refusals only", n)
 		}
 		revoked := e.router(a.ID, "gone")
@@ -271,18 +271,18 @@ func TestBulkCommand(t *testing.T) {
 		}
 		rb := e.router(b.ID, "foreign")
 		tech := principal(controlplane.RoleTechnician, a.ID)
-		req := BulkRequest{RouterIDs: append(append([]string(nil), ids[:3]...), rb.ID), Command: CommandRequest{Kind: protocol.CmdResync}}
+		req := controlplane.BulkRequest{RouterIDs: append(append([]string(nil), ids[:3]...), rb.ID), Command: controlplane.CommandRequest{Kind: protocol.CmdResync}}
 		_, err := e.svc.BulkCommand(ctx, tech, req)
 		wantCode(t, "bulk with a foreign router", err, controlplane.ENOTFOUND)
-		if _, n, _ := e.svc.ListCommands(ctx, 0, store.CommandFilter{}); n != 0 {
+		if _, n, _ := e.svc.ListCommands(ctx, 0, controlplane.CommandFilter{}); n != 0 {
 			t.Fatalf("a refused bulk left %d commands", n)
 		}
-		_, err = e.svc.BulkCommand(ctx, principal(controlplane.RoleViewer, a.ID), BulkRequest{AllRouters: true, Command: CommandRequest{Kind: protocol.CmdResync}})
+		_, err = e.svc.BulkCommand(ctx, principal(controlplane.RoleViewer, a.ID), controlplane.BulkRequest{AllRouters: true, Command: controlplane.CommandRequest{Kind: protocol.CmdResync}})
 		wantCode(t, "viewer bulk", err, controlplane.EFORBIDDEN)
-		_, err = e.svc.BulkCommand(ctx, tech, BulkRequest{Command: CommandRequest{Kind: protocol.CmdResync}})
+		_, err = e.svc.BulkCommand(ctx, tech, controlplane.BulkRequest{Command: controlplane.CommandRequest{Kind: protocol.CmdResync}})
 		wantCode(t, "bulk without routers", err, controlplane.EINVALID)
 
-		res, err := e.svc.BulkCommand(ctx, tech, BulkRequest{AllRouters: true, Command: CommandRequest{Kind: protocol.CmdResync}})
+		res, err := e.svc.BulkCommand(ctx, tech, controlplane.BulkRequest{AllRouters: true, Command: controlplane.CommandRequest{Kind: protocol.CmdResync}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -302,7 +302,7 @@ func TestBulkCommand(t *testing.T) {
 			e.online(r)
 			e.waitFor("the router that came back", func() bool { return len(e.br.to(r.ID)) >= 1 })
 		}
-		list, n, err := e.svc.ListCommands(ctx, a.ID, store.CommandFilter{BulkID: res.BulkID})
+		list, n, err := e.svc.ListCommands(ctx, a.ID, controlplane.CommandFilter{BulkID: res.BulkID})
 		if err != nil || n != 6 {
 			t.Fatalf("bulk list: %d, %v", n, err)
 		}
@@ -316,9 +316,9 @@ func TestBulkCommand(t *testing.T) {
 			t.Errorf("%d of 6 sent, want 4", sent)
 		}
 		// A system admin's all_routers names the tenant.
-		_, err = e.svc.BulkCommand(ctx, principal(controlplane.RoleSystemAdmin, 0), BulkRequest{AllRouters: true, Command: CommandRequest{Kind: protocol.CmdResync}})
+		_, err = e.svc.BulkCommand(ctx, principal(controlplane.RoleSystemAdmin, 0), controlplane.BulkRequest{AllRouters: true, Command: controlplane.CommandRequest{Kind: protocol.CmdResync}})
 		wantCode(t, "admin bulk without tenant", err, controlplane.EINVALID)
-		res, err = e.svc.BulkCommand(ctx, principal(controlplane.RoleSystemAdmin, 0), BulkRequest{AllRouters: true, TenantID: b.ID, Command: CommandRequest{Kind: protocol.CmdResync}})
+		res, err = e.svc.BulkCommand(ctx, principal(controlplane.RoleSystemAdmin, 0), controlplane.BulkRequest{AllRouters: true, TenantID: b.ID, Command: controlplane.CommandRequest{Kind: protocol.CmdResync}})
 		if err != nil || len(res.Commands) != 1 || res.Commands[0].RouterID != rb.ID {
 			t.Errorf("admin bulk to tenant B = %+v, %v", res, err)
 		}
@@ -386,7 +386,7 @@ func TestDeliverJobAndFailedJobs(t *testing.T) {
 		if _, err := e.svc.CreateCommand(ctx, principal(controlplane.RoleTechnician, ten.ID), r.ID, addUser("v", "pw")); err != nil {
 			t.Fatal(err)
 		}
-		var failed []FailedJob
+		var failed []controlplane.FailedJob
 		e.waitFor("a failed job", func() bool {
 			failed, err = e.svc.FailedJobs(ctx, 10)
 			return err == nil && len(failed) > 0

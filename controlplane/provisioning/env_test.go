@@ -309,8 +309,8 @@ func principal(role controlplane.Role, tenant int64) controlplane.Principal {
 	return controlplane.Principal{UserID: 42, TenantID: tenant, Role: role, Email: string(role) + "@example.com"}
 }
 
-func addUser(name, password string) CommandRequest {
-	return CommandRequest{Kind: protocol.CmdHotspotUserAdd,
+func addUser(name, password string) controlplane.CommandRequest {
+	return controlplane.CommandRequest{Kind: protocol.CmdHotspotUserAdd,
 		CommandParams: controlplane.CommandParams{HotspotUser: &protocol.HotspotUser{Name: name, Password: password}}}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/sitepulse/sitepulse/controlplane"
 	"github.com/sitepulse/sitepulse/controlplane/store"
 )
 
@@ -308,26 +309,8 @@ func (s *Service) countJobs(ctx context.Context) {
 	}
 }
 
-// FailedJob is a job whose last attempt failed: retryable (River tries
-// again later) or discarded (out of attempts).
-type FailedJob struct {
-	ID          int64      `json:"id"`
-	Kind        string     `json:"kind"`
-	Queue       string     `json:"queue"`
-	State       string     `json:"state"` // retryable or discarded
-	Attempt     int        `json:"attempt"`
-	MaxAttempts int        `json:"max_attempts"`
-	Error       string     `json:"error"` // the last attempt's error
-	Args        string     `json:"args"`  // the job's JSON arguments (ids only, never secrets)
-	CreatedAt   time.Time  `json:"created_at"`
-	AttemptedAt *time.Time `json:"attempted_at,omitempty"`
-	// ScheduledAt is when a retryable job runs next.
-	ScheduledAt time.Time  `json:"scheduled_at"`
-	FinalizedAt *time.Time `json:"finalized_at,omitempty"`
-}
-
 // FailedJobs returns up to limit failed jobs, most recent first.
-func (s *Service) FailedJobs(ctx context.Context, limit int) ([]FailedJob, error) {
+func (s *Service) FailedJobs(ctx context.Context, limit int) ([]controlplane.FailedJob, error) {
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
@@ -337,9 +320,9 @@ func (s *Service) FailedJobs(ctx context.Context, limit int) ([]FailedJob, error
 	if err != nil {
 		return nil, fmt.Errorf("list failed jobs: %w", err)
 	}
-	out := make([]FailedJob, 0, len(res.Jobs))
+	out := make([]controlplane.FailedJob, 0, len(res.Jobs))
 	for _, j := range res.Jobs {
-		f := FailedJob{ID: j.ID, Kind: j.Kind, Queue: j.Queue, State: string(j.State), Attempt: j.Attempt,
+		f := controlplane.FailedJob{ID: j.ID, Kind: j.Kind, Queue: j.Queue, State: string(j.State), Attempt: j.Attempt,
 			MaxAttempts: j.MaxAttempts, Args: string(j.EncodedArgs), CreatedAt: j.CreatedAt.UTC(),
 			AttemptedAt: j.AttemptedAt, ScheduledAt: j.ScheduledAt.UTC(), FinalizedAt: j.FinalizedAt}
 		if n := len(j.Errors); n > 0 {

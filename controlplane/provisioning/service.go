@@ -267,7 +267,7 @@ func (s *Service) publish(changes ...controlplane.Change) {
 
 // publishUpdate announces a store update: the command, and the account
 // whose sync state changed with it.
-func (s *Service) publishUpdate(u store.CommandUpdate) {
+func (s *Service) publishUpdate(u controlplane.CommandUpdate) {
 	if !u.Changed {
 		return
 	}

@@ -164,19 +164,9 @@ func (s *Store) GetAccount(ctx context.Context, scope, id int64) (controlplane.A
 	return a, nil
 }
 
-// AccountFilter selects accounts. Zero fields match everything.
-type AccountFilter struct {
-	Kind     controlplane.AccountKind
-	Name     string // case-insensitive substring
-	RouterID string // provisioned to this router
-	State    string // has a router in this sync state
-	Limit    int    // <= 0: no limit
-	Offset   int
-}
-
 // ListAccounts returns the accounts within scope that match f, by kind and
 // name, with their routers, and how many match in all.
-func (s *Store) ListAccounts(ctx context.Context, scope int64, f AccountFilter) ([]controlplane.Account, int, error) {
+func (s *Store) ListAccounts(ctx context.Context, scope int64, f controlplane.AccountFilter) ([]controlplane.Account, int, error) {
 	var w where
 	if scope != 0 {
 		w.add("tenant_id = ?", scope)

@@ -136,20 +136,9 @@ func (s *Store) GetCommand(ctx context.Context, scope int64, id string) (control
 	return c, nil
 }
 
-// CommandFilter selects commands. Zero fields match everything.
-type CommandFilter struct {
-	RouterID  string
-	BulkID    string
-	Status    controlplane.CommandStatus
-	Kind      protocol.CommandKind
-	AccountID int64
-	Limit     int // <= 0: no limit
-	Offset    int
-}
-
 // ListCommands returns the commands within scope that match f, newest
 // first, and how many match in all.
-func (s *Store) ListCommands(ctx context.Context, scope int64, f CommandFilter) ([]controlplane.Command, int, error) {
+func (s *Store) ListCommands(ctx context.Context, scope int64, f controlplane.CommandFilter) ([]controlplane.Command, int, error) {
 	var w where
 	if scope != 0 {
 		w.add("tenant_id = ?", scope)
@@ -230,45 +219,35 @@ func (s *Store) RoutersWithPendingCommands(ctx context.Context, sentBefore time.
 	return ids, nil
 }
 
-// CommandUpdate is the outcome of a state change: the command as stored,
-// whether it changed, and the account whose sync state changed with it.
-type CommandUpdate struct {
-	Command controlplane.Command
-	Changed bool
-	// Account is the command's account after its sync state on the
-	// command's router changed; nil when nothing changed there.
-	Account *controlplane.Account
-}
-
 // MarkCommandSent records a delivery of command id: it moves from status
 // from (queued, or sent for a redelivery) to sent and counts the attempt.
 // It changes nothing and reports Changed false when the command is no
 // longer in status from or has expired, so that of two dispatchers racing
 // for a command only one delivers it. Moving from queued is audited.
-func (s *Store) MarkCommandSent(ctx context.Context, id string, from controlplane.CommandStatus) (CommandUpdate, error) {
+func (s *Store) MarkCommandSent(ctx context.Context, id string, from controlplane.CommandStatus) (controlplane.CommandUpdate, error) {
 	if !from.Pending() {
-		return CommandUpdate{}, controlplane.Errorf(controlplane.EINVALID, "cannot send a command in status %s", from)
+		return controlplane.CommandUpdate{}, controlplane.Errorf(controlplane.EINVALID, "cannot send a command in status %s", from)
 	}
-	u, err := write(ctx, s, func(t *dbtx) (CommandUpdate, error) {
+	u, err := write(ctx, s, func(t *dbtx) (controlplane.CommandUpdate, error) {
 		c, err := scanCommand(t.queryRow(ctx, `UPDATE commands SET status = $1, attempts = attempts + 1, sent_at = $2,
 			updated_at = $2 WHERE id = $3 AND status = $4 AND expires_at > $2 RETURNING `+commandColumns,
 			string(controlplane.CommandSent), t.now, id, string(from)))
 		if errors.Is(err, sql.ErrNoRows) {
 			c, err := getCommand(ctx, t, 0, id, false)
-			return CommandUpdate{Command: c}, err
+			return controlplane.CommandUpdate{Command: c}, err
 		}
 		if err != nil {
-			return CommandUpdate{}, err
+			return controlplane.CommandUpdate{}, err
 		}
 		if from == controlplane.CommandQueued {
 			if err := auditTransition(ctx, t, c, ""); err != nil {
-				return CommandUpdate{}, err
+				return controlplane.CommandUpdate{}, err
 			}
 		}
-		return CommandUpdate{Command: c, Changed: true}, nil
+		return controlplane.CommandUpdate{Command: c, Changed: true}, nil
 	})
 	if err != nil {
-		return CommandUpdate{}, fmt.Errorf("mark command %s sent: %w", id, err)
+		return controlplane.CommandUpdate{}, fmt.Errorf("mark command %s sent: %w", id, err)
 	}
 	return u, nil
 }
@@ -277,25 +256,25 @@ func (s *Store) MarkCommandSent(ctx context.Context, id string, from controlplan
 // the publish) back to queued, so the next delivery sends it again as
 // new; it audits why. It changes nothing and reports Changed false unless
 // the command is still sent.
-func (s *Store) RequeueCommand(ctx context.Context, id, reason string) (CommandUpdate, error) {
-	u, err := write(ctx, s, func(t *dbtx) (CommandUpdate, error) {
+func (s *Store) RequeueCommand(ctx context.Context, id, reason string) (controlplane.CommandUpdate, error) {
+	u, err := write(ctx, s, func(t *dbtx) (controlplane.CommandUpdate, error) {
 		c, err := scanCommand(t.queryRow(ctx, `UPDATE commands SET status = $1, sent_at = NULL, updated_at = $2
 			WHERE id = $3 AND status = $4 RETURNING `+commandColumns,
 			string(controlplane.CommandQueued), t.now, id, string(controlplane.CommandSent)))
 		if errors.Is(err, sql.ErrNoRows) {
 			c, err := getCommand(ctx, t, 0, id, false)
-			return CommandUpdate{Command: c}, err
+			return controlplane.CommandUpdate{Command: c}, err
 		}
 		if err != nil {
-			return CommandUpdate{}, err
+			return controlplane.CommandUpdate{}, err
 		}
 		if err := auditTransition(ctx, t, c, "delivery failed: "+reason); err != nil {
-			return CommandUpdate{}, err
+			return controlplane.CommandUpdate{}, err
 		}
-		return CommandUpdate{Command: c, Changed: true}, nil
+		return controlplane.CommandUpdate{Command: c, Changed: true}, nil
 	})
 	if err != nil {
-		return CommandUpdate{}, fmt.Errorf("requeue command %s: %w", id, err)
+		return controlplane.CommandUpdate{}, fmt.Errorf("requeue command %s: %w", id, err)
 	}
 	return u, nil
 }
@@ -313,18 +292,18 @@ func (s *Store) RequeueCommand(ctx context.Context, id, reason string) (CommandU
 //
 // ENOTFOUND for an unknown command or one of another router (an agent
 // cannot report on another router's commands).
-func (s *Store) ApplyCommandResult(ctx context.Context, r *protocol.CommandResult) (CommandUpdate, error) {
-	u, err := write(ctx, s, func(t *dbtx) (CommandUpdate, error) {
+func (s *Store) ApplyCommandResult(ctx context.Context, r *protocol.CommandResult) (controlplane.CommandUpdate, error) {
+	u, err := write(ctx, s, func(t *dbtx) (controlplane.CommandUpdate, error) {
 		c, err := getCommand(ctx, t, 0, r.ID, true)
 		if err != nil {
-			return CommandUpdate{}, err
+			return controlplane.CommandUpdate{}, err
 		}
 		if c.RouterID != r.Router {
-			return CommandUpdate{}, notFound("command", r.ID)
+			return controlplane.CommandUpdate{}, notFound("command", r.ID)
 		}
-		to, ok := resultTransition(c.Status, r)
+		to, ok := c.Status.AfterResult(r)
 		if !ok {
-			return CommandUpdate{Command: c}, nil
+			return controlplane.CommandUpdate{Command: c}, nil
 		}
 		next := c
 		next.Status = to
@@ -345,33 +324,9 @@ func (s *Store) ApplyCommandResult(ctx context.Context, r *protocol.CommandResul
 		return transition(ctx, t, next, detail)
 	})
 	if err != nil {
-		return CommandUpdate{}, fmt.Errorf("apply result of command %s: %w", r.ID, err)
+		return controlplane.CommandUpdate{}, fmt.Errorf("apply result of command %s: %w", r.ID, err)
 	}
 	return u, nil
-}
-
-// resultTransition returns the state an agent report moves a command in
-// status cur to, and false when it does not move it.
-func resultTransition(cur controlplane.CommandStatus, r *protocol.CommandResult) (controlplane.CommandStatus, bool) {
-	ranAnyway := !r.Duplicate && (cur == controlplane.CommandExpired || cur == controlplane.CommandCancelled)
-	switch r.Status {
-	case protocol.ResultRunning:
-		if cur.Pending() || ranAnyway {
-			return controlplane.CommandRunning, true
-		}
-	case protocol.ResultSucceeded, protocol.ResultFailed:
-		to := controlplane.CommandSucceeded
-		if r.Status == protocol.ResultFailed {
-			to = controlplane.CommandFailed
-			if r.Code == protocol.CodeExpired {
-				to = controlplane.CommandExpired
-			}
-		}
-		if !cur.Final() || (ranAnyway && to != controlplane.CommandExpired) {
-			return to, true
-		}
-	}
-	return "", false
 }
 
 // CancelCommand cancels a command that has not started running: it is
@@ -379,14 +334,14 @@ func resultTransition(cur controlplane.CommandStatus, r *protocol.CommandResult)
 // if the agent had received it; its real outcome is then recorded (see
 // ApplyCommandResult). ENOTFOUND if unknown or outside scope, ECONFLICT
 // once it is running or finished.
-func (s *Store) CancelCommand(ctx context.Context, scope int64, id string, actor controlplane.Principal) (CommandUpdate, error) {
-	u, err := write(ctx, s, func(t *dbtx) (CommandUpdate, error) {
+func (s *Store) CancelCommand(ctx context.Context, scope int64, id string, actor controlplane.Principal) (controlplane.CommandUpdate, error) {
+	u, err := write(ctx, s, func(t *dbtx) (controlplane.CommandUpdate, error) {
 		c, err := getCommand(ctx, t, scope, id, true)
 		if err != nil {
-			return CommandUpdate{}, err
+			return controlplane.CommandUpdate{}, err
 		}
-		if !c.Status.Pending() {
-			return CommandUpdate{}, controlplane.Errorf(controlplane.ECONFLICT, "command %s is %s and can no longer be cancelled", id, c.Status)
+		if !c.Status.Cancellable() {
+			return controlplane.CommandUpdate{}, controlplane.Errorf(controlplane.ECONFLICT, "command %s is %s and can no longer be cancelled", id, c.Status)
 		}
 		c.Status, c.Code = controlplane.CommandCancelled, "cancelled"
 		c.Message = "cancelled by " + actor.Email
@@ -394,7 +349,7 @@ func (s *Store) CancelCommand(ctx context.Context, scope int64, id string, actor
 		return transition(ctx, t, c, "cancelled by "+actor.Email)
 	})
 	if err != nil {
-		return CommandUpdate{}, fmt.Errorf("cancel command %s: %w", id, err)
+		return controlplane.CommandUpdate{}, fmt.Errorf("cancel command %s: %w", id, err)
 	}
 	return u, nil
 }
@@ -402,15 +357,15 @@ func (s *Store) CancelCommand(ctx context.Context, scope int64, id string, actor
 // ExpireCommands ends every queued or sent command whose expiry is at or
 // before now as expired: it will never be delivered. It returns one update
 // per expired command, oldest first.
-func (s *Store) ExpireCommands(ctx context.Context, now time.Time) ([]CommandUpdate, error) {
-	us, err := write(ctx, s, func(t *dbtx) ([]CommandUpdate, error) {
+func (s *Store) ExpireCommands(ctx context.Context, now time.Time) ([]controlplane.CommandUpdate, error) {
+	us, err := write(ctx, s, func(t *dbtx) ([]controlplane.CommandUpdate, error) {
 		due, err := queryAll(ctx, t, scanCommand, `SELECT `+commandColumns+` FROM commands
 			WHERE status IN ($1, $2) AND expires_at <= $3 ORDER BY seq`+t.forUpdate(),
 			string(controlplane.CommandQueued), string(controlplane.CommandSent), dbTime(now))
 		if err != nil {
 			return nil, err
 		}
-		out := make([]CommandUpdate, 0, len(due))
+		out := make([]controlplane.CommandUpdate, 0, len(due))
 		for _, c := range due {
 			c.Status, c.Code = controlplane.CommandExpired, protocol.CodeExpired
 			c.Message = "expired at " + c.ExpiresAt.Format(time.RFC3339) + " before the router acknowledged it"
@@ -432,19 +387,19 @@ func (s *Store) ExpireCommands(ctx context.Context, now time.Time) ([]CommandUpd
 // transition stores c's new state (status, result fields, timestamps),
 // removes passwords from its parameters once it is final, updates its
 // account's sync state on its router and audits the transition.
-func transition(ctx context.Context, t *dbtx, c controlplane.Command, detail string) (CommandUpdate, error) {
+func transition(ctx context.Context, t *dbtx, c controlplane.Command, detail string) (controlplane.CommandUpdate, error) {
 	if c.Status.Final() {
 		c.Params = c.Params.Redacted()
 	}
 	params, err := jsonText(c.Params)
 	if err != nil {
-		return CommandUpdate{}, err
+		return controlplane.CommandUpdate{}, err
 	}
 	var rows any
 	if len(c.Rows) > 0 {
 		s, err := jsonText(c.Rows)
 		if err != nil {
-			return CommandUpdate{}, err
+			return controlplane.CommandUpdate{}, err
 		}
 		rows = s
 	}
@@ -454,16 +409,16 @@ func transition(ctx context.Context, t *dbtx, c controlplane.Command, detail str
 		result_rows = $6, started_at = $7, finished_at = $8, updated_at = $9 WHERE id = $10 RETURNING `+commandColumns,
 		string(c.Status), params, c.Code, c.Message, c.Ret, rows, nullTime(c.StartedAt), nullTime(c.FinishedAt), t.now, c.ID))
 	if err != nil {
-		return CommandUpdate{}, err
+		return controlplane.CommandUpdate{}, err
 	}
 	if err := auditTransition(ctx, t, c, detail); err != nil {
-		return CommandUpdate{}, err
+		return controlplane.CommandUpdate{}, err
 	}
 	acct, err := syncAccountState(ctx, t, c)
 	if err != nil {
-		return CommandUpdate{}, err
+		return controlplane.CommandUpdate{}, err
 	}
-	return CommandUpdate{Command: c, Changed: true, Account: acct}, nil
+	return controlplane.CommandUpdate{Command: c, Changed: true, Account: acct}, nil
 }
 
 // auditTransition records that c reached its current status, with the

@@ -11,29 +11,6 @@ import (
 	"github.com/sitepulse/sitepulse/protocol"
 )
 
-// Applied is the outcome of ApplyBatch.
-type Applied struct {
-	// TenantID owns the router.
-	TenantID int64
-	// Applied counts events applied now; Skipped those already applied
-	// before (seq <= the router's last_seq), i.e. redeliveries.
-	Applied, Skipped int
-	// PrevSeq is the router's last applied seq before the batch, LastSeq
-	// the one after it, both in Epoch (0 before the first batch of a new
-	// epoch).
-	PrevSeq, LastSeq uint64
-	// Epoch is the router's seq space after the batch (see
-	// protocol.EventBatch.Epoch); NewEpoch reports that this batch started
-	// it, retiring another.
-	Epoch    string
-	NewEpoch bool
-	// Changes are what the applied events changed, in event order, for the
-	// Bus once the caller knows the batch committed: SessionStarted,
-	// SessionUpdated, SessionEnded and RouterResourcesUpdated, with full
-	// session data and tenant filled in.
-	Changes []controlplane.Change
-}
-
 // ApplyBatch applies an agent's event batch exactly once, in one
 // transaction: it locks the router row (SELECT … FOR UPDATE on PostgreSQL;
 // SQLite's single writer connection serializes anyway), skips events with
@@ -64,7 +41,7 @@ type Applied struct {
 // unknown, EUNAUTHORIZED if it is revoked. On any error nothing is applied.
 //
 // A batch whose Prev is above the router's last_seq is refused with a
-// *PredecessorError (retryable): the event it follows has not been applied
+// *controlplane.PredecessorError (retryable): the event it follows has not been applied
 // yet. Callers that know batches arrive in order clear Prev.
 //
 // Epochs: a batch whose Epoch differs from the router's (and is not empty)
@@ -74,50 +51,50 @@ type Applied struct {
 // is refused with EINVALID, so a stray old copy of the agent cannot make
 // two epochs alternate. The first epoch a router reports is adopted
 // without a reset.
-func (s *Store) ApplyBatch(ctx context.Context, b *protocol.EventBatch) (Applied, error) {
+func (s *Store) ApplyBatch(ctx context.Context, b *protocol.EventBatch) (controlplane.Applied, error) {
 	if b == nil {
-		return Applied{}, controlplane.Errorf(controlplane.EINVALID, "nil batch")
+		return controlplane.Applied{}, controlplane.Errorf(controlplane.EINVALID, "nil batch")
 	}
 	if err := b.Validate(); err != nil {
-		return Applied{}, controlplane.Errorf(controlplane.EINVALID, "batch: %v", err)
+		return controlplane.Applied{}, controlplane.Errorf(controlplane.EINVALID, "batch: %v", err)
 	}
-	a, err := write(ctx, s, func(tx *dbtx) (Applied, error) { return applyBatch(ctx, tx, b) })
+	a, err := write(ctx, s, func(tx *dbtx) (controlplane.Applied, error) { return applyBatch(ctx, tx, b) })
 	if err != nil {
-		return Applied{}, fmt.Errorf("apply batch router %s: %w", b.Router, err)
+		return controlplane.Applied{}, fmt.Errorf("apply batch router %s: %w", b.Router, err)
 	}
 	return a, nil
 }
 
-func applyBatch(ctx context.Context, tx *dbtx, b *protocol.EventBatch) (Applied, error) {
-	var a Applied
+func applyBatch(ctx context.Context, tx *dbtx, b *protocol.EventBatch) (controlplane.Applied, error) {
+	var a controlplane.Applied
 	var status string
 	var last int64
 	err := tx.queryRow(ctx, `SELECT tenant_id, status, last_seq, epoch FROM routers WHERE id = $1`+tx.forUpdate(), b.Router).
 		Scan(&a.TenantID, &status, &last, &a.Epoch)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Applied{}, notFound("router", b.Router)
+		return controlplane.Applied{}, notFound("router", b.Router)
 	}
 	if err != nil {
-		return Applied{}, err
+		return controlplane.Applied{}, err
 	}
 	if status == controlplane.RouterRevoked {
-		return Applied{}, controlplane.Errorf(controlplane.EUNAUTHORIZED, "router %s is revoked", b.Router)
+		return controlplane.Applied{}, controlplane.Errorf(controlplane.EUNAUTHORIZED, "router %s is revoked", b.Router)
 	}
 	if b.Epoch != "" && b.Epoch != a.Epoch {
 		if last, err = switchEpoch(ctx, tx, a.TenantID, b.Router, a.Epoch, last, b.Epoch); err != nil {
-			return Applied{}, err
+			return controlplane.Applied{}, err
 		}
 		a.NewEpoch = a.Epoch != ""
 		a.Epoch = b.Epoch
 	}
 	if b.Prev > uint64(last) {
-		return Applied{}, &PredecessorError{Router: b.Router, Prev: b.Prev, LastSeq: uint64(last)}
+		return controlplane.Applied{}, &controlplane.PredecessorError{Router: b.Router, Prev: b.Prev, LastSeq: uint64(last)}
 	}
 	a.PrevSeq = uint64(last)
 	a.LastSeq = a.PrevSeq
 	live, err := loadLive(ctx, tx, b.Router, sessionKeys(b.Events, a.LastSeq))
 	if err != nil {
-		return Applied{}, err
+		return controlplane.Applied{}, err
 	}
 	for i := range b.Events {
 		ev := &b.Events[i]
@@ -128,7 +105,7 @@ func applyBatch(ctx context.Context, tx *dbtx, b *protocol.EventBatch) (Applied,
 		var err error
 		a.Changes, err = applyEvent(ctx, tx, live, a.TenantID, b.Router, ev, a.Changes)
 		if err != nil {
-			return Applied{}, fmt.Errorf("event seq %d (%s): %w", ev.Seq, ev.Type, err)
+			return controlplane.Applied{}, fmt.Errorf("event seq %d (%s): %w", ev.Seq, ev.Type, err)
 		}
 		a.Applied++
 		a.LastSeq = ev.Seq
@@ -137,29 +114,10 @@ func applyBatch(ctx context.Context, tx *dbtx, b *protocol.EventBatch) (Applied,
 	// is evidently alive.
 	if _, err := tx.exec(ctx, `UPDATE routers SET last_seq = $1, last_seen_at = $2, epoch = $3 WHERE id = $4`,
 		int64(a.LastSeq), tx.now, a.Epoch, b.Router); err != nil {
-		return Applied{}, err
+		return controlplane.Applied{}, err
 	}
 	return a, nil
 }
-
-// PredecessorError refuses a batch whose predecessor (EventBatch.Prev) is
-// not applied yet. Its code is EUNAVAILABLE: try again shortly.
-type PredecessorError struct {
-	Router        string
-	Prev, LastSeq uint64
-}
-
-func (e *PredecessorError) Error() string {
-	return fmt.Sprintf("router %s: the batch follows seq %d, applied only up to %d", e.Router, e.Prev, e.LastSeq)
-}
-
-// Unwrap gives the error its code.
-func (e *PredecessorError) Unwrap() error {
-	return controlplane.Errorf(controlplane.EUNAVAILABLE, "predecessor not applied yet")
-}
-
-// PredecessorMissing marks the error for callers that wait and retry.
-func (e *PredecessorError) PredecessorMissing() bool { return true }
 
 // switchEpoch moves router from epoch old (last seq last) to next and
 // returns the last seq to compare next's events with: 0 for a new seq

@@ -88,7 +88,7 @@ func pppoe(user, id string, bytes uint64) protocol.Session {
 		BytesIn: bytes, BytesOut: bytes}
 }
 
-func apply(t *testing.T, s *Store, b *protocol.EventBatch) Applied {
+func apply(t *testing.T, s *Store, b *protocol.EventBatch) controlplane.Applied {
 	t.Helper()
 	a, err := s.ApplyBatch(context.Background(), b)
 	if err != nil {
@@ -144,7 +144,7 @@ func dump(t *testing.T, s *Store, router string) string {
 
 func sessionsOf(t *testing.T, s *Store, router string) []controlplane.Session {
 	t.Helper()
-	ss, _, err := s.ListSessions(context.Background(), 0, SessionFilter{RouterID: router})
+	ss, _, err := s.ListSessions(context.Background(), 0, controlplane.SessionFilter{RouterID: router})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func sessionsOf(t *testing.T, s *Store, router string) []controlplane.Session {
 
 func historyOf(t *testing.T, s *Store, router string) []controlplane.SessionRecord {
 	t.Helper()
-	hs, _, err := s.ListHistory(context.Background(), 0, HistoryFilter{RouterID: router})
+	hs, _, err := s.ListHistory(context.Background(), 0, controlplane.HistoryFilter{RouterID: router})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -618,9 +618,9 @@ func testIngestPredecessor(t *testing.T, e *env) {
 	second.Prev = 2
 	before := dump(t, s, r.ID)
 	_, err := s.ApplyBatch(context.Background(), second)
-	var pe *PredecessorError
+	var pe *controlplane.PredecessorError
 	if !errors.As(err, &pe) || pe.Prev != 2 || pe.LastSeq != 0 || controlplane.ErrorCode(err) != controlplane.EUNAVAILABLE {
-		t.Fatalf("second batch before the first: %v, want a PredecessorError (EUNAVAILABLE)", err)
+		t.Fatalf("second batch before the first: %v, want a controlplane.PredecessorError (EUNAVAILABLE)", err)
 	}
 	if after := dump(t, s, r.ID); after != before {
 		t.Errorf("the refused batch changed the store:\n%s\nwant\n%s", after, before)

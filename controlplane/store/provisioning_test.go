@@ -62,7 +62,7 @@ func result(c controlplane.Command, st protocol.ResultStatus) *protocol.CommandR
 	return &protocol.CommandResult{V: 1, ID: c.ID, Router: c.RouterID, Status: st, TS: t0}
 }
 
-func applyResult(t *testing.T, s *Store, r *protocol.CommandResult) CommandUpdate {
+func applyResult(t *testing.T, s *Store, r *protocol.CommandResult) controlplane.CommandUpdate {
 	t.Helper()
 	u, err := s.ApplyCommandResult(context.Background(), r)
 	if err != nil {
@@ -106,16 +106,16 @@ func testCommandLifecycle(t *testing.T, e *env) {
 	}
 
 	e.clock.Advance(time.Second)
-	u := must[CommandUpdate](t, "MarkCommandSent")(s.MarkCommandSent(ctx, c.ID, controlplane.CommandQueued))
+	u := must[controlplane.CommandUpdate](t, "MarkCommandSent")(s.MarkCommandSent(ctx, c.ID, controlplane.CommandQueued))
 	if !u.Changed || u.Command.Status != controlplane.CommandSent || u.Command.Attempts != 1 || u.Command.SentAt == nil {
 		t.Fatalf("MarkCommandSent = %+v", u)
 	}
 	// A second dispatcher racing for the same queued command loses.
-	if u := must[CommandUpdate](t, "MarkCommandSent again")(s.MarkCommandSent(ctx, c.ID, controlplane.CommandQueued)); u.Changed {
+	if u := must[controlplane.CommandUpdate](t, "MarkCommandSent again")(s.MarkCommandSent(ctx, c.ID, controlplane.CommandQueued)); u.Changed {
 		t.Fatal("a command was marked sent twice from queued")
 	}
 	// A redelivery counts the attempt without a transition.
-	if u := must[CommandUpdate](t, "redeliver")(s.MarkCommandSent(ctx, c.ID, controlplane.CommandSent)); !u.Changed || u.Command.Attempts != 2 {
+	if u := must[controlplane.CommandUpdate](t, "redeliver")(s.MarkCommandSent(ctx, c.ID, controlplane.CommandSent)); !u.Changed || u.Command.Attempts != 2 {
 		t.Fatalf("redelivery = %+v", u)
 	}
 
@@ -209,8 +209,8 @@ func testCommandResults(t *testing.T, e *env) {
 	// Cancelled after delivery, but the agent had it and ran it: the
 	// router's truth wins and is audited as such.
 	ran := queue(t, e, addUser(ten.ID, r.ID, "ran", "x"))
-	must[CommandUpdate](t, "sent")(s.MarkCommandSent(ctx, ran.ID, controlplane.CommandQueued))
-	must[CommandUpdate](t, "cancel")(s.CancelCommand(ctx, ten.ID, ran.ID, tech))
+	must[controlplane.CommandUpdate](t, "sent")(s.MarkCommandSent(ctx, ran.ID, controlplane.CommandQueued))
+	must[controlplane.CommandUpdate](t, "cancel")(s.CancelCommand(ctx, ten.ID, ran.ID, tech))
 	applyResult(t, s, result(ran, protocol.ResultRunning))
 	if u := applyResult(t, s, result(ran, protocol.ResultSucceeded)); u.Command.Status != controlplane.CommandSucceeded {
 		t.Errorf("ran after cancel = %+v", u.Command)
@@ -230,7 +230,7 @@ func testCommandCancelExpire(t *testing.T, e *env) {
 	c := queue(t, e, addUser(a.ID, r.ID, "u", "pw"))
 	_, err := s.CancelCommand(ctx, b.ID, c.ID, tech)
 	wantCode(t, "cancel from another tenant", err, controlplane.ENOTFOUND)
-	u := must[CommandUpdate](t, "CancelCommand")(s.CancelCommand(ctx, a.ID, c.ID, tech))
+	u := must[controlplane.CommandUpdate](t, "CancelCommand")(s.CancelCommand(ctx, a.ID, c.ID, tech))
 	if u.Command.Status != controlplane.CommandCancelled || u.Command.Params.HotspotUser.Password != "" {
 		t.Errorf("cancelled = %+v", u.Command)
 	}
@@ -243,17 +243,17 @@ func testCommandCancelExpire(t *testing.T, e *env) {
 
 	soon := queue(t, e, controlplane.Command{TenantID: a.ID, RouterID: r.ID, Kind: protocol.CmdResync, ExpiresAt: e.clock.Now().Add(time.Minute)})
 	sent := queue(t, e, controlplane.Command{TenantID: a.ID, RouterID: r.ID, Kind: protocol.CmdResync, ExpiresAt: e.clock.Now().Add(2 * time.Minute)})
-	must[CommandUpdate](t, "sent")(s.MarkCommandSent(ctx, sent.ID, controlplane.CommandQueued))
+	must[controlplane.CommandUpdate](t, "sent")(s.MarkCommandSent(ctx, sent.ID, controlplane.CommandQueued))
 	later := queue(t, e, controlplane.Command{TenantID: a.ID, RouterID: r.ID, Kind: protocol.CmdResync, ExpiresAt: e.clock.Now().Add(time.Hour)})
-	if us := must[[]CommandUpdate](t, "ExpireCommands")(s.ExpireCommands(ctx, e.clock.Now())); len(us) != 0 {
+	if us := must[[]controlplane.CommandUpdate](t, "ExpireCommands")(s.ExpireCommands(ctx, e.clock.Now())); len(us) != 0 {
 		t.Fatalf("expired %d commands before their time", len(us))
 	}
 	e.clock.Advance(2 * time.Minute)
 	// An expired command is never delivered, even before the sweep ran.
-	if u := must[CommandUpdate](t, "MarkCommandSent")(s.MarkCommandSent(ctx, soon.ID, controlplane.CommandQueued)); u.Changed {
+	if u := must[controlplane.CommandUpdate](t, "MarkCommandSent")(s.MarkCommandSent(ctx, soon.ID, controlplane.CommandQueued)); u.Changed {
 		t.Fatal("an expired command was marked sent")
 	}
-	us := must[[]CommandUpdate](t, "ExpireCommands")(s.ExpireCommands(ctx, e.clock.Now()))
+	us := must[[]controlplane.CommandUpdate](t, "ExpireCommands")(s.ExpireCommands(ctx, e.clock.Now()))
 	if len(us) != 2 || us[0].Command.ID != soon.ID || us[1].Command.ID != sent.ID {
 		t.Fatalf("ExpireCommands = %+v, want soon and sent", us)
 	}
@@ -289,7 +289,7 @@ func testCommandOrder(t *testing.T, e *env) {
 	})
 	wantCode(t, "router of another tenant", err, controlplane.ENOTFOUND)
 
-	must[CommandUpdate](t, "sent")(s.MarkCommandSent(ctx, ids[1], controlplane.CommandQueued))
+	must[controlplane.CommandUpdate](t, "sent")(s.MarkCommandSent(ctx, ids[1], controlplane.CommandQueued))
 	pend := must[[]controlplane.Command](t, "PendingCommands")(s.PendingCommands(ctx, r.ID))
 	if got := commandIDs(pend); !reflect.DeepEqual(got, []string{ids[0], ids[2], ids[3], ids[4]}) {
 		t.Errorf("queued = %v, want creation order without the sent one", got)
@@ -304,19 +304,19 @@ func testCommandOrder(t *testing.T, e *env) {
 		t.Errorf("routers with pending commands = %v, want all three", rs)
 	}
 
-	list, total := must2(t, "ListCommands")(s.ListCommands(ctx, a.ID, CommandFilter{RouterID: r.ID, Limit: 2}))
+	list, total := must2(t, "ListCommands")(s.ListCommands(ctx, a.ID, controlplane.CommandFilter{RouterID: r.ID, Limit: 2}))
 	if total != 5 || len(list) != 2 || list[0].ID != ids[4] || list[1].ID != ids[3] {
 		t.Errorf("ListCommands page = %v of %d, want the two newest of 5", commandIDs(list), total)
 	}
-	list, total = must2(t, "ListCommands")(s.ListCommands(ctx, a.ID, CommandFilter{Status: controlplane.CommandSent}))
+	list, total = must2(t, "ListCommands")(s.ListCommands(ctx, a.ID, controlplane.CommandFilter{Status: controlplane.CommandSent}))
 	if total != 1 || list[0].ID != ids[1] {
 		t.Errorf("sent = %v", commandIDs(list))
 	}
-	list, total = must2(t, "ListCommands")(s.ListCommands(ctx, 0, CommandFilter{BulkID: "b1"}))
+	list, total = must2(t, "ListCommands")(s.ListCommands(ctx, 0, controlplane.CommandFilter{BulkID: "b1"}))
 	if total != 1 || list[0].ID != bulk.ID {
 		t.Errorf("bulk = %v", commandIDs(list))
 	}
-	if _, total = must2(t, "ListCommands")(s.ListCommands(ctx, b.ID, CommandFilter{RouterID: r.ID})); total != 0 {
+	if _, total = must2(t, "ListCommands")(s.ListCommands(ctx, b.ID, controlplane.CommandFilter{RouterID: r.ID})); total != 0 {
 		t.Errorf("tenant B sees %d of tenant A's commands", total)
 	}
 	_, err = s.GetCommand(ctx, b.ID, ids[0])
@@ -361,7 +361,7 @@ func testWriteRollback(t *testing.T, e *env) {
 	if !errors.Is(err, boom) {
 		t.Fatalf("Write = %v, want the function's error", err)
 	}
-	if _, n := must2(t, "ListCommands")(s.ListCommands(ctx, 0, CommandFilter{})); n != 0 {
+	if _, n := must2(t, "ListCommands")(s.ListCommands(ctx, 0, controlplane.CommandFilter{})); n != 0 {
 		t.Errorf("%d commands after a rolled back Write", n)
 	}
 	if got := auditActions(t, s, ten.ID, "x"); len(got) != 0 {
@@ -457,17 +457,17 @@ func testAccounts(t *testing.T, e *env) {
 	_, err = s.GetAccount(ctx, b.ID, acct.ID)
 	wantCode(t, "account of another tenant", err, controlplane.ENOTFOUND)
 
-	list, total, err := s.ListAccounts(ctx, a.ID, AccountFilter{Kind: controlplane.AccountHotspot})
+	list, total, err := s.ListAccounts(ctx, a.ID, controlplane.AccountFilter{Kind: controlplane.AccountHotspot})
 	if err != nil || total != 1 || len(list[0].Routers) != 2 || list[0].Password != "s3cret" {
 		t.Errorf("ListAccounts hotspot = %+v, %d, %v", list, total, err)
 	}
-	if _, total, _ := s.ListAccounts(ctx, a.ID, AccountFilter{}); total != 2 {
+	if _, total, _ := s.ListAccounts(ctx, a.ID, controlplane.AccountFilter{}); total != 2 {
 		t.Errorf("tenant A has %d accounts, want 2", total)
 	}
-	if _, total, _ := s.ListAccounts(ctx, 0, AccountFilter{Name: "712345"}); total != 3 {
+	if _, total, _ := s.ListAccounts(ctx, 0, controlplane.AccountFilter{Name: "712345"}); total != 3 {
 		t.Errorf("name filter over every tenant: %d, want 3", total)
 	}
-	if l, total, _ := s.ListAccounts(ctx, a.ID, AccountFilter{RouterID: r2.ID}); total != 1 || l[0].ID != acct.ID {
+	if l, total, _ := s.ListAccounts(ctx, a.ID, controlplane.AccountFilter{RouterID: r2.ID}); total != 1 || l[0].ID != acct.ID {
 		t.Errorf("router filter: %d", total)
 	}
 
@@ -574,7 +574,7 @@ func testAccountSync(t *testing.T, e *env) {
 	if u := applyResult(t, s, dup); u.Account != nil {
 		t.Errorf("an old command's report changed the state: %+v", u.Account)
 	}
-	must[[]CommandUpdate](t, "ExpireCommands")(s.ExpireCommands(ctx, e.clock.Now().Add(2*time.Hour)))
+	must[[]controlplane.CommandUpdate](t, "ExpireCommands")(s.ExpireCommands(ctx, e.clock.Now().Add(2*time.Hour)))
 	got = must[controlplane.Account](t, "GetAccount")(s.GetAccount(ctx, 0, acct.ID))
 	if ar := accountRouter(&got, r1.ID); ar.State != controlplane.SyncFailed || !strings.Contains(ar.Message, "expired") {
 		t.Errorf("R1 after its command expired: %+v", ar)
@@ -677,11 +677,11 @@ func testCommandRequeue(t *testing.T, e *env) {
 	ten := newTenant(t, s, "A")
 	r := newRouter(t, s, ten.ID, "R")
 	c := queue(t, e, addUser(ten.ID, r.ID, "u", "pw"))
-	if u := must[CommandUpdate](t, "requeue queued")(s.RequeueCommand(ctx, c.ID, "x")); u.Changed {
+	if u := must[controlplane.CommandUpdate](t, "requeue queued")(s.RequeueCommand(ctx, c.ID, "x")); u.Changed {
 		t.Fatal("requeued a command that was never sent")
 	}
-	must[CommandUpdate](t, "sent")(s.MarkCommandSent(ctx, c.ID, controlplane.CommandQueued))
-	u := must[CommandUpdate](t, "requeue")(s.RequeueCommand(ctx, c.ID, "broker not running"))
+	must[controlplane.CommandUpdate](t, "sent")(s.MarkCommandSent(ctx, c.ID, controlplane.CommandQueued))
+	u := must[controlplane.CommandUpdate](t, "requeue")(s.RequeueCommand(ctx, c.ID, "broker not running"))
 	if !u.Changed || u.Command.Status != controlplane.CommandQueued || u.Command.SentAt != nil || u.Command.Attempts != 1 ||
 		u.Command.Params.HotspotUser.Password != "pw" {
 		t.Fatalf("requeued = %+v", u.Command)

@@ -164,15 +164,6 @@ func provisionalHistoryID(ctx context.Context, tx *dbtx, v controlplane.Session)
 	return id, err
 }
 
-// SessionFilter selects live sessions. Zero fields match everything.
-type SessionFilter struct {
-	RouterID string
-	Kind     protocol.SessionKind
-	User     string // case-insensitive substring of the user name
-	Limit    int    // <= 0: no limit
-	Offset   int
-}
-
 // limitOffset returns a LIMIT/OFFSET clause using the next two
 // placeholders of w, which it extends. SQLite needs a LIMIT before any
 // OFFSET, hence the maximum for "no limit".
@@ -194,7 +185,7 @@ func likeSubstring(s string) string {
 
 // ListSessions returns the live sessions within scope that match f, newest
 // first, and how many match in all (for pagination).
-func (s *Store) ListSessions(ctx context.Context, scope int64, f SessionFilter) ([]controlplane.Session, int, error) {
+func (s *Store) ListSessions(ctx context.Context, scope int64, f controlplane.SessionFilter) ([]controlplane.Session, int, error) {
 	var w where
 	if scope != 0 {
 		w.add("tenant_id = ?", scope)
@@ -230,19 +221,9 @@ func (s *Store) ListSessions(ctx context.Context, scope int64, f SessionFilter) 
 	return p.rows, p.total, nil
 }
 
-// HistoryFilter selects ended sessions. Zero fields match everything.
-type HistoryFilter struct {
-	RouterID string
-	User     string    // case-insensitive substring of the user name
-	From     time.Time // ended at or after; zero: no bound
-	To       time.Time // ended before; zero: no bound
-	Limit    int       // <= 0: no limit
-	Offset   int
-}
-
 // ListHistory returns the ended sessions within scope that match f, most
 // recently ended first, and how many match in all.
-func (s *Store) ListHistory(ctx context.Context, scope int64, f HistoryFilter) ([]controlplane.SessionRecord, int, error) {
+func (s *Store) ListHistory(ctx context.Context, scope int64, f controlplane.HistoryFilter) ([]controlplane.SessionRecord, int, error) {
 	var w where
 	if scope != 0 {
 		w.add("tenant_id = ?", scope)

@@ -51,25 +51,25 @@ func testListSessions(t *testing.T, e *env) {
 	for _, tc := range []struct {
 		name  string
 		scope int64
-		f     SessionFilter
+		f     controlplane.SessionFilter
 		want  []string
 		total int
 	}{
-		{"all tenants", 0, SessionFilter{}, []string{"ann-b", "ANN%", "cy", "annika", "bob", "Ann_1"}, 6},
-		{"tenant A", a.ID, SessionFilter{}, []string{"ANN%", "cy", "annika", "bob", "Ann_1"}, 5},
-		{"tenant B", b.ID, SessionFilter{}, []string{"ann-b"}, 1},
-		{"router", a.ID, SessionFilter{RouterID: r1.ID}, []string{"annika", "bob", "Ann_1"}, 3},
-		{"other tenant's router", a.ID, SessionFilter{RouterID: rb.ID}, nil, 0},
-		{"kind", 0, SessionFilter{Kind: protocol.KindPPPoE}, []string{"ANN%", "bob"}, 2},
-		{"user substring, any case", a.ID, SessionFilter{User: "aNn"}, []string{"ANN%", "annika", "Ann_1"}, 3},
-		{"LIKE wildcards are literal", 0, SessionFilter{User: "n%"}, []string{"ANN%"}, 1},
-		{"underscore is literal", 0, SessionFilter{User: "_"}, []string{"Ann_1"}, 1},
-		{"page 1", a.ID, SessionFilter{Limit: 2}, []string{"ANN%", "cy"}, 5},
-		{"page 2", a.ID, SessionFilter{Limit: 2, Offset: 2}, []string{"annika", "bob"}, 5},
-		{"page 3", a.ID, SessionFilter{Limit: 2, Offset: 4}, []string{"Ann_1"}, 5},
-		{"offset without limit", a.ID, SessionFilter{Offset: 3}, []string{"bob", "Ann_1"}, 5},
-		{"past the end", a.ID, SessionFilter{Limit: 2, Offset: 10}, nil, 5},
-		{"combined", a.ID, SessionFilter{RouterID: r1.ID, Kind: protocol.KindHotspot, User: "ann", Limit: 1}, []string{"annika"}, 2},
+		{"all tenants", 0, controlplane.SessionFilter{}, []string{"ann-b", "ANN%", "cy", "annika", "bob", "Ann_1"}, 6},
+		{"tenant A", a.ID, controlplane.SessionFilter{}, []string{"ANN%", "cy", "annika", "bob", "Ann_1"}, 5},
+		{"tenant B", b.ID, controlplane.SessionFilter{}, []string{"ann-b"}, 1},
+		{"router", a.ID, controlplane.SessionFilter{RouterID: r1.ID}, []string{"annika", "bob", "Ann_1"}, 3},
+		{"other tenant's router", a.ID, controlplane.SessionFilter{RouterID: rb.ID}, nil, 0},
+		{"kind", 0, controlplane.SessionFilter{Kind: protocol.KindPPPoE}, []string{"ANN%", "bob"}, 2},
+		{"user substring, any case", a.ID, controlplane.SessionFilter{User: "aNn"}, []string{"ANN%", "annika", "Ann_1"}, 3},
+		{"LIKE wildcards are literal", 0, controlplane.SessionFilter{User: "n%"}, []string{"ANN%"}, 1},
+		{"underscore is literal", 0, controlplane.SessionFilter{User: "_"}, []string{"Ann_1"}, 1},
+		{"page 1", a.ID, controlplane.SessionFilter{Limit: 2}, []string{"ANN%", "cy"}, 5},
+		{"page 2", a.ID, controlplane.SessionFilter{Limit: 2, Offset: 2}, []string{"annika", "bob"}, 5},
+		{"page 3", a.ID, controlplane.SessionFilter{Limit: 2, Offset: 4}, []string{"Ann_1"}, 5},
+		{"offset without limit", a.ID, controlplane.SessionFilter{Offset: 3}, []string{"bob", "Ann_1"}, 5},
+		{"past the end", a.ID, controlplane.SessionFilter{Limit: 2, Offset: 10}, nil, 5},
+		{"combined", a.ID, controlplane.SessionFilter{RouterID: r1.ID, Kind: protocol.KindHotspot, User: "ann", Limit: 1}, []string{"annika"}, 2},
 	} {
 		got, total, err := s.ListSessions(ctx, tc.scope, tc.f)
 		if err != nil {
@@ -110,20 +110,20 @@ func testListHistory(t *testing.T, e *env) {
 	for _, tc := range []struct {
 		name  string
 		scope int64
-		f     HistoryFilter
+		f     controlplane.HistoryFilter
 		want  string
 		total int
 	}{
-		{"all", 0, HistoryFilter{}, "[u4 u3 u2 ub u1]", 5},
-		{"tenant", a.ID, HistoryFilter{}, "[u4 u3 u2 u1]", 4},
-		{"from inclusive", a.ID, HistoryFilter{From: ends[1]}, "[u4 u3 u2]", 3},
-		{"to exclusive", a.ID, HistoryFilter{To: ends[2]}, "[u2 u1]", 2},
-		{"range", a.ID, HistoryFilter{From: ends[1], To: ends[3]}, "[u3 u2]", 2},
-		{"range in another zone", a.ID, HistoryFilter{From: ends[1].In(time.FixedZone("X", -5*3600)), To: ends[3]}, "[u3 u2]", 2},
-		{"router", 0, HistoryFilter{RouterID: rb.ID}, "[ub]", 1},
-		{"router of another tenant", a.ID, HistoryFilter{RouterID: rb.ID}, "[]", 0},
-		{"user", 0, HistoryFilter{User: "U3"}, "[u3]", 1},
-		{"page", a.ID, HistoryFilter{Limit: 2, Offset: 1}, "[u3 u2]", 4},
+		{"all", 0, controlplane.HistoryFilter{}, "[u4 u3 u2 ub u1]", 5},
+		{"tenant", a.ID, controlplane.HistoryFilter{}, "[u4 u3 u2 u1]", 4},
+		{"from inclusive", a.ID, controlplane.HistoryFilter{From: ends[1]}, "[u4 u3 u2]", 3},
+		{"to exclusive", a.ID, controlplane.HistoryFilter{To: ends[2]}, "[u2 u1]", 2},
+		{"range", a.ID, controlplane.HistoryFilter{From: ends[1], To: ends[3]}, "[u3 u2]", 2},
+		{"range in another zone", a.ID, controlplane.HistoryFilter{From: ends[1].In(time.FixedZone("X", -5*3600)), To: ends[3]}, "[u3 u2]", 2},
+		{"router", 0, controlplane.HistoryFilter{RouterID: rb.ID}, "[ub]", 1},
+		{"router of another tenant", a.ID, controlplane.HistoryFilter{RouterID: rb.ID}, "[]", 0},
+		{"user", 0, controlplane.HistoryFilter{User: "U3"}, "[u3]", 1},
+		{"page", a.ID, controlplane.HistoryFilter{Limit: 2, Offset: 1}, "[u3 u2]", 4},
 	} {
 		got, total, err := s.ListHistory(ctx, tc.scope, tc.f)
 		if err != nil {
@@ -133,7 +133,7 @@ func testListHistory(t *testing.T, e *env) {
 			t.Errorf("%s: got %s (total %d), want %s (total %d)", tc.name, names(got), total, tc.want, tc.total)
 		}
 	}
-	got, _, err := s.ListHistory(ctx, 0, HistoryFilter{RouterID: rb.ID})
+	got, _, err := s.ListHistory(ctx, 0, controlplane.HistoryFilter{RouterID: rb.ID})
 	if err != nil {
 		t.Fatal(err)
 	}

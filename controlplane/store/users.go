@@ -216,26 +216,14 @@ func (s *Store) CountUsers(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// Token is an API token's metadata; the plaintext is shown once, by
-// CreateToken, and stored only as a hash.
-type Token struct {
-	ID         int64      `json:"id"`
-	UserID     int64      `json:"user_id"`
-	Name       string     `json:"name"`
-	CreatedAt  time.Time  `json:"created_at"`
-	ExpiresAt  *time.Time `json:"expires_at"`   // nil: never
-	LastUsedAt *time.Time `json:"last_used_at"` // updated at most once a minute
-	RevokedAt  *time.Time `json:"revoked_at"`
-}
-
 // TokenPrefix starts every API token, so that leaked tokens are easy to
 // recognize (secret scanners) and to tell from agent secrets.
 const TokenPrefix = "spt_"
 
 const tokenColumns = `id, user_id, name, created_at, expires_at, last_used_at, revoked_at`
 
-func scanToken(sc interface{ Scan(...any) error }) (Token, error) {
-	var t Token
+func scanToken(sc interface{ Scan(...any) error }) (controlplane.Token, error) {
+	var t controlplane.Token
 	var exp, used, rev sql.NullTime
 	err := sc.Scan(&t.ID, &t.UserID, &t.Name, &t.CreatedAt, &exp, &used, &rev)
 	t.CreatedAt, t.ExpiresAt, t.LastUsedAt, t.RevokedAt = t.CreatedAt.UTC(), timePtr(exp), timePtr(used), timePtr(rev)
@@ -245,18 +233,18 @@ func scanToken(sc interface{ Scan(...any) error }) (Token, error) {
 // CreateToken issues an API token for user userID that expires after ttl
 // (0: never). It returns the plaintext, which is not stored and cannot be
 // shown again. ENOTFOUND if the user does not exist.
-func (s *Store) CreateToken(ctx context.Context, userID int64, name string, ttl time.Duration) (string, Token, error) {
+func (s *Store) CreateToken(ctx context.Context, userID int64, name string, ttl time.Duration) (string, controlplane.Token, error) {
 	if ttl < 0 {
-		return "", Token{}, controlplane.Errorf(controlplane.EINVALID, "token lifetime is negative")
+		return "", controlplane.Token{}, controlplane.Errorf(controlplane.EINVALID, "token lifetime is negative")
 	}
 	if len(name) > protocol.MaxFieldLen {
-		return "", Token{}, controlplane.Errorf(controlplane.EINVALID, "token name longer than %d bytes", protocol.MaxFieldLen)
+		return "", controlplane.Token{}, controlplane.Errorf(controlplane.EINVALID, "token name longer than %d bytes", protocol.MaxFieldLen)
 	}
 	plain, err := newSecret(TokenPrefix)
 	if err != nil {
-		return "", Token{}, err
+		return "", controlplane.Token{}, err
 	}
-	tok, err := write(ctx, s, func(tx *dbtx) (Token, error) {
+	tok, err := write(ctx, s, func(tx *dbtx) (controlplane.Token, error) {
 		var exp *time.Time
 		if ttl > 0 {
 			e := tx.now.Add(ttl)
@@ -266,10 +254,10 @@ func (s *Store) CreateToken(ctx context.Context, userID int64, name string, ttl 
 			VALUES ($1, $2, $3, $4, $5) RETURNING `+tokenColumns, userID, name, secretHash(plain), tx.now, nullTime(exp)))
 	})
 	if isForeignKeyViolation(err) {
-		return "", Token{}, notFound("user", userID)
+		return "", controlplane.Token{}, notFound("user", userID)
 	}
 	if err != nil {
-		return "", Token{}, fmt.Errorf("create token for user %d: %w", userID, err)
+		return "", controlplane.Token{}, fmt.Errorf("create token for user %d: %w", userID, err)
 	}
 	return plain, tok, nil
 }
@@ -329,8 +317,8 @@ func (s *Store) Authenticate(ctx context.Context, plaintext string) (controlplan
 
 // ListTokens returns a user's tokens by id, revoked and expired ones
 // included.
-func (s *Store) ListTokens(ctx context.Context, userID int64) ([]Token, error) {
-	ts, err := read(ctx, s, func(tx *dbtx) ([]Token, error) {
+func (s *Store) ListTokens(ctx context.Context, userID int64) ([]controlplane.Token, error) {
+	ts, err := read(ctx, s, func(tx *dbtx) ([]controlplane.Token, error) {
 		return queryAll(ctx, tx, scanToken, `SELECT `+tokenColumns+` FROM api_tokens WHERE user_id = $1 ORDER BY id`, userID)
 	})
 	if err != nil {

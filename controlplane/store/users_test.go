@@ -233,7 +233,7 @@ func testTokens(t *testing.T, e *env) {
 	}
 	lastUsed := func() time.Time {
 		t.Helper()
-		ts := must[[]Token](t, "ListTokens")(s.ListTokens(ctx, u.ID))
+		ts := must[[]controlplane.Token](t, "ListTokens")(s.ListTokens(ctx, u.ID))
 		if len(ts) != 1 || ts[0].LastUsedAt == nil {
 			t.Fatalf("ListTokens = %+v", ts)
 		}
@@ -286,7 +286,7 @@ func testTokens(t *testing.T, e *env) {
 	}
 	_, err = s.Authenticate(ctx, forever)
 	wantCode(t, "revoked", err, controlplane.EUNAUTHORIZED)
-	ts := must[[]Token](t, "ListTokens")(s.ListTokens(ctx, u.ID))
+	ts := must[[]controlplane.Token](t, "ListTokens")(s.ListTokens(ctx, u.ID))
 	if len(ts) != 2 || ts[1].RevokedAt == nil || !ts[1].RevokedAt.Equal(revokedAt) {
 		t.Errorf("ListTokens = %+v, want the second revoked at %v", ts, revokedAt)
 	}

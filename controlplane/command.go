@@ -54,6 +54,42 @@ func (s CommandStatus) Final() bool {
 // delivered: queued, or sent without an answer yet.
 func (s CommandStatus) Pending() bool { return s == CommandQueued || s == CommandSent }
 
+// Cancellable reports whether a command in status s may still be
+// cancelled: it has not started running (queued, or sent and possibly
+// never received).
+func (s CommandStatus) Cancellable() bool { return s.Pending() }
+
+// AfterResult returns the status an agent's report moves a command in
+// status s to, and false when the report does not move it (a duplicate
+// answer for a finished command, a late running).
+//
+// running moves a pending command to running; succeeded and failed end it
+// (failed with code expired ends it expired). One exception: a command
+// cancelled or expired here that the agent nevertheless ran (it had been
+// delivered) takes the agent's state, because what the router did is the
+// truth to show.
+func (s CommandStatus) AfterResult(r *protocol.CommandResult) (CommandStatus, bool) {
+	ranAnyway := !r.Duplicate && (s == CommandExpired || s == CommandCancelled)
+	switch r.Status {
+	case protocol.ResultRunning:
+		if s.Pending() || ranAnyway {
+			return CommandRunning, true
+		}
+	case protocol.ResultSucceeded, protocol.ResultFailed:
+		to := CommandSucceeded
+		if r.Status == protocol.ResultFailed {
+			to = CommandFailed
+			if r.Code == protocol.CodeExpired {
+				to = CommandExpired
+			}
+		}
+		if !s.Final() || (ranAnyway && to != CommandExpired) {
+			return to, true
+		}
+	}
+	return "", false
+}
+
 // CommandParams are a command's typed parameters; exactly the field that
 // matches its kind is set (none for resync). The JSON names are those of
 // protocol.Command.
@@ -131,83 +167,52 @@ func (c Command) Wire() *protocol.Command {
 	}
 }
 
-// AccountKind says which RouterOS menu an account lives in.
-type AccountKind string
-
-// Account kinds.
-const (
-	AccountHotspot AccountKind = "hotspot" // /ip/hotspot/user
-	AccountPPP     AccountKind = "ppp"     // /ppp/secret
-)
-
-// Valid reports whether k is a known kind.
-func (k AccountKind) Valid() bool { return k == AccountHotspot || k == AccountPPP }
-
-// Per-router sync states of an account.
-const (
-	SyncPending = "pending" // a command is on its way or running
-	SyncSynced  = "synced"  // the router holds the account as stored
-	SyncFailed  = "failed"  // the last command failed; Message has the router's text
-)
-
-// Account is a hotspot user or PPP secret the tenant manages in SitePulse
-// and provisions to the routers it chooses. Its plan is its profile (which
-// carries the rate limit on the router), its time and byte limits, and its
-// expiry.
-type Account struct {
-	ID       int64       `json:"id"`
-	TenantID int64       `json:"tenant_id"`
-	Kind     AccountKind `json:"kind"`
-	Name     string      `json:"name"`
-	// Password is provisioned to the routers; it is never returned by the
-	// API or broadcast (the JSON tag hides it).
-	Password        string     `json:"-"`
-	Profile         string     `json:"profile"`
-	Service         string     `json:"service,omitempty"`      // PPP service; "" means pppoe
-	LimitUptime     string     `json:"limit_uptime,omitempty"` // hotspot; RouterOS duration such as 1d2h
-	LimitBytesTotal uint64     `json:"limit_bytes_total,omitempty"`
-	ExpiresAt       *time.Time `json:"expires_at"`
-	Disabled        bool       `json:"disabled"`
-	// Expired is set when ExpiresAt passed and the account was disabled
-	// and its sessions kicked on its routers.
-	Expired   bool            `json:"expired"`
-	Phone     string          `json:"phone,omitempty"`
-	Email     string          `json:"email,omitempty"`
-	Comment   string          `json:"comment,omitempty"`
-	Routers   []AccountRouter `json:"routers"`
-	CreatedAt time.Time       `json:"created_at"`
-	UpdatedAt time.Time       `json:"updated_at"`
-}
-
-// AccountRouter is an account's sync state on one router.
-type AccountRouter struct {
-	RouterID  string    `json:"router_id"`
-	State     string    `json:"state"` // SyncPending, SyncSynced or SyncFailed
-	Message   string    `json:"message,omitempty"`
-	CommandID string    `json:"command_id,omitempty"` // the command that decides State
-	UpdatedAt time.Time `json:"updated_at"`
-}
-
 // CommandChanged announces a command's new state (every lifecycle
 // transition, and the creation as queued).
 type CommandChanged struct{ Command Command }
 
-// Account change operations.
-const (
-	AccountCreated = "created"
-	AccountUpdated = "updated"
-	AccountDeleted = "deleted"
-)
-
-// AccountChanged announces a created, updated (including a per-router sync
-// state) or deleted account.
-type AccountChanged struct {
-	Op      string // AccountCreated, AccountUpdated or AccountDeleted
-	Account Account
-}
-
 // ChangeTenant implements Change.
 func (c CommandChanged) ChangeTenant() int64 { return c.Command.TenantID }
 
-// ChangeTenant implements Change.
-func (c AccountChanged) ChangeTenant() int64 { return c.Account.TenantID }
+// CommandUpdate is the outcome of a state change: the command as stored,
+// whether it changed, and the account whose sync state changed with it.
+type CommandUpdate struct {
+	Command Command
+	Changed bool
+	// Account is the command's account after its sync state on the
+	// command's router changed; nil when nothing changed there.
+	Account *Account
+}
+
+// CommandRequest is a typed command as the API accepts it: the kind and
+// the one parameter object that kind takes, with the JSON names of
+// protocol.Command.
+type CommandRequest struct {
+	Kind protocol.CommandKind `json:"kind"`
+	CommandParams
+	// TTLSeconds bounds how long the command may wait for its router;
+	// past it the command expires and never runs. 0 means the service's
+	// default; at most the provisioning service's MaxTTL.
+	TTLSeconds int `json:"ttl_seconds,omitempty"`
+}
+
+// BulkRequest sends one command to many routers of a tenant, tracked as
+// one command per router under a common bulk id.
+type BulkRequest struct {
+	// RouterIDs lists the routers; all of them must be visible to the
+	// caller (ENOTFOUND otherwise) and not revoked.
+	RouterIDs []string `json:"router_ids,omitempty"`
+	// AllRouters targets every router of the tenant that is not revoked,
+	// instead of RouterIDs.
+	AllRouters bool `json:"all_routers,omitempty"`
+	// TenantID names the tenant of AllRouters for a system admin; other
+	// users always target their own.
+	TenantID int64          `json:"tenant_id,omitempty"`
+	Command  CommandRequest `json:"command"`
+}
+
+// BulkResult is the answer to a bulk command.
+type BulkResult struct {
+	BulkID   string    `json:"bulk_id"`
+	Commands []Command `json:"commands"`
+}

@@ -1,0 +1,13 @@
+package controlplane
+
+// CreateTenantRequest is the body of POST /api/v1/tenants.
+type CreateTenantRequest struct {
+	Name string `json:"name"`
+}
+
+// Accepted answers a mutation that completes asynchronously: poll
+// Location until Status is final.
+type Accepted struct {
+	ID     int64  `json:"id"`
+	Status string `json:"status"`
+}
