@@ -290,8 +290,13 @@ func read[T any](ctx context.Context, s *Store, fn func(*dbtx) (T, error)) (T, e
 	return fn(&dbtx{q: s.db, dialect: s.dialect, now: dbTime(s.now())})
 }
 
-// write runs fn in a transaction and commits if it returns no error.
-func write[T any](ctx context.Context, s *Store, fn func(*dbtx) (T, error)) (T, error) {
+// write runs fn in a transaction and commits if it returns no error. The
+// deferred rollback also ends the transaction when fn panics (the API
+// recovers handler panics): otherwise it would keep SQLite's only
+// connection, and with a caller context that is never cancelled every later
+// store call would wait for it forever. The panic goes on after the
+// rollback.
+func write[T any](ctx context.Context, s *Store, fn func(*dbtx) (T, error)) (v T, err error) {
 	var zero T
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -301,14 +306,20 @@ func write[T any](ctx context.Context, s *Store, fn func(*dbtx) (T, error)) (T, 
 	if s.dialect == DialectSQLite {
 		t.stmts = make(map[string]*sql.Stmt)
 	}
-	v, err := fn(t)
-	for _, st := range t.stmts {
-		st.Close()
-	}
+	committed := false
+	defer func() {
+		for _, st := range t.stmts {
+			st.Close()
+		}
+		if !committed {
+			tx.Rollback()
+		}
+	}()
+	v, err = fn(t)
 	if err != nil {
-		tx.Rollback()
 		return zero, err
 	}
+	committed = true // after Commit the transaction is over, whatever it returns
 	if err := tx.Commit(); err != nil {
 		return zero, fmt.Errorf("commit: %w", err)
 	}

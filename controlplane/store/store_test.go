@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/sitepulse/sitepulse/controlplane"
+	"github.com/sitepulse/sitepulse/internal/testkit"
 	"github.com/sitepulse/sitepulse/internal/testpg"
 )
 
@@ -53,7 +54,7 @@ func TestStore(t *testing.T) {
 type env struct {
 	t       *testing.T
 	dialect string
-	clock   *fakeClock
+	clock   *testkit.Clock
 	opts    Options // what open uses; a case may change it before reopening
 	s       *Store  // opened with opts
 	pgURL   string
@@ -65,7 +66,7 @@ func newEnv(t *testing.T, dialect, pgURL string, n int) *env {
 	e := &env{
 		t:       t,
 		dialect: dialect,
-		clock:   &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)},
+		clock:   testkit.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)),
 	}
 	e.pgURL, e.name = pgURL, fmt.Sprintf("case_%d", n)
 	e.opts = e.freshOptions()
@@ -100,24 +101,6 @@ func (e *env) open() *Store {
 	return s
 }
 
-// fakeClock is a settable clock, ready at its zero value (the zero time).
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // testDatabase returns a fresh PostgreSQL database for tb, or "" when no
 // test server is configured; the postgres cases then skip (or fail under
 // CI=true) one by one while the SQLite cases run.
@@ -149,4 +132,51 @@ func newTestSchema(tb testing.TB, dbURL, schema string) string {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+func init() {
+	addCases(storeCase{"PanicInWriteRollsBack", testPanicInWriteRollsBack})
+}
+
+// testPanicInWriteRollsBack panics inside a Write whose context is never
+// cancelled (as an API handler's audit write is), recovers like the API
+// does, and checks that the transaction ended: on SQLite it held the only
+// connection, so the next write waited forever.
+func testPanicInWriteRollsBack(t *testing.T, e *env) {
+	ctx := context.WithoutCancel(context.Background())
+	func() {
+		defer func() {
+			if r := recover(); r != "boom" {
+				t.Fatalf("recovered %v, want the panic boom", r)
+			}
+		}()
+		e.s.Write(ctx, func(tx *Tx) error {
+			if err := tx.Audit(ctx, controlplane.AuditEntry{Action: "test.panic"}); err != nil {
+				t.Errorf("Audit: %v", err)
+			}
+			panic("boom")
+		})
+	}()
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.s.CreateTenant(ctx, "after-panic")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("CreateTenant after the panic: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("CreateTenant after a panic in Write did not return within 10s: the transaction still holds the connection")
+	}
+	es, err := e.s.ListAudit(context.Background(), 0, 100, 0)
+	if err != nil {
+		t.Fatalf("ListAudit: %v", err)
+	}
+	for _, a := range es {
+		if a.Action == "test.panic" {
+			t.Errorf("the audit entry written before the panic was committed: %+v", a)
+		}
+	}
 }
