@@ -19,6 +19,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/sitepulse/sitepulse/agent"
+	"github.com/sitepulse/sitepulse/internal/testkit"
 	"github.com/sitepulse/sitepulse/protocol"
 	"github.com/sitepulse/sitepulse/sim"
 )
@@ -195,22 +196,16 @@ func TestMainEndToEnd(t *testing.T) {
 	}
 
 	var st agent.Status
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	testkit.Eventually(t, 20*time.Second, "a healthy agent status", func() bool {
 		var out, errOut bytes.Buffer
-		if code := run([]string{"status", "--listen-addr", m.Addr()}, env(nil), &out, &errOut); code == 0 {
-			if err := json.Unmarshal(out.Bytes(), &st); err != nil {
-				t.Fatalf("status output: %v\n%s", err, out.String())
-			}
-			if st.Router.Connected && st.MQTTConnected && st.Router.Sessions == 1 && st.Outbox.Depth == 0 && st.Outbox.LastSeq > 0 {
-				break
-			}
+		if code := run([]string{"status", "--listen-addr", m.Addr()}, env(nil), &out, &errOut); code != 0 {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("agent never became healthy; last status %+v\n%s", st, logs.String())
+		if err := json.Unmarshal(out.Bytes(), &st); err != nil {
+			t.Fatalf("status output: %v\n%s", err, out.String())
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return st.Router.Connected && st.MQTTConnected && st.Router.Sessions == 1 && st.Outbox.Depth == 0 && st.Outbox.LastSeq > 0
+	})
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}

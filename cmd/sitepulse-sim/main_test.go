@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/go-routeros/routeros/v3"
+	"github.com/sitepulse/sitepulse/internal/testkit"
 )
 
 func TestHelpListsEveryFlag(t *testing.T) {
@@ -205,20 +206,16 @@ func TestSignals(t *testing.T) {
 	}
 	cmd.Process.Signal(syscall.SIGUSR1)
 	waitLine(ctx, t, lines, "router up again")
-	for {
-		c2, err := routeros.DialTimeout(addr, "admin", "", time.Second)
-		if err == nil {
-			rep, err := c2.Run("/ppp/active/print")
-			c2.Close()
-			if err != nil || len(rep.Re) != 0 {
-				t.Fatalf("after reboot: %v %v (want no sessions)", rep, err)
-			}
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatal("router did not come back after SIGUSR1")
-		}
-		time.Sleep(20 * time.Millisecond)
+	var c2 *routeros.Client
+	testkit.Eventually(t, 0, "the router to accept logins after SIGUSR1", func() bool {
+		var err error
+		c2, err = routeros.DialTimeout(addr, "admin", "", time.Second)
+		return err == nil
+	})
+	rep, err := c2.Run("/ppp/active/print")
+	c2.Close()
+	if err != nil || len(rep.Re) != 0 {
+		t.Fatalf("after reboot: %v %v (want no sessions)", rep, err)
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	for range lines {
