@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sitepulse/sitepulse/internal/testkit"
 	"github.com/sitepulse/sitepulse/protocol"
 	"github.com/sitepulse/sitepulse/sim"
 )
@@ -20,7 +21,7 @@ func TestLoginsAndLogoutsArriveInOrder(t *testing.T) {
 	router := startSim(t, sim.Config{})
 	const n = 12
 	addUsers(t, router, "s", n)
-	logs := &syncBuffer{}
+	logs := &testkit.LogBuffer{}
 	a := startAgent(t, testConfig(t, router, br.url(), logs))
 	waitReady(t, a, rcv)
 

@@ -1,7 +1,6 @@
 package agent_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -18,6 +17,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/sitepulse/sitepulse/agent"
+	"github.com/sitepulse/sitepulse/internal/testkit"
 	"github.com/sitepulse/sitepulse/protocol"
 	"github.com/sitepulse/sitepulse/sim"
 )
@@ -237,30 +237,12 @@ func startSim(t *testing.T, cfg sim.Config) *sim.Router {
 	return r
 }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // testConfig is a fast agent configuration for tests.
-func testConfig(t *testing.T, router *sim.Router, brokerURL string, logs *syncBuffer) agent.Config {
+func testConfig(t *testing.T, router *sim.Router, brokerURL string, logs *testkit.LogBuffer) agent.Config {
 	t.Helper()
 	var logger *slog.Logger
 	if logs != nil {
-		logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		logger = logs.Logger()
 	}
 	return agent.Config{
 		RouterID:          testRouterID,

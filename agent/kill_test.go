@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/sitepulse/sitepulse/agent"
+	"github.com/sitepulse/sitepulse/internal/testkit"
 	"github.com/sitepulse/sitepulse/protocol"
 	"github.com/sitepulse/sitepulse/sim"
 )
@@ -102,7 +103,7 @@ func runChild(raw string) int {
 // startChild re-executes the test binary as an agent process. Under
 // qemu-user (the 32-bit ARM run) the kernel cannot exec an ARM binary by
 // itself, so the child is started through the same emulator.
-func startChild(t *testing.T, cc childConfig, logs *syncBuffer) *exec.Cmd {
+func startChild(t *testing.T, cc childConfig, logs *testkit.LogBuffer) *exec.Cmd {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -149,7 +150,7 @@ func TestKillNineLosesNothingCommitted(t *testing.T) {
 	const users = 40
 	addUsers(t, router, "k", users)
 	cc := childConfig{RouterAddr: router.Addr(), MQTTURL: br.url(), DataDir: t.TempDir()}
-	logs := &syncBuffer{}
+	logs := &testkit.LogBuffer{}
 	child := startChild(t, cc, logs)
 	waitFor(t, 60*time.Second, "the child agent's first snapshot", func() bool { return len(rcv.ofType(protocol.EventSnapshot)) > 0 })
 
