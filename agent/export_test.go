@@ -9,3 +9,6 @@ func FailCommits(a *Agent, f func() error) {
 	}
 	a.ob.commitFault.Store(&f)
 }
+
+// ParseDuration parses a RouterOS duration as the agent does.
+var ParseDuration = parseDuration

@@ -263,11 +263,7 @@ func TestOutboxWaitEmpty(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- ob.waitEmpty(ctx) }()
-	select {
-	case <-done:
-		t.Fatal("waitEmpty returned with an event pending")
-	case <-time.After(20 * time.Millisecond):
-	}
+	testkit.Never(t, 20*time.Millisecond, "waitEmpty returning with an event pending", func() bool { return len(done) > 0 })
 	if err := ob.ack(ctx, 1, 1); err != nil {
 		t.Fatal(err)
 	}
