@@ -147,6 +147,15 @@ func (c *Client) History(ctx context.Context, q SessionQuery) (Page[controlplane
 	return res, err
 }
 
+// AllHistory reads every ended session q selects, page by page (Limit
+// and Offset are ignored).
+func (c *Client) AllHistory(ctx context.Context, q SessionQuery) ([]controlplane.SessionRecord, error) {
+	return all(func(offset int) (Page[controlplane.SessionRecord], error) {
+		q.Limit, q.Offset = maxPage, offset
+		return c.History(ctx, q)
+	})
+}
+
 // CommandQuery selects commands, newest first; zero fields select
 // everything.
 type CommandQuery struct {
