@@ -15,7 +15,7 @@ import (
 
 	"github.com/sitepulse/sitepulse/agent"
 	"github.com/sitepulse/sitepulse/bench/harness"
-	"github.com/sitepulse/sitepulse/controlplane/realtime"
+	"github.com/sitepulse/sitepulse/controlplane/fanout"
 	"github.com/sitepulse/sitepulse/sim"
 )
 
@@ -130,7 +130,7 @@ func benchPolling(e *env) error {
 		_ = json.Unmarshal(f.Data, &est)
 		c.SocketID = est.SocketID
 		for _, topic := range []string{"sessions", "dashboard-stats", "routers"} {
-			if err := c.Subscribe(realtime.TenantChannel(fx.TenantID, topic)); err != nil {
+			if err := c.Subscribe(fanout.TenantChannel(fx.TenantID, topic)); err != nil {
 				errc <- err
 				return
 			}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/sitepulse/sitepulse/controlplane/realtime"
+	"github.com/sitepulse/sitepulse/controlplane/pusher"
 )
 
 // Frame is one Pusher frame with its data decoded from the JSON string the
@@ -70,7 +70,7 @@ func DialWS(ctx context.Context, httpAddr, localIP string) (*WSClient, error) {
 func (c *WSClient) Subscribe(channel string) error {
 	data := map[string]string{"channel": channel}
 	if len(channel) > 8 && channel[:8] == "private-" {
-		data["auth"] = realtime.SignChannel(PusherKey, PusherSecret, c.SocketID, channel, "")
+		data["auth"] = pusher.SignChannel(PusherKey, PusherSecret, c.SocketID, channel, "")
 	}
 	return c.Conn.WriteJSON(map[string]any{"event": "pusher:subscribe", "data": data})
 }

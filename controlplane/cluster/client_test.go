@@ -17,7 +17,7 @@ import (
 
 	"github.com/sitepulse/sitepulse/controlplane"
 	"github.com/sitepulse/sitepulse/controlplane/cluster/clustertest"
-	"github.com/sitepulse/sitepulse/controlplane/realtime"
+	"github.com/sitepulse/sitepulse/controlplane/fanout"
 	"github.com/sitepulse/sitepulse/protocol"
 )
 
@@ -101,7 +101,7 @@ func waitSubscribed(t *testing.T, brokerURL string, c *Client) {
 	body, _ := json.Marshal(controlplane.TenantCreated{Tenant: controlplane.Tenant{ID: 1}})
 	for seq := uint64(1); ; seq++ {
 		msg, _ := json.Marshal(relayMessage{Origin: "probe", Seq: seq, Type: "TenantCreated", Change: body})
-		probe.Publish(protocol.BroadcastTopic("0", realtime.SystemAdminChannel), 0, false, msg).Wait()
+		probe.Publish(protocol.BroadcastTopic("0", fanout.SystemAdminChannel), 0, false, msg).Wait()
 		select {
 		case <-c.relay.remote:
 			// Drain what other probes may still deliver.
@@ -269,9 +269,9 @@ func TestRelayDeliversOtherReplicasChangesOnce(t *testing.T) {
 	body, _ := json.Marshal(started)
 	for _, seq := range []uint64{1, 3} {
 		msg, _ := json.Marshal(relayMessage{Origin: "x", Seq: seq, Type: "SessionStarted", Change: body})
-		publish(t, probe, protocol.BroadcastTopic("7", realtime.TenantChannel(7, "sessions")), false, msg)
+		publish(t, probe, protocol.BroadcastTopic("7", fanout.TenantChannel(7, "sessions")), false, msg)
 	}
-	wantSeq := []any{controlplane.SessionStarted{}, realtime.ReplicaGap{Tenant: 7}, controlplane.SessionStarted{}}
+	wantSeq := []any{controlplane.SessionStarted{}, controlplane.ReplicaGap{Tenant: 7}, controlplane.SessionStarted{}}
 	for i, w := range wantSeq {
 		got := recv(t, outA)
 		if fmt.Sprintf("%T", got) != fmt.Sprintf("%T", w) || (i == 1 && got != w) {
@@ -317,7 +317,7 @@ func TestFaninOrdersBatchesAcrossReplicas(t *testing.T) {
 	body, _ := json.Marshal(g.changes[0])
 	rb, _ := json.Marshal(relayBatch{Head: g.head, Changes: []relayChange{{Type: "SessionStarted", Change: body}}})
 	msg, _ := json.Marshal(relayMessage{Origin: "x", Seq: 1, Type: batchType, Change: rb})
-	publish(t, probe, protocol.BroadcastTopic("7", realtime.TenantChannel(7, "sessions")), false, msg)
+	publish(t, probe, protocol.BroadcastTopic("7", fanout.TenantChannel(7, "sessions")), false, msg)
 	for name, out := range map[string]<-chan controlplane.Change{"A": outA, "B": outB} {
 		got := names([]controlplane.Change{recv(t, out), recv(t, out)})
 		if want := []string{"r1:1-2", "r1:2-3"}; !reflect.DeepEqual(got, want) {
@@ -327,7 +327,7 @@ func TestFaninOrdersBatchesAcrossReplicas(t *testing.T) {
 
 	// A malformed batch relay is dropped and counted, not delivered.
 	bad, _ := json.Marshal(relayMessage{Origin: "x", Seq: 2, Type: batchType, Change: json.RawMessage(`{"head":{"RouterID":"r1","Prev":3,"Last":4,"Changes":2},"changes":[]}`)})
-	publish(t, probe, protocol.BroadcastTopic("7", realtime.TenantChannel(7, "sessions")), false, bad)
+	publish(t, probe, protocol.BroadcastTopic("7", fanout.TenantChannel(7, "sessions")), false, bad)
 	waitFor(t, "the malformed relay counted", func() bool {
 		return testutil.ToFloat64(a.m.relayDropped.WithLabelValues("malformed")) == 1
 	})

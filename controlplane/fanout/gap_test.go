@@ -1,4 +1,4 @@
-package realtime
+package fanout
 
 import (
 	"testing"
@@ -15,9 +15,9 @@ func TestFanoutReplicaGapSkipsASeqOnTheTenantsChannels(t *testing.T) {
 
 	s := hotspotSession(1, "guest1", "AA:BB:CC:00:00:01", 1)
 	f.Apply(controlplane.SessionStarted{Session: s})
-	f.Apply(ReplicaGap{Tenant: 2}) // another tenant: no effect on tenant 1
+	f.Apply(controlplane.ReplicaGap{Tenant: 2}) // another tenant: no effect on tenant 1
 	f.Apply(controlplane.SessionEnded{Record: controlplane.SessionRecord{Session: s}})
-	f.Apply(ReplicaGap{Tenant: 1})
+	f.Apply(controlplane.ReplicaGap{Tenant: 1})
 	f.Apply(controlplane.SessionStarted{Session: s})
 	for i, want := range []uint64{1, 2, 4} {
 		if got := seqOf(t, c.expect([]string{EventSessionStarted, EventSessionEnded, EventSessionStarted}[i])); got != want {

@@ -1,9 +1,10 @@
-package realtime
+package fanout
 
 import (
 	"context"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/sitepulse/sitepulse/controlplane"
@@ -276,31 +277,40 @@ func TestMaskIdentity(t *testing.T) {
 	}
 }
 
+// Run applies what the bus delivers at once and flushes on its ticker: in
+// a synctest bubble the ticker fires when every goroutine waits.
 func TestFanoutRunOverBus(t *testing.T) {
-	h, srv := newTestHub(t, nil)
-	c := dial(t, srv)
-	c.subscribeOK(TenantChannel(3, "sessions"), "")
-	var bus controlplane.Bus
-	f := NewFanout(h, FanoutOptions{Interval: 20 * time.Millisecond})
-	ctx, cancel := context.WithCancel(context.Background())
-	sub := bus.Subscribe(16)
-	defer sub.Close()
-	done := make(chan error, 1)
-	go func() { done <- f.Run(ctx, sub.C) }()
-	s := hotspotSession(3, "bususer", "AA:BB:CC:00:00:01", 1)
-	bus.Publish(controlplane.SessionStarted{Session: s})
-	c.expect(EventSessionStarted)
-	s.BytesIn = 42
-	bus.Publish(controlplane.SessionUpdated{Session: s})
-	var d struct {
-		Sessions []sessionView `json:"sessions"`
-	}
-	c.expect(EventSessionUpdated).decode(t, &d) // flushed by the ticker
-	if len(d.Sessions) != 1 || d.Sessions[0].BytesIn != 42 {
-		t.Errorf("SessionUpdated = %+v", d)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		h, srv := newTestHub(t, nil)
+		c := dial(t, srv)
+		c.subscribeOK(TenantChannel(3, "sessions"), "")
+		var bus controlplane.Bus
+		f := NewFanout(h, FanoutOptions{Interval: 20 * time.Millisecond})
+		ctx, cancel := context.WithCancel(context.Background())
+		sub := bus.Subscribe(16)
+		defer sub.Close()
+		done := make(chan error, 1)
+		go func() { done <- f.Run(ctx, sub.C) }()
+		s := hotspotSession(3, "bususer", "AA:BB:CC:00:00:01", 1)
+		bus.Publish(controlplane.SessionStarted{Session: s})
+		synctest.Wait()
+		c.expect(EventSessionStarted)
+		s.BytesIn = 42
+		bus.Publish(controlplane.SessionUpdated{Session: s})
+		synctest.Wait()
+		c.alive() // batched until the tick
+		time.Sleep(20 * time.Millisecond)
+		synctest.Wait()
+		var d struct {
+			Sessions []sessionView `json:"sessions"`
+		}
+		c.expect(EventSessionUpdated).decode(t, &d)
+		if len(d.Sessions) != 1 || d.Sessions[0].BytesIn != 42 {
+			t.Errorf("SessionUpdated = %+v", d)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	})
 }
