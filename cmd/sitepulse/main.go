@@ -349,7 +349,7 @@ func (m *Main) startRealtime(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("seed realtime: %w", err)
 	}
-	fan := fanout.NewFanout(m.hub, fanout.FanoutOptions{Logger: m.log.With("component", "fanout")})
+	fan := fanout.New(m.hub, fanout.Options{Logger: m.log.With("component", "fanout")})
 	fan.Seed(sessions, routers)
 	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m.fanStop = cancel

@@ -55,8 +55,8 @@ type Hub interface {
 	ConnectionCount() int
 }
 
-// FanoutOptions configure a Fanout. Zero values select the defaults.
-type FanoutOptions struct {
+// Options configure a Fanout. Zero values select the defaults.
+type Options struct {
 	// Interval bounds how often SessionUpdated batches, dashboard stats
 	// and system stats are published (per tenant). Zero means 1 s.
 	Interval time.Duration
@@ -87,7 +87,7 @@ type FanoutOptions struct {
 // Apply/Flush only when Run is not running.
 type Fanout struct {
 	hub  Hub
-	opts FanoutOptions
+	opts Options
 	log  *slog.Logger
 
 	seq     map[string]uint64
@@ -108,8 +108,8 @@ type routerState struct {
 	rx, tx float64
 }
 
-// NewFanout returns a fan-out publishing on hub.
-func NewFanout(hub Hub, opts FanoutOptions) *Fanout {
+// New returns a fan-out publishing on hub.
+func New(hub Hub, opts Options) *Fanout {
 	if opts.Interval <= 0 {
 		opts.Interval = time.Second
 	}

@@ -37,7 +37,7 @@ func TestFanoutSessionsBatchingAndSeq(t *testing.T) {
 	h, srv := newTestHub(t, nil)
 	c := dial(t, srv)
 	c.subscribeOK(TenantChannel(1, "sessions"), "")
-	f := NewFanout(h, FanoutOptions{Now: func() time.Time { return fanoutEpoch }})
+	f := New(h, Options{Now: func() time.Time { return fanoutEpoch }})
 
 	a := hotspotSession(1, "+254712345678", "AA:BB:CC:00:00:01", 100)
 	b := hotspotSession(1, "guest42", "AA:BB:CC:00:00:02", 5)
@@ -99,7 +99,7 @@ func TestFanoutSessionsBatchingAndSeq(t *testing.T) {
 
 	t.Run("split into bounded events", func(t *testing.T) {
 		c.t = t
-		f2 := NewFanout(h, FanoutOptions{MaxSessionsPerEvent: 2})
+		f2 := New(h, Options{MaxSessionsPerEvent: 2})
 		for i := 0; i < 5; i++ {
 			f2.Apply(controlplane.SessionUpdated{Session: hotspotSession(1, "u", "AA:BB:CC:00:00:0"+string(rune('0'+i)), 1)})
 		}
@@ -125,7 +125,7 @@ func TestFanoutRoutersAndDashboardStats(t *testing.T) {
 	c.subscribeOK(TenantChannel(1, "dashboard-stats"), "")
 	admin := dial(t, srv)
 	admin.subscribeOK(SystemAdminChannel, "")
-	f := NewFanout(h, FanoutOptions{Now: func() time.Time { return fanoutEpoch }})
+	f := New(h, Options{Now: func() time.Time { return fanoutEpoch }})
 
 	pppoe := hotspotSession(1, "pppuser", "AA:BB:CC:00:00:09", 1)
 	pppoe.Kind, pppoe.Key = protocol.KindPPPoE, "pppoe|pppuser|81"
@@ -212,7 +212,7 @@ func TestFanoutTenantIsolation(t *testing.T) {
 	t1, t2 := dial(t, srv), dial(t, srv)
 	t1.subscribeOK(TenantChannel(1, "sessions"), "")
 	t2.subscribeOK(TenantChannel(2, "sessions"), "")
-	f := NewFanout(h, FanoutOptions{})
+	f := New(h, Options{})
 	f.Apply(controlplane.SessionStarted{Session: hotspotSession(2, "t2user", "AA:BB:CC:00:00:01", 1)})
 	f.Apply(controlplane.SessionStarted{Session: hotspotSession(1, "t1user", "AA:BB:CC:00:00:01", 1)})
 	if f := t1.expect(EventSessionStarted); !strings.Contains(string(f.Data), "t1user") {
@@ -228,7 +228,7 @@ func TestFanoutNeverBroadcastsSecrets(t *testing.T) {
 	h, srv := newTestHub(t, nil)
 	c := dial(t, srv)
 	c.subscribeOK(TenantChannel(1, "sessions"), "")
-	f := NewFanout(h, FanoutOptions{})
+	f := New(h, Options{})
 
 	// A payload someone assembled carelessly: every secret-looking key
 	// must be dropped, contacts masked, the rest kept.
@@ -285,7 +285,7 @@ func TestFanoutRunOverBus(t *testing.T) {
 		c := dial(t, srv)
 		c.subscribeOK(TenantChannel(3, "sessions"), "")
 		var bus controlplane.Bus
-		f := NewFanout(h, FanoutOptions{Interval: 20 * time.Millisecond})
+		f := New(h, Options{Interval: 20 * time.Millisecond})
 		ctx, cancel := context.WithCancel(context.Background())
 		sub := bus.Subscribe(16)
 		defer sub.Close()

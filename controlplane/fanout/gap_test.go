@@ -11,7 +11,7 @@ func TestFanoutReplicaGapSkipsASeqOnTheTenantsChannels(t *testing.T) {
 	h, srv := newTestHub(t, nil)
 	c := dial(t, srv)
 	c.subscribeOK(TenantChannel(1, "sessions"), "")
-	f := NewFanout(h, FanoutOptions{Now: func() time.Time { return fanoutEpoch }})
+	f := New(h, Options{Now: func() time.Time { return fanoutEpoch }})
 
 	s := hotspotSession(1, "guest1", "AA:BB:CC:00:00:01", 1)
 	f.Apply(controlplane.SessionStarted{Session: s})

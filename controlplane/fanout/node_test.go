@@ -135,7 +135,7 @@ func TestNodeCompat(t *testing.T) {
 		defer sub.Close()
 		ctx, cancel := context.WithCancel(context.Background())
 		ran := make(chan error, 1)
-		go func() { ran <- NewFanout(h, FanoutOptions{}).Run(ctx, sub.C) }()
+		go func() { ran <- New(h, Options{}).Run(ctx, sub.C) }()
 		defer func() {
 			cancel()
 			if err := <-ran; err != nil {
