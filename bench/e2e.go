@@ -107,7 +107,7 @@ func e2eRun(e *env, dialect, dbURL, cmd string) error {
 		return err
 	}
 	defer c.Close()
-	if err := c.Subscribe(fanout.TenantChannel(fx.TenantID, "sessions")); err != nil {
+	if err := c.Subscribe(ctx, fanout.TenantChannel(fx.TenantID, "sessions")); err != nil {
 		return err
 	}
 	var lat []time.Duration
@@ -118,8 +118,9 @@ func e2eRun(e *env, dialect, dbURL, cmd string) error {
 	var end, sliceEnd time.Time
 	sliceN := 0
 	for {
-		_ = c.Conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-		f, err := c.Next()
+		rctx, rcancel := context.WithTimeout(ctx, 5*time.Second)
+		f, err := c.Next(rctx)
+		rcancel()
 		if err != nil {
 			return fmt.Errorf("websocket: %w", err)
 		}

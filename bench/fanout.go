@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sitepulse/sitepulse/bench/harness"
+	"github.com/sitepulse/sitepulse/client"
 	"github.com/sitepulse/sitepulse/controlplane/fanout"
 	"github.com/sitepulse/sitepulse/controlplane/pusher"
 )
@@ -49,7 +50,7 @@ func fanoutRun(e *env, n int) error {
 	var recv atomic.Int64
 	var mu sync.Mutex
 	var lat []time.Duration
-	clients := make([]*harness.WSClient, 0, n)
+	clients := make([]*client.Realtime, 0, n)
 	defer func() {
 		for _, c := range clients {
 			c.Close()
@@ -66,13 +67,13 @@ func fanoutRun(e *env, n int) error {
 			return fmt.Errorf("client %d: %w", i, err)
 		}
 		clients = append(clients, c)
-		if err := c.Subscribe(fanout.TenantChannel(fx.TenantID+int64(i%channels), "sessions")); err != nil {
+		if err := c.Subscribe(ctx, fanout.TenantChannel(fx.TenantID+int64(i%channels), "sessions")); err != nil {
 			return err
 		}
 		go func() {
 			local := make([]time.Duration, 0, 64)
 			for {
-				f, err := c.Next()
+				f, err := c.Next(ctx)
 				if err != nil {
 					mu.Lock()
 					lat = append(lat, local...)

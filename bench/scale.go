@@ -43,7 +43,7 @@ func benchScale(e *env) error {
 		return err
 	}
 	defer c.Close()
-	if err := c.Subscribe(fanout.TenantChannel(fx.TenantID, "routers")); err != nil {
+	if err := c.Subscribe(ctx, fanout.TenantChannel(fx.TenantID, "routers")); err != nil {
 		return err
 	}
 	var mu sync.Mutex
@@ -51,7 +51,7 @@ func benchScale(e *env) error {
 	measuring := atomic.Bool{}
 	go func() {
 		for {
-			f, err := c.Next()
+			f, err := c.Next(ctx)
 			if err != nil {
 				return
 			}

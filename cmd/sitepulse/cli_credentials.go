@@ -1,20 +1,12 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
-
-	"github.com/sitepulse/sitepulse/controlplane/api"
 )
 
 // credentials is what `sitepulse login` keeps for the field-tech commands:
@@ -85,91 +77,4 @@ func loadCredentials(path string) (credentials, error) {
 		return c, fmt.Errorf("credentials %s hold no token: run `sitepulse login`", path)
 	}
 	return c, nil
-}
-
-// apiClient calls the REST API with a bearer token.
-type apiClient struct {
-	server string // e.g. http://127.0.0.1:8080, no trailing slash
-	token  string
-	http   *http.Client
-}
-
-func newAPIClient(server, token string) *apiClient {
-	return &apiClient{server: strings.TrimRight(server, "/"), token: token, http: &http.Client{Timeout: 30 * time.Second}}
-}
-
-// apiError is an error answer of the API.
-type apiError struct {
-	Status  int
-	Code    string
-	Message string
-}
-
-func (e *apiError) Error() string {
-	if e.Message == "" {
-		return fmt.Sprintf("HTTP %d", e.Status)
-	}
-	return fmt.Sprintf("%s (HTTP %d)", e.Message, e.Status)
-}
-
-// do sends body (JSON, or nil) and decodes a 2xx answer into out (unless
-// nil). Error answers become *apiError.
-func (c *apiClient) do(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.server+path, rd)
-	if err != nil {
-		return err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Accept", "application/json")
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	res, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, 16<<20))
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	if res.StatusCode >= 300 {
-		var eb api.ErrorBody
-		_ = json.Unmarshal(b, &eb)
-		e := &apiError{Status: res.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message}
-		if res.StatusCode == http.StatusUnauthorized {
-			e.Message += "; run `sitepulse login` again"
-		}
-		return e
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
-		}
-	}
-	return nil
-}
-
-// query encodes non-empty values.
-func query(kv ...string) string {
-	q := url.Values{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		if kv[i+1] != "" {
-			q.Set(kv[i], kv[i+1])
-		}
-	}
-	if len(q) == 0 {
-		return ""
-	}
-	return "?" + q.Encode()
 }
