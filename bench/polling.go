@@ -15,7 +15,7 @@ import (
 	"github.com/sitepulse/sitepulse/agent"
 	"github.com/sitepulse/sitepulse/bench/harness"
 	"github.com/sitepulse/sitepulse/client"
-	"github.com/sitepulse/sitepulse/controlplane/realtime"
+	"github.com/sitepulse/sitepulse/controlplane/fanout"
 	"github.com/sitepulse/sitepulse/sim"
 )
 
@@ -119,7 +119,7 @@ func benchPolling(e *env) error {
 		}
 		defer c.Close()
 		for _, topic := range []string{"sessions", "dashboard-stats", "routers"} {
-			if err := c.Subscribe(ctx, realtime.TenantChannel(fx.TenantID, topic)); err != nil {
+			if err := c.Subscribe(ctx, fanout.TenantChannel(fx.TenantID, topic)); err != nil {
 				errc <- err
 				return
 			}

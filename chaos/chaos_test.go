@@ -17,7 +17,7 @@ import (
 	"github.com/sitepulse/sitepulse/bench/harness"
 	"github.com/sitepulse/sitepulse/client"
 	"github.com/sitepulse/sitepulse/controlplane"
-	"github.com/sitepulse/sitepulse/controlplane/realtime"
+	"github.com/sitepulse/sitepulse/controlplane/fanout"
 	"github.com/sitepulse/sitepulse/protocol"
 	"github.com/sitepulse/sitepulse/sim"
 )
@@ -118,7 +118,7 @@ type wsView struct {
 }
 
 func runClient(ctx context.Context, t *testing.T, srv *harness.Server, token string, tenant int64, v *wsView) {
-	channel := realtime.TenantChannel(tenant, "sessions")
+	channel := fanout.TenantChannel(tenant, "sessions")
 	for first := true; ctx.Err() == nil; first = false {
 		if !first {
 			v.mu.Lock()
@@ -205,13 +205,13 @@ func runClient(ctx context.Context, t *testing.T, srv *harness.Server, token str
 			v.mu.Lock()
 			lenient := time.Now().Before(v.lenientTill)
 			switch f.Event {
-			case realtime.EventSessionStarted:
+			case fanout.EventSessionStarted:
 				v.started++
 				if v.live[k] && !lenient {
 					v.dupStarted = append(v.dupStarted, k)
 				}
 				v.live[k] = true
-			case realtime.EventSessionEnded:
+			case fanout.EventSessionEnded:
 				v.ended++
 				if !v.live[k] && !lenient {
 					v.dupEnded = append(v.dupEnded, k)

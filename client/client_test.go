@@ -12,7 +12,8 @@ import (
 
 	"github.com/sitepulse/sitepulse/client"
 	"github.com/sitepulse/sitepulse/controlplane"
-	"github.com/sitepulse/sitepulse/controlplane/realtime"
+	"github.com/sitepulse/sitepulse/controlplane/fanout"
+	"github.com/sitepulse/sitepulse/controlplane/pusher"
 )
 
 // TestErrorAnswers checks that error answers become *client.Error with
@@ -101,15 +102,15 @@ func (principals) Authenticate(_ context.Context, bearer string) (controlplane.P
 
 // hubServer runs the real realtime hub with its auth endpoint and the
 // /api/v1/config the client reads.
-func hubServer(t *testing.T, opts realtime.Options) (*realtime.Hub, *httptest.Server) {
+func hubServer(t *testing.T, opts pusher.Options) (*pusher.Hub, *httptest.Server) {
 	t.Helper()
 	opts.AppID, opts.Key, opts.Secret = "app", "key", "secret"
-	hub, err := realtime.New(opts)
+	hub, err := pusher.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	hub.Mount(mux, principals{})
+	hub.Mount(mux, fanout.ChannelAuth(principals{}))
 	mux.HandleFunc("GET /api/v1/config", func(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(map[string]any{"pusher": map[string]string{"key": "key", "app_id": "app"}})
 	})
@@ -125,7 +126,7 @@ func hubServer(t *testing.T, opts realtime.Options) (*realtime.Hub, *httptest.Se
 // TestRealtime subscribes to a private channel through the control
 // plane's auth endpoint and receives an event published on it.
 func TestRealtime(t *testing.T) {
-	hub, srv := hubServer(t, realtime.Options{})
+	hub, srv := hubServer(t, pusher.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	c := client.New(srv.URL, client.Options{Token: "tok"})
@@ -167,7 +168,7 @@ func TestRealtime(t *testing.T) {
 // hub closes a connection that misses a pong within PongTimeout, so a
 // second ping only comes if the first was answered.
 func TestRealtimeAnswersPings(t *testing.T) {
-	_, srv := hubServer(t, realtime.Options{ActivityTimeout: time.Second, PongTimeout: 300 * time.Millisecond})
+	_, srv := hubServer(t, pusher.Options{ActivityTimeout: time.Second, PongTimeout: 300 * time.Millisecond})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	rt, err := client.DialRealtime(ctx, srv.URL, "key", client.RealtimeOptions{})
@@ -189,7 +190,7 @@ func TestRealtimeAnswersPings(t *testing.T) {
 // TestRealtimePrivateNeedsAuthorizer checks that a private channel is
 // refused locally without an Authorizer.
 func TestRealtimePrivateNeedsAuthorizer(t *testing.T) {
-	_, srv := hubServer(t, realtime.Options{})
+	_, srv := hubServer(t, pusher.Options{})
 	ctx := context.Background()
 	rt, err := client.DialRealtime(ctx, srv.URL, "key", client.RealtimeOptions{})
 	if err != nil {

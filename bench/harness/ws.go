@@ -8,14 +8,14 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/sitepulse/sitepulse/client"
-	"github.com/sitepulse/sitepulse/controlplane/realtime"
+	"github.com/sitepulse/sitepulse/controlplane/pusher"
 )
 
 // SignLocally is an Authorizer that signs private channels with the
 // harness app secret, so many clients subscribe without an HTTP round
 // trip each.
 func SignLocally(_ context.Context, socketID, channel string) (string, error) {
-	return realtime.SignChannel(PusherKey, PusherSecret, socketID, channel, ""), nil
+	return pusher.SignChannel(PusherKey, PusherSecret, socketID, channel, ""), nil
 }
 
 // DialWS connects a Pusher client (package client) to the hub at

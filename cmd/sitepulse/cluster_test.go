@@ -15,7 +15,8 @@ import (
 
 	"github.com/sitepulse/sitepulse/client"
 	"github.com/sitepulse/sitepulse/controlplane/cluster/clustertest"
-	"github.com/sitepulse/sitepulse/controlplane/realtime"
+	"github.com/sitepulse/sitepulse/controlplane/fanout"
+	"github.com/sitepulse/sitepulse/controlplane/pusher"
 	"github.com/sitepulse/sitepulse/controlplane/store"
 	"github.com/sitepulse/sitepulse/internal/testpg"
 	"github.com/sitepulse/sitepulse/protocol"
@@ -56,7 +57,7 @@ func triggerPusherAPI(t *testing.T, m *Main, secret, channel, name, data string)
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"name": name, "data": data, "channel": channel})
 	path := "/apps/sitepulse/events"
-	q, err := realtime.SignedQuery("sitepulse", secret, "POST", path, nil, body, time.Now())
+	q, err := pusher.SignedQuery("sitepulse", secret, "POST", path, nil, body, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +133,7 @@ func TestScaleOutTwoReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	token := login(t, "http://"+a.HTTPAddr(), "root@isp.test", "a very long admin password")
-	channel := realtime.TenantChannel(ten.ID, "sessions")
+	channel := fanout.TenantChannel(ten.ID, "sessions")
 	dashA := subscribePusher(t, a, token, channel)
 	dashB := subscribePusher(t, b, token, channel)
 
@@ -181,7 +182,7 @@ func TestScaleOutTwoReplicas(t *testing.T) {
 	want := []struct {
 		event string
 		user  string
-	}{{realtime.EventSessionStarted, "u1"}, {realtime.EventSessionStarted, "u2"}, {realtime.EventSessionEnded, "u1"}, {realtime.EventSessionEnded, "u2"}}
+	}{{fanout.EventSessionStarted, "u1"}, {fanout.EventSessionStarted, "u2"}, {fanout.EventSessionEnded, "u1"}, {fanout.EventSessionEnded, "u2"}}
 	for name, d := range map[string]*pusherClient{"replica A": dashA, "replica B": dashB} {
 		for i, w := range want {
 			ev, seq, key := d.nextSessionEvent()

@@ -1,10 +1,8 @@
-package realtime
+package pusher
 
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -47,29 +45,18 @@ func NewAPIHandler(hub *Hub) *APIHandler {
 	}}
 }
 
-// apiError is an error answer of the HTTP API.
-type apiError struct {
-	status int
-	code   string
-	msg    string
-}
-
-func (e *apiError) Error() string { return e.msg }
-
-func badRequest(format string, args ...any) *apiError {
-	return &apiError{http.StatusBadRequest, controlplane.EINVALID, fmt.Sprintf(format, args...)}
+func badRequest(format string, args ...any) error {
+	return controlplane.Errorf(controlplane.EINVALID, format, args...)
 }
 
 // ServeHTTP implements http.Handler.
 func (a *APIHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	resp, err := a.serve(r)
 	if err != nil {
-		var ae *apiError
-		if !errors.As(err, &ae) {
-			ae = &apiError{http.StatusInternalServerError, controlplane.EINTERNAL, "internal error"}
+		if controlplane.ErrorCode(err) == controlplane.EINTERNAL {
 			a.hub.log.Error("pusher http api", "path", r.URL.Path, "err", err)
 		}
-		writeError(w, ae.status, ae.code, ae.msg)
+		writeError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, resp)
@@ -79,22 +66,22 @@ func (a *APIHandler) serve(r *http.Request) (any, error) {
 	// /apps/{id}/{rest...}
 	rest, ok := strings.CutPrefix(r.URL.Path, "/apps/")
 	if !ok {
-		return nil, &apiError{http.StatusNotFound, controlplane.ENOTFOUND, "not found"}
+		return nil, controlplane.Errorf(controlplane.ENOTFOUND, "not found")
 	}
 	appID, rest, _ := strings.Cut(rest, "/")
 	if appID != a.hub.opts.AppID {
-		return nil, &apiError{http.StatusNotFound, controlplane.ENOTFOUND, "unknown app id"}
+		return nil, controlplane.Errorf(controlplane.ENOTFOUND, "unknown app id")
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxAPIBody+1))
 	if err != nil {
 		return nil, badRequest("read body: %v", err)
 	}
 	if len(body) > maxAPIBody {
-		return nil, &apiError{http.StatusRequestEntityTooLarge, controlplane.ETOOLARGE, fmt.Sprintf("body larger than %d bytes", maxAPIBody)}
+		return nil, controlplane.Errorf(controlplane.ETOOLARGE, "body larger than %d bytes", maxAPIBody)
 	}
 	if err := a.verify(r, body); err != nil {
 		a.hub.metrics.authFailures.WithLabelValues("api_signature").Inc()
-		return nil, &apiError{http.StatusUnauthorized, controlplane.EUNAUTHORIZED, err.Error()}
+		return nil, controlplane.Errorf(controlplane.EUNAUTHORIZED, "%v", err)
 	}
 	q := r.URL.Query()
 	switch parts := strings.Split(rest, "/"); {
@@ -124,7 +111,7 @@ func (a *APIHandler) serve(r *http.Request) (any, error) {
 		}
 		return a.users(parts[1])
 	default:
-		return nil, &apiError{http.StatusNotFound, controlplane.ENOTFOUND, "no such endpoint"}
+		return nil, controlplane.Errorf(controlplane.ENOTFOUND, "no such endpoint")
 	}
 }
 
@@ -183,8 +170,8 @@ func (a *APIHandler) prepare(e event, batch bool) (prepared, error) {
 		p.data = buf.String()
 	}
 	if int64(len(p.data)) > a.hub.opts.MaxMessageSize {
-		return p, &apiError{http.StatusRequestEntityTooLarge, controlplane.ETOOLARGE,
-			fmt.Sprintf("data is %d bytes, more than the %d allowed", len(p.data), a.hub.opts.MaxMessageSize)}
+		return p, controlplane.Errorf(controlplane.ETOOLARGE,
+			"data is %d bytes, more than the %d allowed", len(p.data), a.hub.opts.MaxMessageSize)
 	}
 	switch {
 	case batch && (e.Channel == "" || len(e.Channels) > 0):
@@ -230,10 +217,6 @@ type APIEvent struct {
 	Data     string   `json:"data"`
 	SocketID string   `json:"socket_id,omitempty"`
 }
-
-// ChangeTenant implements controlplane.Change, so that a relayed event can
-// reach the fan-out with the relayed changes.
-func (APIEvent) ChangeTenant() int64 { return 0 }
 
 // ForwardAPIEvents makes the HTTP API hand every event it publishes to f
 // as well, after publishing it on this hub: a replica relays them so that
@@ -307,11 +290,8 @@ func (a *APIHandler) batch(body []byte) (any, error) {
 	for i, e := range b.Batch {
 		p, err := a.prepare(e, true)
 		if err != nil {
-			var ae *apiError
-			if errors.As(err, &ae) {
-				ae.msg = fmt.Sprintf("batch[%d]: %s", i, ae.msg)
-			}
-			return nil, err
+			// prepare's errors are all *controlplane.Error.
+			return nil, controlplane.Errorf(controlplane.ErrorCode(err), "batch[%d]: %s", i, controlplane.ErrorMessage(err))
 		}
 		ps[i] = p
 		anyInfo = anyInfo || p.info.any()

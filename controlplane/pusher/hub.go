@@ -1,4 +1,4 @@
-package realtime
+package pusher
 
 import (
 	"context"
@@ -150,7 +150,7 @@ type member struct {
 // be registered.
 func New(opts Options) (*Hub, error) {
 	if opts.Key == "" || opts.Secret == "" {
-		return nil, errors.New("realtime: Key and Secret are required")
+		return nil, errors.New("pusher: Key and Secret are required")
 	}
 	opts.setDefaults()
 	h := &Hub{
@@ -162,7 +162,7 @@ func New(opts Options) (*Hub, error) {
 	}
 	var b [4]byte
 	if _, err := rand.Read(b[:]); err != nil {
-		return nil, fmt.Errorf("realtime: socket id prefix: %w", err)
+		return nil, fmt.Errorf("pusher: socket id prefix: %w", err)
 	}
 	// Keep the prefix positive and below 2^31 so ids stay short decimals.
 	h.socketPrefix = binary.BigEndian.Uint32(b[:]) >> 1
@@ -583,6 +583,6 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("realtime shutdown: %w", ctx.Err())
+		return fmt.Errorf("pusher shutdown: %w", ctx.Err())
 	}
 }

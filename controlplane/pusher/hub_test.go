@@ -1,4 +1,4 @@
-package realtime
+package pusher
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/sitepulse/sitepulse/internal/testkit"
 )
 
 func TestConnectionEstablished(t *testing.T) {
@@ -94,7 +96,12 @@ func TestActivityTimeout(t *testing.T) {
 		pongs := make(chan struct{}, 16)
 		c.ws.SetPongHandler(func(string) error { pongs <- struct{}{}; return nil })
 		go func() { _, _, _ = c.ws.ReadMessage() }() // runs the pong handler
-		for i := 0; i < 6; i++ {
+		// Ping a third of the activity timeout apart until twice that
+		// timeout has passed: a server that ignored WebSocket pings would
+		// have sent pusher:ping and closed by then.
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for end := time.Now().Add(600 * time.Millisecond); time.Now().Before(end); <-tick.C {
 			if err := c.ws.WriteControl(websocket.PingMessage, []byte("p"), time.Now().Add(time.Second)); err != nil {
 				t.Fatal(err)
 			}
@@ -103,7 +110,6 @@ func TestActivityTimeout(t *testing.T) {
 			case <-time.After(5 * time.Second):
 				t.Fatal("no pong for a websocket ping")
 			}
-			time.Sleep(100 * time.Millisecond) // spread over twice the activity timeout
 		}
 		if n := h.ConnectionCount(); n != 1 {
 			t.Errorf("connections = %d, want 1 (pings kept it alive)", n)
@@ -202,7 +208,7 @@ func TestPublicSubscribeAndPublish(t *testing.T) {
 
 	a.send("pusher:unsubscribe", "", map[string]any{"channel": "news"})
 	a.alive()
-	waitFor(t, "one subscriber left", func() bool {
+	testkit.Eventually(t, 0, "one subscriber left", func() bool {
 		info, _ := h.Channel("news")
 		return info.SubscriptionCount == 1
 	})
@@ -329,7 +335,7 @@ func TestPresenceMembers(t *testing.T) {
 	}
 
 	a1.ws.Close()
-	waitFor(t, "a1 gone", func() bool { info, _ := h.Channel(ch); return info.SubscriptionCount == 2 })
+	testkit.Eventually(t, 0, "a1 gone", func() bool { info, _ := h.Channel(ch); return info.SubscriptionCount == 2 })
 	observer.alive() // no member_removed while a2 remains
 
 	a2.send("pusher:unsubscribe", "", map[string]any{"channel": ch})
@@ -454,7 +460,7 @@ func TestSlowConsumerClosedWith4100(t *testing.T) {
 			t.Fatalf("fast subscriber failed after %d frames: %v", i, err)
 		}
 	}
-	waitFor(t, "slow consumer unsubscribed", func() bool {
+	testkit.Eventually(t, 0, "slow consumer unsubscribed", func() bool {
 		info, _ := h.Channel("firehose")
 		return info.SubscriptionCount == 1
 	})

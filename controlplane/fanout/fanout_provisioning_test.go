@@ -1,4 +1,4 @@
-package realtime
+package fanout
 
 import (
 	"strings"
@@ -15,7 +15,7 @@ func TestFanoutCommandUpdated(t *testing.T) {
 	c.subscribeOK(TenantChannel(3, "commands"), "")
 	other := dial(t, srv)
 	other.subscribeOK(TenantChannel(4, "commands"), "")
-	f := NewFanout(h, FanoutOptions{Now: func() time.Time { return fanoutEpoch }})
+	f := New(h, Options{Now: func() time.Time { return fanoutEpoch }})
 
 	no := false
 	cmd := controlplane.Command{ID: "c1", TenantID: 3, RouterID: "r1", Kind: protocol.CmdHotspotUserAdd, Status: controlplane.CommandQueued,
@@ -69,7 +69,7 @@ func TestFanoutUserEvents(t *testing.T) {
 	h, srv := newTestHub(t, nil)
 	c := dial(t, srv)
 	c.subscribeOK(TenantChannel(3, "users"), "")
-	f := NewFanout(h, FanoutOptions{Now: func() time.Time { return fanoutEpoch }})
+	f := New(h, Options{Now: func() time.Time { return fanoutEpoch }})
 	exp := fanoutEpoch.Add(24 * time.Hour)
 	a := controlplane.Account{ID: 11, TenantID: 3, Kind: controlplane.AccountHotspot, Name: "0712345678", Password: "pw-secret",
 		Profile: "1h", ExpiresAt: &exp, Phone: "+254712345678", Email: "jane@example.com", Comment: "call +254799999999",

@@ -1,6 +1,9 @@
-package realtime
+package fanout
 
-import "testing"
+import (
+	"encoding/json"
+	"testing"
+)
 
 func TestMaskPhone(t *testing.T) {
 	tests := []struct{ in, want string }{
@@ -54,7 +57,10 @@ func TestScrubValue(t *testing.T) {
 		},
 		"list": []any{map[string]any{"client_secret": "x", "msisdn": "0712345678"}},
 	}
-	got := mustMarshal(scrubValue(in))
+	got, err := json.Marshal(scrubValue(in))
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := `{"list":[{"msisdn":"0712****678"}],"nested":{"email":"j***@example.com","phone":"+2547****678"},"user":"alice"}`
 	if string(got) != want {
 		t.Errorf("scrubValue = %s, want %s", got, want)

@@ -1,4 +1,4 @@
-package realtime
+package pusher
 
 import (
 	"fmt"
@@ -25,6 +25,8 @@ type metrics struct {
 }
 
 func newMetrics() *metrics {
+	// "realtime", as before the server had a package of its own: the
+	// dashboards and alerts of deployments query these names.
 	const ns, sub = "sitepulse", "realtime"
 	return &metrics{
 		connections: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -85,7 +87,7 @@ func (m *metrics) register(r prometheus.Registerer) error {
 		m.clientEvents, m.published, m.badFrames,
 	} {
 		if err := r.Register(c); err != nil {
-			return fmt.Errorf("register realtime metrics: %w", err)
+			return fmt.Errorf("register pusher metrics: %w", err)
 		}
 	}
 	return nil

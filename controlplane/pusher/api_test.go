@@ -1,4 +1,4 @@
-package realtime
+package pusher
 
 import (
 	"encoding/json"

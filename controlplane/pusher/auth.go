@@ -1,4 +1,4 @@
-package realtime
+package pusher
 
 import (
 	"context"
@@ -6,46 +6,36 @@ import (
 	"errors"
 	"mime"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/sitepulse/sitepulse/controlplane"
 )
 
-// Authenticator resolves a dashboard user's bearer token. Implemented by the
-// control plane's token store.
+// Authenticator resolves the bearer token of a channel authorization
+// request. The control plane adapts its token store to it with its channel
+// policy (controlplane/fanout.ChannelAuth).
 type Authenticator interface {
-	// Authenticate returns the principal a token belongs to. Errors with
-	// code EUNAUTHORIZED (unknown, revoked, expired token) answer 401,
-	// EUNAVAILABLE 503, anything else 500.
-	Authenticate(ctx context.Context, bearer string) (controlplane.Principal, error)
+	// Authenticate returns the user a token belongs to. The error's code
+	// picks the answer through controlplane.HTTPStatus: EUNAUTHORIZED
+	// (unknown, revoked, expired token) answers 401, EUNAVAILABLE 503,
+	// an error without a code 500.
+	Authenticate(ctx context.Context, bearer string) (User, error)
 }
 
-// SystemAdminChannel is the channel only system admins may join.
-const SystemAdminChannel = "private-system-admin"
+// User is an authenticated user as channel authorization sees them.
+type User interface {
+	// CanSubscribe reports whether the user may subscribe to channel, a
+	// private-, presence- or private-encrypted- channel.
+	CanSubscribe(channel string) bool
+	// PresenceMember is what the other members of a presence channel
+	// learn about the user.
+	PresenceMember() Member
+}
 
-// CanSubscribe reports whether p may subscribe to channel: system admins to
-// every channel, other users only to private-tenant.{their tenant}.* and
-// presence-tenant.{their tenant}.* channels.
-func CanSubscribe(p controlplane.Principal, channel string) bool {
-	if p.IsSystemAdmin() {
-		return true
-	}
-	if !p.Role.Valid() || p.TenantID <= 0 {
-		return false
-	}
-	var rest string
-	switch KindOf(channel) {
-	case ChannelPrivate:
-		rest = strings.TrimPrefix(channel, prefixPrivate)
-	case ChannelPresence:
-		rest = strings.TrimPrefix(channel, prefixPresence)
-	default:
-		return false
-	}
-	// Compare the exact decimal text: "tenant.01.x" is not tenant 1's.
-	want := "tenant." + strconv.FormatInt(p.TenantID, 10) + "."
-	return strings.HasPrefix(rest, want) && len(rest) > len(want)
+// Member is a presence channel member as channel_data carries it.
+type Member struct {
+	UserID   string `json:"user_id"`
+	UserInfo any    `json:"user_info,omitempty"`
 }
 
 // AuthHandler answers pusher-js / Laravel Echo channel authorization
@@ -72,50 +62,48 @@ func (a *AuthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m := a.hub.metrics
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		writeError(w, http.StatusMethodNotAllowed, controlplane.EINVALID, "use POST")
+		writeErrorStatus(w, http.StatusMethodNotAllowed, controlplane.EINVALID, "use POST")
 		return
 	}
 	token, ok := bearerToken(r)
 	if !ok {
 		m.authFailures.WithLabelValues("unauthenticated").Inc()
-		writeError(w, http.StatusUnauthorized, controlplane.EUNAUTHORIZED, "missing bearer token")
+		writeError(w, controlplane.Errorf(controlplane.EUNAUTHORIZED, "missing bearer token"))
 		return
 	}
-	p, err := a.auth.Authenticate(r.Context(), token)
+	user, err := a.auth.Authenticate(r.Context(), token)
 	if err != nil {
 		switch controlplane.ErrorCode(err) {
 		case controlplane.EUNAUTHORIZED:
 			m.authFailures.WithLabelValues("unauthenticated").Inc()
-			writeError(w, http.StatusUnauthorized, controlplane.EUNAUTHORIZED, "invalid bearer token")
-		case controlplane.EUNAVAILABLE:
-			writeError(w, http.StatusServiceUnavailable, controlplane.EUNAVAILABLE, controlplane.ErrorMessage(err))
-		default:
+			err = controlplane.Errorf(controlplane.EUNAUTHORIZED, "invalid bearer token")
+		case controlplane.EINTERNAL:
 			a.hub.log.Error("channel auth: authenticate", "err", err)
-			writeError(w, http.StatusInternalServerError, controlplane.EINTERNAL, "internal error")
 		}
+		writeError(w, err)
 		return
 	}
 	socketID, channel, err := authRequestFields(w, r)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, controlplane.EINVALID, err.Error())
+		writeError(w, controlplane.Errorf(controlplane.EINVALID, "%v", err))
 		return
 	}
 	if !ValidSocketID(socketID) {
-		writeError(w, http.StatusBadRequest, controlplane.EINVALID, "socket_id must look like 123.456")
+		writeError(w, controlplane.Errorf(controlplane.EINVALID, "socket_id must look like 123.456"))
 		return
 	}
 	if !ValidChannelName(channel) {
-		writeError(w, http.StatusBadRequest, controlplane.EINVALID, "invalid channel_name")
+		writeError(w, controlplane.Errorf(controlplane.EINVALID, "invalid channel_name"))
 		return
 	}
 	kind := KindOf(channel)
 	if !kind.needsAuth() {
-		writeError(w, http.StatusBadRequest, controlplane.EINVALID, "public channels need no authorization")
+		writeError(w, controlplane.Errorf(controlplane.EINVALID, "public channels need no authorization"))
 		return
 	}
-	if !CanSubscribe(p, channel) {
+	if !user.CanSubscribe(channel) {
 		m.authFailures.WithLabelValues("forbidden").Inc()
-		writeError(w, http.StatusForbidden, controlplane.EFORBIDDEN, "you may not subscribe to "+channel)
+		writeError(w, controlplane.Errorf(controlplane.EFORBIDDEN, "you may not subscribe to %s", channel))
 		return
 	}
 	opts := &a.hub.opts
@@ -126,30 +114,16 @@ func (a *AuthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}{}
 	switch kind {
 	case ChannelPresence:
-		resp.ChannelData = string(mustMarshal(presenceMember(p)))
+		resp.ChannelData = string(mustMarshal(user.PresenceMember()))
 	case ChannelPrivateEncrypted:
 		if len(opts.EncryptionMasterKey) == 0 {
-			writeError(w, http.StatusForbidden, controlplane.EFORBIDDEN, "encrypted channels are not enabled on this server")
+			writeError(w, controlplane.Errorf(controlplane.EFORBIDDEN, "encrypted channels are not enabled on this server"))
 			return
 		}
 		resp.SharedSecret = EncryptedChannelSecret(channel, opts.EncryptionMasterKey)
 	}
 	resp.Auth = SignChannel(opts.Key, opts.Secret, socketID, channel, resp.ChannelData)
 	writeJSON(w, http.StatusOK, resp)
-}
-
-// presenceMember is what other members of a presence channel learn about a
-// user: the id, the display name and the masked email.
-func presenceMember(p controlplane.Principal) any {
-	type info struct {
-		Name  string `json:"name,omitempty"`
-		Email string `json:"email,omitempty"`
-		Role  string `json:"role,omitempty"`
-	}
-	return struct {
-		UserID   string `json:"user_id"`
-		UserInfo info   `json:"user_info"`
-	}{strconv.FormatInt(p.UserID, 10), info{Name: p.Name, Email: MaskEmail(p.Email), Role: string(p.Role)}}
 }
 
 // bearerToken extracts the token of "Authorization: Bearer <token>".
@@ -196,9 +170,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(mustMarshal(v))
 }
 
-// writeError answers with the control plane's error body
-// {"error":{"code","message"}}.
-func writeError(w http.ResponseWriter, status int, code, message string) {
+// writeError answers err with the control plane's error body
+// {"error":{"code","message"}} and the status controlplane.HTTPStatus gives
+// its code: the one table every HTTP endpoint of the control plane answers
+// by.
+func writeError(w http.ResponseWriter, err error) {
+	code := controlplane.ErrorCode(err)
+	writeErrorStatus(w, controlplane.HTTPStatus(code), code, controlplane.ErrorMessage(err))
+}
+
+// writeErrorStatus answers with the error body and a status of the
+// caller's: for answers about HTTP itself (405) that no error code stands
+// for.
+func writeErrorStatus(w http.ResponseWriter, status int, code, message string) {
 	type body struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`

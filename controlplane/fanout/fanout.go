@@ -1,4 +1,4 @@
-package realtime
+package fanout
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sitepulse/sitepulse/controlplane"
+	"github.com/sitepulse/sitepulse/controlplane/pusher"
 	"github.com/sitepulse/sitepulse/protocol"
 )
 
@@ -35,18 +36,27 @@ func TenantChannel(tenant int64, topic string) string {
 	return "private-tenant." + strconv.FormatInt(tenant, 10) + "." + topic
 }
 
-// ReplicaGap tells the fan-out that changes of Tenant (0: system-wide) may
-// have been lost on their way from another control-plane replica (see
-// controlplane/cluster). The fan-out skips one seq on each channel of the
-// tenant it has published on, and on the system channel, so dashboards see
-// a gap and refetch instead of silently missing an event.
-type ReplicaGap struct{ Tenant int64 }
+// RelayedAPIEvent is an event another replica's Pusher HTTP API published
+// (pusher.Hub.ForwardAPIEvents), as it arrives with the changes that
+// replica relayed (controlplane/cluster): the fan-out publishes it on its
+// hub as that replica's API handler did on its own.
+type RelayedAPIEvent struct{ pusher.APIEvent }
 
 // ChangeTenant implements controlplane.Change.
-func (g ReplicaGap) ChangeTenant() int64 { return g.Tenant }
+func (RelayedAPIEvent) ChangeTenant() int64 { return 0 }
 
-// FanoutOptions configure a Fanout. Zero values select the defaults.
-type FanoutOptions struct {
+// Hub is where a Fanout publishes: a *pusher.Hub.
+type Hub interface {
+	// Publish encodes data as JSON and sends it to channel's subscribers.
+	Publish(channel, event string, data any, exceptSocketID string) error
+	// PublishRaw sends data, already a string, to channel's subscribers.
+	PublishRaw(channel, event, data, exceptSocketID string) error
+	// ConnectionCount is the number of open connections.
+	ConnectionCount() int
+}
+
+// Options configure a Fanout. Zero values select the defaults.
+type Options struct {
 	// Interval bounds how often SessionUpdated batches, dashboard stats
 	// and system stats are published (per tenant). Zero means 1 s.
 	Interval time.Duration
@@ -76,8 +86,8 @@ type FanoutOptions struct {
 // A Fanout's state is owned by one goroutine: call Seed before Run, and
 // Apply/Flush only when Run is not running.
 type Fanout struct {
-	hub  *Hub
-	opts FanoutOptions
+	hub  Hub
+	opts Options
 	log  *slog.Logger
 
 	seq     map[string]uint64
@@ -98,8 +108,8 @@ type routerState struct {
 	rx, tx float64
 }
 
-// NewFanout returns a fan-out publishing on hub.
-func NewFanout(hub *Hub, opts FanoutOptions) *Fanout {
+// New returns a fan-out publishing on hub.
+func New(hub Hub, opts Options) *Fanout {
 	if opts.Interval <= 0 {
 		opts.Interval = time.Second
 	}
@@ -245,7 +255,7 @@ func (f *Fanout) Apply(c controlplane.Change) {
 			"resources": c.Resources,
 			"at":        c.At,
 		})
-	case ReplicaGap:
+	case controlplane.ReplicaGap:
 		prefix := TenantChannel(c.Tenant, "")
 		for ch := range f.seq {
 			if ch == SystemAdminChannel || (c.Tenant != 0 && strings.HasPrefix(ch, prefix)) {
@@ -254,7 +264,7 @@ func (f *Fanout) Apply(c controlplane.Change) {
 		}
 	case controlplane.BatchApplied:
 		// Only the changes after it matter here.
-	case APIEvent:
+	case RelayedAPIEvent:
 		// Published through another replica's HTTP API.
 		for _, ch := range c.Channels {
 			if err := f.hub.PublishRaw(ch, c.Name, c.Data, c.SocketID); err != nil {
@@ -443,70 +453,4 @@ func newRouterView(r controlplane.Router) routerView {
 		Identity: r.Identity, RouterOSVersion: r.RouterOSVersion, AgentVersion: r.AgentVersion,
 		Board: r.Board, LastSeenAt: r.LastSeenAt, Resources: r.Resources,
 	}
-}
-
-// maskIdentity masks phone numbers and emails in an identifier: the whole
-// value when it is one (hotspot usernames often are), else every embedded
-// token that is one (session keys contain the username). Masking is
-// deterministic, so masked keys still match between SessionStarted,
-// SessionUpdated and SessionEnded.
-func maskIdentity(s string) string {
-	digits := 0
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c >= '0' && c <= '9':
-			digits++
-		case c == '+' || c == ' ' || c == '-':
-		default:
-			return maskContactsIn(s)
-		}
-	}
-	if digits >= 9 {
-		return MaskPhone(s)
-	}
-	return s
-}
-
-// maskContactsIn masks each token of s (a run of [A-Za-z0-9._%+@-]) that is
-// an email or a phone number of at least nine digits.
-func maskContactsIn(s string) string {
-	isTokenByte := func(c byte) bool {
-		return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
-			c == '.' || c == '_' || c == '%' || c == '+' || c == '-' || c == '@'
-	}
-	var out []byte
-	for i := 0; i < len(s); {
-		if !isTokenByte(s[i]) {
-			out = append(out, s[i])
-			i++
-			continue
-		}
-		j := i
-		for j < len(s) && isTokenByte(s[j]) {
-			j++
-		}
-		tok := s[i:j]
-		switch {
-		case strings.Contains(tok, "@"):
-			tok = MaskEmail(tok)
-		case isPhoneToken(tok):
-			tok = MaskPhone(tok)
-		}
-		out = append(out, tok...)
-		i = j
-	}
-	return string(out)
-}
-
-func isPhoneToken(tok string) bool {
-	digits := strings.TrimPrefix(tok, "+")
-	if len(digits) < 9 {
-		return false
-	}
-	for i := 0; i < len(digits); i++ {
-		if digits[i] < '0' || digits[i] > '9' {
-			return false
-		}
-	}
-	return true
 }

@@ -1,4 +1,4 @@
-package realtime
+package fanout
 
 import (
 	"strings"
@@ -117,4 +117,70 @@ func scrubValue(v any) any {
 	default:
 		return v
 	}
+}
+
+// maskIdentity masks phone numbers and emails in an identifier: the whole
+// value when it is one (hotspot usernames often are), else every embedded
+// token that is one (session keys contain the username). Masking is
+// deterministic, so masked keys still match between SessionStarted,
+// SessionUpdated and SessionEnded.
+func maskIdentity(s string) string {
+	digits := 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '+' || c == ' ' || c == '-':
+		default:
+			return maskContactsIn(s)
+		}
+	}
+	if digits >= 9 {
+		return MaskPhone(s)
+	}
+	return s
+}
+
+// maskContactsIn masks each token of s (a run of [A-Za-z0-9._%+@-]) that is
+// an email or a phone number of at least nine digits.
+func maskContactsIn(s string) string {
+	isTokenByte := func(c byte) bool {
+		return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			c == '.' || c == '_' || c == '%' || c == '+' || c == '-' || c == '@'
+	}
+	var out []byte
+	for i := 0; i < len(s); {
+		if !isTokenByte(s[i]) {
+			out = append(out, s[i])
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && isTokenByte(s[j]) {
+			j++
+		}
+		tok := s[i:j]
+		switch {
+		case strings.Contains(tok, "@"):
+			tok = MaskEmail(tok)
+		case isPhoneToken(tok):
+			tok = MaskPhone(tok)
+		}
+		out = append(out, tok...)
+		i = j
+	}
+	return string(out)
+}
+
+func isPhoneToken(tok string) bool {
+	digits := strings.TrimPrefix(tok, "+")
+	if len(digits) < 9 {
+		return false
+	}
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

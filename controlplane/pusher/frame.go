@@ -1,4 +1,4 @@
-package realtime
+package pusher
 
 import (
 	"bytes"
@@ -259,7 +259,7 @@ func encodeError(code int, message string) []byte {
 func mustMarshal(v any) []byte {
 	b, err := json.Marshal(v)
 	if err != nil {
-		panic(fmt.Sprintf("realtime: marshal %T: %v", v, err))
+		panic(fmt.Sprintf("pusher: marshal %T: %v", v, err))
 	}
 	return b
 }

@@ -1,9 +1,10 @@
-package realtime
+package fanout
 
 import (
 	"context"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/sitepulse/sitepulse/controlplane"
@@ -36,7 +37,7 @@ func TestFanoutSessionsBatchingAndSeq(t *testing.T) {
 	h, srv := newTestHub(t, nil)
 	c := dial(t, srv)
 	c.subscribeOK(TenantChannel(1, "sessions"), "")
-	f := NewFanout(h, FanoutOptions{Now: func() time.Time { return fanoutEpoch }})
+	f := New(h, Options{Now: func() time.Time { return fanoutEpoch }})
 
 	a := hotspotSession(1, "+254712345678", "AA:BB:CC:00:00:01", 100)
 	b := hotspotSession(1, "guest42", "AA:BB:CC:00:00:02", 5)
@@ -98,7 +99,7 @@ func TestFanoutSessionsBatchingAndSeq(t *testing.T) {
 
 	t.Run("split into bounded events", func(t *testing.T) {
 		c.t = t
-		f2 := NewFanout(h, FanoutOptions{MaxSessionsPerEvent: 2})
+		f2 := New(h, Options{MaxSessionsPerEvent: 2})
 		for i := 0; i < 5; i++ {
 			f2.Apply(controlplane.SessionUpdated{Session: hotspotSession(1, "u", "AA:BB:CC:00:00:0"+string(rune('0'+i)), 1)})
 		}
@@ -124,7 +125,7 @@ func TestFanoutRoutersAndDashboardStats(t *testing.T) {
 	c.subscribeOK(TenantChannel(1, "dashboard-stats"), "")
 	admin := dial(t, srv)
 	admin.subscribeOK(SystemAdminChannel, "")
-	f := NewFanout(h, FanoutOptions{Now: func() time.Time { return fanoutEpoch }})
+	f := New(h, Options{Now: func() time.Time { return fanoutEpoch }})
 
 	pppoe := hotspotSession(1, "pppuser", "AA:BB:CC:00:00:09", 1)
 	pppoe.Kind, pppoe.Key = protocol.KindPPPoE, "pppoe|pppuser|81"
@@ -211,7 +212,7 @@ func TestFanoutTenantIsolation(t *testing.T) {
 	t1, t2 := dial(t, srv), dial(t, srv)
 	t1.subscribeOK(TenantChannel(1, "sessions"), "")
 	t2.subscribeOK(TenantChannel(2, "sessions"), "")
-	f := NewFanout(h, FanoutOptions{})
+	f := New(h, Options{})
 	f.Apply(controlplane.SessionStarted{Session: hotspotSession(2, "t2user", "AA:BB:CC:00:00:01", 1)})
 	f.Apply(controlplane.SessionStarted{Session: hotspotSession(1, "t1user", "AA:BB:CC:00:00:01", 1)})
 	if f := t1.expect(EventSessionStarted); !strings.Contains(string(f.Data), "t1user") {
@@ -227,7 +228,7 @@ func TestFanoutNeverBroadcastsSecrets(t *testing.T) {
 	h, srv := newTestHub(t, nil)
 	c := dial(t, srv)
 	c.subscribeOK(TenantChannel(1, "sessions"), "")
-	f := NewFanout(h, FanoutOptions{})
+	f := New(h, Options{})
 
 	// A payload someone assembled carelessly: every secret-looking key
 	// must be dropped, contacts masked, the rest kept.
@@ -276,31 +277,40 @@ func TestMaskIdentity(t *testing.T) {
 	}
 }
 
+// Run applies what the bus delivers at once and flushes on its ticker: in
+// a synctest bubble the ticker fires when every goroutine waits.
 func TestFanoutRunOverBus(t *testing.T) {
-	h, srv := newTestHub(t, nil)
-	c := dial(t, srv)
-	c.subscribeOK(TenantChannel(3, "sessions"), "")
-	var bus controlplane.Bus
-	f := NewFanout(h, FanoutOptions{Interval: 20 * time.Millisecond})
-	ctx, cancel := context.WithCancel(context.Background())
-	sub := bus.Subscribe(16)
-	defer sub.Close()
-	done := make(chan error, 1)
-	go func() { done <- f.Run(ctx, sub.C) }()
-	s := hotspotSession(3, "bususer", "AA:BB:CC:00:00:01", 1)
-	bus.Publish(controlplane.SessionStarted{Session: s})
-	c.expect(EventSessionStarted)
-	s.BytesIn = 42
-	bus.Publish(controlplane.SessionUpdated{Session: s})
-	var d struct {
-		Sessions []sessionView `json:"sessions"`
-	}
-	c.expect(EventSessionUpdated).decode(t, &d) // flushed by the ticker
-	if len(d.Sessions) != 1 || d.Sessions[0].BytesIn != 42 {
-		t.Errorf("SessionUpdated = %+v", d)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		h, srv := newTestHub(t, nil)
+		c := dial(t, srv)
+		c.subscribeOK(TenantChannel(3, "sessions"), "")
+		var bus controlplane.Bus
+		f := New(h, Options{Interval: 20 * time.Millisecond})
+		ctx, cancel := context.WithCancel(context.Background())
+		sub := bus.Subscribe(16)
+		defer sub.Close()
+		done := make(chan error, 1)
+		go func() { done <- f.Run(ctx, sub.C) }()
+		s := hotspotSession(3, "bususer", "AA:BB:CC:00:00:01", 1)
+		bus.Publish(controlplane.SessionStarted{Session: s})
+		synctest.Wait()
+		c.expect(EventSessionStarted)
+		s.BytesIn = 42
+		bus.Publish(controlplane.SessionUpdated{Session: s})
+		synctest.Wait()
+		c.alive() // batched until the tick
+		time.Sleep(20 * time.Millisecond)
+		synctest.Wait()
+		var d struct {
+			Sessions []sessionView `json:"sessions"`
+		}
+		c.expect(EventSessionUpdated).decode(t, &d)
+		if len(d.Sessions) != 1 || d.Sessions[0].BytesIn != 42 {
+			t.Errorf("SessionUpdated = %+v", d)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	})
 }

@@ -1,16 +1,25 @@
-// Package realtime is SitePulse's realtime hub: a Pusher Channels protocol v7
-// server that dashboards (pusher-js, Laravel Echo) connect to over WebSocket.
+// Package pusher is a Pusher Channels protocol v7 server: the WebSocket
+// endpoint that pusher-js and Laravel Echo connect to, channel
+// authorization, and the Pusher HTTP API that server SDKs publish through.
+// It knows channels, events and signatures, nothing of what SitePulse
+// broadcasts on them: controlplane/fanout renders the control plane's
+// changes onto channels and decides who may join which.
 //
-// The package provides four HTTP handlers and the pieces behind them:
+// The package provides three HTTP handlers and the pieces behind them
+// (Hub.Mount registers all three):
 //
 //   - [Hub] serves the WebSocket endpoint /app/{key}: connection handshake,
 //     ping/pong and activity timeouts, public, private-, presence- and
 //     private-encrypted- subscriptions, and (when enabled) client events.
 //   - [AuthHandler] answers pusher-js channel authorization requests
-//     (POST /api/broadcasting/auth) for users identified by a bearer token.
+//     (POST /api/broadcasting/auth) for users an [Authenticator] resolves
+//     from a bearer token.
 //   - [APIHandler] is the Pusher HTTP API (/apps/{id}/events, batch_events,
 //     channels…) so that other backends can publish with a Pusher server SDK.
-//   - [Fanout] turns control-plane bus events into channel broadcasts.
+//
+// Errors are answered as the rest of the control plane answers them: a
+// controlplane error code, and the HTTP status controlplane.HTTPStatus maps
+// it to. That error vocabulary is all the package takes from controlplane.
 //
 // # Performance design
 //
@@ -26,4 +35,4 @@
 //
 // Signatures (channel auth strings and HTTP API request signatures) are
 // compared in constant time.
-package realtime
+package pusher

@@ -1,4 +1,4 @@
-package realtime
+package pusher
 
 import (
 	"context"
@@ -235,18 +235,6 @@ func (c *testClient) subscribeOK(channel, channelData string) wsFrame {
 		c.t.Fatalf("subscription_succeeded for %q, want %q", f.Channel, channel)
 	}
 	return f
-}
-
-// waitFor polls cond until it holds or 5 s pass.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // closeCode returns the WebSocket close code in err, or -1.

@@ -1,4 +1,4 @@
-package realtime
+package fanout
 
 import (
 	"bufio"
@@ -99,7 +99,7 @@ func runNode(t *testing.T, node, script string, env []string, onLine func(line s
 
 func TestNodeCompat(t *testing.T) {
 	node := requireNodeModules(t)
-	h, srv := newTestHub(t, nil)
+	h, srv := newRealHub(t)
 	u, err := url.Parse(srv.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +135,7 @@ func TestNodeCompat(t *testing.T) {
 		defer sub.Close()
 		ctx, cancel := context.WithCancel(context.Background())
 		ran := make(chan error, 1)
-		go func() { ran <- NewFanout(h, FanoutOptions{}).Run(ctx, sub.C) }()
+		go func() { ran <- New(h, Options{}).Run(ctx, sub.C) }()
 		defer func() {
 			cancel()
 			if err := <-ran; err != nil {
