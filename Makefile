@@ -142,9 +142,9 @@ $(WEB_DIR)/node_modules/.package-lock.json: $(WEB_DIR)/package-lock.json
 	cd $(WEB_DIR) && npm ci --no-audit --no-fund --loglevel=error
 
 # The locked pusher-js, laravel-echo and pusher packages the Go tests run
-# (controlplane/realtime and cmd/sitepulse), installed once before them so
+# (controlplane/fanout and cmd/sitepulse), installed once before them so
 # that two test binaries never run npm ci in the same folder at once.
-JSTEST_DIR := controlplane/realtime/jstest
+JSTEST_DIR := controlplane/fanout/jstest
 unit: $(JSTEST_DIR)/node_modules/.package-lock.json
 
 $(JSTEST_DIR)/node_modules/.package-lock.json: $(JSTEST_DIR)/package-lock.json

@@ -151,7 +151,7 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 		Router: cfg.RouterID, RawAllow: cfg.RawAllow, Logger: a.log.With("part", "executor"), Metrics: a.m,
 	})
 	if err != nil {
-		a.ob.close()
+		_ = a.ob.close(context.WithoutCancel(ctx))
 		_ = db.Close()
 		return nil, err
 	}
@@ -215,9 +215,14 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.log.Info("agent stopping")
 	stopRouter()
-	rwg.Wait()
 	fctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 	defer cancel()
+	// An outbox that cannot commit (a full disk) must not hold the stop
+	// past its timeout, not even through a router blocked recording into
+	// a full queue: from then on the outbox gives up.
+	giveUp := context.AfterFunc(fctx, a.ob.giveUp)
+	defer giveUp()
+	rwg.Wait()
 	if err := a.ob.flush(fctx); err != nil {
 		a.log.Warn("flush outbox", "err", err)
 	}
@@ -245,12 +250,23 @@ func redactURL(s string) string {
 	return u.String()
 }
 
-// Close releases the database. Call it after Run has returned.
+// Close commits what is still queued and releases the database. Call it
+// after Run has returned. It returns within ShutdownTimeout even when
+// commits keep failing (a full disk); the error then names the events that
+// were never committed, which are lost.
 func (a *Agent) Close() error {
 	var err error
 	a.closeOnce.Do(func() {
-		a.ob.close()
-		err = a.db.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+		defer cancel()
+		if oerr := a.ob.close(ctx); oerr != nil {
+			var u *unflushedError
+			if errors.As(oerr, &u) {
+				a.log.Error("agent closed with events left unflushed", "not_committed", u.lost, "committed_unpublished", u.pending, "err", oerr)
+			}
+			err = fmt.Errorf("close agent: %w", oerr)
+		}
+		err = errors.Join(err, a.db.Close())
 	})
 	return err
 }

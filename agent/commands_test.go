@@ -3,9 +3,11 @@ package agent_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/sitepulse/sitepulse/internal/testkit"
 	"github.com/sitepulse/sitepulse/protocol"
 	"github.com/sitepulse/sitepulse/sim"
 )
@@ -14,7 +16,7 @@ import (
 func final(t *testing.T, rcv *receiver, id string, dup bool) protocol.CommandResult {
 	t.Helper()
 	var res protocol.CommandResult
-	waitFor(t, 15*time.Second, "the result of command "+id, func() bool {
+	testkit.Eventually(t, 15*time.Second, "the result of command "+id, func() bool {
 		for _, r := range rcv.resultsFor(id) {
 			if r.Status != protocol.ResultRunning && r.Duplicate == dup {
 				res = r
@@ -93,7 +95,7 @@ func TestCommands(t *testing.T) {
 		}
 		id = send(protocol.Command{Kind: protocol.CmdHotspotUserAdd, HotspotUser: &protocol.HotspotUser{Name: "nop", Profile: "no-such-profile"}})
 		res = final(t, rcv, id, false)
-		if res.Code != protocol.CodeRouterError || !contains(res.Message, "input does not match any value of profile") {
+		if res.Code != protocol.CodeRouterError || !strings.Contains(res.Message, "input does not match any value of profile") {
 			t.Fatalf("got %+v, want RouterOS's profile message", res)
 		}
 	})
@@ -258,7 +260,7 @@ func TestCommands(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 10*time.Second, "3 starts", func() bool { return len(rcv.ofType(protocol.EventSessionStarted)) == 3 })
+		testkit.Eventually(t, 10*time.Second, "3 starts", func() bool { return len(rcv.ofType(protocol.EventSessionStarted)) == 3 })
 		var key string
 		for _, e := range rcv.ofType(protocol.EventSessionStarted) {
 			if e.Session.RouterOSID == h0 {
@@ -274,7 +276,7 @@ func TestCommands(t *testing.T) {
 				t.Fatalf("kick %+v: %+v", k.Kick, res)
 			}
 		}
-		waitFor(t, 10*time.Second, "3 ends", func() bool { return len(rcv.ofType(protocol.EventSessionEnded)) == 3 })
+		testkit.Eventually(t, 10*time.Second, "3 ends", func() bool { return len(rcv.ofType(protocol.EventSessionEnded)) == 3 })
 		for _, e := range rcv.ofType(protocol.EventSessionEnded) {
 			if e.Reason != protocol.EndKicked {
 				t.Errorf("%s ended with %q, want kicked", e.Session.User, e.Reason)
@@ -294,18 +296,18 @@ func TestCommands(t *testing.T) {
 		if res := final(t, rcv, send(protocol.Command{Kind: protocol.CmdResync}), false); res.Status != protocol.ResultSucceeded {
 			t.Fatalf("resync: %+v", res)
 		}
-		waitFor(t, 10*time.Second, "a new snapshot", func() bool { return len(rcv.ofType(protocol.EventSnapshot)) > before })
+		testkit.Eventually(t, 10*time.Second, "a new snapshot", func() bool { return len(rcv.ofType(protocol.EventSnapshot)) > before })
 	})
 
 	t.Run("redelivery after a restart is answered from the record", func(t *testing.T) {
 		a.stop(t)
 		a2 := startAgent(t, cfg)
-		waitFor(t, 20*time.Second, "the restarted agent", func() bool {
+		testkit.Eventually(t, 20*time.Second, "the restarted agent", func() bool {
 			s := a2.Status(context.Background())
 			return s.Router.Connected && s.MQTTConnected
 		})
 		br.sendCommand(t, protocol.Command{ID: "dup-1", Kind: protocol.CmdHotspotUserAdd, HotspotUser: &protocol.HotspotUser{Name: "twice"}})
-		waitFor(t, 10*time.Second, "a second duplicate answer", func() bool {
+		testkit.Eventually(t, 10*time.Second, "a second duplicate answer", func() bool {
 			d := 0
 			for _, r := range rcv.resultsFor("dup-1") {
 				if r.Duplicate && r.Status == protocol.ResultSucceeded {

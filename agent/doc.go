@@ -46,7 +46,10 @@
 // ended and snapshot rows never are. Seqs belong to the database's epoch,
 // a random id drawn when it is created and sent in every batch: a new
 // database (a reinstall, a lost volume) starts at seq 1 in a new epoch,
-// which the control plane takes as a restart rather than as replays.
+// which the control plane takes as a restart rather than as replays. A
+// commit that fails (a full disk) is retried with backoff and nothing is
+// dropped, until a stop passes its ShutdownTimeout: then the outbox gives
+// up, and Close logs and returns how many events were never committed.
 //
 // # Uplink
 //

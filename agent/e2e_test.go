@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sitepulse/sitepulse/internal/testkit"
 	"github.com/sitepulse/sitepulse/protocol"
 	"github.com/sitepulse/sitepulse/sim"
 )
@@ -20,7 +21,7 @@ func TestLoginsAndLogoutsArriveInOrder(t *testing.T) {
 	router := startSim(t, sim.Config{})
 	const n = 12
 	addUsers(t, router, "s", n)
-	logs := &syncBuffer{}
+	logs := &testkit.LogBuffer{}
 	a := startAgent(t, testConfig(t, router, br.url(), logs))
 	waitReady(t, a, rcv)
 
@@ -79,7 +80,7 @@ func TestLoginsAndLogoutsArriveInOrder(t *testing.T) {
 	}
 
 	var got []protocol.Event
-	waitFor(t, 20*time.Second, fmt.Sprintf("%d started and %d ended", 2*n, 2*n), func() bool {
+	testkit.Eventually(t, 20*time.Second, fmt.Sprintf("%d started and %d ended", 2*n, 2*n), func() bool {
 		got = got[:0]
 		for _, e := range rcv.events() {
 			if e.Type == protocol.EventSessionStarted || e.Type == protocol.EventSessionEnded {
@@ -121,7 +122,7 @@ func TestLoginsAndLogoutsArriveInOrder(t *testing.T) {
 	rcv.checkClean(t)
 	a.stop(t)
 	for _, secret := range []string{testAPIPass, testSecret} {
-		if contains(logs.String(), secret) {
+		if logs.Contains(secret) {
 			t.Errorf("agent logs contain a secret %q", secret)
 		}
 	}
@@ -172,10 +173,10 @@ func TestBrokerOutageLosesNothing(t *testing.T) {
 	for i := range 5 {
 		login(i)
 	}
-	waitFor(t, 10*time.Second, "the first logins", func() bool { return len(rcv.ofType(protocol.EventSessionStarted)) == 10 })
+	testkit.Eventually(t, 10*time.Second, "the first logins", func() bool { return len(rcv.ofType(protocol.EventSessionStarted)) == 10 })
 
 	br.stop()
-	waitFor(t, 10*time.Second, "the agent to notice the broker is gone", func() bool { return !a.Status(context.Background()).MQTTConnected })
+	testkit.Eventually(t, 10*time.Second, "the agent to notice the broker is gone", func() bool { return !a.Status(context.Background()).MQTTConnected })
 	loggedOut := 0
 	for i := 5; i < n; i++ {
 		login(i)
@@ -188,21 +189,24 @@ func TestBrokerOutageLosesNothing(t *testing.T) {
 				loggedOut++
 			}
 		}
-		time.Sleep(30 * time.Millisecond)
+		// One round at a time: the agent has seen this round's logins and
+		// logouts before the next.
+		testkit.Eventually(t, 10*time.Second, fmt.Sprintf("the agent to track the router's sessions after round %d", i), func() bool {
+			return a.Status(context.Background()).Router.Sessions == len(router.HotspotActive())+len(router.PPPActive())
+		})
 	}
-	waitFor(t, 10*time.Second, "the outbox to coalesce while offline", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the outbox to coalesce while offline", func() bool {
 		router.Tick()
-		time.Sleep(20 * time.Millisecond)
 		mu.Lock()
 		defer mu.Unlock()
 		return len(coalesced) > 0
 	})
-	waitFor(t, 10*time.Second, "the outage's events in the outbox", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the outage's events in the outbox", func() bool {
 		return len(rcv.ofType(protocol.EventSessionEnded)) == 0 && a.Status(context.Background()).Outbox.Depth > 0
 	})
 
 	startBroker(t, br.addr, rcv)
-	waitFor(t, 20*time.Second, "the outbox to drain after the broker returned", func() bool {
+	testkit.Eventually(t, 20*time.Second, "the outbox to drain after the broker returned", func() bool {
 		s := a.Status(context.Background())
 		return s.MQTTConnected && s.Outbox.Depth == 0 && len(rcv.ofType(protocol.EventSessionEnded)) == loggedOut
 	})
@@ -266,7 +270,7 @@ func TestRouterDropResyncsVanishedSessions(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 10*time.Second, "8 starts", func() bool { return len(rcv.ofType(protocol.EventSessionStarted)) == 8 })
+	testkit.Eventually(t, 10*time.Second, "8 starts", func() bool { return len(rcv.ofType(protocol.EventSessionStarted)) == 8 })
 
 	// The agent's listens must not see these removals: only a resync can.
 	router.SetListenRemovals("/ip/hotspot/active", false)
@@ -279,13 +283,13 @@ func TestRouterDropResyncsVanishedSessions(t *testing.T) {
 	if _, err := router.LoginHotspot("d-h-5", mac(5), ip(5)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the new login", func() bool { return len(rcv.ofType(protocol.EventSessionStarted)) == 9 })
+	testkit.Eventually(t, 10*time.Second, "the new login", func() bool { return len(rcv.ofType(protocol.EventSessionStarted)) == 9 })
 	if n := len(rcv.ofType(protocol.EventSessionEnded)); n != 0 {
 		t.Fatalf("%d ends before the resync; the listen should have missed them", n)
 	}
 	snapshots := len(rcv.ofType(protocol.EventSnapshot))
 	router.DropConnections()
-	waitFor(t, 10*time.Second, "three vanished-on-resync ends", func() bool { return len(rcv.ofType(protocol.EventSessionEnded)) == 3 })
+	testkit.Eventually(t, 10*time.Second, "three vanished-on-resync ends", func() bool { return len(rcv.ofType(protocol.EventSessionEnded)) == 3 })
 	ended := map[string]bool{}
 	for _, e := range rcv.ofType(protocol.EventSessionEnded) {
 		if e.Reason != protocol.EndVanished {
@@ -298,7 +302,7 @@ func TestRouterDropResyncsVanishedSessions(t *testing.T) {
 			t.Errorf("%s (%s) did not end", k, ids[k])
 		}
 	}
-	waitFor(t, 10*time.Second, "the resync snapshot", func() bool { return len(rcv.ofType(protocol.EventSnapshot)) > snapshots })
+	testkit.Eventually(t, 10*time.Second, "the resync snapshot", func() bool { return len(rcv.ofType(protocol.EventSnapshot)) > snapshots })
 	snap := rcv.ofType(protocol.EventSnapshot)
 	if last := snap[len(snap)-1].Snapshot; len(last.Sessions) != 6 {
 		t.Errorf("resync snapshot lists %d sessions, want 6", len(last.Sessions))
@@ -308,7 +312,7 @@ func TestRouterDropResyncsVanishedSessions(t *testing.T) {
 	router.SetListenRemovals("/ip/hotspot/active", true)
 	router.SetListenRemovals("/ppp/active", true)
 	router.Reboot(300 * time.Millisecond)
-	waitFor(t, 15*time.Second, "every session to end after the reboot", func() bool { return len(rcv.ofType(protocol.EventSessionEnded)) == 9 })
+	testkit.Eventually(t, 15*time.Second, "every session to end after the reboot", func() bool { return len(rcv.ofType(protocol.EventSessionEnded)) == 9 })
 	started, endedKeys := keyCount(rcv.events())
 	for k, c := range started {
 		if c != 1 || endedKeys[k] != 1 {
@@ -342,17 +346,24 @@ func TestPeriodicDiffCatchesMissedRemoval(t *testing.T) {
 		}
 		ids = append(ids, id)
 	}
-	waitFor(t, 10*time.Second, "3 starts", func() bool { return len(rcv.ofType(protocol.EventSessionStarted)) == 3 })
+	testkit.Eventually(t, 10*time.Second, "3 starts", func() bool { return len(rcv.ofType(protocol.EventSessionStarted)) == 3 })
 	if err := router.Logout(ids[1]); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the periodic diff to end the session", func() bool { return len(rcv.ofType(protocol.EventSessionEnded)) == 1 })
+	testkit.Eventually(t, 10*time.Second, "the periodic diff to end the session", func() bool { return len(rcv.ofType(protocol.EventSessionEnded)) == 1 })
 	e := rcv.ofType(protocol.EventSessionEnded)[0]
 	if e.Session.RouterOSID != ids[1] || e.Reason != protocol.EndVanished {
 		t.Fatalf("ended %s with %q, want %s with %q", e.Session.RouterOSID, e.Reason, ids[1], protocol.EndVanished)
 	}
-	// Several more diffs run; none may end or restart the survivors.
-	time.Sleep(4 * cfg.ResyncInterval)
+	// Several more diffs run; none may end or restart the survivors. Rounds
+	// never overlap, so once the fifth print since now has reached the
+	// router, four rounds have been diffed; their events, if any, are
+	// published before the outbox is empty again.
+	prints := router.Calls("/ip/hotspot/active/print")
+	testkit.Eventually(t, 20*time.Second, "four more periodic diffs", func() bool {
+		return router.Calls("/ip/hotspot/active/print") >= prints+5
+	})
+	waitPublished(t, a, rcv)
 	started, ended := keyCount(rcv.events())
 	if len(started) != 3 || len(ended) != 1 {
 		t.Fatalf("started %v ended %v; want 3 starts and 1 end", started, ended)

@@ -1,13 +1,11 @@
 package agent_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"net"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/sitepulse/sitepulse/agent"
+	"github.com/sitepulse/sitepulse/internal/testkit"
 	"github.com/sitepulse/sitepulse/protocol"
 	"github.com/sitepulse/sitepulse/sim"
 )
@@ -104,6 +103,14 @@ func sameEvent(a, b protocol.Event) bool {
 	return a.Type == b.Type && a.TS.Equal(b.TS) && sessKey(a) == sessKey(b)
 }
 
+// received reports whether the event with seq arrived.
+func (r *receiver) received(seq uint64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.bySeq[seq]
+	return ok
+}
+
 // events returns the deduplicated events in seq order.
 func (r *receiver) events() []protocol.Event {
 	r.mu.Lock()
@@ -169,16 +176,11 @@ func startBroker(t *testing.T, addr string, rcv *receiver) *testBroker {
 	t.Helper()
 	var ln net.Listener
 	var err error
-	for deadline := time.Now().Add(5 * time.Second); ; {
+	// A port reused after a stop may take a moment to be free again.
+	testkit.Eventually(t, 5*time.Second, "a listener on "+addr, func() bool {
 		ln, err = net.Listen("tcp", addr)
-		if err == nil || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("broker listen %s: %v", addr, err)
-	}
+		return err == nil
+	})
 	srv := mqttsrv.New(&mqttsrv.Options{InlineClient: true, Logger: slog.New(slog.DiscardHandler)})
 	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
 		t.Fatal(err)
@@ -237,30 +239,12 @@ func startSim(t *testing.T, cfg sim.Config) *sim.Router {
 	return r
 }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // testConfig is a fast agent configuration for tests.
-func testConfig(t *testing.T, router *sim.Router, brokerURL string, logs *syncBuffer) agent.Config {
+func testConfig(t *testing.T, router *sim.Router, brokerURL string, logs *testkit.LogBuffer) agent.Config {
 	t.Helper()
 	var logger *slog.Logger
 	if logs != nil {
-		logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		logger = logs.Logger()
 	}
 	return agent.Config{
 		RouterID:          testRouterID,
@@ -326,25 +310,24 @@ func (ra *runningAgent) stop(t *testing.T) {
 	}
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // waitReady waits until the agent is connected on both sides and its first
 // snapshot has arrived.
 func waitReady(t *testing.T, a *runningAgent, rcv *receiver) {
 	t.Helper()
-	waitFor(t, 20*time.Second, "agent connected with its first snapshot at the broker", func() bool {
+	testkit.Eventually(t, 20*time.Second, "agent connected with its first snapshot at the broker", func() bool {
 		s := a.Status(context.Background())
 		return s.Router.Connected && s.MQTTConnected && len(rcv.ofType(protocol.EventSnapshot)) > 0
+	})
+}
+
+// waitPublished waits until everything the agent has committed so far is
+// at the receiver.
+func waitPublished(t *testing.T, a *runningAgent, rcv *receiver) {
+	t.Helper()
+	last := a.Status(context.Background()).Outbox.LastSeq
+	testkit.Eventually(t, 10*time.Second, fmt.Sprintf("events up to seq %d at the receiver", last), func() bool {
+		evs := rcv.events()
+		return last == 0 || len(evs) > 0 && evs[len(evs)-1].Seq >= last
 	})
 }
 
@@ -379,5 +362,3 @@ func keyCount(evs []protocol.Event) (started, ended map[string]int) {
 	}
 	return started, ended
 }
-
-func contains(haystack, needle string) bool { return strings.Contains(haystack, needle) }

@@ -13,11 +13,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sitepulse/sitepulse/agent"
+	"github.com/sitepulse/sitepulse/internal/testkit"
 	"github.com/sitepulse/sitepulse/protocol"
 	"github.com/sitepulse/sitepulse/sim"
 )
@@ -27,7 +29,7 @@ const childEnv = "SITEPULSE_AGENT_TEST_CHILD"
 // readOutbox returns the events a killed agent left in its outbox.
 func readOutbox(t *testing.T, dir string) map[uint64]protocol.Event {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "agent.db"))
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "agent.db")+"?_pragma=busy_timeout(5000)")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +104,7 @@ func runChild(raw string) int {
 // startChild re-executes the test binary as an agent process. Under
 // qemu-user (the 32-bit ARM run) the kernel cannot exec an ARM binary by
 // itself, so the child is started through the same emulator.
-func startChild(t *testing.T, cc childConfig, logs *syncBuffer) *exec.Cmd {
+func startChild(t *testing.T, cc childConfig, logs *testkit.LogBuffer) *exec.Cmd {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -149,22 +151,25 @@ func TestKillNineLosesNothingCommitted(t *testing.T) {
 	const users = 40
 	addUsers(t, router, "k", users)
 	cc := childConfig{RouterAddr: router.Addr(), MQTTURL: br.url(), DataDir: t.TempDir()}
-	logs := &syncBuffer{}
+	logs := &testkit.LogBuffer{}
 	child := startChild(t, cc, logs)
-	waitFor(t, 60*time.Second, "the child agent's first snapshot", func() bool { return len(rcv.ofType(protocol.EventSnapshot)) > 0 })
+	testkit.Eventually(t, 60*time.Second, "the child agent's first snapshot", func() bool { return len(rcv.ofType(protocol.EventSnapshot)) > 0 })
 
 	// Churn: log users in and out and grow counters until told to stop.
 	stop := make(chan struct{})
+	var ops atomic.Int64 // churn steps taken
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		pace := time.NewTicker(3 * time.Millisecond) // the churn's rate
+		defer pace.Stop()
 		active := map[int]string{}
 		for i := 0; ; i++ {
 			select {
 			case <-stop:
 				return
-			default:
+			case <-pace.C:
 			}
 			u := i % users
 			if id, ok := active[u]; ok {
@@ -188,14 +193,26 @@ func TestKillNineLosesNothingCommitted(t *testing.T) {
 			if i%5 == 0 {
 				router.Tick()
 			}
-			time.Sleep(3 * time.Millisecond)
+			ops.Add(1)
 		}
 	}()
-	waitFor(t, 60*time.Second, "events flowing", func() bool { return len(rcv.ofType(protocol.EventSessionStarted)) >= 30 })
+	churned := func(what string, n int64) {
+		t.Helper()
+		from := ops.Load()
+		testkit.Eventually(t, 30*time.Second, fmt.Sprintf("%d churn steps %s", n, what), func() bool { return ops.Load() >= from+n })
+	}
+	testkit.Eventually(t, 60*time.Second, "events flowing", func() bool { return len(rcv.ofType(protocol.EventSessionStarted)) >= 30 })
 	// Take the broker away so that the outbox holds committed, unpublished
 	// events when the process dies.
 	br.stop()
-	time.Sleep(150 * time.Millisecond)
+	testkit.Eventually(t, 30*time.Second, "committed events the broker never got", func() bool {
+		for seq := range readOutbox(t, cc.DataDir) {
+			if !rcv.received(seq) {
+				return true
+			}
+		}
+		return false
+	})
 	if err := child.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -205,11 +222,16 @@ func TestKillNineLosesNothingCommitted(t *testing.T) {
 	if len(committed) == 0 {
 		t.Fatal("no committed, unpublished events at the kill; the test proves nothing")
 	}
-	time.Sleep(200 * time.Millisecond) // churn goes on while the agent is dead
+	churned("while the agent is dead", 30)
 
 	startBroker(t, br.addr, rcv)
 	child = startChild(t, cc, logs)
-	time.Sleep(500 * time.Millisecond)
+	var newest uint64
+	for seq := range committed {
+		newest = max(newest, seq)
+	}
+	testkit.Eventually(t, 60*time.Second, "the restarted agent to publish what was committed before the kill", func() bool { return rcv.received(newest) })
+	churned("with the restarted agent", 30)
 	close(stop)
 	wg.Wait()
 
@@ -220,7 +242,7 @@ func TestKillNineLosesNothingCommitted(t *testing.T) {
 		want[r[".id"]] = true
 	}
 	var open map[string]bool
-	waitFor(t, 60*time.Second, "the receiver to converge on the router's sessions", func() bool {
+	testkit.Eventually(t, 60*time.Second, "the receiver to converge on the router's sessions", func() bool {
 		open = map[string]bool{}
 		for _, e := range rcv.events() {
 			switch e.Type {
@@ -281,7 +303,7 @@ func TestKillNineLosesNothingCommitted(t *testing.T) {
 		t.Errorf("last status %q, want offline after SIGTERM", st.State)
 	}
 	for _, secret := range []string{testAPIPass, testSecret} {
-		if contains(logs.String(), secret) {
+		if logs.Contains(secret) {
 			t.Errorf("agent logs contain secret %q", secret)
 		}
 	}

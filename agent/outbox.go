@@ -25,6 +25,10 @@ const (
 // errOutboxClosed is returned when recording after close.
 var errOutboxClosed = errors.New("outbox closed")
 
+// errOutboxGaveUp is returned when recording after the outbox gave up
+// waiting for its disk (see giveUp).
+var errOutboxGaveUp = errors.New("outbox gave up committing: events are not recorded")
+
 // change is one unit of work for the outbox writer. Every field is
 // optional; the writer applies them in the order they were recorded, so a
 // session.started and the sessions row that remembers it commit together.
@@ -92,6 +96,13 @@ type outbox struct {
 	done   chan struct{}
 	notify chan struct{} // signalled after a commit that added events
 
+	// gaveUp is closed by giveUp: from then on a failed commit is not
+	// retried and recording fails, so a full disk cannot hold a shutdown.
+	gaveUp     chan struct{}
+	giveUpOnce sync.Once
+	// lost counts the events given up on: never committed, never sent.
+	lost atomic.Int64
+
 	// cursor is the newest seq handed to the publisher; coalescing leaves
 	// rows up to it alone because they may already be on the wire.
 	cursor atomic.Uint64
@@ -104,6 +115,10 @@ type outbox struct {
 	epoch          string // protocol.EventBatch.Epoch, fixed for the database's life
 	coalescedDepth int    // depth right after the last coalescing pass
 	emptyWaiters   []chan struct{}
+
+	// commitFault, if set, fails every commit with its error before it
+	// touches the database: tests use it to stand for a full disk.
+	commitFault atomic.Pointer[func() error]
 }
 
 func newOutbox(ctx context.Context, db *sql.DB, cfg outboxConfig) (*outbox, error) {
@@ -127,6 +142,7 @@ func newOutbox(ctx context.Context, db *sql.DB, cfg outboxConfig) (*outbox, erro
 		in:     make(chan change, 4096),
 		done:   make(chan struct{}),
 		notify: make(chan struct{}, 1),
+		gaveUp: make(chan struct{}),
 	}
 	if o.m == nil {
 		o.m = newMetrics()
@@ -162,21 +178,44 @@ func newOutbox(ctx context.Context, db *sql.DB, cfg outboxConfig) (*outbox, erro
 }
 
 // record queues changes for the writer. It blocks while the queue is full
-// (back-pressure onto the router reader) and never drops a change.
+// (back-pressure onto the router reader) and never drops a change, until
+// the outbox gives up (see giveUp); the events it then refuses are counted
+// as lost.
 func (o *outbox) record(ctx context.Context, cs ...change) error {
 	o.inMu.RLock()
 	defer o.inMu.RUnlock()
 	if o.closed {
 		return errOutboxClosed
 	}
-	for _, c := range cs {
+	for i, c := range cs {
+		select {
+		case <-o.gaveUp:
+			o.lose(cs[i:])
+			return errOutboxGaveUp
+		default:
+		}
 		select {
 		case o.in <- c:
+		case <-o.gaveUp:
+			o.lose(cs[i:])
+			return errOutboxGaveUp
 		case <-ctx.Done():
 			return fmt.Errorf("outbox record: %w", ctx.Err())
 		}
 	}
 	return nil
+}
+
+// lose counts the events of changes the outbox gives up on.
+func (o *outbox) lose(cs []change) int {
+	n := 0
+	for _, c := range cs {
+		if c.event != nil {
+			n++
+		}
+	}
+	o.lost.Add(int64(n))
+	return n
 }
 
 // flush waits until everything recorded before it has committed.
@@ -188,18 +227,30 @@ func (o *outbox) flush(ctx context.Context) error {
 	select {
 	case <-c.done:
 		return nil
+	case <-o.gaveUp:
+		return errOutboxGaveUp
 	case <-ctx.Done():
 		return fmt.Errorf("outbox flush: %w", ctx.Err())
 	}
 }
+
+// giveUp stops the outbox waiting for its disk: a commit that fails is no
+// longer retried (its events are lost) and record refuses new changes. A
+// shutdown calls it once its timeout has passed.
+func (o *outbox) giveUp() { o.giveUpOnce.Do(func() { close(o.gaveUp) }) }
 
 // ack deletes events from..to once their batch's PUBACK arrived.
 func (o *outbox) ack(ctx context.Context, from, to uint64) error {
 	return o.record(ctx, change{ackFrom: from, ackTo: to})
 }
 
-// close commits what is queued and stops the writer.
-func (o *outbox) close() {
+// close commits what is queued and stops the writer. Once ctx ends it
+// gives up (see giveUp) and returns as soon as the writer has stopped; the
+// error then names the events that were never committed. Calling it again
+// returns the same count.
+func (o *outbox) close(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, o.giveUp)
+	defer stop()
 	o.inMu.Lock()
 	if !o.closed {
 		o.closed = true
@@ -207,6 +258,22 @@ func (o *outbox) close() {
 	}
 	o.inMu.Unlock()
 	<-o.done
+	if n := o.lost.Load(); n > 0 {
+		return &unflushedError{lost: n, pending: o.stats(context.WithoutCancel(ctx)).Depth}
+	}
+	return nil
+}
+
+// unflushedError reports what an outbox closed with: events never
+// committed (lost) and committed events still waiting for their PUBACK
+// (sent on the next start).
+type unflushedError struct {
+	lost    int64
+	pending int
+}
+
+func (e *unflushedError) Error() string {
+	return fmt.Sprintf("outbox: %d events not committed (lost: the disk kept failing); %d committed events not yet published stay for the next start", e.lost, e.pending)
 }
 
 // changed is signalled after a commit that added events.
@@ -331,17 +398,33 @@ func (o *outbox) writer() {
 }
 
 // commitRetrying commits a group, retrying with backoff: a change is
-// never dropped, so a full disk stalls the agent instead of losing events.
+// never dropped, so a full disk stalls the agent instead of losing events,
+// until the outbox gives up (a shutdown past its timeout): then a failed
+// commit is tried once more at most and its events are counted as lost.
 func (o *outbox) commitRetrying(group []change) {
 	delay := 100 * time.Millisecond
+	t := time.NewTimer(delay)
+	t.Stop()
 	for attempt := 0; ; attempt++ {
 		err := o.commit(group)
 		if err == nil {
 			return
 		}
 		o.m.outboxErrors.Inc()
+		select {
+		case <-o.gaveUp:
+			n := o.lose(group)
+			o.log.Error("outbox gave up on a commit; its events are lost", "err", err, "attempt", attempt, "changes", len(group), "events", n)
+			return
+		default:
+		}
 		o.log.Error("outbox commit failed; retrying", "err", err, "attempt", attempt, "changes", len(group))
-		time.Sleep(delay)
+		t.Reset(delay)
+		select {
+		case <-t.C:
+		case <-o.gaveUp:
+			t.Stop()
+		}
 		delay = min(delay*2, 5*time.Second)
 	}
 }
@@ -352,6 +435,11 @@ type coalesced struct {
 }
 
 func (o *outbox) commit(group []change) (err error) {
+	if f := o.commitFault.Load(); f != nil {
+		if err := (*f)(); err != nil {
+			return err
+		}
+	}
 	ctx := context.Background()
 	now := o.cfg.Now()
 	tx, err := o.db.BeginTx(ctx, nil)

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sitepulse/sitepulse/internal/testkit"
 	"github.com/sitepulse/sitepulse/protocol"
 )
 
@@ -43,7 +45,9 @@ func openTestOutbox(tb testing.TB, dir string, cfg outboxConfig) *outbox {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() {
-		ob.close()
+		if err := ob.close(context.Background()); err != nil {
+			tb.Error(err)
+		}
 		_ = db.Close()
 	})
 	return ob
@@ -102,7 +106,9 @@ func TestOutboxSeqAckAndReopen(t *testing.T) {
 	if len(epoch) != 16 || epoch == strings.Repeat("0", 16) {
 		t.Fatalf("epoch %q, want 16 hex digits", epoch)
 	}
-	ob.close()
+	if err := ob.close(ctx); err != nil {
+		t.Fatal(err)
+	}
 	_ = db.Close()
 
 	// Reopen: pending rows are still there, seq continues, same epoch.
@@ -257,11 +263,7 @@ func TestOutboxWaitEmpty(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- ob.waitEmpty(ctx) }()
-	select {
-	case <-done:
-		t.Fatal("waitEmpty returned with an event pending")
-	case <-time.After(20 * time.Millisecond):
-	}
+	testkit.Never(t, 20*time.Millisecond, "waitEmpty returning with an event pending", func() bool { return len(done) > 0 })
 	if err := ob.ack(ctx, 1, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -272,5 +274,86 @@ func TestOutboxWaitEmpty(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("waitEmpty did not return after the last ack")
+	}
+}
+
+// Commits fail for good (a full disk): close still returns once its
+// context ends, and names the events it could not commit.
+func TestOutboxCloseGivesUpWhenCommitsKeepFailing(t *testing.T) {
+	ctx := context.Background()
+	db, err := openDB(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	logs := &testkit.LogBuffer{}
+	ob, err := newOutbox(ctx, db, outboxConfig{Router: "r1", Logger: logs.Logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := func() error { return errors.New("database or disk is full (injected)") }
+	ob.commitFault.Store(&full)
+	for i := range 3 {
+		if err := ob.record(ctx, change{event: ev(protocol.EventSessionStarted, testSession(i), 0)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testkit.Eventually(t, 0, "a failed commit", func() bool { return logs.Contains("outbox commit failed") })
+
+	cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	closed := make(chan error, 1)
+	go func() { closed <- ob.close(cctx) }()
+	select {
+	case err = <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("close did not return within 10s of its 100ms context while commits kept failing")
+	}
+	if err == nil || !strings.Contains(err.Error(), "3 events not committed") {
+		t.Fatalf("close = %v, want it to name 3 events not committed", err)
+	}
+	if err := ob.record(ctx, change{event: ev(protocol.EventSessionStarted, testSession(9), 0)}); !errors.Is(err, errOutboxClosed) {
+		t.Errorf("record after close = %v, want errOutboxClosed", err)
+	}
+}
+
+// A router blocked recording into a full queue while commits fail is
+// released by giveUp, and the events it could not queue are counted.
+func TestOutboxGiveUpReleasesABlockedRecord(t *testing.T) {
+	ctx := context.Background()
+	db, err := openDB(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ob, err := newOutbox(ctx, db, outboxConfig{Router: "r1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := func() error { return errors.New("database or disk is full (injected)") }
+	ob.commitFault.Store(&full)
+	// The writer holds at most one group; fill the queue behind it.
+	many := make([]change, cap(ob.in)+maxGroup+10)
+	for i := range many {
+		many[i] = change{event: ev(protocol.EventSessionUpdated, testSession(1), uint64(i))}
+	}
+	recorded := make(chan error, 1)
+	go func() { recorded <- ob.record(ctx, many...) }()
+	testkit.Eventually(t, 0, "a full queue", func() bool { return len(ob.in) == cap(ob.in) })
+	ob.giveUp()
+	select {
+	case err := <-recorded:
+		if !errors.Is(err, errOutboxGaveUp) {
+			t.Fatalf("record = %v, want errOutboxGaveUp", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("record still blocked 10s after giveUp")
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	err = ob.close(cctx)
+	want := fmt.Sprintf("%d events not committed", len(many))
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("close = %v, want %q", err, want)
 	}
 }

@@ -57,16 +57,25 @@ func (d *dialer) dial(ctx context.Context) (net.Conn, *routeros.Client, error) {
 
 // bound sets conn's deadline to now+timeout (or ctx's deadline if sooner)
 // and moves it into the past if ctx ends first. The returned func clears
-// it.
+// it; once it returns, the context's callback has either not run or
+// finished, so its past deadline cannot land on the next command.
 func bound(ctx context.Context, conn net.Conn, timeout time.Duration) func() {
 	dl := time.Now().Add(timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(dl) {
 		dl = d
 	}
 	_ = conn.SetDeadline(dl)
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(fired)
+		_ = conn.SetDeadline(time.Unix(1, 0))
+	})
 	return func() {
-		stop()
+		// stop does not wait for a callback that already started: wait
+		// for it here, or it could set its deadline after the clear.
+		if !stop() {
+			<-fired
+		}
 		_ = conn.SetDeadline(time.Time{})
 	}
 }

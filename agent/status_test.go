@@ -6,10 +6,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/sitepulse/sitepulse/agent"
+	"github.com/sitepulse/sitepulse/internal/testkit"
 	"github.com/sitepulse/sitepulse/protocol"
 	"github.com/sitepulse/sitepulse/sim"
 )
@@ -50,7 +52,7 @@ func TestCountersResourcesAndStatus(t *testing.T) {
 	if hs == nil || ifc == nil {
 		t.Fatal("sessions missing in the simulator")
 	}
-	waitFor(t, 10*time.Second, "counters equal to the router's", func() bool {
+	testkit.Eventually(t, 10*time.Second, "counters equal to the router's", func() bool {
 		hu, pu := latestUpdate(rcv, h), latestUpdate(rcv, p)
 		return hu != nil && pu != nil &&
 			formatU(hu.BytesIn) == hs["bytes-in"] && formatU(hu.BytesOut) == hs["bytes-out"] && formatU(hu.PacketsIn) == hs["packets-in"] &&
@@ -68,7 +70,7 @@ func TestCountersResourcesAndStatus(t *testing.T) {
 	if r.Identity != "hq-core" || r.Version == "" || r.Board == "" || r.TotalMemory == 0 {
 		t.Fatalf("resources = %+v", r)
 	}
-	waitFor(t, 10*time.Second, "an online status with resources", func() bool {
+	testkit.Eventually(t, 10*time.Second, "an online status with resources", func() bool {
 		st, ok := rcv.lastStatus()
 		return ok && st.State == protocol.StateOnline && st.RouterConnected && st.Resources != nil && st.Resources.Identity == "hq-core" && st.AgentVersion == "test"
 	})
@@ -89,7 +91,7 @@ func TestCountersResourcesAndStatus(t *testing.T) {
 	}
 	code, body := get("/metrics")
 	for _, m := range []string{"sitepulse_agent_events_published_total", "sitepulse_agent_outbox_depth", "sitepulse_agent_router_reconnects_total", "sitepulse_agent_publish_latency_seconds", `sitepulse_agent_events_recorded_total{type="session.started"} 2`} {
-		if code != 200 || !contains(body, m) {
+		if code != 200 || !strings.Contains(body, m) {
 			t.Fatalf("/metrics lacks %s:\n%s", m, body)
 		}
 	}
@@ -102,6 +104,16 @@ func TestCountersResourcesAndStatus(t *testing.T) {
 		t.Fatalf("/status = %+v", st)
 	}
 	rcv.checkClean(t)
+}
+
+// wholeUptimes returns the router's active sessions' uptimes in whole
+// seconds, by .id.
+func wholeUptimes(router *sim.Router) map[string]time.Duration {
+	out := map[string]time.Duration{}
+	for _, r := range append(router.HotspotActive(), router.PPPActive()...) {
+		out[r[".id"]] = agent.ParseDuration(r["uptime"]).Truncate(time.Second)
+	}
+	return out
 }
 
 func formatU(n uint64) string {
@@ -132,8 +144,9 @@ func TestRestartKeepsSessionIdentity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "4 starts", func() bool { return len(rcv.ofType(protocol.EventSessionStarted)) == 4 })
+	testkit.Eventually(t, 10*time.Second, "4 starts", func() bool { return len(rcv.ofType(protocol.EventSessionStarted)) == 4 })
 	a.stop(t)
+	stopped := wholeUptimes(router)
 
 	if err := router.Logout(ids[0]); err != nil {
 		t.Fatal(err)
@@ -144,10 +157,18 @@ func TestRestartKeepsSessionIdentity(t *testing.T) {
 	}
 	// Let uptimes move past a second boundary so now-uptime is recomputed
 	// with different rounding.
-	time.Sleep(1300 * time.Millisecond)
+	testkit.Eventually(t, 10*time.Second, "every uptime past a second boundary", func() bool {
+		now := wholeUptimes(router)
+		for id, up := range stopped {
+			if _, ok := now[id]; ok && now[id] <= up {
+				return false
+			}
+		}
+		return true
+	})
 	snaps := len(rcv.ofType(protocol.EventSnapshot))
 	startAgent(t, cfg)
-	waitFor(t, 20*time.Second, "the restarted agent's snapshot", func() bool { return len(rcv.ofType(protocol.EventSnapshot)) > snaps })
+	testkit.Eventually(t, 20*time.Second, "the restarted agent's snapshot", func() bool { return len(rcv.ofType(protocol.EventSnapshot)) > snaps })
 	started, ended := keyCount(rcv.events())
 	if len(started) != 5 {
 		t.Errorf("%d distinct sessions started, want 5: %v", len(started), started)

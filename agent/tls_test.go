@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
 
+	"github.com/sitepulse/sitepulse/internal/testkit"
 	"github.com/sitepulse/sitepulse/protocol"
 	"github.com/sitepulse/sitepulse/sim"
 )
@@ -87,15 +89,15 @@ func TestTLSToRouterAndBroker(t *testing.T) {
 	if _, err := router.LoginHotspot("t-h-0", mac(1), ip(1)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "a start over TLS", func() bool { return len(rcv.ofType(protocol.EventSessionStarted)) == 1 })
+	testkit.Eventually(t, 10*time.Second, "a start over TLS", func() bool { return len(rcv.ofType(protocol.EventSessionStarted)) == 1 })
 	a.stop(t)
 
 	bad := testConfig(t, router, "ssl://"+ln.Addr().String(), nil)
 	bad.RouterTLS = &tls.Config{MinVersion: tls.VersionTLS12} // system roots do not know the test CA
 	bad.MQTTTLS = cfg.MQTTTLS
 	b := startAgent(t, bad)
-	waitFor(t, 10*time.Second, "a certificate error", func() bool {
+	testkit.Eventually(t, 10*time.Second, "a certificate error", func() bool {
 		s := b.Status(context.Background())
-		return !s.Router.Connected && contains(s.Router.LastError, "certificate")
+		return !s.Router.Connected && strings.Contains(s.Router.LastError, "certificate")
 	})
 }

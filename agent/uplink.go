@@ -108,7 +108,7 @@ func (u *uplink) run(ctx context.Context) {
 	bo := backoff{min: u.cfg.MinBackoff, max: u.cfg.MaxBackoff}
 	for {
 		start := time.Now()
-		err := u.session(ctx)
+		err := u.runConnection(ctx)
 		if ctx.Err() != nil {
 			return
 		}
@@ -141,7 +141,10 @@ func (u *uplink) status(state protocol.AgentState) protocol.Status {
 	return s
 }
 
-func (u *uplink) session(ctx context.Context) error {
+// runConnection makes one MQTT connection with a fresh paho client, serves
+// it (outbox, results, status, commands) until it is lost or ctx ends, and
+// returns why it ended.
+func (u *uplink) runConnection(ctx context.Context) error {
 	will, err := protocol.Encode(ptr(u.status(protocol.StateOffline)))
 	if err != nil {
 		return fmt.Errorf("encode will: %w", err)

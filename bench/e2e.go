@@ -11,7 +11,7 @@ import (
 
 	"github.com/sitepulse/sitepulse/agent"
 	"github.com/sitepulse/sitepulse/bench/harness"
-	"github.com/sitepulse/sitepulse/controlplane/realtime"
+	"github.com/sitepulse/sitepulse/controlplane/fanout"
 	"github.com/sitepulse/sitepulse/sim"
 )
 
@@ -107,7 +107,7 @@ func e2eRun(e *env, dialect, dbURL, cmd string) error {
 		return err
 	}
 	defer c.Close()
-	if err := c.Subscribe(realtime.TenantChannel(fx.TenantID, "sessions")); err != nil {
+	if err := c.Subscribe(ctx, fanout.TenantChannel(fx.TenantID, "sessions")); err != nil {
 		return err
 	}
 	var lat []time.Duration
@@ -118,8 +118,9 @@ func e2eRun(e *env, dialect, dbURL, cmd string) error {
 	var end, sliceEnd time.Time
 	sliceN := 0
 	for {
-		_ = c.Conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-		f, err := c.Next()
+		rctx, rcancel := context.WithTimeout(ctx, 5*time.Second)
+		f, err := c.Next(rctx)
+		rcancel()
 		if err != nil {
 			return fmt.Errorf("websocket: %w", err)
 		}
@@ -135,7 +136,7 @@ func e2eRun(e *env, dialect, dbURL, cmd string) error {
 		if measuring && now.After(end) {
 			break
 		}
-		op := map[string]string{realtime.EventSessionStarted: "login", realtime.EventSessionEnded: "logout"}[f.Event]
+		op := map[string]string{fanout.EventSessionStarted: "login", fanout.EventSessionEnded: "logout"}[f.Event]
 		if op == "" {
 			continue
 		}

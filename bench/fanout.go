@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/sitepulse/sitepulse/bench/harness"
-	"github.com/sitepulse/sitepulse/controlplane/realtime"
+	"github.com/sitepulse/sitepulse/client"
+	"github.com/sitepulse/sitepulse/controlplane/fanout"
+	"github.com/sitepulse/sitepulse/controlplane/pusher"
 )
 
 // benchFanout connects n WebSocket clients to the sitepulse process,
@@ -48,7 +50,7 @@ func fanoutRun(e *env, n int) error {
 	var recv atomic.Int64
 	var mu sync.Mutex
 	var lat []time.Duration
-	clients := make([]*harness.WSClient, 0, n)
+	clients := make([]*client.Realtime, 0, n)
 	defer func() {
 		for _, c := range clients {
 			c.Close()
@@ -65,13 +67,13 @@ func fanoutRun(e *env, n int) error {
 			return fmt.Errorf("client %d: %w", i, err)
 		}
 		clients = append(clients, c)
-		if err := c.Subscribe(realtime.TenantChannel(fx.TenantID+int64(i%channels), "sessions")); err != nil {
+		if err := c.Subscribe(ctx, fanout.TenantChannel(fx.TenantID+int64(i%channels), "sessions")); err != nil {
 			return err
 		}
 		go func() {
 			local := make([]time.Duration, 0, 64)
 			for {
-				f, err := c.Next()
+				f, err := c.Next(ctx)
 				if err != nil {
 					mu.Lock()
 					lat = append(lat, local...)
@@ -110,7 +112,7 @@ func fanoutRun(e *env, n int) error {
 	dur := pick(e, 10*time.Second, 5*time.Second)
 	chs := make([]string, channels)
 	for i := range chs {
-		chs[i] = realtime.TenantChannel(fx.TenantID+int64(i), "sessions")
+		chs[i] = fanout.TenantChannel(fx.TenantID+int64(i), "sessions")
 	}
 	cpu0, _ := harness.ProcUsage(srv.Proc.PID())
 	start := time.Now()
@@ -156,7 +158,7 @@ func fanoutRun(e *env, n int) error {
 func pusherPublish(ctx context.Context, httpAddr string, channels []string, name, data string) error {
 	body, _ := json.Marshal(map[string]any{"name": name, "channels": channels, "data": data})
 	path := "/apps/" + harness.PusherAppID + "/events"
-	q, err := realtime.SignedQuery(harness.PusherKey, harness.PusherSecret, "POST", path, nil, body, time.Now())
+	q, err := pusher.SignedQuery(harness.PusherKey, harness.PusherSecret, "POST", path, nil, body, time.Now())
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -15,7 +14,8 @@ import (
 
 	"github.com/sitepulse/sitepulse/agent"
 	"github.com/sitepulse/sitepulse/bench/harness"
-	"github.com/sitepulse/sitepulse/controlplane/realtime"
+	"github.com/sitepulse/sitepulse/client"
+	"github.com/sitepulse/sitepulse/controlplane/fanout"
 	"github.com/sitepulse/sitepulse/sim"
 )
 
@@ -81,7 +81,7 @@ func benchPolling(e *env) error {
 	defer func() { cancel(); wg.Wait(); a.Close() }()
 	base := "http://" + srv.HTTPAddr
 	if err := harness.WaitFor(ctx, 30*time.Second, "sessions ingested", func() bool {
-		rows, err := harness.ListAll[struct{}](ctx, http.DefaultClient, base, "/api/v1/sessions", fx.Token)
+		rows, err := srv.API(fx.Token).AllSessions(ctx, client.SessionQuery{})
 		return err == nil && len(rows) >= 150
 	}); err != nil {
 		return err
@@ -91,8 +91,8 @@ func benchPolling(e *env) error {
 
 	var pollIn, pollOut, pushIn, pushOut atomic.Int64
 	var pollReqs, pushReqs, frames, pushInit atomic.Int64
-	pollClient := &http.Client{Transport: &http.Transport{DialContext: countingDial(&pollIn, &pollOut)}}
-	pushClient := &http.Client{Transport: &http.Transport{DialContext: countingDial(&pushIn, &pushOut)}}
+	pollAPI := client.New(base, client.Options{Token: fx.Token, HTTPClient: &http.Client{Transport: &http.Transport{DialContext: countingDial(&pollIn, &pollOut)}}})
+	pushAPI := client.New(base, client.Options{Token: fx.Token, HTTPClient: &http.Client{Transport: &http.Transport{DialContext: countingDial(&pushIn, &pushOut)}}})
 	start := time.Now()
 	end := start.Add(window)
 	errc := make(chan error, 2)
@@ -100,7 +100,7 @@ func benchPolling(e *env) error {
 		for t := time.Now(); t.Before(end); t = t.Add(5 * time.Second) {
 			time.Sleep(time.Until(t))
 			for _, p := range paths {
-				if _, err := harness.GetJSON(ctx, pollClient, base+p, fx.Token, nil); err != nil {
+				if _, err := pollAPI.DoCount(ctx, http.MethodGet, p, nil, nil); err != nil {
 					errc <- err
 					return
 				}
@@ -111,41 +111,31 @@ func benchPolling(e *env) error {
 	}()
 	go func() {
 		d := websocket.Dialer{NetDialContext: countingDial(&pushIn, &pushOut)}
-		conn, res, err := d.DialContext(ctx, "ws://"+srv.HTTPAddr+"/app/"+harness.PusherKey+"?protocol=7&client=js&version=8.4.0&flash=false", nil)
+		c, err := client.DialRealtime(ctx, "ws://"+srv.HTTPAddr, harness.PusherKey,
+			client.RealtimeOptions{Dialer: &d, Authorize: harness.SignLocally, ClientName: "js", Version: "8.4.0"})
 		if err != nil {
 			errc <- err
 			return
 		}
-		res.Body.Close()
-		defer conn.Close()
-		c := &harness.WSClient{Conn: conn}
-		f, err := c.Next()
-		if err != nil {
-			errc <- err
-			return
-		}
-		var est struct {
-			SocketID string `json:"socket_id"`
-		}
-		_ = json.Unmarshal(f.Data, &est)
-		c.SocketID = est.SocketID
+		defer c.Close()
 		for _, topic := range []string{"sessions", "dashboard-stats", "routers"} {
-			if err := c.Subscribe(realtime.TenantChannel(fx.TenantID, topic)); err != nil {
+			if err := c.Subscribe(ctx, fanout.TenantChannel(fx.TenantID, topic)); err != nil {
 				errc <- err
 				return
 			}
 		}
 		for _, p := range paths {
-			if _, err := harness.GetJSON(ctx, pushClient, base+p, fx.Token, nil); err != nil {
+			if _, err := pushAPI.DoCount(ctx, http.MethodGet, p, nil, nil); err != nil {
 				errc <- err
 				return
 			}
 			pushReqs.Add(1)
 		}
 		pushInit.Store(pushIn.Load() + pushOut.Load())
-		_ = conn.SetReadDeadline(end)
+		rctx, rcancel := context.WithDeadline(ctx, end)
+		defer rcancel()
 		for {
-			if _, err := c.Next(); err != nil {
+			if _, err := c.Next(rctx); err != nil {
 				break
 			}
 			frames.Add(1)

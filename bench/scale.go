@@ -11,7 +11,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/sitepulse/sitepulse/bench/harness"
-	"github.com/sitepulse/sitepulse/controlplane/realtime"
+	"github.com/sitepulse/sitepulse/controlplane/fanout"
 	"github.com/sitepulse/sitepulse/protocol"
 )
 
@@ -43,7 +43,7 @@ func benchScale(e *env) error {
 		return err
 	}
 	defer c.Close()
-	if err := c.Subscribe(realtime.TenantChannel(fx.TenantID, "routers")); err != nil {
+	if err := c.Subscribe(ctx, fanout.TenantChannel(fx.TenantID, "routers")); err != nil {
 		return err
 	}
 	var mu sync.Mutex
@@ -51,11 +51,11 @@ func benchScale(e *env) error {
 	measuring := atomic.Bool{}
 	go func() {
 		for {
-			f, err := c.Next()
+			f, err := c.Next(ctx)
 			if err != nil {
 				return
 			}
-			if f.Event != realtime.EventRouterLiveDataUpdated || !measuring.Load() {
+			if f.Event != fanout.EventRouterLiveDataUpdated || !measuring.Load() {
 				continue
 			}
 			var d struct {

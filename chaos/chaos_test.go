@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -16,8 +15,9 @@ import (
 	"time"
 
 	"github.com/sitepulse/sitepulse/bench/harness"
+	"github.com/sitepulse/sitepulse/client"
 	"github.com/sitepulse/sitepulse/controlplane"
-	"github.com/sitepulse/sitepulse/controlplane/realtime"
+	"github.com/sitepulse/sitepulse/controlplane/fanout"
 	"github.com/sitepulse/sitepulse/protocol"
 	"github.com/sitepulse/sitepulse/sim"
 )
@@ -118,8 +118,7 @@ type wsView struct {
 }
 
 func runClient(ctx context.Context, t *testing.T, srv *harness.Server, token string, tenant int64, v *wsView) {
-	channel := realtime.TenantChannel(tenant, "sessions")
-	base := "http://" + srv.HTTPAddr
+	channel := fanout.TenantChannel(tenant, "sessions")
 	for first := true; ctx.Err() == nil; first = false {
 		if !first {
 			v.mu.Lock()
@@ -136,18 +135,18 @@ func runClient(ctx context.Context, t *testing.T, srv *harness.Server, token str
 			continue
 		}
 		stop := context.AfterFunc(ctx, func() { c.Close() })
-		frames := make(chan harness.Frame, 4096)
+		frames := make(chan client.Frame, 4096)
 		go func() {
 			defer close(frames)
 			for {
-				f, err := c.Next()
+				f, err := c.Next(ctx)
 				if err != nil {
 					return
 				}
 				frames <- f
 			}
 		}()
-		if err := c.Subscribe(channel); err != nil {
+		if err := c.Subscribe(ctx, channel); err != nil {
 			c.Close()
 			stop()
 			continue
@@ -156,7 +155,7 @@ func runClient(ctx context.Context, t *testing.T, srv *harness.Server, token str
 			v.mu.Lock()
 			v.lenientTill = time.Now().Add(time.Hour) // lenient while in flight
 			v.mu.Unlock()
-			rows, err := harness.ListAll[controlplane.Session](ctx, http.DefaultClient, base, "/api/v1/sessions", token)
+			rows, err := srv.API(token).AllSessions(ctx, client.SessionQuery{})
 			if err != nil {
 				return false
 			}
@@ -206,13 +205,13 @@ func runClient(ctx context.Context, t *testing.T, srv *harness.Server, token str
 			v.mu.Lock()
 			lenient := time.Now().Before(v.lenientTill)
 			switch f.Event {
-			case realtime.EventSessionStarted:
+			case fanout.EventSessionStarted:
 				v.started++
 				if v.live[k] && !lenient {
 					v.dupStarted = append(v.dupStarted, k)
 				}
 				v.live[k] = true
-			case realtime.EventSessionEnded:
+			case fanout.EventSessionEnded:
 				v.ended++
 				if !v.live[k] && !lenient {
 					v.dupEnded = append(v.dupEnded, k)
@@ -335,9 +334,8 @@ func TestChaos(t *testing.T) {
 	defer func() { stopClient(); <-clientDone }()
 
 	// Wait for every initial session in the store before breaking things.
-	base := "http://" + srv.HTTPAddr
 	if err := harness.WaitFor(ctx, 60*time.Second, "initial sessions in the store", func() bool {
-		rows, err := harness.ListAll[controlplane.Session](ctx, http.DefaultClient, base, "/api/v1/sessions", fx.Token)
+		rows, err := srv.API(fx.Token).AllSessions(ctx, client.SessionQuery{})
 		return err == nil && len(rows) >= len(initial)
 	}); err != nil {
 		t.Fatal(err)
@@ -473,10 +471,10 @@ func TestChaos(t *testing.T) {
 	var hist []controlplane.SessionRecord
 	caughtUp := harness.WaitFor(ctx, m.quiesceIn, "store matches the simulator", func() bool {
 		var err error
-		if live, err = harness.ListAll[controlplane.Session](ctx, http.DefaultClient, base, "/api/v1/sessions", fx.Token); err != nil {
+		if live, err = srv.API(fx.Token).AllSessions(ctx, client.SessionQuery{}); err != nil {
 			return false
 		}
-		if hist, err = harness.ListAll[controlplane.SessionRecord](ctx, http.DefaultClient, base, "/api/v1/sessions/history", fx.Token); err != nil {
+		if hist, err = srv.API(fx.Token).AllHistory(ctx, client.SessionQuery{}); err != nil {
 			return false
 		}
 		return len(live) == len(final) && len(hist) >= len(ended)-len(unobservable)

@@ -53,6 +53,13 @@ type BatchApplied struct {
 	Changes    int
 }
 
+// ReplicaGap announces that changes of Tenant (0: system-wide) may have
+// been lost on their way from another control-plane replica
+// (controlplane/cluster). The realtime fan-out skips one seq on each
+// channel of the tenant it has published on, and on the system channel, so
+// dashboards see a gap and refetch instead of silently missing an event.
+type ReplicaGap struct{ Tenant int64 }
+
 // ChangeTenant implements Change.
 func (c SessionStarted) ChangeTenant() int64 { return c.Session.TenantID }
 
@@ -74,8 +81,11 @@ func (c TenantCreated) ChangeTenant() int64 { return c.Tenant.ID }
 // ChangeTenant implements Change.
 func (c BatchApplied) ChangeTenant() int64 { return c.TenantID }
 
+// ChangeTenant implements Change.
+func (g ReplicaGap) ChangeTenant() int64 { return g.Tenant }
+
 // Bus delivers committed changes to in-process subscribers (the realtime
-// hub, tests). Publish blocks while a subscriber's buffer is full: changes
+// fan-out, provisioning, tests). Publish blocks while a subscriber's buffer is full: changes
 // are already durable, and back-pressure on ingest is preferable to a
 // dashboard silently missing one. The zero value is ready to use.
 type Bus struct {

@@ -2,7 +2,7 @@ package controlplane
 
 import (
 	"testing"
-	"time"
+	"testing/synctest"
 )
 
 func TestBusDeliversInOrderToEverySubscriber(t *testing.T) {
@@ -52,24 +52,35 @@ func TestBusKeepsEachPublishContiguous(t *testing.T) {
 	}
 }
 
+// A Publish blocked on a full subscriber returns once it closes. In a
+// synctest bubble, Wait returns when the publisher is durably blocked, so
+// the test checks that it was blocked, not merely that it ended.
 func TestBusCloseUnblocksPublish(t *testing.T) {
-	var b Bus
-	s := b.Subscribe(0)
-	done := make(chan struct{})
-	go func() {
-		b.Publish(TenantCreated{Tenant{ID: 1}})
-		close(done)
-	}()
-	time.Sleep(10 * time.Millisecond) // let Publish block on the full subscriber
-	s.Close()
-	select {
-	case <-done:
-	case <-time.After(2 * time.Second):
-		t.Fatal("Publish still blocked after the subscriber closed")
-	}
-	if _, ok := <-s.C; ok {
-		t.Fatal("C not closed after Close")
-	}
+	synctest.Test(t, func(t *testing.T) {
+		var b Bus
+		s := b.Subscribe(0)
+		done := make(chan struct{})
+		go func() {
+			b.Publish(TenantCreated{Tenant{ID: 1}})
+			close(done)
+		}()
+		synctest.Wait()
+		select {
+		case <-done:
+			t.Fatal("Publish returned with nobody reading the subscription")
+		default:
+		}
+		s.Close()
+		synctest.Wait()
+		select {
+		case <-done:
+		default:
+			t.Fatal("Publish still blocked after the subscriber closed")
+		}
+		if _, ok := <-s.C; ok {
+			t.Fatal("C not closed after Close")
+		}
+	})
 }
 
 func TestPrincipalScope(t *testing.T) {

@@ -2,9 +2,7 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,6 +19,9 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/sitepulse/sitepulse/client"
+	"github.com/sitepulse/sitepulse/controlplane"
 )
 
 // login is one demo account, printed at start.
@@ -130,7 +131,7 @@ type demo struct {
 	logs string
 	cp   *child
 	sims []*child
-	api  *restClient
+	api  *client.Client
 }
 
 func (d *demo) run(ctx context.Context) error {
@@ -171,7 +172,7 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 	base := "http://" + c.httpAddr
-	d.api = &restClient{base: base}
+	d.api = client.New(base, client.Options{Timeout: 10 * time.Second})
 	if res, err := http.Get(base + "/"); err == nil {
 		res.Body.Close()
 		if res.StatusCode == http.StatusServiceUnavailable {
@@ -180,37 +181,30 @@ func (d *demo) run(ctx context.Context) error {
 	}
 
 	// --- tenant, users, routers -----------------------------------------------
-	if err := d.api.login(ctx, admin.email, admin.password); err != nil {
+	res, err := d.api.Login(ctx, admin.email, admin.password)
+	if err != nil {
 		return err
 	}
-	var tenant struct {
-		ID     int64  `json:"id"`
-		Status string `json:"status"`
-	}
-	if err := d.api.do(ctx, "POST", "/api/v1/tenants", map[string]string{"name": "Demo ISP"}, &tenant); err != nil {
+	d.api = d.api.WithToken(res.Token)
+	acc, err := d.api.CreateTenant(ctx, "Demo ISP")
+	if err != nil {
 		return err
 	}
 	if err := pollUntil(ctx, 15*time.Second, "tenant Demo ISP active", func() (bool, error) {
-		err := d.api.do(ctx, "GET", fmt.Sprintf("/api/v1/tenants/%d", tenant.ID), nil, &tenant)
-		return tenant.Status == "active", err
+		tenant, err := d.api.Tenant(ctx, acc.ID)
+		return tenant.Status == controlplane.TenantActive, err
 	}); err != nil {
 		return err
 	}
 	for _, l := range logins[1:] {
-		body := map[string]string{"email": l.email, "name": l.name, "role": l.role, "password": l.password}
-		if err := d.api.do(ctx, "POST", fmt.Sprintf("/api/v1/tenants/%d/users", tenant.ID), body, nil); err != nil {
+		req := client.CreateUserRequest{Email: l.email, Name: l.name, Role: controlplane.Role(l.role), Password: l.password}
+		if _, err := d.api.CreateUser(ctx, acc.ID, req); err != nil {
 			return err
 		}
 	}
 	for _, s := range sites {
-		var enrolled struct {
-			Router struct {
-				ID string `json:"id"`
-			} `json:"router"`
-			Secret string `json:"secret"`
-		}
-		body := map[string]any{"name": s.router, "site": s.name, "tenant_id": tenant.ID}
-		if err := d.api.do(ctx, "POST", "/api/v1/routers", body, &enrolled); err != nil {
+		enrolled, err := d.api.CreateRouter(ctx, client.CreateRouterRequest{Name: s.router, Site: s.name, TenantID: &acc.ID})
+		if err != nil {
 			return err
 		}
 		s.id, s.secret = enrolled.Router.ID, enrolled.Secret
@@ -328,18 +322,8 @@ func (d *demo) banner() {
 	fmt.Printf("  Logs: %s/*.log. Ctrl-C stops everything.\n\n", d.logs)
 }
 
-// stats are the figures of GET /api/v1/stats the status line shows.
-type stats struct {
-	OnlineHotspot int `json:"online_hotspot"`
-	OnlinePPPoE   int `json:"online_pppoe"`
-	RoutersOnline int `json:"routers_online"`
-	RoutersTotal  int `json:"routers_total"`
-}
-
-func (d *demo) stats(ctx context.Context) (stats, error) {
-	var st stats
-	err := d.api.do(ctx, "GET", "/api/v1/stats", nil, &st)
-	return st, err
+func (d *demo) stats(ctx context.Context) (client.Stats, error) {
+	return d.api.Stats(ctx, 0)
 }
 
 func (d *demo) printStatus(ctx context.Context) {
@@ -528,63 +512,4 @@ func (p *child) stop(d time.Duration) error {
 		<-p.exit
 		return fmt.Errorf("%s did not stop within %v of SIGTERM: killed (log %s)", p.name, d, p.log)
 	}
-}
-
-// restClient calls the control plane's REST API with a bearer token.
-type restClient struct {
-	base, token string
-}
-
-func (c *restClient) login(ctx context.Context, email, password string) error {
-	var res struct {
-		Token string `json:"token"`
-	}
-	if err := c.do(ctx, "POST", "/api/v1/auth/login", map[string]string{"email": email, "password": password}, &res); err != nil {
-		return err
-	}
-	c.token = res.Token
-	return nil
-}
-
-// do sends body as JSON and decodes a 2xx answer into out (when not nil);
-// other statuses are errors carrying the API's message.
-func (c *restClient) do(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
-	if err != nil {
-		return err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	if res.StatusCode/100 != 2 {
-		return fmt.Errorf("%s %s: %s: %s", method, path, res.Status, bytes.TrimSpace(b))
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			return fmt.Errorf("%s %s: decode: %w", method, path, err)
-		}
-	}
-	return nil
 }

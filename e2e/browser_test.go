@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +17,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sitepulse/sitepulse/client"
+	"github.com/sitepulse/sitepulse/controlplane"
+	"github.com/sitepulse/sitepulse/protocol"
 )
 
 // TestDashboardInChromium is issue 7's acceptance test: the real control
@@ -73,27 +76,24 @@ func TestDashboardInChromium(t *testing.T) {
 	simAPI := submatch(t, sim.waitLine(t, 10*time.Second, regexp.MustCompile(`msg="sitepulse-sim running"`)), `api=(\S+)`)
 
 	// --- tenant, user and router through REST -----------------------------
-	admin := &restClient{base: base}
-	admin.login(t, adminEmail, adminPassword)
-	var tenant struct {
-		ID     int64  `json:"id"`
-		Status string `json:"status"`
-	}
-	admin.do(t, "POST", "/api/v1/tenants", map[string]string{"name": "E2E Networks"}, http.StatusAccepted, &tenant)
+	ctx := context.Background()
+	api := client.New(base, client.Options{Timeout: 10 * time.Second})
+	login, err := api.Login(ctx, adminEmail, adminPassword)
+	check(t, "login", err)
+	api = api.WithToken(login.Token)
+	tenant, err := api.CreateTenant(ctx, "E2E Networks")
+	check(t, "create tenant", err)
 	poll(t, 10*time.Second, "tenant active", func() bool {
-		admin.do(t, "GET", fmt.Sprintf("/api/v1/tenants/%d", tenant.ID), nil, http.StatusOK, &tenant)
-		return tenant.Status == "active"
+		ten, err := api.Tenant(ctx, tenant.ID)
+		check(t, "tenant", err)
+		return ten.Status == controlplane.TenantActive
 	})
 	const userEmail, userPassword = "ops@e2e.test", "an e2e tenant admin password"
-	admin.do(t, "POST", fmt.Sprintf("/api/v1/tenants/%d/users", tenant.ID),
-		map[string]string{"email": userEmail, "name": "E2E Ops", "role": "tenant_admin", "password": userPassword}, http.StatusCreated, nil)
-	var enrolled struct {
-		Router struct {
-			ID string `json:"id"`
-		} `json:"router"`
-		Secret string `json:"secret"`
-	}
-	admin.do(t, "POST", "/api/v1/routers", map[string]any{"name": "E2E core", "site": "Test lab", "tenant_id": tenant.ID}, http.StatusCreated, &enrolled)
+	_, err = api.CreateUser(ctx, tenant.ID,
+		client.CreateUserRequest{Email: userEmail, Name: "E2E Ops", Role: controlplane.RoleTenantAdmin, Password: userPassword})
+	check(t, "create user", err)
+	enrolled, err := api.CreateRouter(ctx, client.CreateRouterRequest{Name: "E2E core", Site: "Test lab", TenantID: &tenant.ID})
+	check(t, "enroll router", err)
 	routerID := enrolled.Router.ID
 
 	// --- the real agent -----------------------------------------------------
@@ -103,15 +103,11 @@ func TestDashboardInChromium(t *testing.T) {
 			"--counters-interval", "1s", "--resources-interval", "2s", "--shutdown-timeout", "3s"},
 		"SITEPULSE_ROUTER_PASSWORD="+routerPassword, "SITEPULSE_MQTT_SECRET="+enrolled.Secret)
 	poll(t, 20*time.Second, "router online with its sessions", func() bool {
-		var r struct {
-			Status string `json:"status"`
-		}
-		admin.do(t, "GET", "/api/v1/routers/"+routerID, nil, http.StatusOK, &r)
-		var p struct {
-			Total int `json:"total"`
-		}
-		admin.do(t, "GET", "/api/v1/sessions?router_id="+routerID, nil, http.StatusOK, &p)
-		return r.Status == "online" && p.Total > 0
+		r, err := api.Router(ctx, routerID)
+		check(t, "router", err)
+		p, err := api.Sessions(ctx, client.SessionQuery{RouterID: routerID})
+		check(t, "sessions", err)
+		return r.Status == controlplane.RouterOnline && p.Total > 0
 	})
 
 	// --- the Node test in Chromium ------------------------------------------
@@ -145,17 +141,13 @@ func TestDashboardInChromium(t *testing.T) {
 	// The kick the page sent succeeded on the router, and the session is
 	// history (the simulator's churn could have ended it too, but then the
 	// kick would have found no session and failed).
-	var cmds struct {
-		Data []struct {
-			ID, Kind, Status, Code, Message string
-		} `json:"data"`
-	}
-	admin.do(t, "GET", "/api/v1/commands?router_id="+routerID, nil, http.StatusOK, &cmds)
-	var kicks []string
+	cmds, err := api.Commands(ctx, client.CommandQuery{RouterID: routerID})
+	check(t, "commands", err)
+	var kicks []controlplane.CommandStatus
 	for _, c := range cmds.Data {
-		if c.Kind == "hotspot.active.kick" {
+		if c.Kind == protocol.CmdHotspotActiveKick {
 			kicks = append(kicks, c.Status)
-			if c.Status != "succeeded" {
+			if c.Status != controlplane.CommandSucceeded {
 				t.Errorf("kick command %s: %s %s %s, want succeeded", c.ID, c.Status, c.Code, c.Message)
 			}
 		}
@@ -163,12 +155,8 @@ func TestDashboardInChromium(t *testing.T) {
 	if len(kicks) != 1 {
 		t.Errorf("kick commands: %v, want exactly one", kicks)
 	}
-	var hist struct {
-		Data []struct {
-			EndReason string `json:"end_reason"`
-		} `json:"data"`
-	}
-	admin.do(t, "GET", "/api/v1/sessions/history?user="+guest, nil, http.StatusOK, &hist)
+	hist, err := api.History(ctx, client.SessionQuery{User: guest})
+	check(t, "history", err)
 	if len(hist.Data) != 1 || hist.Data[0].EndReason == "" {
 		t.Fatalf("history of %s: %+v, want one ended session", guest, hist.Data)
 	}
@@ -391,60 +379,11 @@ func poll(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// restClient calls the control plane's REST API with a bearer token.
-type restClient struct {
-	base, token string
-}
-
-func (c *restClient) login(t *testing.T, email, password string) {
+// check fails the test, naming what, when a client call failed.
+func check(t *testing.T, what string, err error) {
 	t.Helper()
-	var res struct {
-		Token string `json:"token"`
-	}
-	c.do(t, "POST", "/api/v1/auth/login", map[string]string{"email": email, "password": password}, http.StatusOK, &res)
-	c.token = res.Token
-}
-
-// do sends body as JSON, fails the test unless the answer has status want,
-// and decodes it into out when out is not nil.
-func (c *restClient) do(t *testing.T, method, path string, body any, want int, out any) {
-	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
 	if err != nil {
-		t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatalf("%s %s: read: %v", method, path, err)
-	}
-	if res.StatusCode != want {
-		t.Fatalf("%s %s: status %d, want %d: %s", method, path, res.StatusCode, want, b)
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			t.Fatalf("%s %s: decode %s: %v", method, path, b, err)
-		}
+		t.Fatalf("%s: %v", what, err)
 	}
 }
 

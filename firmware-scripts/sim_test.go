@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-routeros/routeros/v3"
 
+	"github.com/sitepulse/sitepulse/internal/testkit"
 	"github.com/sitepulse/sitepulse/sim"
 )
 
@@ -45,24 +46,17 @@ func (a apiRunner) Run(sentence ...string) ([]map[string]string, error) {
 // clock is the simulator's clock; :delay in a script advances it, so the
 // container's extraction and stop take no real time.
 type clock struct {
+	testkit.Clock
 	mu     sync.Mutex
-	t      time.Time
-	slept  time.Duration
 	sleeps int
 }
 
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
+// Sleep advances the clock by d and counts the sleep.
 func (c *clock) Sleep(d time.Duration) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-	c.slept += d
 	c.sleeps++
+	c.mu.Unlock()
+	c.Advance(d)
 }
 
 // touched are the menus the scripts change, compared whole between runs.
@@ -81,7 +75,8 @@ type rig struct {
 
 func startRig(t *testing.T, version string) *rig {
 	t.Helper()
-	clk := &clock{t: time.Date(2025, 6, 1, 8, 0, 0, 0, time.UTC)}
+	clk := &clock{}
+	clk.Set(time.Date(2025, 6, 1, 8, 0, 0, 0, time.UTC))
 	r := sim.New(sim.Config{Version: version, Now: clk.Now, TrafficInterval: -1})
 	if err := r.Start(t.Context(), "127.0.0.1:0"); err != nil {
 		t.Fatal(err)

@@ -196,22 +196,12 @@ func advanceContainer(it *item, now time.Time) bool {
 
 // containerAction applies fn to each target of a start or stop.
 func containerAction(r *Router, t *table, req *request, fn func(*item, time.Time) error) error {
-	for k := range req.attrs {
-		if k != ".id" && k != "numbers" {
-			return &apiError{-1, "unknown parameter " + k}
-		}
-	}
-	items, err := r.targetsLocked(t, req)
-	if err != nil {
-		return err
-	}
-	now := r.now()
-	for _, it := range items {
+	return r.eachTargetLocked(t, req, func(it *item, now time.Time) error {
 		advanceContainer(it, now)
 		if err := fn(it, now); err != nil {
 			return err
 		}
 		r.notifyLocked(t, it, now)
-	}
-	return nil
+		return nil
+	})
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-routeros/routeros/v3"
 
+	"github.com/sitepulse/sitepulse/internal/testkit"
 	"github.com/sitepulse/sitepulse/sim"
 )
 
@@ -287,7 +288,7 @@ func TestFirewallMenus(t *testing.T) {
 }
 
 func TestContainerMenus(t *testing.T) {
-	clk := &fakeClock{t: time.Date(2025, 6, 1, 8, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2025, 6, 1, 8, 0, 0, 0, time.UTC))
 	r := startRouter(t, sim.Config{Version: "7.21.2 (stable)", Now: clk.Now})
 	c := dial(t, r, "admin", "")
 	if v := one(t, c, "/system/resource/print")["version"]; v != "7.21.2 (stable)" {

@@ -12,37 +12,20 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-routeros/routeros/v3"
 
+	"github.com/sitepulse/sitepulse/internal/testkit"
+
 	"github.com/sitepulse/sitepulse/sim"
 )
-
-// fakeClock is a manually advanced clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // runScenario records every change of steps scenario ticks.
 func runScenario(t *testing.T, seed int64, steps int) []string {
 	t.Helper()
-	clk := &fakeClock{t: time.Date(2025, 6, 1, 8, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2025, 6, 1, 8, 0, 0, 0, time.UTC))
 	r := sim.New(sim.Config{Seed: seed, HotspotSessions: 8, PPPSessions: 6, ChurnPerMinute: 120,
 		TrafficInterval: -1, Now: clk.Now})
 	defer r.Close()
@@ -97,7 +80,7 @@ func TestScenarioDeterministic(t *testing.T) {
 }
 
 func TestScenarioSessions(t *testing.T) {
-	clk := &fakeClock{t: time.Date(2025, 6, 1, 8, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2025, 6, 1, 8, 0, 0, 0, time.UTC))
 	r := sim.New(sim.Config{Seed: 7, HotspotSessions: 20, PPPSessions: 10, TrafficInterval: -1, Now: clk.Now})
 	defer r.Close()
 	hs, ppp := r.HotspotActive(), r.PPPActive()

@@ -2,14 +2,12 @@ package harness
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"time"
 
+	"github.com/sitepulse/sitepulse/client"
 	"github.com/sitepulse/sitepulse/controlplane"
 	"github.com/sitepulse/sitepulse/controlplane/store"
 )
@@ -141,53 +139,7 @@ func Setup(ctx context.Context, dataDir, dbURL string, n int) (Fixture, error) {
 	return fx, nil
 }
 
-// GetJSON does an authenticated GET and decodes the answer into out. It
-// returns the number of body bytes read.
-func GetJSON(ctx context.Context, c *http.Client, url, token string, out any) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := c.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		return len(b), err
-	}
-	if res.StatusCode != http.StatusOK {
-		return len(b), fmt.Errorf("GET %s: %d %s", url, res.StatusCode, b)
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			return len(b), fmt.Errorf("GET %s: decode: %w", url, err)
-		}
-	}
-	return len(b), nil
-}
-
-// ListAll reads every page of a paginated /api/v1 list (limit 500).
-func ListAll[T any](ctx context.Context, c *http.Client, base, path, token string) ([]T, error) {
-	var all []T
-	sep := "?"
-	if strings.Contains(path, "?") {
-		sep = "&"
-	}
-	for offset := 0; ; {
-		var page struct {
-			Data  []T `json:"data"`
-			Total int `json:"total"`
-		}
-		if _, err := GetJSON(ctx, c, fmt.Sprintf("%s%s%slimit=500&offset=%d", base, path, sep, offset), token, &page); err != nil {
-			return nil, err
-		}
-		all = append(all, page.Data...)
-		offset += len(page.Data)
-		if len(page.Data) == 0 || offset >= page.Total {
-			return all, nil
-		}
-	}
+// API is a REST client (package client) of the server with token.
+func (s *Server) API(token string) *client.Client {
+	return client.New("http://"+s.HTTPAddr, client.Options{Token: token})
 }

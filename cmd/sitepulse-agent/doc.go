@@ -6,8 +6,8 @@
 //	sitepulse-agent status [flags]  print the running agent's local /status
 //	sitepulse-agent --version
 //
-// Flags are parsed with the standard flag package: the agent needs plain
-// string, bool, int and duration options with an environment fallback,
-// which is a dozen lines on top of flag.FlagSet.VisitAll, not a reason for
-// a dependency on a router-sized binary.
+// Flags are parsed with the standard flag package through internal/cliflag,
+// which adds the environment fallback and a --help in the control plane's
+// urfave/cli shape (grouped, each flag with its variable). urfave/cli itself
+// would add about 3.8 MB to a router-sized binary; cliflag adds about 10 kB.
 package main

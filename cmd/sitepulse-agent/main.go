@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/sitepulse/sitepulse/agent"
+	"github.com/sitepulse/sitepulse/internal/cliflag"
 )
 
 // version is set at build time: -ldflags "-X main.version=v1.2.3".
@@ -47,11 +48,18 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 
-const usage = `usage:
-  sitepulse-agent run [flags]      run the agent; every flag falls back to SITEPULSE_<FLAG> (e.g. SITEPULSE_ROUTER_ADDR)
-  sitepulse-agent status [flags]   print the running agent's status (GET http://<listen-addr>/status)
-  sitepulse-agent --version        print the version
-run 'sitepulse-agent run -h' for the flags.
+const usage = `NAME:
+   sitepulse-agent - the SitePulse agent: RouterOS sessions to MQTT, commands back
+
+USAGE:
+   sitepulse-agent command [options]
+
+COMMANDS:
+   run      run the agent; every flag falls back to SITEPULSE_<FLAG> (e.g. SITEPULSE_ROUTER_ADDR)
+   status   print the running agent's status (GET http://<listen-addr>/status)
+   version  print the version (also --version)
+
+Run 'sitepulse-agent run --help' for the flags.
 `
 
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
@@ -129,14 +137,23 @@ func envName(flagName string) string {
 	return "SITEPULSE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
+// nonEmpty adapts getenv to a lookup in which an empty variable is unset.
+func nonEmpty(getenv func(string) string) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		v := getenv(name)
+		return v, v != ""
+	}
+}
+
 // ParseFlags reads the run flags; each unset flag falls back to its
 // SITEPULSE_* environment variable. Secrets come from --*-file, the
 // environment or (discouraged: visible in ps) the flag itself.
 func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
-	fs := flag.NewFlagSet("sitepulse-agent run", flag.ContinueOnError)
+	var out io.Writer = os.Stderr
 	if m.Stderr != nil {
-		fs.SetOutput(m.Stderr)
+		out = m.Stderr
 	}
+	fs := cliflag.New("sitepulse-agent run", "run the agent: RouterOS sessions to MQTT, commands back", envName, out)
 	var (
 		routerPass, routerPassFile, mqttSecret, mqttSecretFile string
 		routerTLS, routerInsecure                              bool
@@ -144,6 +161,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		outboxMaxEvents                                        int
 	)
 	c := &m.Config
+	fs.Group("RouterOS")
 	fs.StringVar(&c.RouterID, "router-id", "", "this router's SitePulse id (MQTT client id and username)")
 	fs.StringVar(&c.RouterAddr, "router-addr", "", "RouterOS API address host:port (8728 plain, 8729 TLS)")
 	fs.StringVar(&c.RouterUser, "router-user", "", "RouterOS API user")
@@ -152,35 +170,28 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.BoolVar(&routerTLS, "router-tls", false, "use api-ssl (TLS)")
 	fs.StringVar(&routerCA, "router-ca", "", "PEM CA bundle that signs the router's api-ssl certificate")
 	fs.BoolVar(&routerInsecure, "router-tls-insecure", false, "do not verify the router's certificate (self-signed api-ssl)")
+	fs.DurationVar(&c.CountersInterval, "counters-interval", 10*time.Second, "session counter interval (print =interval=)")
+	fs.DurationVar(&c.ResourcesInterval, "resources-interval", 30*time.Second, "router.resources interval")
+	fs.DurationVar(&c.ResyncInterval, "resync-interval", 60*time.Second, "periodic snapshot diff interval")
+	fs.StringVar(&rawAllow, "raw-allow", "", "comma-separated RouterOS path prefixes raw commands may use (default: none)")
+	fs.Group("MQTT")
 	fs.StringVar(&c.MQTTURL, "mqtt-url", "", "broker URL, tcp://host:1883 or ssl://host:8883")
 	fs.StringVar(&mqttSecret, "mqtt-secret", "", "this router's MQTT secret (prefer --mqtt-secret-file or the env)")
 	fs.StringVar(&mqttSecretFile, "mqtt-secret-file", "", "file holding the MQTT secret")
 	fs.StringVar(&mqttCA, "mqtt-ca", "", "PEM CA bundle for ssl:// brokers (default: system roots)")
+	fs.Group("Outbox")
 	fs.StringVar(&c.DataDir, "data-dir", "./data", "directory for the SQLite outbox and state")
-	fs.StringVar(&m.ListenAddr, "listen-addr", m.ListenAddr, "local address for /healthz, /metrics and /status (empty: off)")
-	fs.DurationVar(&c.CountersInterval, "counters-interval", 10*time.Second, "session counter interval (print =interval=)")
-	fs.DurationVar(&c.ResourcesInterval, "resources-interval", 30*time.Second, "router.resources interval")
-	fs.DurationVar(&c.ResyncInterval, "resync-interval", 60*time.Second, "periodic snapshot diff interval")
 	fs.IntVar(&outboxMaxEvents, "outbox-max-events", 100_000, "pending events before superseded updates are coalesced")
 	fs.Int64Var(&c.OutboxMaxBytes, "outbox-max-bytes", 64<<20, "pending bytes before superseded updates are coalesced")
-	fs.StringVar(&rawAllow, "raw-allow", "", "comma-separated RouterOS path prefixes raw commands may use (default: none)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful stop may spend flushing the outbox")
+	fs.Group("HTTP")
+	fs.StringVar(&m.ListenAddr, "listen-addr", m.ListenAddr, "local address for /healthz, /metrics and /status (empty: off)")
+	fs.Group("Logging")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 
-	// Environment fallbacks: applied as defaults before parsing, so the
-	// command line wins.
-	var errs []error
-	fs.VisitAll(func(f *flag.Flag) {
-		if v := getenv(envName(f.Name)); v != "" {
-			if err := f.Value.Set(v); err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: %w", envName(f.Name), v, err))
-			}
-		}
-	})
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	if err := fs.Parse(args); err != nil {
+	// Environment fallbacks are applied before parsing, so the command
+	// line wins; an empty variable counts as unset.
+	if err := fs.Parse(args, nonEmpty(getenv)); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -326,14 +337,16 @@ func (m *Main) Close() error {
 }
 
 func statusCmd(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("sitepulse-agent status", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	addr := fs.String("listen-addr", "127.0.0.1:9100", "the agent's local listen address (env "+envName("listen-addr")+")")
+	fs := cliflag.New("sitepulse-agent status", "print the running agent's status (GET http://<listen-addr>/status)", func(name string) string {
+		if name == "listen-addr" {
+			return envName(name)
+		}
+		return ""
+	}, stderr)
+	fs.Group("HTTP")
+	addr := fs.String("listen-addr", "127.0.0.1:9100", "the agent's local listen address")
 	timeout := fs.Duration("timeout", 5*time.Second, "request timeout")
-	if v := getenv(envName("listen-addr")); v != "" {
-		*addr = v
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(args, nonEmpty(getenv)); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}

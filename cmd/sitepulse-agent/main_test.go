@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/sitepulse/sitepulse/agent"
+	"github.com/sitepulse/sitepulse/internal/testkit"
 	"github.com/sitepulse/sitepulse/protocol"
 	"github.com/sitepulse/sitepulse/sim"
 )
@@ -195,22 +197,16 @@ func TestMainEndToEnd(t *testing.T) {
 	}
 
 	var st agent.Status
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	testkit.Eventually(t, 20*time.Second, "a healthy agent status", func() bool {
 		var out, errOut bytes.Buffer
-		if code := run([]string{"status", "--listen-addr", m.Addr()}, env(nil), &out, &errOut); code == 0 {
-			if err := json.Unmarshal(out.Bytes(), &st); err != nil {
-				t.Fatalf("status output: %v\n%s", err, out.String())
-			}
-			if st.Router.Connected && st.MQTTConnected && st.Router.Sessions == 1 && st.Outbox.Depth == 0 && st.Outbox.LastSeq > 0 {
-				break
-			}
+		if code := run([]string{"status", "--listen-addr", m.Addr()}, env(nil), &out, &errOut); code != 0 {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("agent never became healthy; last status %+v\n%s", st, logs.String())
+		if err := json.Unmarshal(out.Bytes(), &st); err != nil {
+			t.Fatalf("status output: %v\n%s", err, out.String())
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return st.Router.Connected && st.MQTTConnected && st.Router.Sessions == 1 && st.Outbox.Depth == 0 && st.Outbox.LastSeq > 0
+	})
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -225,5 +221,60 @@ func TestMainEndToEnd(t *testing.T) {
 		if strings.Contains(logs.String(), s) {
 			t.Fatalf("logs contain secret %q", s)
 		}
+	}
+}
+
+// --help of run and status reads like the control plane's urfave/cli help:
+// double-dash names, each flag's environment variable, flags in groups.
+func TestHelpIsGroupedLikeURFaveCLI(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"run", "--help"}, env(nil), &out, &errOut); code != 0 {
+		t.Fatalf("run --help: exit %d\n%s", code, errOut.String())
+	}
+	help := errOut.String()
+	last := -1
+	for _, heading := range []string{"NAME:\n", "USAGE:\n   sitepulse-agent run [options]\n", "OPTIONS:\n",
+		"   RouterOS\n\n", "   MQTT\n\n", "   Outbox\n\n", "   HTTP\n\n", "   Logging\n\n", "   --help, -h"} {
+		i := strings.Index(help, heading)
+		if i < last {
+			t.Errorf("help lacks %q after the previous heading:\n%s", heading, help)
+		}
+		last = i
+	}
+	for _, name := range []string{"router-id", "router-addr", "router-user", "router-password", "router-password-file",
+		"router-tls", "router-ca", "router-tls-insecure", "mqtt-url", "mqtt-secret", "mqtt-secret-file", "mqtt-ca",
+		"data-dir", "listen-addr", "counters-interval", "resources-interval", "resync-interval", "outbox-max-events",
+		"outbox-max-bytes", "raw-allow", "shutdown-timeout", "log-level"} {
+		line := regexp.MustCompile(`(?m)^   --` + name + `( [a-z]+)?  .*\[\$` + envName(name) + `\]$`)
+		if !line.MatchString(help) {
+			t.Errorf("help lacks a line for --%s with [$%s]:\n%s", name, envName(name), help)
+		}
+	}
+	if want := `   --data-dir string              directory for the SQLite outbox and state (default: "./data") [$SITEPULSE_DATA_DIR]`; !strings.Contains(help, want+"\n") {
+		t.Errorf("help lacks %q:\n%s", want, help)
+	}
+
+	errOut.Reset()
+	if code := run([]string{"status", "-h"}, env(nil), &out, &errOut); code != 0 {
+		t.Fatalf("status -h: exit %d", code)
+	}
+	if want := "   --listen-addr string  the agent's local listen address (default: \"127.0.0.1:9100\") [$SITEPULSE_LISTEN_ADDR]\n"; !strings.Contains(errOut.String(), want) {
+		t.Errorf("status help lacks %q:\n%s", want, errOut.String())
+	}
+
+	out.Reset()
+	if code := run([]string{"--help"}, env(nil), &out, &errOut); code != 0 || !strings.Contains(out.String(), "COMMANDS:\n   run ") {
+		t.Errorf("--help: exit %d\n%s", code, out.String())
+	}
+}
+
+// Single-dash flags keep working, as Go's flag package accepts both.
+func TestSingleDashFlags(t *testing.T) {
+	m := NewMain()
+	if err := m.ParseFlags([]string{"-router-id", "r9", "-mqtt-url=tcp://cp:1883"}, env(nil)); err != nil {
+		t.Fatal(err)
+	}
+	if m.Config.RouterID != "r9" || m.Config.MQTTURL != "tcp://cp:1883" {
+		t.Errorf("got router-id %q mqtt-url %q", m.Config.RouterID, m.Config.MQTTURL)
 	}
 }

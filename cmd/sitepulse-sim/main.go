@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sitepulse/sitepulse/internal/cliflag"
 	"github.com/sitepulse/sitepulse/sim"
 )
 
@@ -108,54 +109,35 @@ func NewMain() *Main {
 // fallbacks for flags not given. It returns flag.ErrHelp after printing
 // usage for -h/--help.
 func (m *Main) ParseFlags(args []string) error {
-	fs := flag.NewFlagSet("sitepulse-sim", flag.ContinueOnError)
-	fs.SetOutput(m.stderr())
+	fs := cliflag.New("sitepulse-sim", "a MikroTik RouterOS API simulator (hotspot, PPP, interfaces, system) with seeded session churn", envName, m.stderr())
+	fs.Description = "Every flag also comes from the environment variable shown.\n" +
+		"Signals: SIGHUP drops all API connections, SIGUSR1 reboots, SIGINT/SIGTERM stop.\n" +
+		"Control API (--control-addr): POST /drop, POST /reboot?down=5s,\n" +
+		"  POST /login/hotspot?user=&mac=&address=, POST /login/ppp?name=&caller-id=&address=,\n" +
+		"  POST /logout?id=, POST /hotspot-user?name=&password=&profile=, POST /ppp-secret?name=&password=&profile=,\n" +
+		"  GET /state (JSON of active sessions)."
+	fs.Group("RouterOS API")
 	fs.StringVar(&m.APIAddr, "api-addr", m.APIAddr, "RouterOS API listen address (8728 plain, 8729 is the TLS convention)")
-	fs.StringVar(&m.ControlAddr, "control-addr", m.ControlAddr, `HTTP control API listen address, e.g. 127.0.0.1:8080; "" = off. No auth: keep it on loopback`)
 	fs.StringVar(&m.User, "user", m.User, "API user name")
 	fs.StringVar(&m.Password, "password", m.Password, "API password (prefer --password-file)")
 	fs.StringVar(&m.PasswordFile, "password-file", m.PasswordFile, "file whose first line is the API password; overrides --password")
+	fs.StringVar(&m.Identity, "identity", m.Identity, "/system/identity name")
+	fs.StringVar(&m.TLSCert, "tls-cert", m.TLSCert, "PEM certificate file; with --tls-key serves the API over TLS (api-ssl)")
+	fs.StringVar(&m.TLSKey, "tls-key", m.TLSKey, "PEM private key file for --tls-cert")
+	fs.BoolVar(&m.NoEmpty, "no-empty", m.NoEmpty, "behave like RouterOS before 7.18: no !empty reply when print matches nothing")
+	fs.DurationVar(&m.ReplyDelay, "reply-delay", m.ReplyDelay, "wait before answering each API command, like a real router's latency (e.g. 2ms); 0 = answer at once")
+	fs.Group("Scenario")
 	fs.IntVar(&m.HotspotSessions, "hotspot-sessions", m.HotspotSessions, "initial active hotspot sessions (users are created for them plus spares)")
 	fs.IntVar(&m.PPPSessions, "ppp-sessions", m.PPPSessions, "initial active PPPoE sessions (secrets are created for them plus spares)")
 	fs.Float64Var(&m.Churn, "churn", m.Churn, "logins plus logouts per minute; 0 = static sessions")
 	fs.Int64Var(&m.Seed, "seed", m.Seed, "scenario seed: the same seed gives the same users and changes")
-	fs.StringVar(&m.Identity, "identity", m.Identity, "/system/identity name")
 	fs.DurationVar(&m.TrafficInterval, "traffic-interval", m.TrafficInterval, "how often traffic counters grow and churn is applied")
-	fs.DurationVar(&m.ReplyDelay, "reply-delay", m.ReplyDelay, "wait before answering each API command, like a real router's latency (e.g. 2ms); 0 = answer at once")
 	fs.DurationVar(&m.RebootDown, "reboot-down", m.RebootDown, "how long a reboot (SIGUSR1, POST /reboot without down=) refuses connections")
-	fs.StringVar(&m.TLSCert, "tls-cert", m.TLSCert, "PEM certificate file; with --tls-key serves the API over TLS (api-ssl)")
-	fs.StringVar(&m.TLSKey, "tls-key", m.TLSKey, "PEM private key file for --tls-cert")
-	fs.BoolVar(&m.NoEmpty, "no-empty", m.NoEmpty, "behave like RouterOS before 7.18: no !empty reply when print matches nothing")
+	fs.Group("HTTP")
+	fs.StringVar(&m.ControlAddr, "control-addr", m.ControlAddr, `HTTP control API listen address, e.g. 127.0.0.1:8080; "" = off. No auth: keep it on loopback`)
+	fs.Group("Logging")
 	fs.StringVar(&m.LogLevel, "log-level", m.LogLevel, "log level: debug, info, warn or error")
-	fs.Usage = func() {
-		w := fs.Output()
-		fmt.Fprintf(w, "Usage: sitepulse-sim [flags]\n\n"+
-			"Simulates a MikroTik RouterOS API (hotspot, PPP, interfaces, system) with seeded session churn.\n"+
-			"Signals: SIGHUP drops all API connections, SIGUSR1 reboots, SIGINT/SIGTERM stop.\n"+
-			"Control API (--control-addr): POST /drop, POST /reboot?down=5s,\n"+
-			"  POST /login/hotspot?user=&mac=&address=, POST /login/ppp?name=&caller-id=&address=,\n"+
-			"  POST /logout?id=, POST /hotspot-user?name=&password=&profile=, POST /ppp-secret?name=&password=&profile=,\n"+
-			"  GET /state (JSON of active sessions).\n\nFlags (each also read from the environment variable shown):\n")
-		fs.VisitAll(func(f *flag.Flag) {
-			def := ""
-			if f.DefValue != "" && f.DefValue != "false" {
-				def = fmt.Sprintf(" (default %q)", f.DefValue)
-			}
-			fmt.Fprintf(w, "  --%s\n    \t%s%s [$%s]\n", f.Name, f.Usage, def, envName(f.Name))
-		})
-	}
-	var envErr error
-	fs.VisitAll(func(f *flag.Flag) {
-		if v, ok := os.LookupEnv(envName(f.Name)); ok && envErr == nil {
-			if err := f.Value.Set(v); err != nil {
-				envErr = fmt.Errorf("parse $%s: %w", envName(f.Name), err)
-			}
-		}
-	})
-	if envErr != nil {
-		return envErr
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(args, os.LookupEnv); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/go-routeros/routeros/v3"
+	"github.com/sitepulse/sitepulse/internal/testkit"
 )
 
 func TestHelpListsEveryFlag(t *testing.T) {
@@ -32,9 +33,41 @@ func TestHelpListsEveryFlag(t *testing.T) {
 	for _, name := range []string{"api-addr", "control-addr", "user", "password", "password-file", "hotspot-sessions",
 		"ppp-sessions", "churn", "seed", "identity", "traffic-interval", "reply-delay", "reboot-down", "tls-cert", "tls-key",
 		"no-empty", "log-level"} {
-		if !strings.Contains(buf.String(), "--"+name+"\n") || !strings.Contains(buf.String(), "$"+envName(name)) {
-			t.Errorf("help lacks --%s or $%s", name, envName(name))
+		line := regexp.MustCompile(`(?m)^   --` + name + `( [a-z]+)?  .*\[\$` + envName(name) + `\]$`)
+		if !line.MatchString(buf.String()) {
+			t.Errorf("help lacks a line for --%s with [$%s]:\n%s", name, envName(name), buf.String())
 		}
+	}
+}
+
+// --help reads like the control plane's urfave/cli help: double-dash names,
+// the environment variable of each flag, and the flags in groups.
+func TestHelpIsGroupedLikeURFaveCLI(t *testing.T) {
+	var buf bytes.Buffer
+	m := NewMain()
+	m.Stderr = &buf
+	if err := m.ParseFlags([]string{"-h"}); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("got %v, want flag.ErrHelp", err)
+	}
+	help := buf.String()
+	last := -1
+	for _, heading := range []string{"NAME:\n", "USAGE:\n", "OPTIONS:\n", "   RouterOS API\n\n", "   Scenario\n\n", "   HTTP\n\n", "   Logging\n\n", "   --help, -h"} {
+		i := strings.Index(help, heading)
+		if i < last {
+			t.Errorf("help lacks %q after the previous heading:\n%s", heading, help)
+		}
+		last = i
+	}
+	for _, want := range []string{
+		`   --api-addr string            RouterOS API listen address (8728 plain, 8729 is the TLS convention) (default: "127.0.0.1:8728") [$SITEPULSE_SIM_API_ADDR]`,
+		`   --reboot-down duration       how long a reboot (SIGUSR1, POST /reboot without down=) refuses connections (default: 5s) [$SITEPULSE_SIM_REBOOT_DOWN]`,
+	} {
+		if !strings.Contains(help, want+"\n") {
+			t.Errorf("help lacks %q:\n%s", want, help)
+		}
+	}
+	if regexp.MustCompile(`(?m)^\s+-[a-z]`).MatchString(help) {
+		t.Errorf("help has a single-dash flag:\n%s", help)
 	}
 }
 
@@ -205,20 +238,16 @@ func TestSignals(t *testing.T) {
 	}
 	cmd.Process.Signal(syscall.SIGUSR1)
 	waitLine(ctx, t, lines, "router up again")
-	for {
-		c2, err := routeros.DialTimeout(addr, "admin", "", time.Second)
-		if err == nil {
-			rep, err := c2.Run("/ppp/active/print")
-			c2.Close()
-			if err != nil || len(rep.Re) != 0 {
-				t.Fatalf("after reboot: %v %v (want no sessions)", rep, err)
-			}
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatal("router did not come back after SIGUSR1")
-		}
-		time.Sleep(20 * time.Millisecond)
+	var c2 *routeros.Client
+	testkit.Eventually(t, 0, "the router to accept logins after SIGUSR1", func() bool {
+		var err error
+		c2, err = routeros.DialTimeout(addr, "admin", "", time.Second)
+		return err == nil
+	})
+	rep, err := c2.Run("/ppp/active/print")
+	c2.Close()
+	if err != nil || len(rep.Re) != 0 {
+		t.Fatalf("after reboot: %v %v (want no sessions)", rep, err)
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	for range lines {
@@ -258,11 +287,14 @@ func TestREADMEDocumentsEveryFlag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	flags := regexp.MustCompile(`(?m)^  (--[a-z-]+)$`).FindAllStringSubmatch(help.String(), -1)
+	flags := regexp.MustCompile(`(?m)^   (--[a-z-]+)[ ,]`).FindAllStringSubmatch(help.String(), -1)
 	if len(flags) < 10 {
 		t.Fatalf("found only %d flags in --help:\n%s", len(flags), help.String())
 	}
 	for _, f := range flags {
+		if f[1] == "--help" {
+			continue
+		}
 		if !bytes.Contains(readme, []byte("| `"+f[1]+"` |")) {
 			t.Errorf("README.md does not document %s", f[1])
 		}

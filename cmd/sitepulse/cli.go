@@ -15,8 +15,9 @@ import (
 	"github.com/sitepulse/sitepulse/controlplane/store"
 )
 
-// newCLI builds the command tree. Later field-tech subcommands (login,
-// routers, sessions…) are added to Commands.
+// newCLI builds the command tree: the server's commands (serve, migrate,
+// version) and the field tech's (fieldCommands), which talk to a running
+// control plane through package client.
 func newCLI(stdout, stderr io.Writer) *cli.Command {
 	return &cli.Command{
 		Name:      "sitepulse",
@@ -48,6 +49,11 @@ func serveCommand(stdout, stderr io.Writer) *cli.Command {
 	return &cli.Command{
 		Name:  "serve",
 		Usage: "run the control plane: API, realtime hub and MQTT broker",
+		Description: "First start: when the store has no user yet, serve creates one system admin,\n" +
+			"--admin-email (SITEPULSE_ADMIN_EMAIL, default admin@localhost) with the password in\n" +
+			"SITEPULSE_ADMIN_PASSWORD. Without a password it generates one and prints it once\n" +
+			"to standard output (not the log). Later starts ignore both: change users through\n" +
+			"the API or the dashboard.",
 		Flags: append(append(storeFlags(), provisioningFlags()...),
 			&cli.StringFlag{Name: "http-addr", Value: "127.0.0.1:8080", Usage: "API, realtime and metrics listener", Sources: cli.EnvVars("SITEPULSE_HTTP_ADDR")},
 			&cli.StringFlag{Name: "mqtt-addr", Value: "127.0.0.1:1883", Usage: "MQTT TCP listener; empty disables it", Sources: cli.EnvVars("SITEPULSE_MQTT_ADDR")},
@@ -65,6 +71,8 @@ func serveCommand(stdout, stderr io.Writer) *cli.Command {
 			&cli.StringFlag{Name: "pusher-secret-file", Usage: "file holding the Pusher app secret", Sources: cli.EnvVars("SITEPULSE_PUSHER_SECRET_FILE")},
 			&cli.IntFlag{Name: "mqtt-max-clients", Value: 20000, Usage: "embedded broker: most agents connected at once (0: no limit)", Sources: cli.EnvVars("SITEPULSE_MQTT_MAX_CLIENTS")},
 			&cli.BoolFlag{Name: "pusher-client-events", Usage: "allow client-* events on private and presence channels (Pusher's client events; off by default)", Sources: cli.EnvVars("SITEPULSE_PUSHER_CLIENT_EVENTS")},
+			&cli.StringFlag{Name: "admin-email", Usage: "first start only: email of the system admin created in an empty store (default admin@localhost)", Sources: cli.EnvVars("SITEPULSE_ADMIN_EMAIL")},
+			&cli.StringFlag{Name: "admin-password", Usage: "first start only: that admin's password; set it through the environment (ps shows arguments); empty: generated and printed once", Sources: cli.EnvVars("SITEPULSE_ADMIN_PASSWORD")},
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 15 * time.Second, Usage: "bound on graceful shutdown", Sources: cli.EnvVars("SITEPULSE_SHUTDOWN_TIMEOUT")},
 		),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
@@ -100,8 +108,8 @@ func serveCommand(stdout, stderr io.Writer) *cli.Command {
 				PusherSecret:    secret,
 				MQTTMaxClients:  int(cmd.Int("mqtt-max-clients")),
 				ClientEvents:    cmd.Bool("pusher-client-events"),
-				AdminEmail:      os.Getenv("SITEPULSE_ADMIN_EMAIL"),
-				AdminPassword:   os.Getenv("SITEPULSE_ADMIN_PASSWORD"),
+				AdminEmail:      cmd.String("admin-email"),
+				AdminPassword:   cmd.String("admin-password"),
 				ShutdownTimeout: cmd.Duration("shutdown-timeout"),
 				Provisioning:    provisioningOptions(cmd),
 				Logger:          logger,

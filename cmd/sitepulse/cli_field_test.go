@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sitepulse/sitepulse/client"
 	"github.com/sitepulse/sitepulse/controlplane"
 )
 
@@ -107,7 +110,7 @@ func TestFieldCLI(t *testing.T) {
 	if _, err := sr.sim.LoginHotspot("cli-user", "AA:BB:CC:00:0C:01", "10.5.50.90"); err != nil {
 		t.Fatal(err)
 	}
-	var page controlplane.Page[controlplane.Session]
+	var page client.Page[controlplane.Session]
 	waitFor(t, 5*time.Second, "the session listed", func() bool {
 		out, err := run("", "sessions", "list", "--json", "--user", "cli-user")
 		return err == nil && json.Unmarshal([]byte(out), &page) == nil && page.Total == 1
@@ -148,7 +151,7 @@ func TestFieldCLI(t *testing.T) {
 		t.Fatalf("bulk add: %v\n%s", err, out)
 	}
 	out, err = run("", "hotspot-user", "remove", "--json", "--router", sr.id, "--router", sr2.id, "bulk-cli")
-	var bulk controlplane.BulkResult
+	var bulk client.BulkResult
 	if err != nil || json.Unmarshal([]byte(out), &bulk) != nil || len(bulk.Commands) != 2 {
 		t.Fatalf("bulk remove --json: %v\n%s", err, out)
 	}
@@ -183,5 +186,25 @@ func TestFieldCLI(t *testing.T) {
 	}
 	if _, err := os.Stat(creds); !os.IsNotExist(err) {
 		t.Errorf("credentials still there after logout: %v", err)
+	}
+}
+
+// TestFieldCLIRejectedToken checks that an answer 401 (an expired or
+// revoked token) tells the user to log in again, on a subcommand too.
+func TestFieldCLIRejectedToken(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write([]byte(`{"error":{"code":"unauthorized","message":"token expired"}}`))
+	}))
+	defer srv.Close()
+	creds := filepath.Join(t.TempDir(), "credentials")
+	if err := saveCredentials(creds, credentials{Server: srv.URL, Email: "tech@isp.test", Token: "old"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"routers", "list"}, {"commands", "list"}} {
+		_, _, err := cliRun(t, "", append(args, "--credentials", creds)...)
+		if err == nil || !strings.Contains(err.Error(), "token expired") || !strings.Contains(err.Error(), "run `sitepulse login` again") {
+			t.Errorf("%v: %v, want the API's message and a hint to log in", args, err)
+		}
 	}
 }

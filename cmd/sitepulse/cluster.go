@@ -76,13 +76,13 @@ func (m *Main) invalidator() api.RouterInvalidator {
 	return m.broker
 }
 
-// fanInput is what the realtime fan-out reads: the bus, plus in scale-out
-// mode the changes other replicas committed (and this replica's relayed to
-// them).
 // predecessorWait bounds how long a replica waits for another replica to
 // apply the batch a batch follows (ingest.Options.PredecessorWait).
 const predecessorWait = 10 * time.Second
 
+// fanInput is what the realtime fan-out reads: the bus alone with the
+// embedded broker; in scale-out mode the bus merged with the changes other
+// replicas committed (cluster.Fanin also relays this replica's to them).
 func (m *Main) fanInput(ctx context.Context, routers []controlplane.Router) <-chan controlplane.Change {
 	if m.cluster == nil {
 		return m.fanSub.C

@@ -7,77 +7,48 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
-	"github.com/gorilla/websocket"
 
+	"github.com/sitepulse/sitepulse/client"
 	"github.com/sitepulse/sitepulse/controlplane"
 	"github.com/sitepulse/sitepulse/controlplane/cluster/clustertest"
-	"github.com/sitepulse/sitepulse/controlplane/realtime"
+	"github.com/sitepulse/sitepulse/controlplane/fanout"
+	"github.com/sitepulse/sitepulse/controlplane/pusher"
 	"github.com/sitepulse/sitepulse/internal/testpg"
 	"github.com/sitepulse/sitepulse/protocol"
 )
 
-// pusherClient is a minimal Pusher protocol 7 client for one channel.
+// pusherClient is a dashboard's connection to one private channel
+// (package client's Realtime), failing the test on errors.
 type pusherClient struct {
 	t  *testing.T
-	ws *websocket.Conn
+	rt *client.Realtime
 }
 
+// pusherFrame is one frame; Data is the event's JSON text.
 type pusherFrame struct {
-	Event   string `json:"event"`
-	Channel string `json:"channel"`
-	Data    string `json:"data"`
+	Event, Channel, Data string
 }
 
 // subscribePusher connects to m's hub and subscribes to a private channel
 // with an auth signature from m's auth endpoint.
 func subscribePusher(t *testing.T, m *Main, token, channel string) *pusherClient {
 	t.Helper()
-	ws, _, err := websocket.DefaultDialer.Dial("ws://"+m.HTTPAddr()+"/app/sitepulse?protocol=7&client=test", nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rt, err := client.New("http://"+m.HTTPAddr(), client.Options{Token: token}).DialRealtime(ctx, client.RealtimeOptions{ClientName: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = ws.Close() })
-	c := &pusherClient{t: t, ws: ws}
-	f := c.next()
-	if f.Event != "pusher:connection_established" {
-		t.Fatalf("first frame %+v", f)
-	}
-	var est struct {
-		SocketID string `json:"socket_id"`
-	}
-	if err := json.Unmarshal([]byte(f.Data), &est); err != nil {
+	t.Cleanup(func() { _ = rt.Close() })
+	if err := rt.SubscribeWait(ctx, channel); err != nil {
 		t.Fatal(err)
 	}
-	form := url.Values{"socket_id": {est.SocketID}, "channel_name": {channel}}
-	req, _ := http.NewRequest("POST", "http://"+m.HTTPAddr()+"/api/broadcasting/auth", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var auth struct {
-		Auth string `json:"auth"`
-	}
-	err = json.NewDecoder(res.Body).Decode(&auth)
-	_ = res.Body.Close()
-	if err != nil || res.StatusCode != http.StatusOK {
-		t.Fatalf("channel auth: %d %v", res.StatusCode, err)
-	}
-	sub, _ := json.Marshal(map[string]any{"event": "pusher:subscribe", "data": map[string]string{"channel": channel, "auth": auth.Auth}})
-	if err := ws.WriteMessage(websocket.TextMessage, sub); err != nil {
-		t.Fatal(err)
-	}
-	if f := c.next(); f.Event != "pusher_internal:subscription_succeeded" {
-		t.Fatalf("subscribe answered %+v", f)
-	}
-	return c
+	return &pusherClient{t: t, rt: rt}
 }
 
 // triggerPusherAPI publishes an event through m's Pusher HTTP API, signed
@@ -86,7 +57,7 @@ func triggerPusherAPI(t *testing.T, m *Main, secret, channel, name, data string)
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"name": name, "data": data, "channel": channel})
 	path := "/apps/sitepulse/events"
-	q, err := realtime.SignedQuery("sitepulse", secret, "POST", path, nil, body, time.Now())
+	q, err := pusher.SignedQuery("sitepulse", secret, "POST", path, nil, body, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,16 +74,13 @@ func triggerPusherAPI(t *testing.T, m *Main, secret, channel, name, data string)
 
 func (c *pusherClient) next() pusherFrame {
 	c.t.Helper()
-	_ = c.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
-	_, b, err := c.ws.ReadMessage()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	f, err := c.rt.Next(ctx)
 	if err != nil {
 		c.t.Fatalf("read: %v", err)
 	}
-	var f pusherFrame
-	if err := json.Unmarshal(b, &f); err != nil {
-		c.t.Fatalf("frame %s: %v", b, err)
-	}
-	return f
+	return pusherFrame{Event: f.Event, Channel: f.Channel, Data: string(f.Data)}
 }
 
 // nextSessionEvent skips protocol frames and returns the next session
@@ -165,7 +133,7 @@ func TestScaleOutTwoReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	token := login(t, "http://"+a.HTTPAddr(), "root@isp.test", "a very long admin password")
-	channel := realtime.TenantChannel(ten.ID, "sessions")
+	channel := fanout.TenantChannel(ten.ID, "sessions")
 	dashA := subscribePusher(t, a, token, channel)
 	dashB := subscribePusher(t, b, token, channel)
 
@@ -214,7 +182,7 @@ func TestScaleOutTwoReplicas(t *testing.T) {
 	want := []struct {
 		event string
 		user  string
-	}{{realtime.EventSessionStarted, "u1"}, {realtime.EventSessionStarted, "u2"}, {realtime.EventSessionEnded, "u1"}, {realtime.EventSessionEnded, "u2"}}
+	}{{fanout.EventSessionStarted, "u1"}, {fanout.EventSessionStarted, "u2"}, {fanout.EventSessionEnded, "u1"}, {fanout.EventSessionEnded, "u2"}}
 	for name, d := range map[string]*pusherClient{"replica A": dashA, "replica B": dashB} {
 		for i, w := range want {
 			ev, seq, key := d.nextSessionEvent()
@@ -273,9 +241,10 @@ func TestScaleOutTwoReplicas(t *testing.T) {
 
 	// Nothing more reaches the dashboards (no duplicate of any event).
 	for name, d := range map[string]*pusherClient{"replica A": dashA, "replica B": dashB} {
-		_ = d.ws.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
-		if _, b, err := d.ws.ReadMessage(); err == nil && !strings.Contains(string(b), `"pusher`) {
-			t.Errorf("%s got an extra frame %s", name, b)
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		if f, err := d.rt.Next(ctx); err == nil && !strings.HasPrefix(f.Event, "pusher") {
+			t.Errorf("%s got an extra frame %s %s", name, f.Event, f.Data)
 		}
+		cancel()
 	}
 }

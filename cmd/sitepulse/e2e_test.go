@@ -18,14 +18,14 @@ import (
 	"github.com/sitepulse/sitepulse/sim"
 )
 
-// client is a REST client for the end-to-end test.
-type client struct {
+// testClient is the end-to-end tests' REST caller: it asserts status codes, which package client turns into errors.
+type testClient struct {
 	t     *testing.T
 	base  string
 	token string
 }
 
-func (c *client) call(method, path string, body, out any) int {
+func (c *testClient) call(method, path string, body, out any) int {
 	c.t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -78,7 +78,7 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) time.
 // (a simulator) and the real agent connected to both.
 type site struct {
 	m        *Main
-	c        *client
+	c        *testClient
 	router   *sim.Router
 	routerID string
 	tenantID int64
@@ -105,7 +105,7 @@ func startSiteOn(t *testing.T, db Config) *site {
 	t.Cleanup(cancel)
 	dir := db.DataDir
 	m := startMain(t, Config{DataDir: db.DataDir, DatabaseURL: db.DatabaseURL, AdminEmail: "root@isp.test", AdminPassword: "a very long admin password", PublicMQTTURL: "tcp://mqtt.isp.test:1883"})
-	c := &client{t: t, base: "http://" + m.HTTPAddr()}
+	c := &testClient{t: t, base: "http://" + m.HTTPAddr()}
 	c.token = login(t, c.base, "root@isp.test", "a very long admin password")
 
 	// Tenant (202, completes asynchronously) and router enrollment.

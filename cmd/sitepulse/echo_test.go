@@ -18,7 +18,7 @@ import (
 )
 
 // TestEchoSeesSimulatorLogin runs the real laravel-echo and pusher-js
-// (controlplane/realtime/jstest, installed by npm ci) against sitepulse
+// (controlplane/fanout/jstest, installed by npm ci) against sitepulse
 // serve: Echo.private('tenant.N.sessions').listen('.SessionStarted')
 // receives the session that a login on the simulated router caused,
 // through the real agent, broker, ingest and hub, with the phone number
@@ -28,7 +28,7 @@ func TestEchoSeesSimulatorLogin(t *testing.T) {
 	if err != nil {
 		t.Fatalf("node is required: %v", err)
 	}
-	jsDir, err := filepath.Abs(filepath.Join("..", "..", "controlplane", "realtime", "jstest"))
+	jsDir, err := filepath.Abs(filepath.Join("..", "..", "controlplane", "fanout", "jstest"))
 	if err != nil {
 		t.Fatal(err)
 	}

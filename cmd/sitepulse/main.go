@@ -27,9 +27,10 @@ import (
 	"github.com/sitepulse/sitepulse/controlplane/api"
 	"github.com/sitepulse/sitepulse/controlplane/broker"
 	"github.com/sitepulse/sitepulse/controlplane/cluster"
+	"github.com/sitepulse/sitepulse/controlplane/fanout"
 	"github.com/sitepulse/sitepulse/controlplane/ingest"
 	"github.com/sitepulse/sitepulse/controlplane/provisioning"
-	"github.com/sitepulse/sitepulse/controlplane/realtime"
+	"github.com/sitepulse/sitepulse/controlplane/pusher"
 	"github.com/sitepulse/sitepulse/controlplane/store"
 	"github.com/sitepulse/sitepulse/controlplane/web"
 )
@@ -109,7 +110,7 @@ type Main struct {
 	ingest   *ingest.Ingest
 	broker   *broker.Broker
 	cluster  *cluster.Client
-	hub      *realtime.Hub
+	hub      *pusher.Hub
 	fanSub   *controlplane.Subscription
 	fanStop  context.CancelFunc
 	fanDone  chan struct{}
@@ -255,7 +256,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.cluster != nil {
 		m.hub.ForwardAPIEvents(m.cluster.RelayAPIEvent) // sockets on other replicas get them too
 	}
-	m.hub.Mount(mux, m.store)
+	m.hub.Mount(mux, fanout.ChannelAuth(m.store))
 	mux.HandleFunc("GET /healthz", m.handleHealthz)
 	mux.HandleFunc("GET /readyz", m.handleReadyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry}))
@@ -333,7 +334,7 @@ func (m *Main) startRealtime(ctx context.Context) error {
 		key = "sitepulse"
 	}
 	var err error
-	m.hub, err = realtime.New(realtime.Options{AppID: appID, Key: key, Secret: secret, ClientEvents: m.Config.ClientEvents, Logger: m.log.With("component", "realtime"), Registerer: m.registry})
+	m.hub, err = pusher.New(pusher.Options{AppID: appID, Key: key, Secret: secret, ClientEvents: m.Config.ClientEvents, Logger: m.log.With("component", "realtime"), Registerer: m.registry})
 	if err != nil {
 		return fmt.Errorf("realtime: %w", err)
 	}
@@ -348,7 +349,7 @@ func (m *Main) startRealtime(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("seed realtime: %w", err)
 	}
-	fan := realtime.NewFanout(m.hub, realtime.FanoutOptions{Logger: m.log.With("component", "fanout")})
+	fan := fanout.New(m.hub, fanout.Options{Logger: m.log.With("component", "fanout")})
 	fan.Seed(sessions, routers)
 	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m.fanStop = cancel

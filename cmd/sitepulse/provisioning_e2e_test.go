@@ -28,10 +28,10 @@ import (
 type provEnv struct {
 	t        *testing.T
 	m        *Main
-	root     *client // system admin
-	tech     *client // technician of tenant A
-	viewer   *client // viewer of tenant A
-	techB    *client // technician of tenant B
+	root     *testClient // system admin
+	tech     *testClient // technician of tenant A
+	viewer   *testClient // viewer of tenant A
+	techB    *testClient // technician of tenant B
 	tenantA  int64
 	tenantB  int64
 	password string
@@ -56,7 +56,7 @@ func startProvEnv(t *testing.T, c Config) *provEnv {
 	m := startMain(t, c)
 	e := &provEnv{t: t, m: m, password: "correct horse battery staple"}
 	base := "http://" + m.HTTPAddr()
-	e.root = &client{t: t, base: base, token: login(t, base, c.AdminEmail, c.AdminPassword)}
+	e.root = &testClient{t: t, base: base, token: login(t, base, c.AdminEmail, c.AdminPassword)}
 	e.tenantA, e.tenantB = e.tenant("Kilimani WiFi"), e.tenant("Other ISP")
 	e.tech = e.user(e.tenantA, controlplane.RoleTechnician, "tech@kilimani.test")
 	e.viewer = e.user(e.tenantA, controlplane.RoleViewer, "viewer@kilimani.test")
@@ -80,13 +80,13 @@ func (e *provEnv) tenant(name string) int64 {
 	return acc.ID
 }
 
-func (e *provEnv) user(tenant int64, role controlplane.Role, email string) *client {
+func (e *provEnv) user(tenant int64, role controlplane.Role, email string) *testClient {
 	e.t.Helper()
 	body := map[string]any{"email": email, "name": email, "role": role, "password": e.password}
 	if code := e.root.call("POST", fmt.Sprintf("/api/v1/tenants/%d/users", tenant), body, nil); code != http.StatusCreated {
 		e.t.Fatalf("create user %s: %d", email, code)
 	}
-	return &client{t: e.t, base: e.root.base, token: login(e.t, e.root.base, email, e.password)}
+	return &testClient{t: e.t, base: e.root.base, token: login(e.t, e.root.base, email, e.password)}
 }
 
 // siteRouter is an enrolled router: a simulator and (when running) the
@@ -175,7 +175,7 @@ func (sr *siteRouter) stop() {
 	sr.ag = nil
 }
 
-func (sr *siteRouter) status(c *client) controlplane.Router {
+func (sr *siteRouter) status(c *testClient) controlplane.Router {
 	var r controlplane.Router
 	c.call("GET", "/api/v1/routers/"+sr.id, nil, &r)
 	return r
@@ -209,7 +209,7 @@ func (sr *siteRouter) hotspotUsers(name string) int {
 }
 
 // command posts a command to router and returns it as queued.
-func (c *client) command(router string, body map[string]any) controlplane.Command {
+func (c *testClient) command(router string, body map[string]any) controlplane.Command {
 	c.t.Helper()
 	var cmd controlplane.Command
 	if code := c.call("POST", "/api/v1/routers/"+router+"/commands", body, &cmd); code != http.StatusAccepted {
@@ -218,7 +218,7 @@ func (c *client) command(router string, body map[string]any) controlplane.Comman
 	return cmd
 }
 
-func (c *client) getCommand(id string) controlplane.Command {
+func (c *testClient) getCommand(id string) controlplane.Command {
 	c.t.Helper()
 	var cmd controlplane.Command
 	if code := c.call("GET", "/api/v1/commands/"+id, nil, &cmd); code != http.StatusOK {
@@ -228,7 +228,7 @@ func (c *client) getCommand(id string) controlplane.Command {
 }
 
 // waitCommand waits until command id is final and returns it.
-func (c *client) waitCommand(id string, d time.Duration) controlplane.Command {
+func (c *testClient) waitCommand(id string, d time.Duration) controlplane.Command {
 	c.t.Helper()
 	var cmd controlplane.Command
 	waitFor(c.t, d, "command "+id+" final", func() bool {

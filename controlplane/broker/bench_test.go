@@ -10,6 +10,7 @@ import (
 
 	"github.com/sitepulse/sitepulse/controlplane"
 	"github.com/sitepulse/sitepulse/controlplane/ingest"
+	"github.com/sitepulse/sitepulse/internal/testkit"
 	"github.com/sitepulse/sitepulse/protocol"
 )
 
@@ -21,7 +22,7 @@ import (
 //	go test -run '^$' -bench TCPIngest -benchtime 400x ./controlplane/broker/
 func BenchmarkTCPIngest(b *testing.B) {
 	const agents, benchBatch = 20, 50
-	for _, d := range dialects {
+	for _, d := range testkit.Dialects {
 		b.Run(d, func(b *testing.B) {
 			st := openStore(b, d)
 			reg := prometheus.NewRegistry()
@@ -31,7 +32,7 @@ func BenchmarkTCPIngest(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			tb := startBrokerOn(b, newCredentialsOn(b, st), in, reg, &logBuffer{}, nil)
+			tb := startBrokerOn(b, newCredentialsOn(b, st), in, reg, &testkit.LogBuffer{}, nil)
 			type agentSeq struct {
 				a   *agent
 				seq int

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sitepulse/sitepulse/controlplane"
+	"github.com/sitepulse/sitepulse/internal/testkit"
 	"github.com/sitepulse/sitepulse/protocol"
 )
 
@@ -90,19 +91,19 @@ type testBroker struct {
 	reg   *prometheus.Registry
 	creds *credentials
 	rec   *recorder
-	logs  *logBuffer
+	logs  *testkit.LogBuffer
 }
 
 // startBroker starts a broker on 127.0.0.1:0 with a recording Handler and
 // credentials in a fresh SQLite store; mutate adjusts the options first.
 func startBroker(t testing.TB, mutate func(*Options)) *testBroker {
 	t.Helper()
-	return startBrokerOn(t, newCredentials(t), nil, prometheus.NewRegistry(), &logBuffer{}, mutate)
+	return startBrokerOn(t, newCredentials(t), nil, prometheus.NewRegistry(), &testkit.LogBuffer{}, mutate)
 }
 
 // startBrokerOn starts a broker with the given parts; a nil h means a
 // recorder.
-func startBrokerOn(t testing.TB, creds *credentials, h Handler, reg *prometheus.Registry, logs *logBuffer, mutate func(*Options)) *testBroker {
+func startBrokerOn(t testing.TB, creds *credentials, h Handler, reg *prometheus.Registry, logs *testkit.LogBuffer, mutate func(*Options)) *testBroker {
 	t.Helper()
 	tb := &testBroker{reg: reg, creds: creds, rec: newRecorder(), logs: logs}
 	if h == nil {
@@ -113,7 +114,7 @@ func startBrokerOn(t testing.TB, creds *credentials, h Handler, reg *prometheus.
 		Verifier:   tb.creds,
 		Handler:    h,
 		Registerer: tb.reg,
-		Logger:     tb.logs.logger(),
+		Logger:     tb.logs.Logger(),
 	}
 	if mutate != nil {
 		mutate(&o)
@@ -193,31 +194,13 @@ func TestAuthentication(t *testing.T) {
 			}
 		})
 	}
-	if tb.logs.contains(secret) || tb.logs.contains(otherSecret) {
+	if tb.logs.Contains(secret) || tb.logs.Contains(otherSecret) {
 		t.Error("a secret appeared in the logs")
 	}
 }
 
-// fakeClock is a settable clock for the authentication cache.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 func TestAuthCache(t *testing.T) {
-	clock := &fakeClock{now: t0}
+	clock := testkit.NewClock(t0)
 	tb := startBroker(t, func(o *Options) { o.Now = clock.Now; o.AuthCacheTTL = 5 * time.Minute })
 	id, secret := tb.creds.create(t)
 
@@ -282,7 +265,7 @@ func TestInvalidateDisconnects(t *testing.T) {
 			newSecret := tt.change(tb, id)
 			tb.Invalidate(id)
 			live.waitLost()
-			waitFor(t, "router to disconnect", func() bool { return !tb.Connected(id) })
+			testkit.Eventually(t, 0, "router to disconnect", func() bool { return !tb.Connected(id) })
 
 			if _, err := tryAgent(t, tb.Addr(), id, secret); err == nil {
 				t.Error("the old secret still connects after Invalidate")
@@ -436,7 +419,7 @@ func TestTransientFailureIsRedelivered(t *testing.T) {
 	// paho completes the token of a message it resends after a reconnect
 	// when it re-queues it, not on its PUBACK, so watch the Handler instead.
 	a.client.Publish(protocol.EventsTopic(id), 1, false, payload)
-	waitFor(t, "redelivery to be applied", func() bool { return len(tb.rec.applied()) == 1 })
+	testkit.Eventually(t, 0, "redelivery to be applied", func() bool { return len(tb.rec.applied()) == 1 })
 	if got := tb.rec.applied(); string(got[0].payload) != string(payload) {
 		t.Errorf("applied %q, want the batch", got[0].payload)
 	}
@@ -477,7 +460,7 @@ func TestRejectedIsAckedNotRetained(t *testing.T) {
 	// mochi retains before it sends the PUBACK, yet one run in a few
 	// hundred read nothing right after it; allow a moment (an audit saw
 	// 1 in 100 runs fail without -race, not reproduced since).
-	waitFor(t, "the accepted status retained", func() bool {
+	testkit.Eventually(t, 0, "the accepted status retained", func() bool {
 		got := tb.srv.Topics.Messages(protocol.StatusTopic(id))
 		return len(got) == 1 && string(got[0].Payload) == string(good)
 	})
@@ -509,7 +492,7 @@ func TestPacketSizeLimit(t *testing.T) {
 	a.client.Publish(protocol.EventsTopic(id), 1, false, big)
 	a.waitLost()
 	// mochi runs OnDisconnect after closing the socket.
-	waitFor(t, "rejected{packet_too_large} to count", func() bool {
+	testkit.Eventually(t, 0, "rejected{packet_too_large} to count", func() bool {
 		return counter(t, tb.reg, "sitepulse_broker_rejected_total", "reason", rejectPacketTooLarge) == 1
 	})
 	if got := len(tb.rec.applied()); got != 1 {

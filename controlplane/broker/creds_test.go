@@ -8,6 +8,7 @@ import (
 
 	"github.com/sitepulse/sitepulse/controlplane"
 	"github.com/sitepulse/sitepulse/controlplane/store"
+	"github.com/sitepulse/sitepulse/internal/testkit"
 	"github.com/sitepulse/sitepulse/internal/testpg"
 )
 
@@ -22,6 +23,21 @@ func openStore(t testing.TB, dialect string) *store.Store {
 		o.DatabaseURL = testpg.NewDatabase(t)
 	default:
 		t.Fatalf("unknown dialect %q", dialect)
+	}
+	st, err := store.Open(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// openStoreIn opens a store in one of testkit.EachDialect's databases.
+func openStoreIn(t testing.TB, db testkit.Database) *store.Store {
+	t.Helper()
+	o := store.Options{PasswordIterations: 1000, DataDir: db.Dir}
+	if db.Dialect == testkit.Postgres {
+		o = store.Options{PasswordIterations: 1000, DatabaseURL: db.URL}
 	}
 	st, err := store.Open(context.Background(), o)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/sitepulse/sitepulse/controlplane"
 	"github.com/sitepulse/sitepulse/controlplane/ingest"
 	"github.com/sitepulse/sitepulse/controlplane/store"
+	"github.com/sitepulse/sitepulse/internal/testkit"
 	"github.com/sitepulse/sitepulse/protocol"
 )
 
@@ -46,23 +47,21 @@ func (f *flakyStore) ApplyBatch(ctx context.Context, b *protocol.EventBatch) (co
 	}
 }
 
-var dialects = []string{store.DialectSQLite, store.DialectPostgres}
-
+// forEachDialect runs fn once per store dialect (testkit.EachDialect) with
+// a broker whose handler ingests into that store.
 func forEachDialect(t *testing.T, fn func(t *testing.T, e *e2eEnv)) {
-	for _, d := range dialects {
-		t.Run(d, func(t *testing.T) {
-			st := openStore(t, d)
-			reg := prometheus.NewRegistry()
-			logs := &logBuffer{}
-			flaky := &flakyStore{Store: st}
-			in, err := ingest.New(ingest.Options{Store: flaky, Bus: &controlplane.Bus{}, Registerer: reg, Logger: logs.logger()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			tb := startBrokerOn(t, newCredentialsOn(t, st), in, reg, logs, nil)
-			fn(t, &e2eEnv{testBroker: tb, st: st, flaky: flaky})
-		})
-	}
+	testkit.EachDialect(t, func(t *testing.T, db testkit.Database) {
+		st := openStoreIn(t, db)
+		reg := prometheus.NewRegistry()
+		logs := &testkit.LogBuffer{}
+		flaky := &flakyStore{Store: st}
+		in, err := ingest.New(ingest.Options{Store: flaky, Bus: &controlplane.Bus{}, Registerer: reg, Logger: logs.Logger()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tb := startBrokerOn(t, newCredentialsOn(t, st), in, reg, logs, nil)
+		fn(t, &e2eEnv{testBroker: tb, st: st, flaky: flaky})
+	})
 }
 
 func (e *e2eEnv) router(t *testing.T, id string) controlplane.Router {
@@ -141,7 +140,7 @@ func TestE2EReplayAfterReconnect(t *testing.T) {
 		// agent replays from 11 on a new one.
 		b.kill()
 		b.client.Disconnect(0)
-		waitFor(t, "the broker to notice", func() bool { return !e.Connected(rep) })
+		testkit.Eventually(t, 0, "the broker to notice", func() bool { return !e.Connected(rep) })
 		b = dialAgent(t, e.Addr(), rep, repSecret)
 		for _, span := range [][2]int{{11, 25}, {21, 30}} {
 			if err := b.publish(protocol.EventsTopic(rep), eventsPayload(t, rep, span[0], span[1])); err != nil {
@@ -219,7 +218,7 @@ func TestE2ECredentials(t *testing.T) {
 		if got := counter(t, e.reg, "sitepulse_broker_auth_failures_total", "reason", authCredentials); got != 3 {
 			t.Errorf("auth failures{credentials} = %v, want 3", got)
 		}
-		if e.logs.contains(secret) || e.logs.contains(rotated) {
+		if e.logs.Contains(secret) || e.logs.Contains(rotated) {
 			t.Error("a secret appeared in the logs")
 		}
 	})
@@ -261,7 +260,7 @@ func TestE2EBadPayloads(t *testing.T) {
 		// Above the packet limit the connection is closed.
 		a.client.Publish(protocol.EventsTopic(id), 1, false, make([]byte, protocol.MaxPayloadSize+DefaultPacketHeadroom+1))
 		a.waitLost()
-		waitFor(t, "rejected{packet_too_large} to count", func() bool {
+		testkit.Eventually(t, 0, "rejected{packet_too_large} to count", func() bool {
 			return counter(t, e.reg, "sitepulse_broker_rejected_total", "reason", rejectPacketTooLarge) == 1
 		})
 
@@ -293,7 +292,7 @@ func TestE2EWillMarksOffline(t *testing.T) {
 			t.Fatalf("status = %s, want online", got)
 		}
 		a.kill()
-		waitFor(t, "the will to mark the router offline", func() bool {
+		testkit.Eventually(t, 0, "the will to mark the router offline", func() bool {
 			return e.router(t, id).Status == controlplane.RouterOffline
 		})
 	})
@@ -308,7 +307,7 @@ func TestE2EStoreFailsOnce(t *testing.T) {
 		})
 		a.client.Publish(protocol.EventsTopic(id), 1, false, eventsPayload(t, id, 1, 10))
 		// The metric moves after the commit, so wait for it rather than the row.
-		waitFor(t, "the redelivered batch", func() bool {
+		testkit.Eventually(t, 0, "the redelivered batch", func() bool {
 			return counter(t, e.reg, "sitepulse_ingest_events_applied_total") == 10
 		})
 		if got := e.router(t, id).LastSeq; got != 10 {

@@ -1,13 +1,11 @@
 package broker
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -22,18 +20,6 @@ import (
 	"github.com/sitepulse/sitepulse/controlplane"
 	"github.com/sitepulse/sitepulse/protocol"
 )
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // counter reads one labelled series of a counter vector from the registry.
 func counter(t testing.TB, reg *prometheus.Registry, name string, labels ...string) float64 {
@@ -254,30 +240,6 @@ func testSession(seq int) *protocol.Session {
 
 // isCode reports whether err carries the controlplane code.
 func isCode(err error, code string) bool { return controlplane.ErrorCode(err) == code }
-
-// logBuffer collects log output so tests can check what was (not) logged.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) contains(s string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Contains(l.buf.String(), s)
-}
-
-// logger logs everything, mochi's debug output included, so that tests
-// see whatever could leak.
-func (l *logBuffer) logger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
 
 // rawConn is a hand-rolled MQTT 3.1.1 client for checks paho hides, such as
 // whether a PUBACK was ever written.

@@ -17,7 +17,8 @@ import (
 
 	"github.com/sitepulse/sitepulse/controlplane"
 	"github.com/sitepulse/sitepulse/controlplane/cluster/clustertest"
-	"github.com/sitepulse/sitepulse/controlplane/realtime"
+	"github.com/sitepulse/sitepulse/controlplane/fanout"
+	"github.com/sitepulse/sitepulse/internal/testkit"
 	"github.com/sitepulse/sitepulse/protocol"
 )
 
@@ -65,17 +66,6 @@ func (r *recorder) appliedCopy() []string {
 	return append([]string(nil), r.applied...)
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func startClient(t *testing.T, brokerURL, id string, h Handler) *Client {
 	t.Helper()
 	c, err := New(Options{URL: brokerURL, ClientID: id, Handler: h, RetryDelay: 100 * time.Millisecond})
@@ -101,7 +91,7 @@ func waitSubscribed(t *testing.T, brokerURL string, c *Client) {
 	body, _ := json.Marshal(controlplane.TenantCreated{Tenant: controlplane.Tenant{ID: 1}})
 	for seq := uint64(1); ; seq++ {
 		msg, _ := json.Marshal(relayMessage{Origin: "probe", Seq: seq, Type: "TenantCreated", Change: body})
-		probe.Publish(protocol.BroadcastTopic("0", realtime.SystemAdminChannel), 0, false, msg).Wait()
+		probe.Publish(protocol.BroadcastTopic("0", fanout.SystemAdminChannel), 0, false, msg).Wait()
 		select {
 		case <-c.relay.remote:
 			// Drain what other probes may still deliver.
@@ -152,7 +142,7 @@ func assertNothingRedelivered(t *testing.T, brokerURL string, ids []string, agen
 		startClient(t, brokerURL, id, recs[i])
 	}
 	publish(t, agent, protocol.EventsTopic("r1"), false, []byte("sentinel"))
-	waitFor(t, "the sentinel", func() bool {
+	testkit.Eventually(t, 0, "the sentinel", func() bool {
 		n := 0
 		for _, r := range recs {
 			n += len(r.appliedCopy())
@@ -181,7 +171,7 @@ func TestSharedIngestAppliesEachMessageOnceAndAcks(t *testing.T) {
 		publish(t, agent, protocol.EventsTopic("r1"), false, fmt.Appendf(nil, "batch-%02d", i))
 	}
 	seen := map[string]int{}
-	waitFor(t, "every batch", func() bool {
+	testkit.Eventually(t, 0, "every batch", func() bool {
 		clear(seen)
 		for _, r := range []*recorder{ra, rb} {
 			for _, p := range r.appliedCopy() {
@@ -216,7 +206,7 @@ func TestRetryableFailureIsRedeliveredInOrder(t *testing.T) {
 		publish(t, agent, protocol.EventsTopic("r1"), false, []byte(p))
 	}
 	want := []string{"m1", "m2", "m3"}
-	waitFor(t, "m1..m3 applied", func() bool { return len(r.appliedCopy()) >= len(want) })
+	testkit.Eventually(t, 0, "m1..m3 applied", func() bool { return len(r.appliedCopy()) >= len(want) })
 	// Nothing more is in flight once m3 is applied: the redelivery after
 	// the failure resent m1, bad, m2 and m3 in order.
 	if got := r.appliedCopy(); fmt.Sprint(got) != fmt.Sprint(want) {
@@ -269,9 +259,9 @@ func TestRelayDeliversOtherReplicasChangesOnce(t *testing.T) {
 	body, _ := json.Marshal(started)
 	for _, seq := range []uint64{1, 3} {
 		msg, _ := json.Marshal(relayMessage{Origin: "x", Seq: seq, Type: "SessionStarted", Change: body})
-		publish(t, probe, protocol.BroadcastTopic("7", realtime.TenantChannel(7, "sessions")), false, msg)
+		publish(t, probe, protocol.BroadcastTopic("7", fanout.TenantChannel(7, "sessions")), false, msg)
 	}
-	wantSeq := []any{controlplane.SessionStarted{}, realtime.ReplicaGap{Tenant: 7}, controlplane.SessionStarted{}}
+	wantSeq := []any{controlplane.SessionStarted{}, controlplane.ReplicaGap{Tenant: 7}, controlplane.SessionStarted{}}
 	for i, w := range wantSeq {
 		got := recv(t, outA)
 		if fmt.Sprintf("%T", got) != fmt.Sprintf("%T", w) || (i == 1 && got != w) {
@@ -317,7 +307,7 @@ func TestFaninOrdersBatchesAcrossReplicas(t *testing.T) {
 	body, _ := json.Marshal(g.changes[0])
 	rb, _ := json.Marshal(relayBatch{Head: g.head, Changes: []relayChange{{Type: "SessionStarted", Change: body}}})
 	msg, _ := json.Marshal(relayMessage{Origin: "x", Seq: 1, Type: batchType, Change: rb})
-	publish(t, probe, protocol.BroadcastTopic("7", realtime.TenantChannel(7, "sessions")), false, msg)
+	publish(t, probe, protocol.BroadcastTopic("7", fanout.TenantChannel(7, "sessions")), false, msg)
 	for name, out := range map[string]<-chan controlplane.Change{"A": outA, "B": outB} {
 		got := names([]controlplane.Change{recv(t, out), recv(t, out)})
 		if want := []string{"r1:1-2", "r1:2-3"}; !reflect.DeepEqual(got, want) {
@@ -327,8 +317,8 @@ func TestFaninOrdersBatchesAcrossReplicas(t *testing.T) {
 
 	// A malformed batch relay is dropped and counted, not delivered.
 	bad, _ := json.Marshal(relayMessage{Origin: "x", Seq: 2, Type: batchType, Change: json.RawMessage(`{"head":{"RouterID":"r1","Prev":3,"Last":4,"Changes":2},"changes":[]}`)})
-	publish(t, probe, protocol.BroadcastTopic("7", realtime.TenantChannel(7, "sessions")), false, bad)
-	waitFor(t, "the malformed relay counted", func() bool {
+	publish(t, probe, protocol.BroadcastTopic("7", fanout.TenantChannel(7, "sessions")), false, bad)
+	testkit.Eventually(t, 0, "the malformed relay counted", func() bool {
 		return testutil.ToFloat64(a.m.relayDropped.WithLabelValues("malformed")) == 1
 	})
 	select {
@@ -384,7 +374,7 @@ func TestCommandsConnectivityAndWill(t *testing.T) {
 	onlineTS := connectedAt.Add(time.Second)
 	online, _ := protocol.Encode(&protocol.Status{V: protocol.Version, Router: "r1", State: protocol.StateOnline, TS: onlineTS})
 	publish(t, agent, protocol.StatusTopic("r1"), true, online)
-	waitFor(t, "Connected", func() bool { return c.Connected("r1") })
+	testkit.Eventually(t, 0, "Connected", func() bool { return c.Connected("r1") })
 
 	cmd := &protocol.Command{V: protocol.Version, ID: "c-1", Router: "r1", Kind: protocol.CmdResync, IssuedAt: time.Now()}
 	if err := c.PublishCommand(context.Background(), cmd); err != nil {
@@ -405,8 +395,8 @@ func TestCommandsConnectivityAndWill(t *testing.T) {
 	connMu.Lock()
 	_ = conn.Close()
 	connMu.Unlock()
-	waitFor(t, "not Connected", func() bool { return !c.Connected("r1") })
-	waitFor(t, "the will ingested", func() bool {
+	testkit.Eventually(t, 0, "not Connected", func() bool { return !c.Connected("r1") })
+	testkit.Eventually(t, 0, "the will ingested", func() bool {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		st, err := protocol.DecodeStatus(r.topics[protocol.StatusTopic("r1")])
@@ -438,7 +428,7 @@ func TestCloseLeavesTheSharedSubscription(t *testing.T) {
 	for i := range n {
 		publish(t, agent, protocol.EventsTopic("r1"), false, fmt.Appendf(nil, "batch-%02d", i))
 	}
-	waitFor(t, "every batch applied by the replica still running", func() bool { return len(rb.appliedCopy()) == n })
+	testkit.Eventually(t, 0, "every batch applied by the replica still running", func() bool { return len(rb.appliedCopy()) == n })
 	if got := len(ra.appliedCopy()); got != 0 {
 		t.Errorf("the closed replica applied %d batches", got)
 	}

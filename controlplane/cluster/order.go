@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/sitepulse/sitepulse/controlplane"
-	"github.com/sitepulse/sitepulse/controlplane/realtime"
 )
 
 // group is one applied event batch: its controlplane.BatchApplied head and
@@ -33,7 +32,7 @@ func (g *group) ChangeTenant() int64 { return g.head.TenantID }
 // the orderer delivers a batch once its predecessor was delivered and
 // holds it otherwise. A predecessor that does not come within hold (its
 // relay was lost, QoS 0) is given up on: the held batches are delivered
-// behind a realtime.ReplicaGap, which makes dashboards refetch. A batch
+// behind a controlplane.ReplicaGap, which makes dashboards refetch. A batch
 // that arrives after its successor was delivered is delivered anyway,
 // behind a gap too, so the fan-out's counts still add up.
 //
@@ -67,7 +66,7 @@ func (o *orderer) add(g *group, now time.Time) []controlplane.Change {
 		// The agent's seqs restarted: the old chain ends here.
 		var out []controlplane.Change
 		for _, h := range o.held[r] {
-			out = append(out, realtime.ReplicaGap{Tenant: h.head.TenantID})
+			out = append(out, controlplane.ReplicaGap{Tenant: h.head.TenantID})
 			out = append(out, h.changes...)
 		}
 		delete(o.held, r)
@@ -92,7 +91,7 @@ func (o *orderer) add(g *group, now time.Time) []controlplane.Change {
 	default:
 		// Older than what was delivered: its relay took longer than hold.
 		o.m.reorder.WithLabelValues("late").Inc()
-		out := append([]controlplane.Change{realtime.ReplicaGap{Tenant: g.head.TenantID}}, g.changes...)
+		out := append([]controlplane.Change{controlplane.ReplicaGap{Tenant: g.head.TenantID}}, g.changes...)
 		if g.head.Last > last {
 			o.last[r] = g.head.Last
 		}
@@ -107,7 +106,7 @@ func (o *orderer) expire(now time.Time) []controlplane.Change {
 	for r, h := range o.held {
 		for len(h) > 0 && now.Sub(h[0].since) >= o.hold {
 			o.m.reorder.WithLabelValues("expired").Inc()
-			out = append(out, realtime.ReplicaGap{Tenant: h[0].head.TenantID})
+			out = append(out, controlplane.ReplicaGap{Tenant: h[0].head.TenantID})
 			out = o.deliver(h[0], out)
 			o.held[r] = h[1:]
 			out = o.drain(r, out)
@@ -132,7 +131,7 @@ func (o *orderer) drain(r string, out []controlplane.Change) []controlplane.Chan
 	h := o.held[r]
 	for len(h) > 0 && h[0].head.Prev <= o.last[r] {
 		if h[0].head.Prev < o.last[r] {
-			out = append(out, realtime.ReplicaGap{Tenant: h[0].head.TenantID}) // overlaps: cannot happen with one store
+			out = append(out, controlplane.ReplicaGap{Tenant: h[0].head.TenantID}) // overlaps: cannot happen with one store
 		}
 		out = o.deliver(h[0], out)
 		h = h[1:]

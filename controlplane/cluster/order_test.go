@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/sitepulse/sitepulse/controlplane"
-	"github.com/sitepulse/sitepulse/controlplane/realtime"
 )
 
 // batch returns router r's batch prev→last with one change naming it.
@@ -25,7 +24,7 @@ func names(chs []controlplane.Change) []string {
 		switch c := ch.(type) {
 		case controlplane.SessionStarted:
 			out = append(out, c.Session.RouterID+":"+c.Session.Key)
-		case realtime.ReplicaGap:
+		case controlplane.ReplicaGap:
 			out = append(out, "gap")
 		default:
 			out = append(out, fmt.Sprintf("%T", ch))

@@ -9,7 +9,8 @@ import (
 	"time"
 
 	"github.com/sitepulse/sitepulse/controlplane"
-	"github.com/sitepulse/sitepulse/controlplane/realtime"
+	"github.com/sitepulse/sitepulse/controlplane/fanout"
+	"github.com/sitepulse/sitepulse/controlplane/pusher"
 	"github.com/sitepulse/sitepulse/protocol"
 )
 
@@ -50,7 +51,7 @@ var changeTypes = map[string]func([]byte) (controlplane.Change, error){
 	"TenantCreated":          decodeAs[controlplane.TenantCreated],
 	"CommandChanged":         decodeAs[controlplane.CommandChanged],
 	"AccountChanged":         decodeAs[controlplane.AccountChanged],
-	apiEventType:             decodeAs[realtime.APIEvent],
+	apiEventType:             decodeAs[fanout.RelayedAPIEvent],
 }
 
 // apiEventType names relayed Pusher HTTP API events.
@@ -58,8 +59,8 @@ const apiEventType = "APIEvent"
 
 // RelayAPIEvent sends an event published through this replica's Pusher
 // HTTP API to the other replicas, whose fan-outs publish it on their hubs
-// (realtime.Hub.ForwardAPIEvents).
-func (c *Client) RelayAPIEvent(ev realtime.APIEvent) {
+// (pusher.Hub.ForwardAPIEvents).
+func (c *Client) RelayAPIEvent(ev pusher.APIEvent) {
 	body, err := json.Marshal(ev)
 	if err != nil {
 		c.log.Error("relay: marshal API event", "err", err)
@@ -82,21 +83,21 @@ func route(c controlplane.Change) (name string, tenant int64, channel string, ok
 	t := c.ChangeTenant()
 	switch c.(type) {
 	case controlplane.SessionStarted:
-		return "SessionStarted", t, realtime.TenantChannel(t, "sessions"), true
+		return "SessionStarted", t, fanout.TenantChannel(t, "sessions"), true
 	case controlplane.SessionUpdated:
-		return "SessionUpdated", t, realtime.TenantChannel(t, "sessions"), true
+		return "SessionUpdated", t, fanout.TenantChannel(t, "sessions"), true
 	case controlplane.SessionEnded:
-		return "SessionEnded", t, realtime.TenantChannel(t, "sessions"), true
+		return "SessionEnded", t, fanout.TenantChannel(t, "sessions"), true
 	case controlplane.RouterStatusChanged:
-		return "RouterStatusChanged", t, realtime.TenantChannel(t, "routers"), true
+		return "RouterStatusChanged", t, fanout.TenantChannel(t, "routers"), true
 	case controlplane.RouterResourcesUpdated:
-		return "RouterResourcesUpdated", t, realtime.TenantChannel(t, "routers"), true
+		return "RouterResourcesUpdated", t, fanout.TenantChannel(t, "routers"), true
 	case controlplane.TenantCreated:
-		return "TenantCreated", 0, realtime.SystemAdminChannel, true
+		return "TenantCreated", 0, fanout.SystemAdminChannel, true
 	case controlplane.CommandChanged:
-		return "CommandChanged", t, realtime.TenantChannel(t, "commands"), true
+		return "CommandChanged", t, fanout.TenantChannel(t, "commands"), true
 	case controlplane.AccountChanged:
-		return "AccountChanged", t, realtime.TenantChannel(t, "users"), true
+		return "AccountChanged", t, fanout.TenantChannel(t, "users"), true
 	}
 	return "", 0, "", false
 }
@@ -255,7 +256,7 @@ func (c *Client) publishGroup(g *group) {
 		c.log.Error("relay: marshal batch", "err", err)
 		return
 	}
-	c.publish(batchType, g.head.TenantID, realtime.TenantChannel(g.head.TenantID, "sessions"), body, len(g.changes))
+	c.publish(batchType, g.head.TenantID, fanout.TenantChannel(g.head.TenantID, "sessions"), body, len(g.changes))
 }
 
 // publish sends a relay at QoS 0 without waiting: a lost relay shows up as
@@ -325,7 +326,7 @@ func (c *Client) onRelay(topic string, payload []byte) {
 		c.m.relayGaps.Inc()
 		c.log.Warn("relay: lost changes from another replica", "origin", m.Origin, "tenant", tenant, "missing", m.Seq-last-1)
 		select {
-		case c.relay.remote <- realtime.ReplicaGap{Tenant: tenant}:
+		case c.relay.remote <- controlplane.ReplicaGap{Tenant: tenant}:
 		default:
 			c.m.relayDropped.WithLabelValues("full").Inc()
 			return // last stays: the next relay reports the gap again

@@ -1,0 +1,206 @@
+package client_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sitepulse/sitepulse/client"
+	"github.com/sitepulse/sitepulse/controlplane"
+	"github.com/sitepulse/sitepulse/controlplane/fanout"
+	"github.com/sitepulse/sitepulse/controlplane/pusher"
+)
+
+// TestErrorAnswers checks that error answers become *client.Error with
+// the HTTP status, and unwrap to the controlplane code.
+func TestErrorAnswers(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/routers/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer tok" {
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"error":{"code":"unauthorized","message":"no token"}}`))
+			return
+		}
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte(`{"error":{"code":"not_found","message":"no router ` + r.PathValue("id") + `"}}`))
+	})
+	mux.HandleFunc("GET /api/v1/me", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "bad gateway from the proxy", http.StatusBadGateway)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	ctx := context.Background()
+
+	for _, tc := range []struct {
+		name       string
+		c          *client.Client
+		call       func(*client.Client) error
+		status     int
+		code, text string
+	}{
+		{"not found", client.New(srv.URL, client.Options{Token: "tok"}), func(c *client.Client) error { _, err := c.Router(ctx, "r1"); return err },
+			404, controlplane.ENOTFOUND, "no router r1"},
+		{"no token", client.New(srv.URL+"/", client.Options{}), func(c *client.Client) error { _, err := c.Router(ctx, "r1"); return err },
+			401, controlplane.EUNAUTHORIZED, "no token"},
+		{"not the API's body", client.New(srv.URL, client.Options{Token: "tok"}), func(c *client.Client) error { _, err := c.Me(ctx); return err },
+			502, controlplane.EINTERNAL, "bad gateway from the proxy"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.call(tc.c)
+			var ae *client.Error
+			if !errors.As(err, &ae) {
+				t.Fatalf("err %v (%T), want *client.Error", err, err)
+			}
+			if ae.Status != tc.status || !strings.Contains(err.Error(), tc.text) {
+				t.Errorf("got %d %q, want %d containing %q", ae.Status, err, tc.status, tc.text)
+			}
+			if got := controlplane.ErrorCode(err); got != tc.code {
+				t.Errorf("ErrorCode %q, want %q", got, tc.code)
+			}
+		})
+	}
+}
+
+// TestTimeout checks that Options.Timeout bounds a request whose caller
+// set no deadline.
+func TestTimeout(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	c := client.New(srv.URL, client.Options{Timeout: 50 * time.Millisecond})
+	start := time.Now()
+	_, err := c.Stats(context.Background(), 0)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err %v, want a deadline", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %v", d)
+	}
+}
+
+// principals is the realtime hub's Authenticator: one token, one tenant
+// admin of tenant 7.
+type principals struct{}
+
+func (principals) Authenticate(_ context.Context, bearer string) (controlplane.Principal, error) {
+	if bearer != "tok" {
+		return controlplane.Principal{}, controlplane.Errorf(controlplane.EUNAUTHORIZED, "bad token")
+	}
+	return controlplane.Principal{UserID: 1, TenantID: 7, Role: controlplane.RoleTenantAdmin}, nil
+}
+
+// hubServer runs the real realtime hub with its auth endpoint and the
+// /api/v1/config the client reads.
+func hubServer(t *testing.T, opts pusher.Options) (*pusher.Hub, *httptest.Server) {
+	t.Helper()
+	opts.AppID, opts.Key, opts.Secret = "app", "key", "secret"
+	hub, err := pusher.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	hub.Mount(mux, fanout.ChannelAuth(principals{}))
+	mux.HandleFunc("GET /api/v1/config", func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewEncoder(w).Encode(map[string]any{"pusher": map[string]string{"key": "key", "app_id": "app"}})
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		srv.CloseClientConnections()
+		srv.Close()
+		_ = hub.Shutdown(context.Background())
+	})
+	return hub, srv
+}
+
+// TestRealtime subscribes to a private channel through the control
+// plane's auth endpoint and receives an event published on it.
+func TestRealtime(t *testing.T) {
+	hub, srv := hubServer(t, pusher.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c := client.New(srv.URL, client.Options{Token: "tok"})
+	rt, err := c.DialRealtime(ctx, client.RealtimeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	if rt.SocketID() == "" {
+		t.Error("no socket id")
+	}
+	if err := rt.SubscribeWait(ctx, "private-tenant.8.sessions"); err == nil {
+		t.Error("subscribed to another tenant's channel")
+	}
+	const channel = "private-tenant.7.sessions"
+	if err := rt.SubscribeWait(ctx, channel); err != nil {
+		t.Fatal(err)
+	}
+	if err := hub.Publish(channel, "SessionStarted", map[string]string{"user": "guest"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	events := rt.Events(ctx)
+	ev, ok := <-events
+	if !ok {
+		t.Fatalf("events closed: %v", rt.Err())
+	}
+	if ev.Channel != channel || ev.Event != "SessionStarted" || string(ev.Data) != `{"user":"guest"}` {
+		t.Errorf("got %s %s %s", ev.Channel, ev.Event, ev.Data)
+	}
+	cancel()
+	for range events {
+	}
+	if err := rt.Err(); err != nil {
+		t.Errorf("Err after ctx ended: %v, want nil", err)
+	}
+}
+
+// TestRealtimeAnswersPings checks that Next answers the hub's pings: the
+// hub closes a connection that misses a pong within PongTimeout, so a
+// second ping only comes if the first was answered.
+func TestRealtimeAnswersPings(t *testing.T) {
+	_, srv := hubServer(t, pusher.Options{ActivityTimeout: time.Second, PongTimeout: 300 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	rt, err := client.DialRealtime(ctx, srv.URL, "key", client.RealtimeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	for pings := 0; pings < 2; {
+		f, err := rt.Next(ctx)
+		if err != nil {
+			t.Fatalf("after %d pings: %v", pings, err)
+		}
+		if f.Event == client.EventPing {
+			pings++
+		}
+	}
+}
+
+// TestRealtimePrivateNeedsAuthorizer checks that a private channel is
+// refused locally without an Authorizer.
+func TestRealtimePrivateNeedsAuthorizer(t *testing.T) {
+	_, srv := hubServer(t, pusher.Options{})
+	ctx := context.Background()
+	rt, err := client.DialRealtime(ctx, srv.URL, "key", client.RealtimeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	if err := rt.Subscribe(ctx, "private-tenant.7.sessions"); err == nil {
+		t.Error("subscribed to a private channel without auth")
+	}
+	if err := rt.SubscribeWait(ctx, "public-news"); err != nil {
+		t.Errorf("public channel: %v", err)
+	}
+}

@@ -1,0 +1,456 @@
+package fanout
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sitepulse/sitepulse/controlplane"
+	"github.com/sitepulse/sitepulse/controlplane/pusher"
+	"github.com/sitepulse/sitepulse/protocol"
+)
+
+// Events the fan-out publishes (Pusher event names; Echo listens with a
+// leading dot, e.g. .listen('.SessionStarted')).
+const (
+	EventSessionStarted        = "SessionStarted"
+	EventSessionUpdated        = "SessionUpdated"
+	EventSessionEnded          = "SessionEnded"
+	EventRouterStatusUpdated   = "RouterStatusUpdated"
+	EventRouterLiveDataUpdated = "RouterLiveDataUpdated"
+	EventDashboardStatsUpdated = "DashboardStatsUpdated"
+	EventTenantCreated         = "TenantCreated"
+	EventRouterEnrolled        = "RouterEnrolled"
+	EventSystemStatsUpdated    = "SystemStatsUpdated"
+)
+
+// TenantChannel returns the private channel of a tenant's topic, e.g.
+// TenantChannel(7, "sessions") = "private-tenant.7.sessions".
+func TenantChannel(tenant int64, topic string) string {
+	return "private-tenant." + strconv.FormatInt(tenant, 10) + "." + topic
+}
+
+// RelayedAPIEvent is an event another replica's Pusher HTTP API published
+// (pusher.Hub.ForwardAPIEvents), as it arrives with the changes that
+// replica relayed (controlplane/cluster): the fan-out publishes it on its
+// hub as that replica's API handler did on its own.
+type RelayedAPIEvent struct{ pusher.APIEvent }
+
+// ChangeTenant implements controlplane.Change.
+func (RelayedAPIEvent) ChangeTenant() int64 { return 0 }
+
+// Hub is where a Fanout publishes: a *pusher.Hub.
+type Hub interface {
+	// Publish encodes data as JSON and sends it to channel's subscribers.
+	Publish(channel, event string, data any, exceptSocketID string) error
+	// PublishRaw sends data, already a string, to channel's subscribers.
+	PublishRaw(channel, event, data, exceptSocketID string) error
+	// ConnectionCount is the number of open connections.
+	ConnectionCount() int
+}
+
+// Options configure a Fanout. Zero values select the defaults.
+type Options struct {
+	// Interval bounds how often SessionUpdated batches, dashboard stats
+	// and system stats are published (per tenant). Zero means 1 s.
+	Interval time.Duration
+	// MaxSessionsPerEvent bounds the list in one SessionUpdated event;
+	// more pending sessions are split over several events. Zero means 100.
+	MaxSessionsPerEvent int
+	// Logger receives diagnostics. Nil discards.
+	Logger *slog.Logger
+	// Now stamps stats. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Fanout turns control-plane changes into channel broadcasts:
+//
+//	private-tenant.{t}.sessions         SessionStarted, SessionUpdated (batched list), SessionEnded
+//	private-tenant.{t}.routers          RouterStatusUpdated, RouterLiveDataUpdated
+//	private-tenant.{t}.dashboard-stats  DashboardStatsUpdated (maintained from the events)
+//	private-tenant.{t}.commands         CommandUpdated (every command transition)
+//	private-tenant.{t}.users            UserCreated, UserUpdated, UserDeleted (managed accounts)
+//	private-system-admin                TenantCreated, RouterEnrolled, SystemStatsUpdated
+//
+// Every event's data carries a per-channel "seq" (1, 2, …) so a dashboard
+// can detect a gap and refetch. Payloads are built field by field from the
+// domain types (phone numbers and emails masked) and then scrubbed of any
+// secret-looking key, so credentials never leave.
+//
+// A Fanout's state is owned by one goroutine: call Seed before Run, and
+// Apply/Flush only when Run is not running.
+type Fanout struct {
+	hub  Hub
+	opts Options
+	log  *slog.Logger
+
+	seq     map[string]uint64
+	tenants map[int64]*tenantState
+	// systemDirty marks system stats as changed since the last flush.
+	systemDirty bool
+}
+
+type tenantState struct {
+	sessions   map[string]protocol.SessionKind // live session key → kind
+	routers    map[string]*routerState
+	pending    map[string]sessionView // SessionUpdated not yet published
+	statsDirty bool
+}
+
+type routerState struct {
+	status string
+	rx, tx float64
+}
+
+// New returns a fan-out publishing on hub.
+func New(hub Hub, opts Options) *Fanout {
+	if opts.Interval <= 0 {
+		opts.Interval = time.Second
+	}
+	if opts.MaxSessionsPerEvent <= 0 {
+		opts.MaxSessionsPerEvent = 100
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Fanout{
+		hub:     hub,
+		opts:    opts,
+		log:     opts.Logger,
+		seq:     make(map[string]uint64),
+		tenants: make(map[int64]*tenantState),
+	}
+}
+
+func (f *Fanout) tenant(id int64) *tenantState {
+	t := f.tenants[id]
+	if t == nil {
+		t = &tenantState{
+			sessions: make(map[string]protocol.SessionKind),
+			routers:  make(map[string]*routerState),
+			pending:  make(map[string]sessionView),
+		}
+		f.tenants[id] = t
+	}
+	return t
+}
+
+// Seed loads the live state the stats start from (the store's live sessions
+// and routers at startup), so counts are right before the first event.
+func (f *Fanout) Seed(sessions []controlplane.Session, routers []controlplane.Router) {
+	for _, s := range sessions {
+		f.tenant(s.TenantID).sessions[s.Key] = s.Kind
+	}
+	for _, r := range routers {
+		f.tenant(r.TenantID).routers[r.ID] = &routerState{status: r.Status}
+	}
+	for _, t := range f.tenants {
+		t.statsDirty = true
+	}
+	f.systemDirty = true
+}
+
+// Run publishes the changes read from changes until ctx is done or changes
+// is closed, then flushes what is pending. The caller subscribes before
+// starting Run, so no change is missed:
+//
+//	sub := bus.Subscribe(1024)
+//	defer sub.Close()
+//	go fanout.Run(ctx, sub.C)
+func (f *Fanout) Run(ctx context.Context, changes <-chan controlplane.Change) error {
+	tick := time.NewTicker(f.opts.Interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			f.Flush()
+			return nil
+		case c, ok := <-changes:
+			if !ok {
+				f.Flush()
+				return nil
+			}
+			f.Apply(c)
+		case <-tick.C:
+			f.Flush()
+		}
+	}
+}
+
+// Apply handles one change: immediate events are published now, batched
+// ones (SessionUpdated, stats) wait for Flush.
+func (f *Fanout) Apply(c controlplane.Change) {
+	switch c := c.(type) {
+	case controlplane.SessionStarted:
+		s := c.Session
+		t := f.tenant(s.TenantID)
+		delete(t.pending, s.Key)
+		f.markSession(t, s.Key, s.Kind)
+		f.publish(TenantChannel(s.TenantID, "sessions"), EventSessionStarted, map[string]any{"session": newSessionView(s)})
+	case controlplane.SessionUpdated:
+		s := c.Session
+		t := f.tenant(s.TenantID)
+		f.markSession(t, s.Key, s.Kind)
+		// Counters are absolute: the latest update supersedes earlier ones.
+		t.pending[s.Key] = newSessionView(s)
+	case controlplane.SessionEnded:
+		r := c.Record
+		t := f.tenant(r.TenantID)
+		delete(t.pending, r.Key)
+		if _, ok := t.sessions[r.Key]; ok {
+			delete(t.sessions, r.Key)
+			t.statsDirty = true
+			f.systemDirty = true
+		}
+		v := newSessionView(r.Session)
+		v.EndedAt = &r.EndedAt
+		v.EndReason = r.EndReason
+		f.publish(TenantChannel(r.TenantID, "sessions"), EventSessionEnded, map[string]any{"session": v})
+	case controlplane.RouterStatusChanged:
+		r := c.Router
+		t := f.tenant(r.TenantID)
+		st, known := t.routers[r.ID]
+		if !known {
+			st = &routerState{}
+			t.routers[r.ID] = st
+		}
+		if st.status != r.Status {
+			st.status = r.Status
+			if r.Status != controlplane.RouterOnline {
+				st.rx, st.tx = 0, 0
+			}
+			t.statsDirty = true
+			f.systemDirty = true
+		}
+		view := newRouterView(r)
+		f.publish(TenantChannel(r.TenantID, "routers"), EventRouterStatusUpdated, map[string]any{"router": view})
+		if !known && r.Status == controlplane.RouterPending {
+			// A router that never connected, seen for the first time:
+			// it was just enrolled.
+			f.publish(SystemAdminChannel, EventRouterEnrolled, map[string]any{"router": view, "tenant_id": r.TenantID})
+		}
+	case controlplane.RouterResourcesUpdated:
+		t := f.tenant(c.TenantID)
+		st := t.routers[c.RouterID]
+		if st == nil {
+			st = &routerState{status: controlplane.RouterOnline}
+			t.routers[c.RouterID] = st
+			f.systemDirty = true
+		}
+		if st.rx != c.Resources.RxBps || st.tx != c.Resources.TxBps {
+			st.rx, st.tx = c.Resources.RxBps, c.Resources.TxBps
+			t.statsDirty = true
+		}
+		f.publish(TenantChannel(c.TenantID, "routers"), EventRouterLiveDataUpdated, map[string]any{
+			"router_id": c.RouterID,
+			"resources": c.Resources,
+			"at":        c.At,
+		})
+	case controlplane.ReplicaGap:
+		prefix := TenantChannel(c.Tenant, "")
+		for ch := range f.seq {
+			if ch == SystemAdminChannel || (c.Tenant != 0 && strings.HasPrefix(ch, prefix)) {
+				f.seq[ch]++
+			}
+		}
+	case controlplane.BatchApplied:
+		// Only the changes after it matter here.
+	case RelayedAPIEvent:
+		// Published through another replica's HTTP API.
+		for _, ch := range c.Channels {
+			if err := f.hub.PublishRaw(ch, c.Name, c.Data, c.SocketID); err != nil {
+				f.log.Warn("fan-out: relayed API event not published", "channel", ch, "err", err)
+			}
+		}
+	case controlplane.CommandChanged:
+		f.applyCommand(c)
+	case controlplane.AccountChanged:
+		f.applyAccount(c)
+	case controlplane.TenantCreated:
+		tn := c.Tenant
+		f.publish(SystemAdminChannel, EventTenantCreated, map[string]any{"tenant": map[string]any{
+			"id": tn.ID, "name": tn.Name, "status": tn.Status, "created_at": tn.CreatedAt,
+		}})
+	default:
+		f.log.Debug("fan-out: change type not broadcast", "type", fmt.Sprintf("%T", c))
+	}
+}
+
+// markSession records a live session for the stats.
+func (f *Fanout) markSession(t *tenantState, key string, kind protocol.SessionKind) {
+	if prev, ok := t.sessions[key]; !ok || prev != kind {
+		t.sessions[key] = kind
+		t.statsDirty = true
+		f.systemDirty = true
+	}
+}
+
+// Flush publishes the pending SessionUpdated batches and the stats that
+// changed since the last flush.
+func (f *Fanout) Flush() {
+	ids := make([]int64, 0, len(f.tenants))
+	for id := range f.tenants {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	for _, id := range ids {
+		t := f.tenants[id]
+		if len(t.pending) > 0 {
+			keys := make([]string, 0, len(t.pending))
+			for k := range t.pending {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for start := 0; start < len(keys); start += f.opts.MaxSessionsPerEvent {
+				end := min(start+f.opts.MaxSessionsPerEvent, len(keys))
+				list := make([]sessionView, 0, end-start)
+				for _, k := range keys[start:end] {
+					list = append(list, t.pending[k])
+				}
+				f.publish(TenantChannel(id, "sessions"), EventSessionUpdated, map[string]any{"sessions": list})
+			}
+			clear(t.pending)
+		}
+		if t.statsDirty {
+			t.statsDirty = false
+			f.publish(TenantChannel(id, "dashboard-stats"), EventDashboardStatsUpdated, f.stats(t))
+		}
+	}
+	if f.systemDirty {
+		f.systemDirty = false
+		all := dashboardStats{}
+		for _, t := range f.tenants {
+			s := f.stats(t)
+			all.OnlineHotspot += s.OnlineHotspot
+			all.OnlinePPPoE += s.OnlinePPPoE
+			all.RoutersOnline += s.RoutersOnline
+			all.RoutersOffline += s.RoutersOffline
+			all.RxBps += s.RxBps
+			all.TxBps += s.TxBps
+		}
+		all.At = f.opts.Now().UTC()
+		f.publish(SystemAdminChannel, EventSystemStatsUpdated, map[string]any{
+			"stats":       all,
+			"connections": f.hub.ConnectionCount(),
+		})
+	}
+}
+
+// dashboardStats is the DashboardStatsUpdated payload.
+type dashboardStats struct {
+	OnlineHotspot  int       `json:"online_hotspot"`
+	OnlinePPPoE    int       `json:"online_pppoe"`
+	RoutersOnline  int       `json:"routers_online"`
+	RoutersOffline int       `json:"routers_offline"`
+	RxBps          float64   `json:"rx_bps"`
+	TxBps          float64   `json:"tx_bps"`
+	At             time.Time `json:"at"`
+}
+
+func (f *Fanout) stats(t *tenantState) dashboardStats {
+	s := dashboardStats{At: f.opts.Now().UTC()}
+	for _, kind := range t.sessions {
+		switch kind {
+		case protocol.KindHotspot:
+			s.OnlineHotspot++
+		case protocol.KindPPPoE:
+			s.OnlinePPPoE++
+		}
+	}
+	for _, r := range t.routers {
+		switch r.status {
+		case controlplane.RouterOnline:
+			s.RoutersOnline++
+			s.RxBps += r.rx
+			s.TxBps += r.tx
+		case controlplane.RouterOffline, controlplane.RouterPending:
+			s.RoutersOffline++
+		}
+	}
+	return s
+}
+
+// publish adds the channel's next seq to payload, scrubs it and publishes.
+func (f *Fanout) publish(channel, event string, payload any) {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		f.log.Error("fan-out: marshal", "event", event, "err", err)
+		return
+	}
+	var generic map[string]any
+	if err := json.Unmarshal(b, &generic); err != nil {
+		f.log.Error("fan-out: payload is not an object", "event", event, "err", err)
+		return
+	}
+	scrubValue(generic)
+	f.seq[channel]++
+	generic["seq"] = f.seq[channel]
+	if err := f.hub.Publish(channel, event, generic, ""); err != nil {
+		f.log.Error("fan-out: publish", "channel", channel, "event", event, "err", err)
+	}
+}
+
+// sessionView is a session as broadcast: no tenant id (the channel says
+// it), the user masked when it is a phone number or an email.
+type sessionView struct {
+	ID         string               `json:"id"` // controlplane.SessionPublicID: matches REST rows
+	RouterID   string               `json:"router_id"`
+	RouterOSID string               `json:"ros_id,omitempty"`
+	Kind       protocol.SessionKind `json:"kind"`
+	Key        string               `json:"key"`
+	User       string               `json:"user"`
+	Address    string               `json:"address,omitempty"`
+	MAC        string               `json:"mac,omitempty"`
+	Service    string               `json:"service,omitempty"`
+	LoginBy    string               `json:"login_by,omitempty"`
+	StartedAt  time.Time            `json:"started_at"`
+	UpdatedAt  time.Time            `json:"updated_at"`
+	BytesIn    uint64               `json:"bytes_in"`
+	BytesOut   uint64               `json:"bytes_out"`
+	PacketsIn  uint64               `json:"packets_in"`
+	PacketsOut uint64               `json:"packets_out"`
+	EndedAt    *time.Time           `json:"ended_at,omitempty"`
+	EndReason  protocol.EndReason   `json:"end_reason,omitempty"`
+}
+
+func newSessionView(s controlplane.Session) sessionView {
+	return sessionView{
+		ID: controlplane.SessionPublicID(s.RouterID, s.Key), RouterOSID: s.RouterOSID,
+		RouterID: s.RouterID, Kind: s.Kind, Key: maskIdentity(s.Key), User: maskIdentity(s.User),
+		Address: s.Address, MAC: s.MAC, Service: s.Service, LoginBy: s.LoginBy,
+		StartedAt: s.StartedAt, UpdatedAt: s.UpdatedAt,
+		BytesIn: s.BytesIn, BytesOut: s.BytesOut, PacketsIn: s.PacketsIn, PacketsOut: s.PacketsOut,
+	}
+}
+
+// routerView is a router as broadcast.
+type routerView struct {
+	ID              string              `json:"id"`
+	Name            string              `json:"name"`
+	Site            string              `json:"site"`
+	Status          string              `json:"status"`
+	RouterConnected bool                `json:"router_connected"`
+	Identity        string              `json:"identity"`
+	RouterOSVersion string              `json:"routeros_version"`
+	AgentVersion    string              `json:"agent_version"`
+	Board           string              `json:"board"`
+	LastSeenAt      *time.Time          `json:"last_seen_at"`
+	Resources       *protocol.Resources `json:"resources,omitempty"`
+}
+
+func newRouterView(r controlplane.Router) routerView {
+	return routerView{
+		ID: r.ID, Name: r.Name, Site: r.Site, Status: r.Status, RouterConnected: r.RouterConnected,
+		Identity: r.Identity, RouterOSVersion: r.RouterOSVersion, AgentVersion: r.AgentVersion,
+		Board: r.Board, LastSeenAt: r.LastSeenAt, Resources: r.Resources,
+	}
+}
