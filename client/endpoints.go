@@ -19,9 +19,9 @@ const maxPage = 500
 // Login exchanges an email and password for a bearer token. It does not
 // change c: use c.WithToken(res.Token) for the calls that follow.
 // EUNAUTHORIZED for wrong credentials, ERATELIMIT after too many.
-func (c *Client) Login(ctx context.Context, email, password string) (LoginResponse, error) {
-	var res LoginResponse
-	err := c.Do(ctx, http.MethodPost, "/api/v1/auth/login", LoginRequest{Email: email, Password: password}, &res)
+func (c *Client) Login(ctx context.Context, email, password string) (controlplane.LoginResponse, error) {
+	var res controlplane.LoginResponse
+	err := c.Do(ctx, http.MethodPost, "/api/v1/auth/login", controlplane.LoginRequest{Email: email, Password: password}, &res)
 	return res, err
 }
 
@@ -31,31 +31,31 @@ func (c *Client) Logout(ctx context.Context) error {
 }
 
 // Me describes the caller.
-func (c *Client) Me(ctx context.Context) (MeResponse, error) {
-	var res MeResponse
+func (c *Client) Me(ctx context.Context) (controlplane.MeResponse, error) {
+	var res controlplane.MeResponse
 	err := c.Do(ctx, http.MethodGet, "/api/v1/me", nil, &res)
 	return res, err
 }
 
 // Config is what a dashboard needs to reach the realtime hub.
-func (c *Client) Config(ctx context.Context) (ClientConfig, error) {
-	var res ClientConfig
+func (c *Client) Config(ctx context.Context) (controlplane.ClientConfig, error) {
+	var res controlplane.ClientConfig
 	err := c.Do(ctx, http.MethodGet, "/api/v1/config", nil, &res)
 	return res, err
 }
 
 // Stats are the dashboard's figures; tenant 0 means the caller's scope.
-func (c *Client) Stats(ctx context.Context, tenant int64) (Stats, error) {
-	var res Stats
+func (c *Client) Stats(ctx context.Context, tenant int64) (controlplane.Stats, error) {
+	var res controlplane.Stats
 	err := c.Do(ctx, http.MethodGet, "/api/v1/stats"+query("tenant_id", id(tenant)), nil, &res)
 	return res, err
 }
 
 // CreateTenant starts creating a tenant (system admins); it is active
 // once Tenant reports so.
-func (c *Client) CreateTenant(ctx context.Context, name string) (Accepted, error) {
-	var res Accepted
-	err := c.Do(ctx, http.MethodPost, "/api/v1/tenants", map[string]string{"name": name}, &res)
+func (c *Client) CreateTenant(ctx context.Context, name string) (controlplane.Accepted, error) {
+	var res controlplane.Accepted
+	err := c.Do(ctx, http.MethodPost, "/api/v1/tenants", controlplane.CreateTenantRequest{Name: name}, &res)
 	return res, err
 }
 
@@ -68,13 +68,13 @@ func (c *Client) Tenant(ctx context.Context, tenant int64) (controlplane.Tenant,
 
 // Tenants lists the tenants the caller sees.
 func (c *Client) Tenants(ctx context.Context) ([]controlplane.Tenant, error) {
-	var res List[controlplane.Tenant]
+	var res controlplane.List[controlplane.Tenant]
 	err := c.Do(ctx, http.MethodGet, "/api/v1/tenants", nil, &res)
 	return res.Data, err
 }
 
 // CreateUser adds a user to tenant. ECONFLICT for a taken email.
-func (c *Client) CreateUser(ctx context.Context, tenant int64, req CreateUserRequest) (controlplane.User, error) {
+func (c *Client) CreateUser(ctx context.Context, tenant int64, req controlplane.CreateUserRequest) (controlplane.User, error) {
 	var res controlplane.User
 	err := c.Do(ctx, http.MethodPost, fmt.Sprintf("/api/v1/tenants/%d/users", tenant), req, &res)
 	return res, err
@@ -82,22 +82,22 @@ func (c *Client) CreateUser(ctx context.Context, tenant int64, req CreateUserReq
 
 // Users lists tenant's users.
 func (c *Client) Users(ctx context.Context, tenant int64) ([]controlplane.User, error) {
-	var res List[controlplane.User]
+	var res controlplane.List[controlplane.User]
 	err := c.Do(ctx, http.MethodGet, fmt.Sprintf("/api/v1/tenants/%d/users", tenant), nil, &res)
 	return res.Data, err
 }
 
 // CreateRouter enrolls a router; the answer holds its agent's secret,
 // shown only here.
-func (c *Client) CreateRouter(ctx context.Context, req CreateRouterRequest) (RouterSecret, error) {
-	var res RouterSecret
+func (c *Client) CreateRouter(ctx context.Context, req controlplane.CreateRouterRequest) (controlplane.RouterSecret, error) {
+	var res controlplane.RouterSecret
 	err := c.Do(ctx, http.MethodPost, "/api/v1/routers", req, &res)
 	return res, err
 }
 
 // Routers lists the routers the caller sees.
 func (c *Client) Routers(ctx context.Context) ([]controlplane.Router, error) {
-	var res List[controlplane.Router]
+	var res controlplane.List[controlplane.Router]
 	err := c.Do(ctx, http.MethodGet, "/api/v1/routers", nil, &res)
 	return res.Data, err
 }
@@ -125,8 +125,8 @@ func (q SessionQuery) encode() string {
 }
 
 // Sessions reads one page of live sessions.
-func (c *Client) Sessions(ctx context.Context, q SessionQuery) (Page[controlplane.Session], error) {
-	var res Page[controlplane.Session]
+func (c *Client) Sessions(ctx context.Context, q SessionQuery) (controlplane.Page[controlplane.Session], error) {
+	var res controlplane.Page[controlplane.Session]
 	err := c.Do(ctx, http.MethodGet, "/api/v1/sessions"+q.encode(), nil, &res)
 	return res, err
 }
@@ -134,15 +134,15 @@ func (c *Client) Sessions(ctx context.Context, q SessionQuery) (Page[controlplan
 // AllSessions reads every live session q selects, page by page (Limit
 // and Offset are ignored).
 func (c *Client) AllSessions(ctx context.Context, q SessionQuery) ([]controlplane.Session, error) {
-	return all(func(offset int) (Page[controlplane.Session], error) {
+	return all(func(offset int) (controlplane.Page[controlplane.Session], error) {
 		q.Limit, q.Offset = maxPage, offset
 		return c.Sessions(ctx, q)
 	})
 }
 
 // History reads one page of ended sessions.
-func (c *Client) History(ctx context.Context, q SessionQuery) (Page[controlplane.SessionRecord], error) {
-	var res Page[controlplane.SessionRecord]
+func (c *Client) History(ctx context.Context, q SessionQuery) (controlplane.Page[controlplane.SessionRecord], error) {
+	var res controlplane.Page[controlplane.SessionRecord]
 	err := c.Do(ctx, http.MethodGet, "/api/v1/sessions/history"+q.encode(), nil, &res)
 	return res, err
 }
@@ -150,7 +150,7 @@ func (c *Client) History(ctx context.Context, q SessionQuery) (Page[controlplane
 // AllHistory reads every ended session q selects, page by page (Limit
 // and Offset are ignored).
 func (c *Client) AllHistory(ctx context.Context, q SessionQuery) ([]controlplane.SessionRecord, error) {
-	return all(func(offset int) (Page[controlplane.SessionRecord], error) {
+	return all(func(offset int) (controlplane.Page[controlplane.SessionRecord], error) {
 		q.Limit, q.Offset = maxPage, offset
 		return c.History(ctx, q)
 	})
@@ -168,8 +168,8 @@ type CommandQuery struct {
 }
 
 // Commands reads one page of commands.
-func (c *Client) Commands(ctx context.Context, q CommandQuery) (Page[controlplane.Command], error) {
-	var res Page[controlplane.Command]
+func (c *Client) Commands(ctx context.Context, q CommandQuery) (controlplane.Page[controlplane.Command], error) {
+	var res controlplane.Page[controlplane.Command]
 	path := "/api/v1/commands" + query("tenant_id", id(q.TenantID), "router_id", q.RouterID, "bulk_id", q.BulkID,
 		"status", string(q.Status), "kind", string(q.Kind), "limit", num(q.Limit), "offset", num(q.Offset))
 	err := c.Do(ctx, http.MethodGet, path, nil, &res)
@@ -179,7 +179,7 @@ func (c *Client) Commands(ctx context.Context, q CommandQuery) (Page[controlplan
 // AllCommands reads every command q selects, page by page (Limit and
 // Offset are ignored).
 func (c *Client) AllCommands(ctx context.Context, q CommandQuery) ([]controlplane.Command, error) {
-	return all(func(offset int) (Page[controlplane.Command], error) {
+	return all(func(offset int) (controlplane.Page[controlplane.Command], error) {
 		q.Limit, q.Offset = maxPage, offset
 		return c.Commands(ctx, q)
 	})
@@ -194,22 +194,22 @@ func (c *Client) Command(ctx context.Context, commandID string) (controlplane.Co
 
 // SendCommand queues req for routerID. EINVALID names a bad field,
 // EFORBIDDEN for viewers.
-func (c *Client) SendCommand(ctx context.Context, routerID string, req CommandRequest) (controlplane.Command, error) {
+func (c *Client) SendCommand(ctx context.Context, routerID string, req controlplane.CommandRequest) (controlplane.Command, error) {
 	var res controlplane.Command
 	err := c.Do(ctx, http.MethodPost, "/api/v1/routers/"+url.PathEscape(routerID)+"/commands", req, &res)
 	return res, err
 }
 
 // SendBulk queues one command per router under a common bulk id.
-func (c *Client) SendBulk(ctx context.Context, req BulkRequest) (BulkResult, error) {
-	var res BulkResult
+func (c *Client) SendBulk(ctx context.Context, req controlplane.BulkRequest) (controlplane.BulkResult, error) {
+	var res controlplane.BulkResult
 	err := c.Do(ctx, http.MethodPost, "/api/v1/commands/bulk", req, &res)
 	return res, err
 }
 
 // Accounts lists the hotspot users and PPP secrets the caller sees.
-func (c *Client) Accounts(ctx context.Context) (Page[controlplane.Account], error) {
-	var res Page[controlplane.Account]
+func (c *Client) Accounts(ctx context.Context) (controlplane.Page[controlplane.Account], error) {
+	var res controlplane.Page[controlplane.Account]
 	err := c.Do(ctx, http.MethodGet, "/api/v1/accounts", nil, &res)
 	return res, err
 }
@@ -265,7 +265,7 @@ func (c *Client) DialRealtime(ctx context.Context, opts RealtimeOptions) (*Realt
 }
 
 // all reads pages from offset 0 until one is short or Total is reached.
-func all[T any](page func(offset int) (Page[T], error)) ([]T, error) {
+func all[T any](page func(offset int) (controlplane.Page[T], error)) ([]T, error) {
 	var out []T
 	for offset := 0; ; {
 		p, err := page(offset)

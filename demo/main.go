@@ -197,13 +197,13 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 	for _, l := range logins[1:] {
-		req := client.CreateUserRequest{Email: l.email, Name: l.name, Role: controlplane.Role(l.role), Password: l.password}
+		req := controlplane.CreateUserRequest{Email: l.email, Name: l.name, Role: controlplane.Role(l.role), Password: l.password}
 		if _, err := d.api.CreateUser(ctx, acc.ID, req); err != nil {
 			return err
 		}
 	}
 	for _, s := range sites {
-		enrolled, err := d.api.CreateRouter(ctx, client.CreateRouterRequest{Name: s.router, Site: s.name, TenantID: &acc.ID})
+		enrolled, err := d.api.CreateRouter(ctx, controlplane.CreateRouterRequest{Name: s.router, Site: s.name, TenantID: &acc.ID})
 		if err != nil {
 			return err
 		}
@@ -322,7 +322,7 @@ func (d *demo) banner() {
 	fmt.Printf("  Logs: %s/*.log. Ctrl-C stops everything.\n\n", d.logs)
 }
 
-func (d *demo) stats(ctx context.Context) (client.Stats, error) {
+func (d *demo) stats(ctx context.Context) (controlplane.Stats, error) {
 	return d.api.Stats(ctx, 0)
 }
 

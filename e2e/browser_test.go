@@ -90,9 +90,9 @@ func TestDashboardInChromium(t *testing.T) {
 	})
 	const userEmail, userPassword = "ops@e2e.test", "an e2e tenant admin password"
 	_, err = api.CreateUser(ctx, tenant.ID,
-		client.CreateUserRequest{Email: userEmail, Name: "E2E Ops", Role: controlplane.RoleTenantAdmin, Password: userPassword})
+		controlplane.CreateUserRequest{Email: userEmail, Name: "E2E Ops", Role: controlplane.RoleTenantAdmin, Password: userPassword})
 	check(t, "create user", err)
-	enrolled, err := api.CreateRouter(ctx, client.CreateRouterRequest{Name: "E2E core", Site: "Test lab", TenantID: &tenant.ID})
+	enrolled, err := api.CreateRouter(ctx, controlplane.CreateRouterRequest{Name: "E2E core", Site: "Test lab", TenantID: &tenant.ID})
 	check(t, "enroll router", err)
 	routerID := enrolled.Router.ID
 

@@ -7,7 +7,6 @@ import (
 
 	"github.com/urfave/cli/v3"
 
-	"github.com/sitepulse/sitepulse/client"
 	"github.com/sitepulse/sitepulse/controlplane"
 	"github.com/sitepulse/sitepulse/protocol"
 )
@@ -39,7 +38,7 @@ func kickCommand() *cli.Command {
 			if cmd.Bool("pppoe") {
 				kind = protocol.CmdPPPActiveKick
 			}
-			return f.send(ctx, cmd, client.CommandRequest{Kind: kind, CommandParams: controlplane.CommandParams{Kick: kick}})
+			return f.send(ctx, cmd, controlplane.CommandRequest{Kind: kind, CommandParams: controlplane.CommandParams{Kick: kick}})
 		},
 	}
 }
@@ -95,7 +94,7 @@ func accountCommand(name, usage string, kind controlplane.AccountKind) *cli.Comm
 				if err != nil {
 					return err
 				}
-				return f.send(ctx, cmd, client.CommandRequest{Kind: protocol.CommandKind(prefix + v), CommandParams: params(cmd, cmd.Args().First())})
+				return f.send(ctx, cmd, controlplane.CommandRequest{Kind: protocol.CommandKind(prefix + v), CommandParams: params(cmd, cmd.Args().First())})
 			},
 		}
 	}

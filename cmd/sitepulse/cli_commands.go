@@ -29,7 +29,7 @@ func commandFlags(extra ...cli.Flag) []cli.Flag {
 // send queues req on the routers the flags name, waits for the results
 // (printing the transitions, or a progress line for a bulk command) and
 // fails unless every router applied it.
-func (f *field) send(ctx context.Context, cmd *cli.Command, req client.CommandRequest) error {
+func (f *field) send(ctx context.Context, cmd *cli.Command, req controlplane.CommandRequest) error {
 	routers, all := cmd.StringSlice("router"), cmd.Bool("all-routers")
 	switch {
 	case len(routers) == 0 && !all:
@@ -67,7 +67,7 @@ func (f *field) send(ctx context.Context, cmd *cli.Command, req client.CommandRe
 		}
 		w = newWaiter(f, []controlplane.Command{c}, "")
 	} else {
-		bulk := client.BulkRequest{Command: req, AllRouters: all, RouterIDs: routers}
+		bulk := controlplane.BulkRequest{Command: req, AllRouters: all, RouterIDs: routers}
 		if all {
 			bulk.TenantID = cmd.Int64("tenant")
 		}
@@ -249,7 +249,7 @@ func (w *waiter) report(final bool) error {
 	if w.f.json {
 		var v any = cmds[0]
 		if w.bulkID != "" {
-			v = client.BulkResult{BulkID: w.bulkID, Commands: cmds}
+			v = controlplane.BulkResult{BulkID: w.bulkID, Commands: cmds}
 		}
 		if err := w.f.out.printJSON(v); err != nil {
 			return err

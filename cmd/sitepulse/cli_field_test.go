@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sitepulse/sitepulse/client"
 	"github.com/sitepulse/sitepulse/controlplane"
 )
 
@@ -110,7 +109,7 @@ func TestFieldCLI(t *testing.T) {
 	if _, err := sr.sim.LoginHotspot("cli-user", "AA:BB:CC:00:0C:01", "10.5.50.90"); err != nil {
 		t.Fatal(err)
 	}
-	var page client.Page[controlplane.Session]
+	var page controlplane.Page[controlplane.Session]
 	waitFor(t, 5*time.Second, "the session listed", func() bool {
 		out, err := run("", "sessions", "list", "--json", "--user", "cli-user")
 		return err == nil && json.Unmarshal([]byte(out), &page) == nil && page.Total == 1
@@ -151,7 +150,7 @@ func TestFieldCLI(t *testing.T) {
 		t.Fatalf("bulk add: %v\n%s", err, out)
 	}
 	out, err = run("", "hotspot-user", "remove", "--json", "--router", sr.id, "--router", sr2.id, "bulk-cli")
-	var bulk client.BulkResult
+	var bulk controlplane.BulkResult
 	if err != nil || json.Unmarshal([]byte(out), &bulk) != nil || len(bulk.Commands) != 2 {
 		t.Fatalf("bulk remove --json: %v\n%s", err, out)
 	}

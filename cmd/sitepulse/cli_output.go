@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sitepulse/sitepulse/client"
+	"github.com/sitepulse/sitepulse/controlplane"
 )
 
 // output prints the field-tech commands' answers: tables for people,
@@ -37,7 +38,7 @@ func (o output) event(ev client.Frame) error {
 
 // printPage prints one page of a list command: the page as JSON, or a
 // table of row(item) under header and a "N of TOTAL noun" line.
-func printPage[T any](f *field, p client.Page[T], header, noun string, row func(T) []string) error {
+func printPage[T any](f *field, p controlplane.Page[T], header, noun string, row func(T) []string) error {
 	if f.json {
 		return f.out.printJSON(p)
 	}
