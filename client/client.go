@@ -91,14 +91,6 @@ func (e *Error) Unwrap() error {
 	return &controlplane.Error{Code: e.Code, Message: e.Message}
 }
 
-// errorBody is the API's error answer.
-type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
 // Do sends body (as JSON; nil sends none) with method to path (from
 // /api/…, query included) and decodes a 2xx answer into out (unless nil).
 // An error answer is an *Error. The typed methods are built on it; use it
@@ -151,7 +143,7 @@ func (c *Client) send(ctx context.Context, method, path, contentType string, bod
 	}
 	if res.StatusCode/100 != 2 {
 		e := &Error{Method: method, Path: path, Status: res.StatusCode}
-		var eb errorBody
+		var eb controlplane.ErrorBody
 		if json.Unmarshal(b, &eb) == nil && eb.Error.Code != "" {
 			e.Code, e.Message = eb.Error.Code, eb.Error.Message
 		} else {
