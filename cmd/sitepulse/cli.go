@@ -26,8 +26,8 @@ func newCLI(stdout, stderr io.Writer) *cli.Command {
 		Writer:    stdout,
 		ErrWriter: stderr,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", Sources: cli.EnvVars("SITEPULSE_LOG_LEVEL")},
-			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json", Sources: cli.EnvVars("SITEPULSE_LOG_FORMAT")},
+			&cli.StringFlag{Name: "log-level", Category: "Logging", Value: "info", Usage: "debug, info, warn or error", Sources: cli.EnvVars("SITEPULSE_LOG_LEVEL")},
+			&cli.StringFlag{Name: "log-format", Category: "Logging", Value: "text", Usage: "text or json", Sources: cli.EnvVars("SITEPULSE_LOG_FORMAT")},
 		},
 		Commands: append([]*cli.Command{
 			serveCommand(stdout, stderr),
@@ -40,8 +40,8 @@ func newCLI(stdout, stderr io.Writer) *cli.Command {
 // storeFlags select the database; serve and migrate share them.
 func storeFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "data-dir", Value: "./data", Usage: "directory of the SQLite database", Sources: cli.EnvVars("SITEPULSE_DATA_DIR")},
-		&cli.StringFlag{Name: "database-url", Usage: "PostgreSQL URL (postgres://…); empty means SQLite in --data-dir", Sources: cli.EnvVars("SITEPULSE_DATABASE_URL")},
+		&cli.StringFlag{Name: "data-dir", Category: "Database", Value: "./data", Usage: "directory of the SQLite database", Sources: cli.EnvVars("SITEPULSE_DATA_DIR")},
+		&cli.StringFlag{Name: "database-url", Category: "Database", Usage: "PostgreSQL URL (postgres://…); empty means SQLite in --data-dir", Sources: cli.EnvVars("SITEPULSE_DATABASE_URL")},
 	}
 }
 
@@ -55,25 +55,25 @@ func serveCommand(stdout, stderr io.Writer) *cli.Command {
 			"to standard output (not the log). Later starts ignore both: change users through\n" +
 			"the API or the dashboard.",
 		Flags: append(append(storeFlags(), provisioningFlags()...),
-			&cli.StringFlag{Name: "http-addr", Value: "127.0.0.1:8080", Usage: "API, realtime and metrics listener", Sources: cli.EnvVars("SITEPULSE_HTTP_ADDR")},
-			&cli.StringFlag{Name: "mqtt-addr", Value: "127.0.0.1:1883", Usage: "MQTT TCP listener; empty disables it", Sources: cli.EnvVars("SITEPULSE_MQTT_ADDR")},
-			&cli.StringFlag{Name: "mqtt-tls-addr", Usage: "MQTT TLS listener, e.g. :8883; needs --mqtt-tls-cert and --mqtt-tls-key", Sources: cli.EnvVars("SITEPULSE_MQTT_TLS_ADDR")},
-			&cli.StringFlag{Name: "mqtt-tls-cert", Usage: "PEM certificate (chain) file for the MQTT TLS listener", Sources: cli.EnvVars("SITEPULSE_MQTT_TLS_CERT")},
-			&cli.StringFlag{Name: "mqtt-tls-key", Usage: "PEM private key file for the MQTT TLS listener", Sources: cli.EnvVars("SITEPULSE_MQTT_TLS_KEY")},
-			&cli.StringFlag{Name: "mqtt-url", Usage: "external broker for scale-out, tcp://user:pass@host:1883 or ssl://…; replaces the embedded broker (--mqtt-addr and the TLS listener are not used)", Sources: cli.EnvVars("SITEPULSE_MQTT_URL")},
-			&cli.StringFlag{Name: "mqtt-ca", Usage: "PEM CA bundle verifying the external broker (ssl:// --mqtt-url)", Sources: cli.EnvVars("SITEPULSE_MQTT_CA")},
-			&cli.StringFlag{Name: "mqtt-client-id", Usage: "this replica's MQTT client id at the external broker: unique per replica, stable across restarts (default sitepulse-HOSTNAME)", Sources: cli.EnvVars("SITEPULSE_MQTT_CLIENT_ID")},
-			&cli.StringFlag{Name: "mqtt-share-group", Value: "sitepulse", Usage: "shared-subscription group the replicas split ingest in", Sources: cli.EnvVars("SITEPULSE_MQTT_SHARE_GROUP")},
-			&cli.StringFlag{Name: "public-mqtt-url", Usage: "broker URL agents dial, shown when enrolling a router (default tcp://HOST:1883)", Sources: cli.EnvVars("SITEPULSE_PUBLIC_MQTT_URL")},
-			&cli.StringFlag{Name: "pusher-app-id", Value: "sitepulse", Usage: "Pusher app id served by the realtime hub", Sources: cli.EnvVars("SITEPULSE_PUSHER_APP_ID")},
-			&cli.StringFlag{Name: "pusher-key", Value: "sitepulse", Usage: "Pusher app key dashboards connect with", Sources: cli.EnvVars("SITEPULSE_PUSHER_KEY")},
-			&cli.StringFlag{Name: "pusher-secret", Usage: "Pusher app secret; prefer SITEPULSE_PUSHER_SECRET or --pusher-secret-file (empty: random per process)", Sources: cli.EnvVars("SITEPULSE_PUSHER_SECRET")},
-			&cli.StringFlag{Name: "pusher-secret-file", Usage: "file holding the Pusher app secret", Sources: cli.EnvVars("SITEPULSE_PUSHER_SECRET_FILE")},
-			&cli.IntFlag{Name: "mqtt-max-clients", Value: 20000, Usage: "embedded broker: most agents connected at once (0: no limit)", Sources: cli.EnvVars("SITEPULSE_MQTT_MAX_CLIENTS")},
-			&cli.BoolFlag{Name: "pusher-client-events", Usage: "allow client-* events on private and presence channels (Pusher's client events; off by default)", Sources: cli.EnvVars("SITEPULSE_PUSHER_CLIENT_EVENTS")},
-			&cli.StringFlag{Name: "admin-email", Usage: "first start only: email of the system admin created in an empty store (default admin@localhost)", Sources: cli.EnvVars("SITEPULSE_ADMIN_EMAIL")},
-			&cli.StringFlag{Name: "admin-password", Usage: "first start only: that admin's password; set it through the environment (ps shows arguments); empty: generated and printed once", Sources: cli.EnvVars("SITEPULSE_ADMIN_PASSWORD")},
-			&cli.DurationFlag{Name: "shutdown-timeout", Value: 15 * time.Second, Usage: "bound on graceful shutdown", Sources: cli.EnvVars("SITEPULSE_SHUTDOWN_TIMEOUT")},
+			&cli.StringFlag{Name: "http-addr", Category: "HTTP", Value: "127.0.0.1:8080", Usage: "API, realtime and metrics listener", Sources: cli.EnvVars("SITEPULSE_HTTP_ADDR")},
+			&cli.StringFlag{Name: "mqtt-addr", Category: "MQTT", Value: "127.0.0.1:1883", Usage: "MQTT TCP listener; empty disables it", Sources: cli.EnvVars("SITEPULSE_MQTT_ADDR")},
+			&cli.StringFlag{Name: "mqtt-tls-addr", Category: "MQTT", Usage: "MQTT TLS listener, e.g. :8883; needs --mqtt-tls-cert and --mqtt-tls-key", Sources: cli.EnvVars("SITEPULSE_MQTT_TLS_ADDR")},
+			&cli.StringFlag{Name: "mqtt-tls-cert", Category: "MQTT", Usage: "PEM certificate (chain) file for the MQTT TLS listener", Sources: cli.EnvVars("SITEPULSE_MQTT_TLS_CERT")},
+			&cli.StringFlag{Name: "mqtt-tls-key", Category: "MQTT", Usage: "PEM private key file for the MQTT TLS listener", Sources: cli.EnvVars("SITEPULSE_MQTT_TLS_KEY")},
+			&cli.StringFlag{Name: "mqtt-url", Category: "MQTT", Usage: "external broker for scale-out, tcp://user:pass@host:1883 or ssl://…; replaces the embedded broker (--mqtt-addr and the TLS listener are not used)", Sources: cli.EnvVars("SITEPULSE_MQTT_URL")},
+			&cli.StringFlag{Name: "mqtt-ca", Category: "MQTT", Usage: "PEM CA bundle verifying the external broker (ssl:// --mqtt-url)", Sources: cli.EnvVars("SITEPULSE_MQTT_CA")},
+			&cli.StringFlag{Name: "mqtt-client-id", Category: "MQTT", Usage: "this replica's MQTT client id at the external broker: unique per replica, stable across restarts (default sitepulse-HOSTNAME)", Sources: cli.EnvVars("SITEPULSE_MQTT_CLIENT_ID")},
+			&cli.StringFlag{Name: "mqtt-share-group", Category: "MQTT", Value: "sitepulse", Usage: "shared-subscription group the replicas split ingest in", Sources: cli.EnvVars("SITEPULSE_MQTT_SHARE_GROUP")},
+			&cli.StringFlag{Name: "public-mqtt-url", Category: "MQTT", Usage: "broker URL agents dial, shown when enrolling a router (default tcp://HOST:1883)", Sources: cli.EnvVars("SITEPULSE_PUBLIC_MQTT_URL")},
+			&cli.StringFlag{Name: "pusher-app-id", Category: "Realtime", Value: "sitepulse", Usage: "Pusher app id served by the realtime hub", Sources: cli.EnvVars("SITEPULSE_PUSHER_APP_ID")},
+			&cli.StringFlag{Name: "pusher-key", Category: "Realtime", Value: "sitepulse", Usage: "Pusher app key dashboards connect with", Sources: cli.EnvVars("SITEPULSE_PUSHER_KEY")},
+			&cli.StringFlag{Name: "pusher-secret", Category: "Realtime", Usage: "Pusher app secret; prefer SITEPULSE_PUSHER_SECRET or --pusher-secret-file (empty: random per process)", Sources: cli.EnvVars("SITEPULSE_PUSHER_SECRET")},
+			&cli.StringFlag{Name: "pusher-secret-file", Category: "Realtime", Usage: "file holding the Pusher app secret", Sources: cli.EnvVars("SITEPULSE_PUSHER_SECRET_FILE")},
+			&cli.IntFlag{Name: "mqtt-max-clients", Category: "MQTT", Value: 20000, Usage: "embedded broker: most agents connected at once (0: no limit)", Sources: cli.EnvVars("SITEPULSE_MQTT_MAX_CLIENTS")},
+			&cli.BoolFlag{Name: "pusher-client-events", Category: "Realtime", Usage: "allow client-* events on private and presence channels (Pusher's client events; off by default)", Sources: cli.EnvVars("SITEPULSE_PUSHER_CLIENT_EVENTS")},
+			&cli.StringFlag{Name: "admin-email", Category: "First start", Usage: "first start only: email of the system admin created in an empty store (default admin@localhost)", Sources: cli.EnvVars("SITEPULSE_ADMIN_EMAIL")},
+			&cli.StringFlag{Name: "admin-password", Category: "First start", Usage: "first start only: that admin's password; set it through the environment (ps shows arguments); empty: generated and printed once", Sources: cli.EnvVars("SITEPULSE_ADMIN_PASSWORD")},
+			&cli.DurationFlag{Name: "shutdown-timeout", Category: "HTTP", Value: 15 * time.Second, Usage: "bound on graceful shutdown", Sources: cli.EnvVars("SITEPULSE_SHUTDOWN_TIMEOUT")},
 		),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			logger, err := newLogger(stderr, cmd.String("log-level"), cmd.String("log-format"))

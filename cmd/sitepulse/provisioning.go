@@ -40,11 +40,11 @@ func (m *Main) startProvisioning(ctx context.Context) error {
 // provisioningFlags tune commands and the background jobs of serve.
 func provisioningFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.DurationFlag{Name: "command-ttl", Value: provisioning.DefaultTTL, Usage: "how long a command may wait for an offline router before it expires, unless its request says (at most 7 days)", Sources: cli.EnvVars("SITEPULSE_COMMAND_TTL")},
-		&cli.DurationFlag{Name: "redeliver-after", Value: provisioning.DefaultRedeliverAfter, Usage: "resend a delivered command its connected agent has not acknowledged after this long", Sources: cli.EnvVars("SITEPULSE_REDELIVER_AFTER")},
-		&cli.DurationFlag{Name: "stale-after", Value: provisioning.DefaultStaleAfter, Usage: "end the live sessions of a router offline for this long", Sources: cli.EnvVars("SITEPULSE_STALE_AFTER")},
-		&cli.DurationFlag{Name: "history-retention", Value: provisioning.DefaultHistoryRetention, Usage: "keep ended sessions this long; negative keeps them forever", Sources: cli.EnvVars("SITEPULSE_HISTORY_RETENTION")},
-		&cli.IntFlag{Name: "job-workers", Usage: "concurrent background jobs per queue (default 10 on PostgreSQL, 4 on SQLite)", Sources: cli.EnvVars("SITEPULSE_JOB_WORKERS")},
+		&cli.DurationFlag{Name: "command-ttl", Category: "Jobs", Value: provisioning.DefaultTTL, Usage: "how long a command may wait for an offline router before it expires, unless its request says (at most 7 days)", Sources: cli.EnvVars("SITEPULSE_COMMAND_TTL")},
+		&cli.DurationFlag{Name: "redeliver-after", Category: "Jobs", Value: provisioning.DefaultRedeliverAfter, Usage: "resend a delivered command its connected agent has not acknowledged after this long", Sources: cli.EnvVars("SITEPULSE_REDELIVER_AFTER")},
+		&cli.DurationFlag{Name: "stale-after", Category: "Jobs", Value: provisioning.DefaultStaleAfter, Usage: "end the live sessions of a router offline for this long", Sources: cli.EnvVars("SITEPULSE_STALE_AFTER")},
+		&cli.DurationFlag{Name: "history-retention", Category: "Jobs", Value: provisioning.DefaultHistoryRetention, Usage: "keep ended sessions this long; negative keeps them forever", Sources: cli.EnvVars("SITEPULSE_HISTORY_RETENTION")},
+		&cli.IntFlag{Name: "job-workers", Category: "Jobs", Usage: "concurrent background jobs per queue (default 10 on PostgreSQL, 4 on SQLite)", Sources: cli.EnvVars("SITEPULSE_JOB_WORKERS")},
 	}
 }
 
