@@ -26,7 +26,9 @@ type tickArgs struct{}
 
 func (tickArgs) Kind() string { return "test_tick" }
 
-func (tickArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: "ticks", MaxAttempts: 1} }
+func (tickArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: "ticks", MaxAttempts: 1}
+}
 
 // TestClient runs functions registered with Add on their queues, a
 // periodic job from Every at start, jobs inserted with InsertTx once their
