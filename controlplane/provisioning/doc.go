@@ -33,7 +33,8 @@
 // inserted with jobs.InsertTx in the transaction of the change that causes
 // them. Provisioning declares the kinds and what each does, and registers
 // them with jobs.Add. Queues: provisioning (delivery, command sweep,
-// account expiry), tenant-management (tenant activation) and maintenance
-// (stale sessions, history retention, hourly stats roll-up); the sweeps
-// are periodic jobs (jobs.Every).
+// account expiry) and tenant-management (tenant activation); the sweeps
+// are periodic jobs (jobs.Every). The service also registers package
+// maintenance's sweeps (stale sessions, history retention, hourly stats
+// roll-up) on its queue, with the service's options and metrics.
 package provisioning

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sitepulse/sitepulse/controlplane"
 	"github.com/sitepulse/sitepulse/controlplane/jobs"
+	"github.com/sitepulse/sitepulse/controlplane/jobs/maintenance"
 	"github.com/sitepulse/sitepulse/controlplane/store"
 )
 
@@ -15,7 +16,6 @@ import (
 const (
 	QueueProvisioning     = "provisioning"      // command delivery, command sweep, account expiry
 	QueueTenantManagement = "tenant-management" // tenant activation
-	QueueMaintenance      = "maintenance"       // stale sessions, history retention, stats roll-up
 )
 
 // Job kinds (River's kind strings).
@@ -24,9 +24,6 @@ const (
 	KindCommandSweep   = "command_sweep"
 	KindAccountExpiry  = "account_expiry"
 	KindTenantActivate = "tenant_activate"
-	KindStaleSessions  = "stale_sessions"
-	KindPruneHistory   = "history_prune"
-	KindRollupStats    = "stats_rollup"
 )
 
 // deliverArgs asks for the queued commands of one router to be delivered.
@@ -59,44 +56,22 @@ func (tenantActivateArgs) InsertOpts() river.InsertOpts {
 		UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
-// onProvisioning and onMaintenance put the periodic jobs that embed them
-// on their queue, with three attempts (the next run comes anyway).
-type (
-	onProvisioning struct{}
-	onMaintenance  struct{}
-)
+// onProvisioning puts the periodic jobs that embed it on the
+// provisioning queue, with three attempts (the next run comes anyway).
+type onProvisioning struct{}
 
 func (onProvisioning) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: QueueProvisioning, MaxAttempts: 3}
 }
 
-func (onMaintenance) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueMaintenance, MaxAttempts: 3}
-}
-
-// The periodic jobs: the command sweep and account expiry, and the
-// maintenance sweeps (stale sessions, history retention, stats roll-up).
+// The periodic jobs: the command sweep and account expiry.
 type (
 	sweepArgs         struct{ onProvisioning }
 	accountExpiryArgs struct{ onProvisioning }
-	staleArgs         struct{ onMaintenance }
-	pruneArgs         struct{ onMaintenance }
-	rollupArgs        struct{ onMaintenance }
 )
 
 func (sweepArgs) Kind() string         { return KindCommandSweep }
 func (accountExpiryArgs) Kind() string { return KindAccountExpiry }
-func (staleArgs) Kind() string         { return KindStaleSessions }
-func (pruneArgs) Kind() string         { return KindPruneHistory }
-func (rollupArgs) Kind() string        { return KindRollupStats }
-
-// count drops the count a sweep returns: its metrics and logs have it.
-func count[A river.JobArgs](fn func(context.Context) (int, error)) jobs.Func[A] {
-	return func(ctx context.Context, _ *river.Job[A]) error {
-		_, err := fn(ctx)
-		return err
-	}
-}
 
 // newRiver builds the River client with provisioning's queues, kinds and
 // periodic jobs.
@@ -106,13 +81,14 @@ func (s *Service) newRiver() (*jobs.Client, error) {
 		return s.disp.flush(ctx, j.Args.RouterID, time.Time{})
 	})
 	jobs.Add(ws, func(ctx context.Context, _ *river.Job[sweepArgs]) error { return s.SweepCommands(ctx) })
-	jobs.Add(ws, count[accountExpiryArgs](s.ExpireAccounts))
+	jobs.Add(ws, func(ctx context.Context, _ *river.Job[accountExpiryArgs]) error {
+		_, err := s.ExpireAccounts(ctx)
+		return err
+	})
 	jobs.Add(ws, func(ctx context.Context, j *river.Job[tenantActivateArgs]) error {
 		return s.activateTenant(ctx, j.Args.TenantID, j.Attempt)
 	})
-	jobs.Add(ws, count[staleArgs](s.EndStaleSessions))
-	jobs.Add(ws, count[pruneArgs](s.PruneHistory))
-	jobs.Add(ws, count[rollupArgs](s.RollupStats))
+	s.sweeps().Register(ws)
 
 	n := jobs.DefaultWorkers(s.st.Dialect(), s.opts.Workers)
 	cfg := jobs.Config{
@@ -121,7 +97,7 @@ func (s *Service) newRiver() (*jobs.Client, error) {
 		Queues: map[string]int{
 			QueueProvisioning:     n,
 			QueueTenantManagement: n / 4,
-			QueueMaintenance:      n / 4,
+			maintenance.Queue:     n / 4,
 		},
 		Workers:      ws,
 		PollInterval: s.opts.JobPollInterval,
@@ -133,16 +109,10 @@ func (s *Service) newRiver() (*jobs.Client, error) {
 }
 
 func (s *Service) periodicJobs() []*river.PeriodicJob {
-	ps := []*river.PeriodicJob{
+	return append([]*river.PeriodicJob{
 		jobs.Every(s.opts.SweepInterval, sweepArgs{}),
 		jobs.Every(s.opts.AccountInterval, accountExpiryArgs{}),
-		jobs.Every(s.opts.StaleInterval, staleArgs{}),
-		jobs.Every(s.opts.RollupInterval, rollupArgs{}),
-	}
-	if s.opts.HistoryRetention > 0 {
-		ps = append(ps, jobs.Every(s.opts.PruneInterval, pruneArgs{}))
-	}
-	return ps
+	}, maintenance.Periodic(s.opts.StaleInterval, s.opts.PruneInterval, s.opts.RollupInterval, s.opts.HistoryRetention)...)
 }
 
 // insertTx enqueues jobs in the store transaction tx.

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sitepulse/sitepulse/controlplane"
+	"github.com/sitepulse/sitepulse/controlplane/jobs/maintenance"
 	"github.com/sitepulse/sitepulse/controlplane/store"
 )
 
@@ -101,7 +102,7 @@ func (c *failedJobs) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(failedJobsDesc, prometheus.GaugeValue, n, q, st)
 	}
 	// Zeros for the known queues, so alerts see the series.
-	for _, q := range []string{QueueProvisioning, QueueTenantManagement, QueueMaintenance} {
+	for _, q := range []string{QueueProvisioning, QueueTenantManagement, maintenance.Queue} {
 		for _, st := range []string{"retryable", "discarded"} {
 			if !seen[[2]string{q, st}] {
 				ch <- prometheus.MustNewConstMetric(failedJobsDesc, prometheus.GaugeValue, 0, q, st)
