@@ -3,10 +3,12 @@ package jobs_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 
 	"github.com/sitepulse/sitepulse/controlplane/jobs"
@@ -124,6 +126,29 @@ func TestClient(t *testing.T) {
 		if len(failed) != 1 || failed[0].Kind != "test_echo" || failed[0].Queue != "work" || failed[0].State != "discarded" ||
 			failed[0].Error != "negative on purpose" || failed[0].Args != `{"n": -1}` && failed[0].Args != `{"n":-1}` {
 			t.Errorf("Failed = %+v, want the one discarded echo job", failed)
+		}
+		reg := prometheus.NewPedanticRegistry()
+		reg.MustRegister(jobs.FailedCollector(st, "work", "idle"))
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		gauges := map[string]float64{}
+		for _, mf := range mfs {
+			for _, m := range mf.GetMetric() {
+				l := map[string]string{}
+				for _, lp := range m.GetLabel() {
+					l[lp.GetName()] = lp.GetValue()
+				}
+				gauges[mf.GetName()+" "+l["queue"]+"/"+l["state"]] = m.GetGauge().GetValue()
+			}
+		}
+		want := map[string]float64{
+			"sitepulse_jobs_failed work/discarded": 1, "sitepulse_jobs_failed work/retryable": 0,
+			"sitepulse_jobs_failed idle/discarded": 0, "sitepulse_jobs_failed idle/retryable": 0,
+		}
+		if !maps.Equal(gauges, want) {
+			t.Errorf("FailedCollector = %v, want %v", gauges, want)
 		}
 		testkit.Eventually(t, 5*time.Second, "the failure logged", func() bool {
 			return log.Contains("job failed") && log.Contains("negative on purpose")
