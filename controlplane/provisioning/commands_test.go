@@ -153,10 +153,21 @@ func TestExpiredCommandNeverDelivered(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if c.TTLSeconds != 60 || keep.TTLSeconds != int64(DefaultTTL/time.Second) {
+			t.Errorf("ttl_seconds = %d and %d, want 60 and the default %d", c.TTLSeconds, keep.TTLSeconds, int64(DefaultTTL/time.Second))
+		}
 		e.clock.Advance(61 * time.Second)
-		// Online before the sweep ran: the dispatcher skips it anyway.
+		// Online before any sweep ran: the delivery that the router's
+		// return triggers ends it expired at once, with its broadcast,
+		// instead of leaving it queued until the sweep.
 		e.online(r)
 		e.waitFor("the live command", func() bool { return len(e.br.to(r.ID)) >= 1 })
+		if got := e.command(c.ID); got.Status != controlplane.CommandExpired || got.Code != protocol.CodeExpired {
+			t.Errorf("command past its TTL when its router came back = %s %q, want expired before any sweep", got.Status, got.Code)
+		}
+		e.waitFor("the expiry broadcast", func() bool {
+			return equal(e.commandEvents(c.ID), statuses(controlplane.CommandQueued, controlplane.CommandExpired))
+		})
 		if err := e.svc.SweepCommands(ctx); err != nil {
 			t.Fatal(err)
 		}

@@ -131,9 +131,10 @@ func (d *dispatcher) finish(router string) {
 
 // flush delivers router's queued commands, and redelivers those sent at
 // or before resendUpTo without an answer (zero: none), in creation order.
-// It does nothing while the router's agent is not connected: the router
-// coming online triggers a delivery. Commands past their expiry are left
-// for the sweep, which ends them expired; they are never delivered.
+// Commands past their expiry are ended expired first, whether or not the
+// agent is connected, so that none waits as queued for the sweep. It
+// delivers nothing while the router's agent is not connected: the router
+// coming online triggers a delivery.
 func (d *dispatcher) flush(ctx context.Context, router string, resendUpTo time.Time) error {
 	pub := d.s.publisher()
 	if pub == nil {
@@ -151,6 +152,10 @@ func (d *dispatcher) flush(ctx context.Context, router string, resendUpTo time.T
 	if err != nil {
 		return err
 	}
+	now := d.s.now()
+	if cmds, err = d.expire(ctx, router, cmds, now); err != nil {
+		return err
+	}
 	if len(cmds) == 0 {
 		return nil
 	}
@@ -159,11 +164,7 @@ func (d *dispatcher) flush(ctx context.Context, router string, resendUpTo time.T
 		d.s.log.Debug("router offline; commands wait", "router", router, "pending", len(cmds))
 		return nil
 	}
-	now := d.s.now()
 	for _, c := range cmds {
-		if !c.ExpiresAt.After(now) {
-			continue
-		}
 		if c.Status == controlplane.CommandSent && c.SentAt != nil && c.SentAt.After(resendUpTo) {
 			continue // sent on the current connection
 		}
@@ -193,6 +194,34 @@ func (d *dispatcher) flush(ctx context.Context, router string, resendUpTo time.T
 		d.s.log.Debug("delivered command", "id", c.ID, "router", router, "kind", c.Kind, "attempt", u.Command.Attempts)
 	}
 	return nil
+}
+
+// expire ends the commands of cmds past their expiry at now (with their
+// audit, account state and broadcast, as the sweep does) and returns the
+// others. MarkCommandSent refuses an expired command anyway; this makes its
+// end visible when its delivery is considered instead of at the sweep.
+func (d *dispatcher) expire(ctx context.Context, router string, cmds []controlplane.Command, now time.Time) ([]controlplane.Command, error) {
+	live := cmds[:0:0]
+	due := false
+	for _, c := range cmds {
+		if c.ExpiresAt.After(now) {
+			live = append(live, c)
+		} else {
+			due = true
+		}
+	}
+	if !due {
+		return cmds, nil
+	}
+	us, err := d.s.st.ExpireRouterCommands(ctx, router, now)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range us {
+		d.s.m.deliveries.WithLabelValues("expired").Inc()
+		d.s.publishUpdate(u)
+	}
+	return live, nil
 }
 
 // close stops scheduling deliveries and waits for those running, until ctx
