@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -448,10 +449,14 @@ func TestTenantActivationJob(t *testing.T) {
 	eachStore(t, func(t *testing.T, so store.Options) {
 		e := newEnv(t, so, Options{DisablePeriodic: true}, true)
 		ctx := context.Background()
-		ten := e.tenant("NewISP")
+		ten, err := e.svc.CreateTenant(ctx, "NewISP")
+		if err != nil {
+			t.Fatal(err)
+		}
 		if ten.Status != controlplane.TenantPending {
 			t.Fatalf("new tenant %+v", ten)
 		}
+		// A second enqueue (a tool's ProvisionTenant) is a no-op.
 		if err := e.svc.ProvisionTenant(ctx, ten, principal(controlplane.RoleSystemAdmin, 0)); err != nil {
 			t.Fatal(err)
 		}
@@ -469,7 +474,7 @@ func TestTenantActivationJob(t *testing.T) {
 			}
 			return false
 		})
-		// One job despite the hook and ProvisionTenant both enqueuing it.
+		// One job although CreateTenant and ProvisionTenant both enqueued it.
 		es, _ := e.st.ListAudit(ctx, ten.ID, 100, 0)
 		n := 0
 		for _, a := range es {
@@ -479,6 +484,48 @@ func TestTenantActivationJob(t *testing.T) {
 		}
 		if n != 1 {
 			t.Errorf("%d activation audit entries, want 1", n)
+		}
+	})
+}
+
+// TestCreateTenantWhileClosing: Close used to remove the store's
+// tenant-create hook while API handlers could still be creating tenants
+// (after a timed-out http.Server.Shutdown), a data race the race detector
+// reports. Tenant creation now goes through the service's own transaction
+// and Close writes nothing a creation reads; every creation that returns
+// nil has its activation job.
+func TestCreateTenantWhileClosing(t *testing.T) {
+	eachStore(t, func(t *testing.T, so store.Options) {
+		e := newEnv(t, so, Options{DisablePeriodic: true}, true)
+		ctx := context.Background()
+		var wg sync.WaitGroup
+		created := make(chan controlplane.Tenant, 64)
+		for g := range 4 {
+			wg.Go(func() {
+				for i := range 8 {
+					if tn, err := e.svc.CreateTenant(ctx, fmt.Sprintf("ISP %d-%d", g, i)); err == nil {
+						created <- tn
+					}
+					if tn, err := e.st.CreateTenant(ctx, fmt.Sprintf("Tool %d-%d", g, i)); err == nil {
+						_ = tn
+					}
+				}
+			})
+		}
+		if err := e.svc.Close(ctx); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		wg.Wait()
+		close(created)
+		n := 0
+		for tn := range created {
+			n++
+			if jobs := e.activationJobs(tn.ID); jobs != 1 {
+				t.Errorf("tenant %d has %d activation jobs, want 1 (committed with it)", tn.ID, jobs)
+			}
+		}
+		if n == 0 {
+			t.Error("no tenant was created while closing")
 		}
 	})
 }
