@@ -100,7 +100,7 @@ func TestOfflineRouterGetsCommandsInOrder(t *testing.T) {
 			}
 			ids = append(ids, c.ID)
 		}
-		// Let the kicks and deliver jobs run against the offline router.
+		// Let the scheduled deliveries and deliver jobs run against the offline router.
 		e.waitFor("the deliver job to finish", func() bool {
 			return testutil.ToFloat64(e.svc.m.jobs.WithLabelValues(QueueProvisioning, KindDeliver, "completed")) >= 1
 		})

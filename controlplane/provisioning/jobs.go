@@ -37,7 +37,7 @@ const (
 
 // waitingStates are the states in which a unique job is not inserted
 // again (River requires running among them). A command committed while
-// its router's deliver job runs is still delivered: by the in-process kick
+// its router's deliver job runs is still delivered: by the in-process schedule
 // after its commit, or by the next sweep after a crash.
 var waitingStates = []rivertype.JobState{
 	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,

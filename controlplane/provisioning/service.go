@@ -218,7 +218,7 @@ func (s *Service) follow(sub *controlplane.Subscription, done chan<- struct{}) {
 		if rc.Router.LastSeenAt != nil {
 			upTo = *rc.Router.LastSeenAt
 		}
-		s.disp.kick(rc.Router.ID, upTo)
+		s.disp.schedule(rc.Router.ID, upTo)
 	}
 }
 
