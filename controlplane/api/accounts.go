@@ -8,13 +8,9 @@ import (
 	"github.com/sitepulse/sitepulse/controlplane"
 )
 
-// accountFilter reads kind, name, router_id, state, limit and offset.
-func accountFilter(q url.Values) (controlplane.AccountFilter, error) {
-	var f controlplane.AccountFilter
-	var err error
-	if f.Limit, f.Offset, err = pageParams(q); err != nil {
-		return f, err
-	}
+// accountFilter reads kind, name, router_id and state.
+func accountFilter(q url.Values, limit, offset int) (controlplane.AccountFilter, error) {
+	f := controlplane.AccountFilter{Limit: limit, Offset: offset}
 	switch k := controlplane.AccountKind(q.Get("kind")); k {
 	case "", controlplane.AccountHotspot, controlplane.AccountPPP:
 		f.Kind = k
@@ -41,142 +37,111 @@ func (s *Server) writeAccountResult(w http.ResponseWriter, status int, res contr
 
 func accountLocation(id int64) string { return "/api/v1/accounts/" + strconv.FormatInt(id, 10) }
 
-func (s *Server) handleListAccounts(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+func accountTarget(id int64) string { return "account:" + strconv.FormatInt(id, 10) }
+
+// accountPath returns the provisioner and the {id} of an
+// /accounts/{id} path.
+func (s *Server) accountPath(r *http.Request) (Provisioning, int64, error) {
 	prov, err := s.provisioner()
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return nil, 0, err
 	}
-	f, err := accountFilter(r.URL.Query())
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	scope, err := listScope(r, p)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	data, total, err := prov.ListAccounts(r.Context(), scope, f)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, controlplane.Page[controlplane.Account]{Data: nonNil(data), Total: total, Limit: f.Limit, Offset: f.Offset})
+	id, err := pathInt(r, "id")
+	return prov, id, err
 }
 
-func (s *Server) handleCreateAccount(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+// answerAccountChange answers the change action made to account id: 202
+// with res and the account's Location, or err after auditing the refusal
+// (an accepted change is audited with its transaction).
+func (s *Server) answerAccountChange(w http.ResponseWriter, r *http.Request, p controlplane.Principal, action string, id int64, res controlplane.AccountResult, err error) error {
+	if err != nil {
+		s.audit(r, p, p.TenantID, action, accountTarget(id), err, "")
+		return err
+	}
+	w.Header().Set("Location", accountLocation(id))
+	s.writeAccountResult(w, http.StatusAccepted, res)
+	return nil
+}
+
+func (s *Server) handleListAccounts(w http.ResponseWriter, r *http.Request, p controlplane.Principal) error {
 	prov, err := s.provisioner()
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
+	}
+	return listPage(w, r, accountFilter, func() (int64, error) { return listScope(r, p) }, prov.ListAccounts)
+}
+
+func (s *Server) handleCreateAccount(w http.ResponseWriter, r *http.Request, p controlplane.Principal) error {
+	prov, err := s.provisioner()
+	if err != nil {
+		return err
 	}
 	var req controlplane.AccountRequest
 	if err := s.decodeJSON(w, r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	res, err := prov.CreateAccount(r.Context(), p, req)
 	if err != nil {
 		s.audit(r, p, p.TenantID, "account.create", "account", err, string(req.Kind))
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Location", accountLocation(res.Account.ID))
 	s.writeAccountResult(w, http.StatusAccepted, res)
+	return nil
 }
 
-func (s *Server) handleGetAccount(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
-	prov, err := s.provisioner()
+func (s *Server) handleGetAccount(w http.ResponseWriter, r *http.Request, p controlplane.Principal) error {
+	prov, id, err := s.accountPath(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	id, err := pathInt(r, "id")
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	a, err := prov.GetAccount(r.Context(), p.Scope(), id)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, a)
+	return nil
 }
 
-func (s *Server) handleUpdateAccount(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
-	prov, err := s.provisioner()
+func (s *Server) handleUpdateAccount(w http.ResponseWriter, r *http.Request, p controlplane.Principal) error {
+	prov, id, err := s.accountPath(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	id, err := pathInt(r, "id")
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var patch controlplane.AccountPatch
 	if err := s.decodeJSON(w, r, &patch); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	res, err := prov.UpdateAccount(r.Context(), p, id, patch)
-	if err != nil {
-		s.audit(r, p, p.TenantID, "account.update", "account:"+strconv.FormatInt(id, 10), err, "")
-		s.writeError(w, r, err)
-		return
-	}
-	w.Header().Set("Location", accountLocation(id))
-	s.writeAccountResult(w, http.StatusAccepted, res)
+	return s.answerAccountChange(w, r, p, "account.update", id, res, err)
 }
 
-func (s *Server) handleSetAccountRouters(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
-	prov, err := s.provisioner()
+func (s *Server) handleSetAccountRouters(w http.ResponseWriter, r *http.Request, p controlplane.Principal) error {
+	prov, id, err := s.accountPath(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	id, err := pathInt(r, "id")
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var req controlplane.AccountRoutersRequest
 	if err := s.decodeJSON(w, r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if req.RouterIDs == nil {
-		s.writeError(w, r, invalid("router_ids", "required (an empty list removes the account from every router)"))
-		return
+		return invalid("router_ids", "required (an empty list removes the account from every router)")
 	}
 	res, err := prov.SetAccountRouters(r.Context(), p, id, req.RouterIDs)
-	if err != nil {
-		s.audit(r, p, p.TenantID, "account.routers", "account:"+strconv.FormatInt(id, 10), err, "")
-		s.writeError(w, r, err)
-		return
-	}
-	w.Header().Set("Location", accountLocation(id))
-	s.writeAccountResult(w, http.StatusAccepted, res)
+	return s.answerAccountChange(w, r, p, "account.routers", id, res, err)
 }
 
-func (s *Server) handleDeleteAccount(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
-	prov, err := s.provisioner()
+func (s *Server) handleDeleteAccount(w http.ResponseWriter, r *http.Request, p controlplane.Principal) error {
+	prov, id, err := s.accountPath(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	id, err := pathInt(r, "id")
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	res, err := prov.DeleteAccount(r.Context(), p, id)
 	if err != nil {
-		s.audit(r, p, p.TenantID, "account.delete", "account:"+strconv.FormatInt(id, 10), err, "")
-		s.writeError(w, r, err)
-		return
+		s.audit(r, p, p.TenantID, "account.delete", accountTarget(id), err, "")
+		return err
 	}
 	s.writeAccountResult(w, http.StatusAccepted, res)
+	return nil
 }

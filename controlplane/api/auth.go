@@ -25,30 +25,26 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
-func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	var req controlplane.LoginRequest
 	if err := s.decodeJSON(w, r, &req); err != nil {
 		s.metrics.logins.WithLabelValues("invalid").Inc()
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	email := strings.ToLower(strings.TrimSpace(req.Email))
 	switch {
 	case email == "":
 		s.metrics.logins.WithLabelValues("invalid").Inc()
-		s.writeError(w, r, invalid("email", "required"))
-		return
+		return invalid("email", "required")
 	case req.Password == "":
 		s.metrics.logins.WithLabelValues("invalid").Inc()
-		s.writeError(w, r, invalid("password", "required"))
-		return
+		return invalid("password", "required")
 	}
 	ip := clientIP(r)
 	if ok, wait := s.login.allow(ip + "|" + email); !ok {
 		s.metrics.logins.WithLabelValues("rate_limited").Inc()
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
-		s.writeError(w, r, controlplane.Errorf(controlplane.ERATELIMIT, "too many login attempts; retry in %d s", int(wait.Seconds())+1))
-		return
+		return controlplane.Errorf(controlplane.ERATELIMIT, "too many login attempts; retry in %d s", int(wait.Seconds())+1)
 	}
 	u, err := s.store.CheckPassword(r.Context(), email, req.Password)
 	if err != nil {
@@ -56,13 +52,11 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 			s.metrics.logins.WithLabelValues("unauthorized").Inc()
 			err = controlplane.Errorf(controlplane.EUNAUTHORIZED, "invalid email or password")
 		}
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	plain, tok, err := s.store.CreateToken(r.Context(), u.ID, "login from "+ip, s.opts.LoginTTL)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	s.metrics.logins.WithLabelValues("ok").Inc()
 	if ri, ok := r.Context().Value(requestKey).(*requestInfo); ok {
@@ -70,87 +64,83 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, controlplane.LoginResponse{Token: plain, ExpiresAt: tok.ExpiresAt, User: u})
+	return nil
 }
 
-func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, p controlplane.Principal) error {
 	if err := s.revokeCurrentToken(r, p); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (s *Server) handleMe(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+func (s *Server) handleMe(w http.ResponseWriter, r *http.Request, p controlplane.Principal) error {
 	u, err := s.store.GetUser(r.Context(), p.Scope(), p.UserID)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	resp := controlplane.MeResponse{User: u}
 	if u.TenantID != 0 {
 		t, err := s.store.GetTenant(r.Context(), p.Scope(), u.TenantID)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		resp.Tenant = &t
 	}
 	writeJSON(w, http.StatusOK, resp)
+	return nil
 }
 
-func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request, p controlplane.Principal) error {
 	toks, err := s.store.ListTokens(r.Context(), p.UserID)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	out := make([]controlplane.TokenInfo, 0, len(toks))
 	for _, t := range toks {
 		out = append(out, tokenInfo(t))
 	}
 	writeJSON(w, http.StatusOK, controlplane.List[controlplane.TokenInfo]{Data: out})
+	return nil
 }
 
 // maxTokenTTLDays bounds API tokens to ten years: "forever" is spelled 0.
 const maxTokenTTLDays = 3650
 
-func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request, p controlplane.Principal) error {
 	var req controlplane.CreateTokenRequest
 	if err := s.decodeJSON(w, r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	req.Name = strings.TrimSpace(req.Name)
 	if err := checkName("name", req.Name, true); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if req.TTLDays < 0 || req.TTLDays > maxTokenTTLDays {
-		s.writeError(w, r, invalid("ttl_days", "must be between 0 (never expires) and %d", maxTokenTTLDays))
-		return
+		return invalid("ttl_days", "must be between 0 (never expires) and %d", maxTokenTTLDays)
 	}
 	plain, tok, err := s.store.CreateToken(r.Context(), p.UserID, req.Name, time.Duration(req.TTLDays)*24*time.Hour)
 	s.audit(r, p, p.TenantID, "token.create", "token:"+strconv.FormatInt(tok.ID, 10), err, "name "+req.Name)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Location", "/api/v1/tokens/"+strconv.FormatInt(tok.ID, 10))
 	writeJSON(w, http.StatusCreated, controlplane.CreateTokenResponse{TokenInfo: tokenInfo(tok), Token: plain})
+	return nil
 }
 
-func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request, p controlplane.Principal) error {
 	id, err := pathInt(r, "id")
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	err = s.store.RevokeToken(r.Context(), p.UserID, id)
 	s.audit(r, p, p.TenantID, "token.revoke", "token:"+strconv.FormatInt(id, 10), err, "")
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

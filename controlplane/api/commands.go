@@ -55,14 +55,9 @@ func redactedAll(cs []controlplane.Command) []controlplane.Command {
 	return out
 }
 
-// commandFilter reads router_id, status, kind, bulk_id, account_id, limit
-// and offset.
-func commandFilter(q url.Values) (controlplane.CommandFilter, error) {
-	var f controlplane.CommandFilter
-	var err error
-	if f.Limit, f.Offset, err = pageParams(q); err != nil {
-		return f, err
-	}
+// commandFilter reads router_id, status, kind, bulk_id and account_id.
+func commandFilter(q url.Values, limit, offset int) (controlplane.CommandFilter, error) {
+	f := controlplane.CommandFilter{Limit: limit, Offset: offset}
 	f.RouterID, f.BulkID = q.Get("router_id"), q.Get("bulk_id")
 	if st := controlplane.CommandStatus(q.Get("status")); st != "" {
 		if !st.Valid() {
@@ -90,16 +85,14 @@ func commandFilter(q url.Values) (controlplane.CommandFilter, error) {
 	return f, nil
 }
 
-func (s *Server) handleCreateCommand(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+func (s *Server) handleCreateCommand(w http.ResponseWriter, r *http.Request, p controlplane.Principal) error {
 	prov, err := s.provisioner()
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var req controlplane.CommandRequest
 	if err := s.decodeJSON(w, r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	router := r.PathValue("id")
 	c, err := prov.CreateCommand(r.Context(), p, router, req)
@@ -107,108 +100,89 @@ func (s *Server) handleCreateCommand(w http.ResponseWriter, r *http.Request, p c
 		// A created command is audited with its transaction; a refused one
 		// here, with the reason.
 		s.audit(r, p, p.TenantID, "command.create", routerTarget(router), err, string(req.Kind))
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Location", "/api/v1/commands/"+c.ID)
 	writeJSON(w, http.StatusAccepted, redacted(c))
+	return nil
 }
 
-func (s *Server) handleBulkCommand(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+func (s *Server) handleBulkCommand(w http.ResponseWriter, r *http.Request, p controlplane.Principal) error {
 	prov, err := s.provisioner()
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var req controlplane.BulkRequest
 	if err := s.decodeJSON(w, r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	res, err := prov.BulkCommand(r.Context(), p, req)
 	if err != nil {
 		s.audit(r, p, p.TenantID, "command.bulk", "bulk", err, string(req.Command.Kind))
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	res.Commands = redactedAll(res.Commands)
 	w.Header().Set("Location", "/api/v1/commands?bulk_id="+url.QueryEscape(res.BulkID))
 	writeJSON(w, http.StatusAccepted, res)
+	return nil
 }
 
-func (s *Server) handleListCommands(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+func (s *Server) handleListCommands(w http.ResponseWriter, r *http.Request, p controlplane.Principal) error {
 	prov, err := s.provisioner()
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	f, err := commandFilter(r.URL.Query())
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	scope, err := listScope(r, p)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	data, total, err := prov.ListCommands(r.Context(), scope, f)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, controlplane.Page[controlplane.Command]{Data: redactedAll(data), Total: total, Limit: f.Limit, Offset: f.Offset})
+	return listPage(w, r, commandFilter, func() (int64, error) { return listScope(r, p) },
+		func(ctx context.Context, scope int64, f controlplane.CommandFilter) ([]controlplane.Command, int, error) {
+			cs, total, err := prov.ListCommands(ctx, scope, f)
+			return redactedAll(cs), total, err
+		})
 }
 
-func (s *Server) handleGetCommand(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+func (s *Server) handleGetCommand(w http.ResponseWriter, r *http.Request, p controlplane.Principal) error {
 	prov, err := s.provisioner()
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	c, err := prov.GetCommand(r.Context(), p.Scope(), r.PathValue("id"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, redacted(c))
+	return nil
 }
 
-func (s *Server) handleCancelCommand(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+func (s *Server) handleCancelCommand(w http.ResponseWriter, r *http.Request, p controlplane.Principal) error {
 	prov, err := s.provisioner()
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	id := r.PathValue("id")
 	c, err := prov.CancelCommand(r.Context(), p, id)
 	if err != nil {
 		s.audit(r, p, p.TenantID, "command.cancel", "command:"+id, err, "")
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, redacted(c))
+	return nil
 }
 
-func (s *Server) handleFailedJobs(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+func (s *Server) handleFailedJobs(w http.ResponseWriter, r *http.Request, p controlplane.Principal) error {
 	if !p.IsSystemAdmin() {
-		s.writeError(w, r, forbidden("only system admins see background jobs"))
-		return
+		return forbidden("only system admins see background jobs")
 	}
 	prov, err := s.provisioner()
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	limit, _, err := pageParams(r.URL.Query())
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	jobs, err := prov.FailedJobs(r.Context(), limit)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, controlplane.List[controlplane.FailedJob]{Data: nonNil(jobs)})
+	return nil
 }

@@ -13,50 +13,21 @@ import (
 	"github.com/sitepulse/sitepulse/controlplane"
 )
 
-// statusByCode is the one table mapping controlplane error codes to HTTP
-// statuses. A code missing here answers 500.
-var statusByCode = map[string]int{
-	controlplane.EINVALID:      http.StatusBadRequest,
-	controlplane.EUNAUTHORIZED: http.StatusUnauthorized,
-	controlplane.EFORBIDDEN:    http.StatusForbidden,
-	controlplane.ENOTFOUND:     http.StatusNotFound,
-	controlplane.ECONFLICT:     http.StatusConflict,
-	controlplane.ETOOLARGE:     http.StatusRequestEntityTooLarge,
-	controlplane.ERATELIMIT:    http.StatusTooManyRequests,
-	controlplane.EUNAVAILABLE:  http.StatusServiceUnavailable,
-	controlplane.EINTERNAL:     http.StatusInternalServerError,
-}
-
-// HTTPStatus returns the HTTP status for a controlplane error code.
-func HTTPStatus(code string) int {
-	if s, ok := statusByCode[code]; ok {
-		return s
-	}
-	return http.StatusInternalServerError
-}
-
-// codeByStatus is the reverse of statusByCode, used only to turn the
-// ServeMux's own plain-text 404 and 405 answers into JSON errors.
-func codeByStatus(status int) string {
-	switch status {
-	case http.StatusNotFound:
-		return controlplane.ENOTFOUND
-	case http.StatusMethodNotAllowed:
+// muxErrorCode is the error code of the ServeMux's own 404 and 405
+// answers, which come from no error: the code controlplane.HTTPStatus maps
+// to status, and "method_not_allowed" for 405, which no code maps to.
+func muxErrorCode(status int) string {
+	if status == http.StatusMethodNotAllowed {
 		return "method_not_allowed"
 	}
-	for code, s := range statusByCode {
-		if s == status {
-			return code
-		}
-	}
-	return controlplane.EINTERNAL
+	return controlplane.ErrorCodeOf(status)
 }
 
 // writeError answers err as JSON. Internal errors are logged with the
 // request id and answered with a generic message so no detail leaks.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := controlplane.ErrorCode(err)
-	status := HTTPStatus(code)
+	status := controlplane.HTTPStatus(code)
 	if status >= 500 {
 		s.log.ErrorContext(r.Context(), "request failed",
 			slog.String("request_id", requestID(r.Context())),

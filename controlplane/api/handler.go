@@ -38,6 +38,35 @@ func pageParams(q url.Values) (limit, offset int, err error) {
 	return limit, offset, nil
 }
 
+// listPage answers one page of a tenant-scoped list. It reads limit and
+// offset, then the rest of the filter with parse, then the scope, lists
+// with list and writes a Page; the first error is returned, unanswered.
+func listPage[F, T any](w http.ResponseWriter, r *http.Request,
+	parse func(q url.Values, limit, offset int) (F, error),
+	scope func() (int64, error),
+	list func(ctx context.Context, scope int64, f F) ([]T, int, error),
+) error {
+	q := r.URL.Query()
+	limit, offset, err := pageParams(q)
+	if err != nil {
+		return err
+	}
+	f, err := parse(q, limit, offset)
+	if err != nil {
+		return err
+	}
+	sc, err := scope()
+	if err != nil {
+		return err
+	}
+	data, total, err := list(r.Context(), sc, f)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, controlplane.Page[T]{Data: nonNil(data), Total: total, Limit: limit, Offset: offset})
+	return nil
+}
+
 // listScope is the tenant a list or figure is limited to: the caller's
 // scope, narrowed by an optional tenant_id query parameter. A system admin
 // may name any tenant; anyone else only their own (another id answers 404,

@@ -126,7 +126,7 @@ func (w *muxErrorWriter) WriteHeader(status int) {
 	if status == http.StatusMethodNotAllowed {
 		msg = "method not allowed; see the Allow header"
 	}
-	writeJSON(w.ResponseWriter, status, controlplane.ErrorBody{Error: controlplane.ErrorDetail{Code: codeByStatus(status), Message: msg}})
+	writeJSON(w.ResponseWriter, status, controlplane.ErrorBody{Error: controlplane.ErrorDetail{Code: muxErrorCode(status), Message: msg}})
 }
 
 func (w *muxErrorWriter) Write(b []byte) (int, error) {
@@ -247,9 +247,27 @@ func (s *Server) Authenticate(r *http.Request) (controlplane.Principal, error) {
 	return p, nil
 }
 
-// authed wraps a handler that needs a caller: it answers 401 without a
-// valid token and otherwise passes the principal in the context.
-func (s *Server) authed(h func(http.ResponseWriter, *http.Request, controlplane.Principal)) http.HandlerFunc {
+// handlerFunc is an API handler: it writes its answer, or returns the
+// error for its adapter to write (writeError) and writes nothing.
+type handlerFunc = func(http.ResponseWriter, *http.Request) error
+
+// authedFunc is an API handler that needs a caller, as handlerFunc.
+type authedFunc = func(http.ResponseWriter, *http.Request, controlplane.Principal) error
+
+// public adapts a handler that needs no caller: an error it returns is
+// answered with writeError.
+func (s *Server) public(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+// authed adapts a handler that needs a caller: it answers 401 without a
+// valid token and otherwise passes the principal in the context; an error
+// the handler returns is answered with writeError.
+func (s *Server) authed(h authedFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.Authenticate(r)
 		if err != nil {
@@ -263,6 +281,8 @@ func (s *Server) authed(h func(http.ResponseWriter, *http.Request, controlplane.
 			ri.userID = p.UserID
 		}
 		r = r.WithContext(context.WithValue(r.Context(), principalKey, p))
-		h(w, r, p)
+		if err := h(w, r, p); err != nil {
+			s.writeError(w, r, err)
+		}
 	}
 }

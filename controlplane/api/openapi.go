@@ -12,9 +12,10 @@ import (
 //go:embed openapi.json
 var OpenAPI []byte
 
-func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(OpenAPI)))
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	_, _ = w.Write(OpenAPI)
+	return nil
 }

@@ -26,81 +26,71 @@ func (s *Server) agentCommand(routerID, secret string) string {
 
 func routerTarget(id string) string { return "router:" + id }
 
-func (s *Server) handleCreateRouter(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+func (s *Server) handleCreateRouter(w http.ResponseWriter, r *http.Request, p controlplane.Principal) error {
 	if err := requireManage(p); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var req controlplane.CreateRouterRequest
 	if err := s.decodeJSON(w, r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	req.Name = strings.TrimSpace(req.Name)
 	req.Site = strings.TrimSpace(req.Site)
 	if err := checkName("name", req.Name, true); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if err := checkName("site", req.Site, false); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	tid := p.TenantID
 	switch {
 	case p.IsSystemAdmin() && req.TenantID == nil:
-		s.writeError(w, r, invalid("tenant_id", "required for system admins"))
-		return
+		return invalid("tenant_id", "required for system admins")
 	case p.IsSystemAdmin():
 		tid = *req.TenantID
 	case req.TenantID != nil && *req.TenantID != p.TenantID:
-		s.writeError(w, r, forbidden("tenant_id: only system admins may enroll routers for another tenant"))
-		return
+		return forbidden("tenant_id: only system admins may enroll routers for another tenant")
 	}
 	t, err := s.store.GetTenant(r.Context(), p.Scope(), tid)
 	switch {
 	case controlplane.ErrorCode(err) == controlplane.ENOTFOUND:
-		s.writeError(w, r, invalid("tenant_id", "no tenant %d", tid))
-		return
+		return invalid("tenant_id", "no tenant %d", tid)
 	case err != nil:
-		s.writeError(w, r, err)
-		return
+		return err
 	case t.Status != controlplane.TenantActive:
-		s.writeError(w, r, controlplane.Errorf(controlplane.ECONFLICT, "tenant_id: tenant %d is %s, not active yet", tid, t.Status))
-		return
+		return controlplane.Errorf(controlplane.ECONFLICT, "tenant_id: tenant %d is %s, not active yet", tid, t.Status)
 	}
 	rt, secret, err := s.store.CreateRouter(r.Context(), tid, req.Name, req.Site)
 	s.audit(r, p, tid, "router.create", routerTarget(rt.ID), err, "name "+req.Name)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Location", "/api/v1/routers/"+rt.ID)
 	writeJSON(w, http.StatusCreated, controlplane.RouterSecret{Router: rt, Secret: secret, AgentCommand: s.agentCommand(rt.ID, secret)})
+	return nil
 }
 
-func (s *Server) handleListRouters(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+func (s *Server) handleListRouters(w http.ResponseWriter, r *http.Request, p controlplane.Principal) error {
 	scope, err := listScope(r, p)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	rs, err := s.store.ListRouters(r.Context(), scope)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, controlplane.List[controlplane.Router]{Data: nonNil(rs)})
+	return nil
 }
 
-func (s *Server) handleGetRouter(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+func (s *Server) handleGetRouter(w http.ResponseWriter, r *http.Request, p controlplane.Principal) error {
 	rt, err := s.store.GetRouter(r.Context(), p.Scope(), r.PathValue("id"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, rt)
+	return nil
 }
 
 // manageRouter finds a router the caller may see (404 otherwise) and then
@@ -113,40 +103,36 @@ func (s *Server) manageRouter(r *http.Request, p controlplane.Principal) (contro
 	return rt, requireManage(p)
 }
 
-func (s *Server) handleRotateSecret(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+func (s *Server) handleRotateSecret(w http.ResponseWriter, r *http.Request, p controlplane.Principal) error {
 	rt, err := s.manageRouter(r, p)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if rt.Status == controlplane.RouterRevoked {
-		s.writeError(w, r, controlplane.Errorf(controlplane.ECONFLICT, "router %s is revoked; enroll a new router instead", rt.ID))
-		return
+		return controlplane.Errorf(controlplane.ECONFLICT, "router %s is revoked; enroll a new router instead", rt.ID)
 	}
 	secret, err := s.store.RotateRouterSecret(r.Context(), p.Scope(), rt.ID)
 	s.audit(r, p, rt.TenantID, "router.rotate_secret", routerTarget(rt.ID), err, "")
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if s.opts.Invalidator != nil {
 		s.opts.Invalidator.Invalidate(rt.ID)
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, controlplane.RouterSecret{Router: rt, Secret: secret, AgentCommand: s.agentCommand(rt.ID, secret)})
+	return nil
 }
 
-func (s *Server) handleRevokeRouter(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+func (s *Server) handleRevokeRouter(w http.ResponseWriter, r *http.Request, p controlplane.Principal) error {
 	rt, err := s.manageRouter(r, p)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	revoked, err := s.store.RevokeRouter(r.Context(), p.Scope(), rt.ID)
 	s.audit(r, p, rt.TenantID, "router.revoke", routerTarget(rt.ID), err, "")
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if s.opts.Invalidator != nil {
 		s.opts.Invalidator.Invalidate(rt.ID)
@@ -155,4 +141,5 @@ func (s *Server) handleRevokeRouter(w http.ResponseWriter, r *http.Request, p co
 		s.opts.Bus.Publish(controlplane.RouterStatusChanged{Router: revoked})
 	}
 	writeJSON(w, http.StatusOK, revoked)
+	return nil
 }

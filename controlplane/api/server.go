@@ -143,9 +143,8 @@ func New(o Options) (*Server, error) {
 func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
 
 func (s *Server) register() {
-	type authedFunc = func(http.ResponseWriter, *http.Request, controlplane.Principal)
-	public := func(method, path string, h http.HandlerFunc) {
-		s.routes = append(s.routes, Route{Method: method, Path: path, Public: true, handler: h})
+	public := func(method, path string, h handlerFunc) {
+		s.routes = append(s.routes, Route{Method: method, Path: path, Public: true, handler: s.public(h)})
 	}
 	authed := func(method, path string, h authedFunc) {
 		s.routes = append(s.routes, Route{Method: method, Path: path, handler: s.authed(h)})

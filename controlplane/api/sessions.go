@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"time"
@@ -9,13 +10,9 @@ import (
 	"github.com/sitepulse/sitepulse/protocol"
 )
 
-// sessionFilter reads router_id, kind, user, limit and offset.
-func sessionFilter(q url.Values) (controlplane.SessionFilter, error) {
-	var f controlplane.SessionFilter
-	var err error
-	if f.Limit, f.Offset, err = pageParams(q); err != nil {
-		return f, err
-	}
+// sessionFilter reads router_id, kind and user.
+func sessionFilter(q url.Values, limit, offset int) (controlplane.SessionFilter, error) {
+	f := controlplane.SessionFilter{Limit: limit, Offset: offset}
 	f.RouterID = q.Get("router_id")
 	f.User = q.Get("user")
 	switch k := protocol.SessionKind(q.Get("kind")); k {
@@ -30,51 +27,34 @@ func sessionFilter(q url.Values) (controlplane.SessionFilter, error) {
 	return f, nil
 }
 
-func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, scope int64, f controlplane.SessionFilter) {
-	data, total, err := s.store.ListSessions(r.Context(), scope, f)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
+// listSessions lists live sessions with their public ids.
+func (s *Server) listSessions(ctx context.Context, scope int64, f controlplane.SessionFilter) ([]controlplane.Session, int, error) {
+	data, total, err := s.store.ListSessions(ctx, scope, f)
 	for i := range data {
 		data[i].ID = controlplane.SessionPublicID(data[i].RouterID, data[i].Key)
 	}
-	writeJSON(w, http.StatusOK, controlplane.Page[controlplane.Session]{Data: nonNil(data), Total: total, Limit: f.Limit, Offset: f.Offset})
+	return data, total, err
 }
 
-func (s *Server) handleListSessions(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
-	f, err := sessionFilter(r.URL.Query())
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	scope, err := listScope(r, p)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.listSessions(w, r, scope, f)
+func (s *Server) handleListSessions(w http.ResponseWriter, r *http.Request, p controlplane.Principal) error {
+	return listPage(w, r, sessionFilter, func() (int64, error) { return listScope(r, p) }, s.listSessions)
 }
 
-func (s *Server) handleRouterSessions(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
-	q := r.URL.Query()
-	if q.Has("router_id") {
-		s.writeError(w, r, invalid("router_id", "not allowed here; the router is in the path"))
-		return
+func (s *Server) handleRouterSessions(w http.ResponseWriter, r *http.Request, p controlplane.Principal) error {
+	if r.URL.Query().Has("router_id") {
+		return invalid("router_id", "not allowed here; the router is in the path")
 	}
-	f, err := sessionFilter(q)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+	parse := func(q url.Values, limit, offset int) (controlplane.SessionFilter, error) {
+		f, err := sessionFilter(q, limit, offset)
+		if err != nil {
+			return f, err
+		}
+		// 404 for a router outside the caller's tenant rather than an empty page.
+		rt, err := s.store.GetRouter(r.Context(), p.Scope(), r.PathValue("id"))
+		f.RouterID = rt.ID
+		return f, err
 	}
-	// 404 for a router outside the caller's tenant rather than an empty page.
-	rt, err := s.store.GetRouter(r.Context(), p.Scope(), r.PathValue("id"))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	f.RouterID = rt.ID
-	s.listSessions(w, r, p.Scope(), f)
+	return listPage(w, r, parse, func() (int64, error) { return p.Scope(), nil }, s.listSessions)
 }
 
 // parseTime reads an optional RFC 3339 query parameter.
@@ -90,67 +70,54 @@ func parseTime(q url.Values, name string) (time.Time, error) {
 	return t, nil
 }
 
-func (s *Server) handleListHistory(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
-	q := r.URL.Query()
-	var f controlplane.HistoryFilter
+// historyFilter reads from, to, router_id and user.
+func historyFilter(q url.Values, limit, offset int) (controlplane.HistoryFilter, error) {
+	f := controlplane.HistoryFilter{Limit: limit, Offset: offset}
 	var err error
-	if f.Limit, f.Offset, err = pageParams(q); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	if f.From, err = parseTime(q, "from"); err != nil {
-		s.writeError(w, r, err)
-		return
+		return f, err
 	}
 	if f.To, err = parseTime(q, "to"); err != nil {
-		s.writeError(w, r, err)
-		return
+		return f, err
 	}
 	if !f.From.IsZero() && !f.To.IsZero() && f.To.Before(f.From) {
-		s.writeError(w, r, invalid("to", "must not be before from"))
-		return
+		return f, invalid("to", "must not be before from")
 	}
 	f.RouterID = q.Get("router_id")
 	f.User = q.Get("user")
 	if err := checkName("user", f.User, false); err != nil {
-		s.writeError(w, r, err)
-		return
+		return f, err
 	}
-	scope, err := listScope(r, p)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	data, total, err := s.store.ListHistory(r.Context(), scope, f)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	for i := range data {
-		data[i].ID = controlplane.SessionPublicID(data[i].RouterID, data[i].Key)
-	}
-	writeJSON(w, http.StatusOK, controlplane.Page[controlplane.SessionRecord]{Data: nonNil(data), Total: total, Limit: f.Limit, Offset: f.Offset})
+	return f, nil
 }
 
-func (s *Server) handleListAudit(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+func (s *Server) handleListHistory(w http.ResponseWriter, r *http.Request, p controlplane.Principal) error {
+	return listPage(w, r, historyFilter, func() (int64, error) { return listScope(r, p) },
+		func(ctx context.Context, scope int64, f controlplane.HistoryFilter) ([]controlplane.SessionRecord, int, error) {
+			data, total, err := s.store.ListHistory(ctx, scope, f)
+			for i := range data {
+				data[i].ID = controlplane.SessionPublicID(data[i].RouterID, data[i].Key)
+			}
+			return data, total, err
+		})
+}
+
+func (s *Server) handleListAudit(w http.ResponseWriter, r *http.Request, p controlplane.Principal) error {
 	if !p.CanManage() {
-		s.writeError(w, r, forbidden("role %s may not read the audit log", p.Role))
-		return
+		return forbidden("role %s may not read the audit log", p.Role)
 	}
 	limit, offset, err := pageParams(r.URL.Query())
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	scope, err := listScope(r, p)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	es, err := s.store.ListAudit(r.Context(), scope, limit, offset)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, controlplane.AuditPage{Data: nonNil(es), Limit: limit, Offset: offset})
+	return nil
 }

@@ -7,11 +7,10 @@ import (
 	"github.com/sitepulse/sitepulse/protocol"
 )
 
-func (s *Server) handleStats(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+func (s *Server) handleStats(w http.ResponseWriter, r *http.Request, p controlplane.Principal) error {
 	scope, err := listScope(r, p)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	st := controlplane.Stats{At: s.now().UTC()}
 	for _, k := range []struct {
@@ -21,15 +20,13 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request, p controlpl
 		// Only the total is wanted; one row is the smallest page.
 		_, n, err := s.store.ListSessions(r.Context(), scope, controlplane.SessionFilter{Kind: k.kind, Limit: 1})
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		*k.dst = n
 	}
 	rs, err := s.store.ListRouters(r.Context(), scope)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var rx, tx float64
 	known := false
@@ -51,4 +48,5 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request, p controlpl
 		st.RxBps, st.TxBps = &rx, &tx
 	}
 	writeJSON(w, http.StatusOK, st)
+	return nil
 }

@@ -8,66 +8,60 @@ import (
 	"github.com/sitepulse/sitepulse/controlplane"
 )
 
-func (s *Server) handleCreateTenant(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+func (s *Server) handleCreateTenant(w http.ResponseWriter, r *http.Request, p controlplane.Principal) error {
 	if !p.IsSystemAdmin() {
-		s.writeError(w, r, forbidden("only system admins create tenants"))
-		return
+		return forbidden("only system admins create tenants")
 	}
 	var req controlplane.CreateTenantRequest
 	if err := s.decodeJSON(w, r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	req.Name = strings.TrimSpace(req.Name)
 	if err := checkName("name", req.Name, true); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	t, err := s.store.CreateTenant(r.Context(), req.Name)
 	s.audit(r, p, t.ID, "tenant.create", "tenant:"+strconv.FormatInt(t.ID, 10), err, "name "+req.Name)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if err := s.opts.Provisioner.ProvisionTenant(r.Context(), t, p); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Location", "/api/v1/tenants/"+strconv.FormatInt(t.ID, 10))
 	writeJSON(w, http.StatusAccepted, controlplane.Accepted{ID: t.ID, Status: t.Status})
+	return nil
 }
 
-func (s *Server) handleListTenants(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+func (s *Server) handleListTenants(w http.ResponseWriter, r *http.Request, p controlplane.Principal) error {
 	if !p.IsSystemAdmin() {
 		// A tenant's users see exactly their own tenant.
 		t, err := s.store.GetTenant(r.Context(), p.Scope(), p.TenantID)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		writeJSON(w, http.StatusOK, controlplane.List[controlplane.Tenant]{Data: []controlplane.Tenant{t}})
-		return
+		return nil
 	}
 	ts, err := s.store.ListTenants(r.Context())
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, controlplane.List[controlplane.Tenant]{Data: nonNil(ts)})
+	return nil
 }
 
-func (s *Server) handleGetTenant(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+func (s *Server) handleGetTenant(w http.ResponseWriter, r *http.Request, p controlplane.Principal) error {
 	id, err := pathInt(r, "id")
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	t, err := s.store.GetTenant(r.Context(), p.Scope(), id)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, t)
+	return nil
 }
 
 // nonNil makes an empty collection encode as [] rather than null.

@@ -32,6 +32,16 @@ func (s *Server) userTenant(r *http.Request, p controlplane.Principal) (int64, e
 	return tid, nil
 }
 
+// userPath resolves a /tenants/{id}/users/{user_id} path as userTenant
+// does and reads the user id.
+func (s *Server) userPath(r *http.Request, p controlplane.Principal) (tid, uid int64, err error) {
+	if tid, err = s.userTenant(r, p); err != nil {
+		return 0, 0, err
+	}
+	uid, err = pathInt(r, "user_id")
+	return tid, uid, err
+}
+
 func checkRole(p controlplane.Principal, role controlplane.Role) error {
 	switch {
 	case !role.Valid():
@@ -70,30 +80,27 @@ func checkPassword(pw string) error {
 
 func userTarget(id int64) string { return "user:" + strconv.FormatInt(id, 10) }
 
-func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request, p controlplane.Principal) error {
 	tid, err := s.userTenant(r, p)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	us, err := s.store.ListUsers(r.Context(), tid)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, controlplane.List[controlplane.User]{Data: nonNil(us)})
+	return nil
 }
 
-func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
+func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request, p controlplane.Principal) error {
 	tid, err := s.userTenant(r, p)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var req controlplane.CreateUserRequest
 	if err := s.decodeJSON(w, r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	req.Email = strings.ToLower(strings.TrimSpace(req.Email))
 	req.Name = strings.TrimSpace(req.Name)
@@ -104,90 +111,70 @@ func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request, p cont
 		checkPassword(req.Password),
 	} {
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 	}
 	u, err := s.store.CreateUser(r.Context(), controlplane.User{TenantID: tid, Email: req.Email, Name: req.Name, Role: req.Role}, req.Password)
 	s.audit(r, p, tid, "user.create", userTarget(u.ID), err, "email "+req.Email+" role "+string(req.Role))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Location", "/api/v1/tenants/"+strconv.FormatInt(tid, 10)+"/users/"+strconv.FormatInt(u.ID, 10))
 	writeJSON(w, http.StatusCreated, u)
+	return nil
 }
 
-func (s *Server) handleGetUser(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
-	tid, err := s.userTenant(r, p)
+func (s *Server) handleGetUser(w http.ResponseWriter, r *http.Request, p controlplane.Principal) error {
+	tid, uid, err := s.userPath(r, p)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	uid, err := pathInt(r, "user_id")
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	u, err := s.store.GetUser(r.Context(), tid, uid)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, u)
+	return nil
 }
 
-func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request, p controlplane.Principal) {
-	tid, err := s.userTenant(r, p)
+func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request, p controlplane.Principal) error {
+	tid, uid, err := s.userPath(r, p)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	uid, err := pathInt(r, "user_id")
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var req controlplane.UpdateUserRequest
 	if err := s.decodeJSON(w, r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if req.Name == nil && req.Role == nil && req.Disabled == nil {
-		s.writeError(w, r, controlplane.Errorf(controlplane.EINVALID, "nothing to update: give name, role or disabled"))
-		return
+		return controlplane.Errorf(controlplane.EINVALID, "nothing to update: give name, role or disabled")
 	}
 	u, err := s.store.GetUser(r.Context(), tid, uid)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var changes []string
 	if req.Name != nil {
 		name := strings.TrimSpace(*req.Name)
 		if err := checkName("name", name, true); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		u.Name = name
 		changes = append(changes, "name")
 	}
 	if req.Role != nil {
 		if err := checkRole(p, *req.Role); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		if u.ID == p.UserID && *req.Role != u.Role {
-			s.writeError(w, r, controlplane.Errorf(controlplane.ECONFLICT, "role: you cannot change your own role"))
-			return
+			return controlplane.Errorf(controlplane.ECONFLICT, "role: you cannot change your own role")
 		}
 		u.Role = *req.Role
 		changes = append(changes, "role "+string(u.Role))
 	}
 	if req.Disabled != nil {
 		if u.ID == p.UserID && *req.Disabled {
-			s.writeError(w, r, controlplane.Errorf(controlplane.ECONFLICT, "disabled: you cannot disable your own account"))
-			return
+			return controlplane.Errorf(controlplane.ECONFLICT, "disabled: you cannot disable your own account")
 		}
 		u.Disabled = *req.Disabled
 		changes = append(changes, "disabled "+strconv.FormatBool(u.Disabled))
@@ -195,8 +182,8 @@ func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request, p cont
 	u, err = s.store.UpdateUser(r.Context(), tid, u)
 	s.audit(r, p, tid, "user.update", userTarget(uid), err, strings.Join(changes, ", "))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, u)
+	return nil
 }
