@@ -28,19 +28,6 @@ func (s *Service) CreateTenant(ctx context.Context, name string) (controlplane.T
 	return t, nil
 }
 
-// ProvisionTenant enqueues the activation of a tenant created without
-// CreateTenant (a tenant row made by a tool); River's uniqueness by
-// arguments makes it a no-op when the job exists.
-func (s *Service) ProvisionTenant(ctx context.Context, t controlplane.Tenant, actor controlplane.Principal) error {
-	if t.Status == controlplane.TenantActive {
-		return nil
-	}
-	if _, err := s.river.Insert(ctx, tenantActivateArgs{TenantID: t.ID}, nil); err != nil {
-		return controlplane.Errorf(controlplane.EUNAVAILABLE, "queue the activation of tenant %d: %v", t.ID, err)
-	}
-	return nil
-}
-
 // activateTenant is the tenant-management job: it activates the tenant
 // (idempotent, so a retry after a crash is harmless), audits it and
 // announces TenantCreated.
