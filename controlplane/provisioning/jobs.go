@@ -31,7 +31,7 @@ const (
 // committed just before a crash is still delivered after the restart.
 // While one is waiting or running for a router, another is not inserted:
 // a command committed while its router's deliver job runs is still
-// delivered, by the in-process kick after its commit, or by the next sweep
+// delivered, by the in-process schedule after its commit, or by the next sweep
 // after a crash.
 type deliverArgs struct {
 	RouterID string `json:"router_id"`

@@ -27,7 +27,7 @@ func newMetrics(reg prometheus.Registerer, st *store.Store) (*metrics, error) {
 		}, []string{"status"}),
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sitepulse_command_deliveries_total",
-			Help: "Command deliveries to agents: published, redelivered (unacknowledged, sent again), error (the broker refused), offline (a delivery found the agent disconnected).",
+			Help: "Command deliveries to agents: published, redelivered (unacknowledged, sent again), error (the broker refused), offline (a delivery found the agent disconnected), expired (its TTL had passed when its delivery was considered).",
 		}, []string{"result"}),
 		results: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sitepulse_command_results_total",
@@ -53,7 +53,7 @@ func newMetrics(reg prometheus.Registerer, st *store.Store) (*metrics, error) {
 	for _, st := range controlplane.CommandStatuses {
 		m.transitions.WithLabelValues(string(st))
 	}
-	for _, r := range []string{"published", "redelivered", "error", "offline"} {
+	for _, r := range []string{"published", "redelivered", "error", "offline", "expired"} {
 		m.deliveries.WithLabelValues(r)
 	}
 	if reg == nil {
