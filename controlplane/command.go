@@ -141,10 +141,13 @@ type Command struct {
 	Ret  string              `json:"ret,omitempty"`
 	Rows []map[string]string `json:"rows,omitempty"`
 	// Attempts counts deliveries to the agent.
-	Attempts   int        `json:"attempts"`
-	CreatedAt  time.Time  `json:"created_at"`
-	UpdatedAt  time.Time  `json:"updated_at"`
-	ExpiresAt  time.Time  `json:"expires_at"`
+	Attempts  int       `json:"attempts"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+	// TTLSeconds is the lifetime the command was given (ExpiresAt minus
+	// CreatedAt): once it passes, the command is expired, never delivered.
+	TTLSeconds int64      `json:"ttl_seconds"`
 	SentAt     *time.Time `json:"sent_at,omitempty"`
 	StartedAt  *time.Time `json:"started_at,omitempty"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`

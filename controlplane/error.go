@@ -5,8 +5,9 @@ import (
 	"fmt"
 )
 
-// Error codes shared by every adapter. The REST API maps them to HTTP
-// statuses in one table; the broker maps them to MQTT reason codes.
+// Error codes shared by every adapter. HTTPStatus (httpstatus.go) maps
+// them to HTTP statuses in one table for the REST API and the Pusher
+// endpoints; the broker maps them to MQTT reason codes.
 const (
 	EINVALID      = "invalid"      // bad input; Message names the field
 	ENOTFOUND     = "not_found"    // missing, or belongs to another tenant

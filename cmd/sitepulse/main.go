@@ -204,12 +204,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err := m.newProvisioning(); err != nil {
 		return err
 	}
-	io := ingest.Options{Store: m.store, Bus: m.bus, CommandResults: m.prov, Logger: m.log, Registerer: m.registry}
+	ingestOpts := ingest.Options{Store: m.store, Bus: m.bus, CommandResults: m.prov, Logger: m.log, Registerer: m.registry}
 	if c.External.URL != "" {
 		// A shared subscription spreads a router's batches over replicas.
-		io.PredecessorWait = predecessorWait
+		ingestOpts.PredecessorWait = predecessorWait
 	}
-	m.ingest, err = ingest.New(io)
+	m.ingest, err = ingest.New(ingestOpts)
 	if err != nil {
 		return fmt.Errorf("ingest: %w", err)
 	}
@@ -233,7 +233,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.api, err = api.New(api.Options{
 		Store:         m.store,
 		Bus:           m.bus,
-		Provisioner:   m.prov,
+		Tenants:       m.prov,
 		Provisioning:  m.prov,
 		Invalidator:   m.invalidator(),
 		PublicMQTTURL: c.PublicMQTTURL,

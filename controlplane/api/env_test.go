@@ -18,6 +18,7 @@ import (
 
 	"github.com/sitepulse/sitepulse/controlplane"
 	"github.com/sitepulse/sitepulse/controlplane/api"
+	"github.com/sitepulse/sitepulse/controlplane/provisioning"
 	"github.com/sitepulse/sitepulse/controlplane/store"
 	"github.com/sitepulse/sitepulse/internal/testpg"
 	"github.com/sitepulse/sitepulse/protocol"
@@ -66,17 +67,17 @@ func (v *invalidations) list() []string {
 
 // env is one API server over one real store.
 type env struct {
-	t      *testing.T
-	store  *store.Store
-	server *api.Server
-	http   *httptest.Server
-	bus    *controlplane.Bus
-	clock  *clock
-	inval  *invalidations
-	reg    *prometheus.Registry
-	logs   *syncBuffer
-	prov   *api.InProcessProvisioner
-	seq    map[string]uint64 // next event seq per router
+	t       *testing.T
+	store   *store.Store
+	server  *api.Server
+	http    *httptest.Server
+	bus     *controlplane.Bus
+	clock   *clock
+	inval   *invalidations
+	reg     *prometheus.Registry
+	logs    *syncBuffer
+	tenants *provisioning.Service // creates and activates tenants
+	seq     map[string]uint64     // next event seq per router
 }
 
 type syncBuffer struct {
@@ -95,6 +96,16 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// offlineAgents is a provisioning publisher whose agents are never
+// connected, so nothing is ever published.
+type offlineAgents struct{}
+
+func (offlineAgents) PublishCommand(context.Context, *protocol.Command) error {
+	return controlplane.Errorf(controlplane.EUNAVAILABLE, "no agent in API tests")
+}
+
+func (offlineAgents) Connected(string) bool { return false }
 
 const publicMQTT = "tcp://mqtt.example.test:1883"
 
@@ -124,12 +135,21 @@ func newEnv(t *testing.T, o store.Options) *env {
 	t.Cleanup(func() { st.Close() })
 	e := &env{t: t, store: st, bus: &controlplane.Bus{}, clock: &clock{}, inval: &invalidations{}, reg: prometheus.NewRegistry(), logs: &syncBuffer{}, seq: map[string]uint64{}}
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e.prov = api.NewInProcessProvisioner(api.ProvisionerOptions{Store: st, Bus: e.bus, Logger: logger})
-	t.Cleanup(func() { e.prov.Close(context.Background()) })
+	// Tenants are created and activated by the real provisioning service
+	// (its River jobs), started with a publisher that never reaches an
+	// agent: these tests deliver no commands.
+	e.tenants, err = provisioning.New(provisioning.Options{Store: st, Bus: e.bus, Logger: logger, DisablePeriodic: true, JobPollInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("provisioning.New: %v", err)
+	}
+	if err := e.tenants.Start(ctx, offlineAgents{}); err != nil {
+		t.Fatalf("provisioning start: %v", err)
+	}
+	t.Cleanup(func() { e.tenants.Close(context.Background()) })
 	e.server, err = api.New(api.Options{
 		Store:         st,
 		Bus:           e.bus,
-		Provisioner:   e.prov,
+		Tenants:       e.tenants,
 		Invalidator:   e.inval,
 		PublicMQTTURL: publicMQTT,
 		Logger:        logger,

@@ -31,7 +31,7 @@ func withProvisioning(t *testing.T, e *env) *provisioning.Service {
 	}
 	t.Cleanup(func() { svc.Close(context.Background()) })
 	e.reg = prometheus.NewRegistry()
-	e.server, err = api.New(api.Options{Store: e.store, Bus: e.bus, Provisioner: e.prov, Provisioning: svc,
+	e.server, err = api.New(api.Options{Store: e.store, Bus: e.bus, Tenants: e.tenants, Provisioning: svc,
 		Logger: slog.New(slog.NewJSONHandler(e.logs, nil)), Registerer: e.reg, Now: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)

@@ -13,11 +13,12 @@ import (
 	"github.com/sitepulse/sitepulse/controlplane"
 )
 
-// TenantProvisioner completes a tenant created as pending. POST
-// /api/v1/tenants answers 202 as soon as ProvisionTenant has accepted the
-// work. Errors: EUNAVAILABLE when it is shutting down.
-type TenantProvisioner interface {
-	ProvisionTenant(ctx context.Context, t controlplane.Tenant, actor controlplane.Principal) error
+// TenantCreator creates tenants: provisioning commits a pending tenant with
+// the job that activates it, so POST /api/v1/tenants answers 202 and the
+// job finishes the work. Errors: EINVALID (name), ECONFLICT (duplicate
+// name), EUNAVAILABLE.
+type TenantCreator interface {
+	CreateTenant(ctx context.Context, name string) (controlplane.Tenant, error)
 }
 
 // RouterInvalidator is told when a router's credential changed (rotated or
@@ -34,10 +35,9 @@ type Options struct {
 	// Bus receives TenantCreated from the provisioner. nil means changes
 	// made through the API are not announced.
 	Bus *controlplane.Bus
-	// Provisioner completes tenant creation. nil means an
-	// InProcessProvisioner on Store and Bus (the caller then cannot wait
-	// for it on shutdown; production passes its own).
-	Provisioner TenantProvisioner
+	// Tenants creates tenants (provisioning.Service). nil means POST
+	// /api/v1/tenants answers 503.
+	Tenants TenantCreator
 	// Invalidator is called after a router's secret is rotated or the
 	// router revoked. nil means nobody is told.
 	Invalidator RouterInvalidator
@@ -117,9 +117,6 @@ func New(o Options) (*Server, error) {
 	}
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 1 << 20
-	}
-	if o.Provisioner == nil {
-		o.Provisioner = NewInProcessProvisioner(ProvisionerOptions{Store: o.Store, Bus: o.Bus, Logger: o.Logger})
 	}
 	m, err := newMetrics(o.Registerer)
 	if err != nil {

@@ -34,12 +34,8 @@ type AuthStore interface {
 	RevokeToken(ctx context.Context, userID, tokenID int64) error
 }
 
-// TenantStore creates and reads tenants.
+// TenantStore reads tenants (TenantCreator creates them).
 type TenantStore interface {
-	// CreateTenant stores a pending tenant; ECONFLICT on a duplicate name.
-	CreateTenant(ctx context.Context, name string) (controlplane.Tenant, error)
-	// ActivateTenant marks a tenant active; ENOTFOUND if missing.
-	ActivateTenant(ctx context.Context, id int64) (controlplane.Tenant, error)
 	// GetTenant returns ENOTFOUND for a missing tenant or one outside scope.
 	GetTenant(ctx context.Context, scope, id int64) (controlplane.Tenant, error)
 	// ListTenants lists every tenant.

@@ -20,12 +20,12 @@ func (s *Server) handleCreateTenant(w http.ResponseWriter, r *http.Request, p co
 	if err := checkName("name", req.Name, true); err != nil {
 		return err
 	}
-	t, err := s.store.CreateTenant(r.Context(), req.Name)
+	if s.opts.Tenants == nil {
+		return controlplane.Errorf(controlplane.EUNAVAILABLE, "tenant provisioning is not running")
+	}
+	t, err := s.opts.Tenants.CreateTenant(r.Context(), req.Name)
 	s.audit(r, p, t.ID, "tenant.create", "tenant:"+strconv.FormatInt(t.ID, 10), err, "name "+req.Name)
 	if err != nil {
-		return err
-	}
-	if err := s.opts.Provisioner.ProvisionTenant(r.Context(), t, p); err != nil {
 		return err
 	}
 	w.Header().Set("Location", "/api/v1/tenants/"+strconv.FormatInt(t.ID, 10))

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sitepulse/sitepulse/controlplane"
+	"github.com/sitepulse/sitepulse/controlplane/jobs/maintenance"
 	"github.com/sitepulse/sitepulse/controlplane/store"
 	"github.com/sitepulse/sitepulse/protocol"
 )
@@ -256,7 +257,7 @@ func TestMaintenanceJobs(t *testing.T) {
 			t.Fatalf("stale sweep: %d, %v", n, err)
 		}
 		hist, _, err := e.st.ListHistory(ctx, 0, controlplane.HistoryFilter{})
-		if err != nil || len(hist) != 1 || hist[0].EndReason != EndStale {
+		if err != nil || len(hist) != 1 || hist[0].EndReason != maintenance.EndStale {
 			t.Fatalf("history = %+v, %v", hist, err)
 		}
 		e.waitFor("SessionEnded", func() bool {
@@ -288,7 +289,7 @@ func TestPeriodicJobsRun(t *testing.T) {
 		// Every periodic job runs on start; each completes once.
 		for _, k := range []struct{ queue, kind string }{
 			{QueueProvisioning, KindCommandSweep}, {QueueProvisioning, KindAccountExpiry},
-			{QueueMaintenance, KindStaleSessions}, {QueueMaintenance, KindPruneHistory}, {QueueMaintenance, KindRollupStats},
+			{maintenance.Queue, maintenance.KindStaleSessions}, {maintenance.Queue, maintenance.KindPruneHistory}, {maintenance.Queue, maintenance.KindRollupStats},
 		} {
 			e.waitFor(k.kind+" completed", func() bool { return jobCount(e, k.queue, k.kind, "completed") >= 1 })
 		}

@@ -85,7 +85,7 @@ func (s *Service) announceQueued(cmds []controlplane.Command) {
 	for _, c := range cmds {
 		if routers[c.RouterID] {
 			delete(routers, c.RouterID)
-			s.disp.kick(c.RouterID, time.Time{})
+			s.disp.schedule(c.RouterID, time.Time{})
 		}
 	}
 }
@@ -263,7 +263,7 @@ func (s *Service) ApplyCommandResult(ctx context.Context, r *protocol.CommandRes
 }
 
 // SweepCommands expires the queued and sent commands past their TTL, then
-// delivers what waits for connected routers: queued commands whose kick
+// delivers what waits for connected routers: queued commands whose scheduled delivery
 // was lost, and commands sent longer than RedeliverAfter ago without an
 // answer (the agent answers a duplicate from its record).
 func (s *Service) SweepCommands(ctx context.Context) error {

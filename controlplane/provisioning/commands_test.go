@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -99,7 +100,7 @@ func TestOfflineRouterGetsCommandsInOrder(t *testing.T) {
 			}
 			ids = append(ids, c.ID)
 		}
-		// Let the kicks and deliver jobs run against the offline router.
+		// Let the scheduled deliveries and deliver jobs run against the offline router.
 		e.waitFor("the deliver job to finish", func() bool {
 			return testutil.ToFloat64(e.svc.m.jobs.WithLabelValues(QueueProvisioning, KindDeliver, "completed")) >= 1
 		})
@@ -153,10 +154,21 @@ func TestExpiredCommandNeverDelivered(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if c.TTLSeconds != 60 || keep.TTLSeconds != int64(DefaultTTL/time.Second) {
+			t.Errorf("ttl_seconds = %d and %d, want 60 and the default %d", c.TTLSeconds, keep.TTLSeconds, int64(DefaultTTL/time.Second))
+		}
 		e.clock.Advance(61 * time.Second)
-		// Online before the sweep ran: the dispatcher skips it anyway.
+		// Online before any sweep ran: the delivery that the router's
+		// return triggers ends it expired at once, with its broadcast,
+		// instead of leaving it queued until the sweep.
 		e.online(r)
 		e.waitFor("the live command", func() bool { return len(e.br.to(r.ID)) >= 1 })
+		if got := e.command(c.ID); got.Status != controlplane.CommandExpired || got.Code != protocol.CodeExpired {
+			t.Errorf("command past its TTL when its router came back = %s %q, want expired before any sweep", got.Status, got.Code)
+		}
+		e.waitFor("the expiry broadcast", func() bool {
+			return equal(e.commandEvents(c.ID), statuses(controlplane.CommandQueued, controlplane.CommandExpired))
+		})
 		if err := e.svc.SweepCommands(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -437,12 +449,12 @@ func TestTenantActivationJob(t *testing.T) {
 	eachStore(t, func(t *testing.T, so store.Options) {
 		e := newEnv(t, so, Options{DisablePeriodic: true}, true)
 		ctx := context.Background()
-		ten := e.tenant("NewISP")
+		ten, err := e.svc.CreateTenant(ctx, "NewISP")
+		if err != nil {
+			t.Fatal(err)
+		}
 		if ten.Status != controlplane.TenantPending {
 			t.Fatalf("new tenant %+v", ten)
-		}
-		if err := e.svc.ProvisionTenant(ctx, ten, principal(controlplane.RoleSystemAdmin, 0)); err != nil {
-			t.Fatal(err)
 		}
 		e.waitFor("the tenant active", func() bool {
 			got, err := e.st.GetTenant(ctx, 0, ten.ID)
@@ -458,7 +470,7 @@ func TestTenantActivationJob(t *testing.T) {
 			}
 			return false
 		})
-		// One job despite the hook and ProvisionTenant both enqueuing it.
+		// One job: it committed with the tenant.
 		es, _ := e.st.ListAudit(ctx, ten.ID, 100, 0)
 		n := 0
 		for _, a := range es {
@@ -468,6 +480,48 @@ func TestTenantActivationJob(t *testing.T) {
 		}
 		if n != 1 {
 			t.Errorf("%d activation audit entries, want 1", n)
+		}
+	})
+}
+
+// TestCreateTenantWhileClosing: Close used to remove the store's
+// tenant-create hook while API handlers could still be creating tenants
+// (after a timed-out http.Server.Shutdown), a data race the race detector
+// reports. Tenant creation now goes through the service's own transaction
+// and Close writes nothing a creation reads; every creation that returns
+// nil has its activation job.
+func TestCreateTenantWhileClosing(t *testing.T) {
+	eachStore(t, func(t *testing.T, so store.Options) {
+		e := newEnv(t, so, Options{DisablePeriodic: true}, true)
+		ctx := context.Background()
+		var wg sync.WaitGroup
+		created := make(chan controlplane.Tenant, 64)
+		for g := range 4 {
+			wg.Go(func() {
+				for i := range 8 {
+					if tn, err := e.svc.CreateTenant(ctx, fmt.Sprintf("ISP %d-%d", g, i)); err == nil {
+						created <- tn
+					}
+					if tn, err := e.st.CreateTenant(ctx, fmt.Sprintf("Tool %d-%d", g, i)); err == nil {
+						_ = tn
+					}
+				}
+			})
+		}
+		if err := e.svc.Close(ctx); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		wg.Wait()
+		close(created)
+		n := 0
+		for tn := range created {
+			n++
+			if jobs := e.activationJobs(tn.ID); jobs != 1 {
+				t.Errorf("tenant %d has %d activation jobs, want 1 (committed with it)", tn.ID, jobs)
+			}
+		}
+		if n == 0 {
+			t.Error("no tenant was created while closing")
 		}
 	})
 }

@@ -20,8 +20,8 @@ const maxConcurrentFlushes = 16
 // update (MarkCommandSent) keeps two replicas from delivering the same
 // command twice from queued.
 //
-// Triggers: a command committed (kick, plus the deliver job inserted with
-// it), a router coming online (kick with redelivery of what it never
+// Triggers: a command committed (schedule, plus the deliver job inserted
+// with it), a router coming online (schedule with redelivery of what it never
 // acknowledged), and the periodic sweep.
 type dispatcher struct {
 	s   *Service
@@ -29,17 +29,17 @@ type dispatcher struct {
 
 	mu      sync.Mutex
 	locks   map[string]*sync.Mutex
-	pending map[string]*kickState
+	pending map[string]*scheduled
 	closed  bool
 	wg      sync.WaitGroup
 	ctx     context.Context
 	cancel  context.CancelFunc
 }
 
-// kickState coalesces the kicks of one router while a delivery runs.
-type kickState struct {
+// scheduled coalesces the requests for a delivery to one router while a delivery runs.
+type scheduled struct {
 	again bool
-	// resendUpTo is the time of the latest kick asking for redelivery:
+	// resendUpTo is the time of the latest request for redelivery:
 	// commands sent at or before it went to a connection that may have
 	// lost them; zero means no redelivery.
 	resendUpTo time.Time
@@ -51,7 +51,7 @@ func newDispatcher(s *Service) *dispatcher {
 		s:       s,
 		sem:     make(chan struct{}, maxConcurrentFlushes),
 		locks:   make(map[string]*sync.Mutex),
-		pending: make(map[string]*kickState),
+		pending: make(map[string]*scheduled),
 		ctx:     ctx,
 		cancel:  cancel,
 	}
@@ -69,12 +69,12 @@ func (d *dispatcher) routerLock(router string) *sync.Mutex {
 	return l
 }
 
-// kick schedules a delivery to router in the background and returns at
-// once. A non-zero resendUpTo also redelivers the commands sent at or
+// schedule starts a delivery to router in the background and returns at
+// once (it is not the Kick command, which ends a session). A non-zero resendUpTo also redelivers the commands sent at or
 // before it and never acknowledged: the router came online then, and what
-// went to its old connection may be lost. Kicks arriving while a delivery
+// went to its old connection may be lost. Requests arriving while a delivery
 // runs are folded into one more run.
-func (d *dispatcher) kick(router string, resendUpTo time.Time) {
+func (d *dispatcher) schedule(router string, resendUpTo time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
@@ -87,13 +87,13 @@ func (d *dispatcher) kick(router string, resendUpTo time.Time) {
 		}
 		return
 	}
-	st := &kickState{resendUpTo: resendUpTo}
+	st := &scheduled{resendUpTo: resendUpTo}
 	d.pending[router] = st
 	d.wg.Add(1)
 	go d.run(router, st)
 }
 
-func (d *dispatcher) run(router string, st *kickState) {
+func (d *dispatcher) run(router string, st *scheduled) {
 	defer d.wg.Done()
 	for {
 		d.mu.Lock()
@@ -131,9 +131,10 @@ func (d *dispatcher) finish(router string) {
 
 // flush delivers router's queued commands, and redelivers those sent at
 // or before resendUpTo without an answer (zero: none), in creation order.
-// It does nothing while the router's agent is not connected: the router
-// coming online triggers a delivery. Commands past their expiry are left
-// for the sweep, which ends them expired; they are never delivered.
+// Commands past their expiry are ended expired first, whether or not the
+// agent is connected, so that none waits as queued for the sweep. It
+// delivers nothing while the router's agent is not connected: the router
+// coming online triggers a delivery.
 func (d *dispatcher) flush(ctx context.Context, router string, resendUpTo time.Time) error {
 	pub := d.s.publisher()
 	if pub == nil {
@@ -151,6 +152,10 @@ func (d *dispatcher) flush(ctx context.Context, router string, resendUpTo time.T
 	if err != nil {
 		return err
 	}
+	now := d.s.now()
+	if cmds, err = d.expire(ctx, router, cmds, now); err != nil {
+		return err
+	}
 	if len(cmds) == 0 {
 		return nil
 	}
@@ -159,11 +164,7 @@ func (d *dispatcher) flush(ctx context.Context, router string, resendUpTo time.T
 		d.s.log.Debug("router offline; commands wait", "router", router, "pending", len(cmds))
 		return nil
 	}
-	now := d.s.now()
 	for _, c := range cmds {
-		if !c.ExpiresAt.After(now) {
-			continue
-		}
 		if c.Status == controlplane.CommandSent && c.SentAt != nil && c.SentAt.After(resendUpTo) {
 			continue // sent on the current connection
 		}
@@ -193,6 +194,34 @@ func (d *dispatcher) flush(ctx context.Context, router string, resendUpTo time.T
 		d.s.log.Debug("delivered command", "id", c.ID, "router", router, "kind", c.Kind, "attempt", u.Command.Attempts)
 	}
 	return nil
+}
+
+// expire ends the commands of cmds past their expiry at now (with their
+// audit, account state and broadcast, as the sweep does) and returns the
+// others. MarkCommandSent refuses an expired command anyway; this makes its
+// end visible when its delivery is considered instead of at the sweep.
+func (d *dispatcher) expire(ctx context.Context, router string, cmds []controlplane.Command, now time.Time) ([]controlplane.Command, error) {
+	live := cmds[:0:0]
+	due := false
+	for _, c := range cmds {
+		if c.ExpiresAt.After(now) {
+			live = append(live, c)
+		} else {
+			due = true
+		}
+	}
+	if !due {
+		return cmds, nil
+	}
+	us, err := d.s.st.ExpireRouterCommands(ctx, router, now)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range us {
+		d.s.m.deliveries.WithLabelValues("expired").Inc()
+		d.s.publishUpdate(u)
+	}
+	return live, nil
 }
 
 // close stops scheduling deliveries and waits for those running, until ctx

@@ -28,12 +28,13 @@
 //
 // # Jobs
 //
-// River runs on the store's own database: riversqlite on the single
-// SQLite connection, riverdatabasesql (with a pgx LISTEN connection) on
-// PostgreSQL, so that jobs are inserted with store.Tx.SQL in the
-// transaction of the change that causes them. Queues: provisioning
-// (delivery, command sweep, account expiry), tenant-management (tenant
-// activation) and maintenance (stale sessions, history retention, hourly
-// stats roll-up); the sweeps are periodic jobs. River's tables are created
-// by the store's Migrate.
+// Provisioning's jobs run on the control plane's River client, which
+// package jobs builds on the store's own database, so that they are
+// inserted with jobs.InsertTx in the transaction of the change that causes
+// them. Provisioning declares the kinds and what each does, and registers
+// them with jobs.Add. Queues: provisioning (delivery, command sweep,
+// account expiry) and tenant-management (tenant activation); the sweeps
+// are periodic jobs (jobs.Every). The service also registers package
+// maintenance's sweeps (stale sessions, history retention, hourly stats
+// roll-up) on its queue, with the service's options and metrics.
 package provisioning

@@ -3,6 +3,7 @@ package provisioning
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -324,3 +325,37 @@ func wantCode(t *testing.T, what string, err error, code string) {
 func statuses(ss ...controlplane.CommandStatus) []controlplane.CommandStatus { return ss }
 
 func equal[T comparable](a, b []T) bool { return slices.Equal(a, b) }
+
+// activationJobs counts the tenant_activate jobs River holds for tenant,
+// in any state.
+func (e *env) activationJobs(tenant int64) int {
+	e.t.Helper()
+	// River keeps args as JSONB on SQLite too; json() turns it into text.
+	args := "json(args)"
+	if e.st.Dialect() == store.DialectPostgres {
+		args = "args::text"
+	}
+	rows, err := e.st.DB().QueryContext(context.Background(), `SELECT `+args+` FROM river_job WHERE kind = '`+KindTenantActivate+`'`)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var raw []byte
+		if err := rows.Scan(&raw); err != nil {
+			e.t.Fatal(err)
+		}
+		var a tenantActivateArgs
+		if err := json.Unmarshal(raw, &a); err != nil {
+			e.t.Fatalf("activation job args %q: %v", raw, err)
+		}
+		if a.TenantID == tenant {
+			n++
+		}
+	}
+	if err := rows.Err(); err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}

@@ -114,9 +114,7 @@ type Service struct {
 	cancel  context.CancelFunc
 }
 
-// New builds the service and its River client (not yet running) and
-// installs the store's tenant-create hook, so that from now on every new
-// tenant's activation job commits with the tenant.
+// New builds the service and its River client (not yet running).
 func New(o Options) (*Service, error) {
 	if o.Store == nil {
 		return nil, errors.New("provisioning: Options.Store is required")
@@ -163,7 +161,6 @@ func New(o Options) (*Service, error) {
 	if s.river, err = s.newRiver(); err != nil {
 		return nil, fmt.Errorf("provisioning: %w", err)
 	}
-	o.Store.SetTenantCreateHook(s.enqueueTenantActivation)
 	return s, nil
 }
 
@@ -221,7 +218,7 @@ func (s *Service) follow(sub *controlplane.Subscription, done chan<- struct{}) {
 		if rc.Router.LastSeenAt != nil {
 			upTo = *rc.Router.LastSeenAt
 		}
-		s.disp.kick(rc.Router.ID, upTo)
+		s.disp.schedule(rc.Router.ID, upTo)
 	}
 }
 
@@ -256,7 +253,6 @@ func (s *Service) Close(ctx context.Context) error {
 	if err := s.disp.close(ctx); err != nil {
 		errs = append(errs, err)
 	}
-	s.st.SetTenantCreateHook(nil)
 	return errors.Join(errs...)
 }
 

@@ -9,26 +9,23 @@ import (
 	"github.com/sitepulse/sitepulse/controlplane/store"
 )
 
-// enqueueTenantActivation is the store's tenant-create hook: the
-// activation job commits with the pending tenant, so no crash can leave a
-// tenant pending without its job.
-func (s *Service) enqueueTenantActivation(ctx context.Context, tx *store.Tx, t controlplane.Tenant) error {
-	return s.insertTx(ctx, tx, tenantActivateArgs{TenantID: t.ID})
-}
-
-// ProvisionTenant implements the API's TenantProvisioner. The activation
-// job was already enqueued in CreateTenant's transaction (the store hook);
-// this inserts it again for a tenant created without the hook (before the
-// service existed), which River's uniqueness by arguments turns into a
-// no-op otherwise.
-func (s *Service) ProvisionTenant(ctx context.Context, t controlplane.Tenant, actor controlplane.Principal) error {
-	if t.Status == controlplane.TenantActive {
-		return nil
+// CreateTenant creates a pending tenant and its activation job on the
+// tenant-management queue in one transaction, so that no crash can leave
+// a tenant pending without the job that activates it. The job activates
+// it, audits that and announces TenantCreated. EINVALID for a blank name,
+// ECONFLICT for a duplicate one.
+func (s *Service) CreateTenant(ctx context.Context, name string) (controlplane.Tenant, error) {
+	var t controlplane.Tenant
+	err := s.st.Write(ctx, func(tx *store.Tx) (err error) {
+		if t, err = tx.CreateTenant(ctx, name); err != nil {
+			return err
+		}
+		return s.insertTx(ctx, tx, tenantActivateArgs{TenantID: t.ID})
+	})
+	if err != nil {
+		return controlplane.Tenant{}, err
 	}
-	if _, err := s.river.Insert(ctx, tenantActivateArgs{TenantID: t.ID}, nil); err != nil {
-		return controlplane.Errorf(controlplane.EUNAVAILABLE, "queue the activation of tenant %d: %v", t.ID, err)
-	}
-	return nil
+	return t, nil
 }
 
 // activateTenant is the tenant-management job: it activates the tenant

@@ -32,6 +32,7 @@ func scanCommand(sc interface{ Scan(...any) error }) (controlplane.Command, erro
 	c.AccountID, c.ActorID = account.Int64, actor.Int64
 	c.CreatedAt, c.UpdatedAt, c.ExpiresAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC(), c.ExpiresAt.UTC()
 	c.SentAt, c.StartedAt, c.FinishedAt = timePtr(sent), timePtr(started), timePtr(finished)
+	c.TTLSeconds = int64(c.ExpiresAt.Sub(c.CreatedAt) / time.Second)
 	if err := json.Unmarshal([]byte(params), &c.Params); err != nil {
 		return controlplane.Command{}, fmt.Errorf("command %s params: %w", c.ID, err)
 	}
@@ -359,29 +360,53 @@ func (s *Store) CancelCommand(ctx context.Context, scope int64, id string, actor
 // per expired command, oldest first.
 func (s *Store) ExpireCommands(ctx context.Context, now time.Time) ([]controlplane.CommandUpdate, error) {
 	us, err := write(ctx, s, func(t *dbtx) ([]controlplane.CommandUpdate, error) {
-		due, err := queryAll(ctx, t, scanCommand, `SELECT `+commandColumns+` FROM commands
-			WHERE status IN ($1, $2) AND expires_at <= $3 ORDER BY seq`+t.forUpdate(),
-			string(controlplane.CommandQueued), string(controlplane.CommandSent), dbTime(now))
-		if err != nil {
-			return nil, err
-		}
-		out := make([]controlplane.CommandUpdate, 0, len(due))
-		for _, c := range due {
-			c.Status, c.Code = controlplane.CommandExpired, protocol.CodeExpired
-			c.Message = "expired at " + c.ExpiresAt.Format(time.RFC3339) + " before the router acknowledged it"
-			c.FinishedAt = &t.now
-			u, err := transition(ctx, t, c, "")
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, u)
-		}
-		return out, nil
+		return expireDue(ctx, t, now, "")
 	})
 	if err != nil {
 		return nil, fmt.Errorf("expire commands: %w", err)
 	}
 	return us, nil
+}
+
+// ExpireRouterCommands is ExpireCommands for one router's commands: the
+// dispatcher calls it whenever it considers a delivery, so a command whose
+// TTL passed while its router was offline is expired the moment the
+// router is back, not at the next sweep.
+func (s *Store) ExpireRouterCommands(ctx context.Context, router string, now time.Time) ([]controlplane.CommandUpdate, error) {
+	us, err := write(ctx, s, func(t *dbtx) ([]controlplane.CommandUpdate, error) {
+		return expireDue(ctx, t, now, router)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("expire commands of router %s: %w", router, err)
+	}
+	return us, nil
+}
+
+// expireDue ends as expired every pending command past its expiry at now,
+// of router or (router "") of every router.
+func expireDue(ctx context.Context, t *dbtx, now time.Time, router string) ([]controlplane.CommandUpdate, error) {
+	q := `SELECT ` + commandColumns + ` FROM commands WHERE status IN ($1, $2) AND expires_at <= $3`
+	args := []any{string(controlplane.CommandQueued), string(controlplane.CommandSent), dbTime(now)}
+	if router != "" {
+		q += ` AND router_id = $4`
+		args = append(args, router)
+	}
+	due, err := queryAll(ctx, t, scanCommand, q+` ORDER BY seq`+t.forUpdate(), args...)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]controlplane.CommandUpdate, 0, len(due))
+	for _, c := range due {
+		c.Status, c.Code = controlplane.CommandExpired, protocol.CodeExpired
+		c.Message = "expired at " + c.ExpiresAt.Format(time.RFC3339) + " before the router acknowledged it"
+		c.FinishedAt = &t.now
+		u, err := transition(ctx, t, c, "")
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, nil
 }
 
 // transition stores c's new state (status, result fields, timestamps),

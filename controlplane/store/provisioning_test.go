@@ -21,7 +21,7 @@ func init() {
 		storeCase{"commands/order-and-filters", testCommandOrder},
 		storeCase{"commands/write-rollback", testWriteRollback},
 		storeCase{"commands/requeue", testCommandRequeue},
-		storeCase{"tenants/create-hook", testTenantHook},
+		storeCase{"tenants/create-in-tx", testTenantInTx},
 		storeCase{"accounts/crud", testAccounts},
 		storeCase{"accounts/sync-state", testAccountSync},
 		storeCase{"maintenance/stale-routers", testStaleRouters},
@@ -369,33 +369,41 @@ func testWriteRollback(t *testing.T, e *env) {
 	}
 }
 
-func testTenantHook(t *testing.T, e *env) {
+func testTenantInTx(t *testing.T, e *env) {
 	ctx := context.Background()
 	s := e.s
-	var seen []string
-	s.SetTenantCreateHook(func(ctx context.Context, tx *Tx, tn controlplane.Tenant) error {
-		seen = append(seen, tn.Name)
-		if tn.Name == "Refused" {
-			return errors.New("no job queue")
+	// What provisioning does: the tenant and what goes with it (its
+	// activation job; here an audit entry) commit together or not at all.
+	var ok controlplane.Tenant
+	err := s.Write(ctx, func(tx *Tx) (err error) {
+		if ok, err = tx.CreateTenant(ctx, "Fine"); err != nil {
+			return err
 		}
-		return tx.Audit(ctx, controlplane.AuditEntry{TenantID: tn.ID, Action: "tenant.job", Target: "hook"})
+		return tx.Audit(ctx, controlplane.AuditEntry{TenantID: ok.ID, Action: "tenant.job", Target: "tx"})
 	})
-	ok := newTenant(t, s, "Fine")
-	if _, err := s.CreateTenant(ctx, "Refused"); err == nil {
-		t.Fatal("CreateTenant succeeded although its hook failed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Write(ctx, func(tx *Tx) error {
+		if _, err := tx.CreateTenant(ctx, "Refused"); err != nil {
+			return err
+		}
+		return errors.New("no job queue")
+	})
+	if err == nil {
+		t.Fatal("Write succeeded although its second step failed")
 	}
 	ts := must[[]controlplane.Tenant](t, "ListTenants")(s.ListTenants(ctx))
-	if len(ts) != 1 || ts[0].ID != ok.ID {
-		t.Errorf("tenants = %+v, want only Fine", ts)
+	if len(ts) != 1 || ts[0].ID != ok.ID || ts[0].Status != controlplane.TenantPending {
+		t.Errorf("tenants = %+v, want only Fine, pending", ts)
 	}
-	if got := auditActions(t, s, ok.ID, "hook"); len(got) != 1 {
-		t.Errorf("hook audit = %v, want one entry committed with the tenant", got)
+	if got := auditActions(t, s, ok.ID, "tx"); len(got) != 1 {
+		t.Errorf("audit = %v, want one entry committed with the tenant", got)
 	}
-	if !reflect.DeepEqual(seen, []string{"Fine", "Refused"}) {
-		t.Errorf("hook saw %v", seen)
-	}
-	s.SetTenantCreateHook(nil)
-	newTenant(t, s, "After")
+	err = s.Write(ctx, func(tx *Tx) error { _, err := tx.CreateTenant(ctx, " fine "); return err })
+	wantCode(t, "duplicate name in another case", err, controlplane.ECONFLICT)
+	err = s.Write(ctx, func(tx *Tx) error { _, err := tx.CreateTenant(ctx, "  "); return err })
+	wantCode(t, "blank name", err, controlplane.EINVALID)
 }
 
 func testAccounts(t *testing.T, e *env) {

@@ -10,6 +10,8 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
+
+	"github.com/sitepulse/sitepulse/internal/logfilter"
 )
 
 // migrateRiver applies River's own migrations (its job, queue and leader
@@ -91,23 +93,5 @@ func (s *Store) logRiverMigrations(res *rivermigrate.MigrateResult) {
 // riverLogger is River's migrator logger: the store's, at warn and above,
 // since River logs every step at info.
 func (s *Store) riverLogger() *slog.Logger {
-	return slog.New(minLevel{s.log.Handler(), slog.LevelWarn})
-}
-
-// minLevel drops records below level.
-type minLevel struct {
-	slog.Handler
-	level slog.Level
-}
-
-func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= h.level && h.Handler.Enabled(ctx, l)
-}
-
-func (h minLevel) WithAttrs(as []slog.Attr) slog.Handler {
-	return minLevel{h.Handler.WithAttrs(as), h.level}
-}
-
-func (h minLevel) WithGroup(name string) slog.Handler {
-	return minLevel{h.Handler.WithGroup(name), h.level}
+	return slog.New(logfilter.MinLevel(s.log.Handler(), slog.LevelWarn))
 }

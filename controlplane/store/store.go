@@ -65,8 +65,6 @@ type Store struct {
 	// dummyHash is checked when a login names no user, so that an unknown
 	// email costs as much time as a wrong password.
 	dummyHash string
-	// tenantHook runs in CreateTenant's transaction (SetTenantCreateHook).
-	tenantHook TenantCreateHook
 }
 
 // Open connects to the database chosen by o and applies pending

@@ -20,23 +20,32 @@ func scanTenant(sc interface{ Scan(...any) error }) (controlplane.Tenant, error)
 	return t, err
 }
 
-// CreateTenant adds a tenant in status pending; its provisioning job
-// activates it (ActivateTenant). EINVALID for a blank name, ECONFLICT if
-// another tenant has the same name in any letter case.
+// CreateTenant adds a tenant in status pending in a transaction of its
+// own. Production creates tenants through provisioning, which uses
+// Tx.CreateTenant to commit the tenant with its activation job; this one
+// is for tools and tests that need a tenant row and nothing else.
 func (s *Store) CreateTenant(ctx context.Context, name string) (controlplane.Tenant, error) {
+	var t controlplane.Tenant
+	err := s.Write(ctx, func(tx *Tx) (err error) {
+		t, err = tx.CreateTenant(ctx, name)
+		return err
+	})
+	return t, err
+}
+
+// CreateTenant adds a tenant in status pending; its activation job makes
+// it active (ActivateTenant). EINVALID for a blank name, ECONFLICT if
+// another tenant has the same name in any letter case.
+func (tx *Tx) CreateTenant(ctx context.Context, name string) (controlplane.Tenant, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || len(name) > protocol.MaxFieldLen {
 		return controlplane.Tenant{}, controlplane.Errorf(controlplane.EINVALID, "tenant name must be 1 to %d bytes", protocol.MaxFieldLen)
 	}
-	t, err := write(ctx, s, func(tx *dbtx) (controlplane.Tenant, error) {
-		t, err := scanTenant(tx.queryRow(ctx,
-			`INSERT INTO tenants (name, status, created_at) VALUES ($1, $2, $3) RETURNING `+tenantColumns,
-			name, controlplane.TenantPending, tx.now))
-		if err != nil {
-			return t, err
-		}
-		return t, s.runTenantHook(ctx, tx, t)
-	})
+	// The unique index decides, not a check before the insert: two
+	// concurrent creations cannot both pass it.
+	t, err := scanTenant(tx.t.queryRow(ctx,
+		`INSERT INTO tenants (name, status, created_at) VALUES ($1, $2, $3) RETURNING `+tenantColumns,
+		name, controlplane.TenantPending, tx.t.now))
 	if isUniqueViolation(err) {
 		return controlplane.Tenant{}, controlplane.Errorf(controlplane.ECONFLICT, "a tenant named %q exists", name)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/sitepulse/sitepulse/controlplane"
@@ -65,27 +64,6 @@ func (tx *Tx) Routers(ctx context.Context, scope int64) ([]controlplane.Router, 
 		w.add("tenant_id = ?", scope)
 	}
 	return queryAll(ctx, tx.t, scanRouter, `SELECT `+routerColumns+` FROM routers`+w.sql()+` ORDER BY tenant_id, name, id`, w.args...)
-}
-
-// TenantCreateHook runs inside CreateTenant's transaction, after the
-// tenant row is inserted: provisioning enqueues the tenant's activation job
-// there, so that a pending tenant always has its job. An error aborts the
-// creation.
-type TenantCreateHook func(ctx context.Context, tx *Tx, t controlplane.Tenant) error
-
-// SetTenantCreateHook installs h (nil removes it). Call it before serving
-// requests; it is not synchronized with CreateTenant.
-func (s *Store) SetTenantCreateHook(h TenantCreateHook) { s.tenantHook = h }
-
-// runTenantHook calls the installed TenantCreateHook, if any.
-func (s *Store) runTenantHook(ctx context.Context, t *dbtx, tn controlplane.Tenant) error {
-	if s.tenantHook == nil {
-		return nil
-	}
-	if err := s.tenantHook(ctx, &Tx{t: t}, tn); err != nil {
-		return fmt.Errorf("tenant create hook: %w", err)
-	}
-	return nil
 }
 
 // noRows maps sql.ErrNoRows to ENOTFOUND for what/id.

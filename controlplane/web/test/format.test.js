@@ -13,7 +13,7 @@ import {
   toMillis,
 } from '../src/lib/format.js'
 
-test('maskPhone (controlplane/realtime MaskPhone)', () => {
+test('maskPhone (controlplane/fanout MaskPhone)', () => {
   const cases = [
     ['+254712345678', '+2547****678'], // the form ARCHITECTURE.md shows
     ['0712345678', '0712****678'],
@@ -26,7 +26,7 @@ test('maskPhone (controlplane/realtime MaskPhone)', () => {
   for (const [input, want] of cases) assert.equal(maskPhone(input), want, `maskPhone(${input})`)
 })
 
-test('maskEmail (controlplane/realtime MaskEmail)', () => {
+test('maskEmail (controlplane/fanout MaskEmail)', () => {
   const cases = [
     ['john@example.com', 'j***@example.com'],
     ['j@example.com', 'j***@example.com'],
@@ -39,7 +39,7 @@ test('maskEmail (controlplane/realtime MaskEmail)', () => {
 })
 
 test('maskIdentity equals the control plane broadcast masking', () => {
-  // Vectors produced by controlplane/realtime's maskIdentity (Go). A session
+  // Vectors produced by controlplane/fanout's maskIdentity (Go). A session
   // key masked here must equal the key a broadcast carries.
   const vectors = JSON.parse(readFileSync(new URL('./mask_vectors.json', import.meta.url), 'utf8'))
   assert.ok(vectors.length >= 20)

@@ -135,7 +135,7 @@ test('querySessions searches, filters and sorts', () => {
 
 test('a REST row (raw key) and broadcasts (masked key) are the same session', () => {
   const raw = session({ key: 'hotspot:+254712345678|AA:BB:CC:00:00:09|1772359200', user: '+254712345678', ros_id: '*2B' })
-  const masked = 'hotspot:+2547****678|AA:BB:CC:00:00:09|1772****200' // as controlplane/realtime broadcasts it
+  const masked = 'hotspot:+2547****678|AA:BB:CC:00:00:09|1772****200' // as controlplane/fanout broadcasts it
   const t = new SessionTable()
   t.load([raw])
   const row = t.get('r-1', masked)

@@ -2,7 +2,7 @@
 // under node --test.
 
 // Masking mirrors the control plane's broadcast masking
-// (controlplane/realtime/mask.go and fanout.go maskIdentity) byte for byte,
+// (controlplane/fanout/mask.go, maskIdentity included) byte for byte,
 // so that a value from a REST answer, masked here, equals the same value in a
 // broadcast, masked there. Session keys depend on it: broadcasts carry
 // masked keys, and a session must be the same row whichever source it came

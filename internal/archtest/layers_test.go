@@ -1,0 +1,137 @@
+package archtest
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+// adapterEdges lists, for each control-plane package below the domain
+// root, the other control-plane packages its non-test code may import.
+// Everything else an adapter needs comes from the root (controlplane:
+// domain types, errors, the bus) through small interfaces declared where
+// they are used, and the wiring of one adapter to another happens in
+// cmd/. A new edge is a design decision: add it here with its reason.
+var adapterEdges = map[string][]string{
+	// Provisioning composes store transactions (a command, its account
+	// state, its audit entry and its job commit together).
+	"controlplane/provisioning": {"controlplane/store", "controlplane/jobs"},
+	// The job runner keeps River's tables in the store's database and
+	// inserts jobs in the store's transactions.
+	"controlplane/jobs": {"controlplane/store"},
+	// The fan-out renders domain events onto the generic Pusher server.
+	"controlplane/fanout": {"controlplane/pusher"},
+	// Scale-out relays the fan-out's events between replicas' hubs.
+	"controlplane/cluster": {"controlplane/fanout", "controlplane/pusher"},
+}
+
+// wiring are the trees allowed to import any package: the mains and the
+// programs and suites that run the whole system.
+var wiring = []string{"cmd", "bench", "demo", "e2e", "chaos", "internal/archtest"}
+
+func isAdapter(rel string) bool {
+	return strings.HasPrefix(rel, "controlplane/")
+}
+
+// adapterOf returns the control-plane package rel belongs to
+// ("controlplane/cluster/clustertest" belongs to "controlplane/cluster").
+func adapterOf(rel string) string {
+	parts := strings.SplitN(rel, "/", 3)
+	if len(parts) < 2 {
+		return rel
+	}
+	return parts[0] + "/" + parts[1]
+}
+
+// STYLE.md: domain at the root, one package per outside thing below it,
+// imports in one direction. An adapter (api, ingest, broker, store, …)
+// imports the root and only the adapters adapterEdges allows, so that the
+// API and ingest take domain types, not the store's or provisioning's.
+func TestAdaptersDependOnTheDomainNotOnEachOther(t *testing.T) {
+	g := load(t)
+	seen := 0
+	for _, p := range g.own {
+		rel := g.rel(p.ImportPath)
+		if !isAdapter(rel) {
+			continue
+		}
+		seen++
+		self := adapterOf(rel)
+		for _, d := range p.Imports {
+			if !g.inModule(d) {
+				continue
+			}
+			drel := g.rel(d)
+			if !isAdapter(drel) || adapterOf(drel) == self {
+				continue
+			}
+			if !slices.Contains(adapterEdges[self], adapterOf(drel)) {
+				t.Errorf("%s imports %s: adapters depend on the domain (controlplane), not on each other; wire them in cmd/ or, if this edge is by design, add it to adapterEdges with its reason", rel, drel)
+			}
+		}
+	}
+	if seen == 0 {
+		t.Fatal("no control-plane adapter found")
+	}
+}
+
+// Only the mains wire: code outside cmd/ (and the whole-system programs)
+// never imports a control-plane adapter. The client, for one, speaks to
+// the control plane over HTTP with the domain's types only.
+func TestOnlyMainsWireAdapters(t *testing.T) {
+	g := load(t)
+	for _, p := range g.own {
+		rel := g.rel(p.ImportPath)
+		if isAdapter(rel) || rel == "controlplane" || slices.ContainsFunc(wiring, func(w string) bool { return under(rel, w) }) {
+			continue
+		}
+		for _, d := range p.Imports {
+			if g.inModule(d) && isAdapter(g.rel(d)) {
+				t.Errorf("%s imports %s: only cmd/ wires control-plane adapters; outside it use the domain package controlplane", rel, g.rel(d))
+			}
+		}
+	}
+}
+
+// The shared test kit is for tests: production code that imports it would
+// carry fake clocks and test databases into the binaries.
+func TestTestKitOnlyInTests(t *testing.T) {
+	g := load(t)
+	for _, p := range g.own {
+		rel := g.rel(p.ImportPath)
+		if under(rel, "internal/testkit") || under(rel, "internal/testpg") {
+			continue
+		}
+		for _, d := range p.Imports {
+			if g.inModule(d) && (under(g.rel(d), "internal/testkit") || under(g.rel(d), "internal/testpg")) {
+				t.Errorf("%s imports %s outside its tests", rel, g.rel(d))
+			}
+		}
+	}
+}
+
+// The control plane's client package is what the CLI, the demo, the
+// browser test and the benchmarks share; it imports the domain and the
+// wire contract only.
+func TestClientImportsOnlyTheDomain(t *testing.T) {
+	g := load(t)
+	found := false
+	for _, p := range g.own {
+		rel := g.rel(p.ImportPath)
+		if !under(rel, "client") {
+			continue
+		}
+		found = true
+		for _, d := range p.Deps {
+			if !g.inModule(d) {
+				continue
+			}
+			if drel := g.rel(d); drel != "controlplane" && drel != "protocol" && !under(drel, "client") {
+				t.Errorf("%s depends on %s: the client may use only controlplane (domain) and protocol", rel, drel)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no client package found")
+	}
+}
