@@ -20,32 +20,9 @@ import (
 	"github.com/sitepulse/sitepulse/controlplane/api"
 	"github.com/sitepulse/sitepulse/controlplane/provisioning"
 	"github.com/sitepulse/sitepulse/controlplane/store"
-	"github.com/sitepulse/sitepulse/internal/testpg"
+	"github.com/sitepulse/sitepulse/internal/testkit"
 	"github.com/sitepulse/sitepulse/protocol"
 )
-
-// clock is a settable clock for the login limiter; its zero value starts
-// at a fixed instant.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.t.IsZero() {
-		c.t = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	}
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.Now()
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // invalidations records RouterInvalidator calls.
 type invalidations struct {
@@ -72,29 +49,12 @@ type env struct {
 	server  *api.Server
 	http    *httptest.Server
 	bus     *controlplane.Bus
-	clock   *clock
+	clock   *testkit.Clock
 	inval   *invalidations
 	reg     *prometheus.Registry
-	logs    *syncBuffer
+	logs    *testkit.LogBuffer
 	tenants *provisioning.Service // creates and activates tenants
 	seq     map[string]uint64     // next event seq per router
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // offlineAgents is a provisioning publisher whose agents are never
@@ -109,17 +69,15 @@ func (offlineAgents) Connected(string) bool { return false }
 
 const publicMQTT = "tcp://mqtt.example.test:1883"
 
+// t0 is where every test's clock starts.
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
 // eachStore runs fn against a fresh SQLite store and a fresh PostgreSQL
-// database.
+// database, in parallel.
 func eachStore(t *testing.T, fn func(t *testing.T, e *env)) {
 	t.Helper()
-	t.Run("sqlite", func(t *testing.T) {
-		t.Parallel()
-		fn(t, newEnv(t, store.Options{DataDir: t.TempDir()}))
-	})
-	t.Run("postgres", func(t *testing.T) {
-		t.Parallel()
-		fn(t, newEnv(t, store.Options{DatabaseURL: testpg.NewDatabase(t)}))
+	testkit.EachDialectParallel(t, func(t *testing.T, db testkit.Database) {
+		fn(t, newEnv(t, store.Options{DataDir: db.Dir, DatabaseURL: db.URL}))
 	})
 }
 
@@ -133,7 +91,7 @@ func newEnv(t *testing.T, o store.Options) *env {
 		t.Fatalf("open store: %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
-	e := &env{t: t, store: st, bus: &controlplane.Bus{}, clock: &clock{}, inval: &invalidations{}, reg: prometheus.NewRegistry(), logs: &syncBuffer{}, seq: map[string]uint64{}}
+	e := &env{t: t, store: st, bus: &controlplane.Bus{}, clock: testkit.NewClock(t0), inval: &invalidations{}, reg: prometheus.NewRegistry(), logs: &testkit.LogBuffer{}, seq: map[string]uint64{}}
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	// Tenants are created and activated by the real provisioning service
 	// (its River jobs), started with a publisher that never reaches an

@@ -12,6 +12,7 @@ import (
 	"github.com/sitepulse/sitepulse/controlplane"
 	"github.com/sitepulse/sitepulse/controlplane/api"
 	"github.com/sitepulse/sitepulse/controlplane/store"
+	"github.com/sitepulse/sitepulse/internal/testkit"
 )
 
 func TestInvalidBodiesNameTheField(t *testing.T) {
@@ -85,7 +86,7 @@ func TestPanicRecoveryLoggingAndMetrics(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, store.Options{DataDir: t.TempDir()})
 	reg := prometheus.NewRegistry()
-	logs := &syncBuffer{}
+	logs := &testkit.LogBuffer{}
 	srv, err := api.New(api.Options{Store: panicky{e.store}, Registerer: reg, Logger: slogJSON(logs)})
 	if err != nil {
 		t.Fatal(err)

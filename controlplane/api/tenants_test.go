@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sitepulse/sitepulse/controlplane"
+	"github.com/sitepulse/sitepulse/internal/testkit"
 )
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
@@ -29,18 +30,11 @@ func TestCreateTenantCompletesAsynchronously(t *testing.T) {
 			t.Fatalf("Location %q", loc)
 		}
 
-		deadline := time.Now().Add(5 * time.Second)
-		for {
+		testkit.Eventually(t, 0, "the tenant activated by its job", func() bool {
 			var ten controlplane.Tenant
 			e.do("GET", loc, root, nil).want(t, http.StatusOK, &ten)
-			if ten.Status == controlplane.TenantActive {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("tenant still %s after 5 s", ten.Status)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+			return ten.Status == controlplane.TenantActive
+		})
 		select {
 		case c := <-sub.C:
 			tc, ok := c.(controlplane.TenantCreated)

@@ -1,7 +1,6 @@
 package provisioning
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,45 +14,9 @@ import (
 
 	"github.com/sitepulse/sitepulse/controlplane"
 	"github.com/sitepulse/sitepulse/controlplane/store"
-	"github.com/sitepulse/sitepulse/internal/testpg"
+	"github.com/sitepulse/sitepulse/internal/testkit"
 	"github.com/sitepulse/sitepulse/protocol"
 )
-
-// clock is a settable clock shared by the store and the service; its zero
-// value starts at a fixed instant. Every reading moves it on by a
-// microsecond (what the store keeps), so that events read in order get
-// distinct, ordered times as on a real clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.t.IsZero() {
-		c.t = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	}
-	c.t = c.t.Add(time.Microsecond)
-	return c.t
-}
-
-// idle waits until the dispatcher has no delivery scheduled or running.
-func (e *env) idle() {
-	e.t.Helper()
-	e.waitFor("the dispatcher idle", func() bool {
-		e.svc.disp.mu.Lock()
-		defer e.svc.disp.mu.Unlock()
-		return len(e.svc.disp.pending) == 0
-	})
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.Now()
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // fakeBroker records published commands; routers are disconnected until
 // connect. Ready at its zero value.
@@ -122,51 +85,43 @@ type env struct {
 	t     *testing.T
 	st    *store.Store
 	bus   *controlplane.Bus
-	clock *clock
+	clock *testkit.Clock
 	br    *fakeBroker
 	svc   *Service
 	reg   *prometheus.Registry
-	logs  *syncBuffer
+	logs  *testkit.LogBuffer
 	sub   *controlplane.Subscription
 
 	mu      sync.Mutex
 	changes []controlplane.Change
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// eachStore runs fn on SQLite and on PostgreSQL.
+// eachStore runs fn on SQLite and on PostgreSQL, in parallel.
 func eachStore(t *testing.T, fn func(t *testing.T, o store.Options)) {
-	t.Run("sqlite", func(t *testing.T) {
-		t.Parallel()
-		fn(t, store.Options{DataDir: t.TempDir()})
+	testkit.EachDialectParallel(t, func(t *testing.T, db testkit.Database) {
+		fn(t, store.Options{DataDir: db.Dir, DatabaseURL: db.URL})
 	})
-	t.Run("postgres", func(t *testing.T) {
-		t.Parallel()
-		fn(t, store.Options{DatabaseURL: testpg.NewDatabase(t)})
-	})
+}
+
+// newClock is the clock shared by a test's store and service: it starts at
+// a fixed instant and every reading moves it on by a microsecond (what the
+// store keeps), so that events read in order get distinct, ordered times.
+func newClock() *testkit.Clock {
+	c := testkit.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	c.SetStep(time.Microsecond)
+	return c
 }
 
 // newEnv opens a store and a service; start runs it (River included) on
 // the fake broker.
 func newEnv(t *testing.T, so store.Options, o Options, start bool) *env {
 	t.Helper()
-	e := &env{t: t, bus: &controlplane.Bus{}, clock: &clock{}, br: &fakeBroker{}, reg: prometheus.NewRegistry(), logs: &syncBuffer{}}
+	e := &env{t: t, bus: &controlplane.Bus{}, clock: newClock(), br: &fakeBroker{}, reg: prometheus.NewRegistry(), logs: &testkit.LogBuffer{}}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("logs:\n%s", e.logs.String())
+		}
+	})
 	so.Now, so.PasswordIterations = e.clock.Now, 1000
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -216,16 +171,11 @@ func (e *env) start() {
 	}
 }
 
-// waitFor polls cond until it holds or 10 s pass.
+// waitFor waits until cond holds (testkit.Eventually); a failed test
+// prints the service's logs (newEnv).
 func (e *env) waitFor(what string, cond func() bool) {
 	e.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("timed out waiting for %s\nlogs:\n%s", what, e.logs.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Eventually(e.t, 0, what, cond)
 }
 
 // commandEvents returns the statuses announced for command id, in order.
@@ -358,4 +308,14 @@ func (e *env) activationJobs(tenant int64) int {
 		e.t.Fatal(err)
 	}
 	return n
+}
+
+// idle waits until the dispatcher has no delivery scheduled or running.
+func (e *env) idle() {
+	e.t.Helper()
+	e.waitFor("the dispatcher idle", func() bool {
+		e.svc.disp.mu.Lock()
+		defer e.svc.disp.mu.Unlock()
+		return len(e.svc.disp.pending) == 0
+	})
 }

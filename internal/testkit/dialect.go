@@ -42,6 +42,16 @@ func EachDialect(t *testing.T, fn func(t *testing.T, db Database)) {
 	}
 }
 
+// EachDialectParallel is EachDialect with the two subtests run in
+// parallel (t.Parallel), for suites that mostly wait on round trips.
+func EachDialectParallel(t *testing.T, fn func(t *testing.T, db Database)) {
+	t.Helper()
+	EachDialect(t, func(t *testing.T, db Database) {
+		t.Parallel()
+		fn(t, db)
+	})
+}
+
 // PostgresConfigured reports whether a PostgreSQL test server is
 // configured, for suites that share one database among many cases and
 // create it once.

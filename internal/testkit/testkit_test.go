@@ -40,3 +40,12 @@ func TestLogBuffer(t *testing.T) {
 		t.Errorf("log = %q", l.String())
 	}
 }
+
+func TestClockStep(t *testing.T) {
+	c := NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	c.SetStep(time.Microsecond)
+	a, b := c.Now(), c.Now()
+	if !b.After(a) || b.Sub(a) != time.Microsecond {
+		t.Errorf("readings %v then %v, want one microsecond apart", a, b)
+	}
+}
