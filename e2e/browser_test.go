@@ -20,6 +20,7 @@ import (
 
 	"github.com/sitepulse/sitepulse/client"
 	"github.com/sitepulse/sitepulse/controlplane"
+	"github.com/sitepulse/sitepulse/internal/testkit"
 	"github.com/sitepulse/sitepulse/protocol"
 )
 
@@ -83,7 +84,7 @@ func TestDashboardInChromium(t *testing.T) {
 	api = api.WithToken(login.Token)
 	tenant, err := api.CreateTenant(ctx, "E2E Networks")
 	check(t, "create tenant", err)
-	poll(t, 10*time.Second, "tenant active", func() bool {
+	testkit.Eventually(t, 10*time.Second, "tenant active", func() bool {
 		ten, err := api.Tenant(ctx, tenant.ID)
 		check(t, "tenant", err)
 		return ten.Status == controlplane.TenantActive
@@ -102,7 +103,7 @@ func TestDashboardInChromium(t *testing.T) {
 			"--mqtt-url", "tcp://" + addrs.MQTT, "--data-dir", filepath.Join(tmp, "agent"), "--listen-addr", "",
 			"--counters-interval", "1s", "--resources-interval", "2s", "--shutdown-timeout", "3s"},
 		"SITEPULSE_ROUTER_PASSWORD="+routerPassword, "SITEPULSE_MQTT_SECRET="+enrolled.Secret)
-	poll(t, 20*time.Second, "router online with its sessions", func() bool {
+	testkit.Eventually(t, 20*time.Second, "router online with its sessions", func() bool {
 		r, err := api.Router(ctx, routerID)
 		check(t, "router", err)
 		p, err := api.Sessions(ctx, client.SessionQuery{RouterID: routerID})
@@ -365,18 +366,6 @@ func submatch(t *testing.T, line, expr string) string {
 		t.Fatalf("no %s in %q", expr, line)
 	}
 	return m[1]
-}
-
-// poll checks cond every 100 ms until it holds, failing after d.
-func poll(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, d)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // check fails the test, naming what, when a client call failed.

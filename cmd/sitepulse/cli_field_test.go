@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sitepulse/sitepulse/controlplane"
+	"github.com/sitepulse/sitepulse/internal/testkit"
 )
 
 // cliRun runs the sitepulse CLI in-process with stdin and returns its
@@ -110,7 +111,7 @@ func TestFieldCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	var page controlplane.Page[controlplane.Session]
-	waitFor(t, 5*time.Second, "the session listed", func() bool {
+	testkit.Eventually(t, 5*time.Second, "the session listed", func() bool {
 		out, err := run("", "sessions", "list", "--json", "--user", "cli-user")
 		return err == nil && json.Unmarshal([]byte(out), &page) == nil && page.Total == 1
 	})
@@ -124,7 +125,7 @@ func TestFieldCLI(t *testing.T) {
 		c := newCLI(&watchOut, io.Discard)
 		watchDone <- c.Run(watchCtx, []string{"sitepulse", "sessions", "watch", "--credentials", creds})
 	}()
-	waitFor(t, 5*time.Second, "the watch subscribed", func() bool {
+	testkit.Eventually(t, 5*time.Second, "the watch subscribed", func() bool {
 		_, ok := e.m.hub.Channel(channel("sessions", e.tenantA))
 		return ok
 	})
@@ -132,7 +133,7 @@ func TestFieldCLI(t *testing.T) {
 	if err != nil || !strings.Contains(out, "succeeded") {
 		t.Fatalf("kick: %v\n%s", err, out)
 	}
-	waitFor(t, 30*time.Second, "the watch showing the kicked session's end", func() bool {
+	testkit.Eventually(t, 30*time.Second, "the watch showing the kicked session's end", func() bool {
 		o := watchOut.String()
 		return strings.Contains(o, "Ended") && strings.Contains(o, "kicked")
 	})

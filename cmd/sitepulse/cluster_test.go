@@ -18,6 +18,7 @@ import (
 	"github.com/sitepulse/sitepulse/controlplane/cluster/clustertest"
 	"github.com/sitepulse/sitepulse/controlplane/fanout"
 	"github.com/sitepulse/sitepulse/controlplane/pusher"
+	"github.com/sitepulse/sitepulse/internal/testkit"
 	"github.com/sitepulse/sitepulse/internal/testpg"
 	"github.com/sitepulse/sitepulse/protocol"
 )
@@ -169,7 +170,7 @@ func TestScaleOutTwoReplicas(t *testing.T) {
 			t.Fatal(tok.Error())
 		}
 	}
-	waitFor(t, 15*time.Second, "all four batches applied", func() bool {
+	testkit.Eventually(t, 15*time.Second, "all four batches applied", func() bool {
 		r, err := st.GetRouter(ctx, 0, rt.ID)
 		return err == nil && r.LastSeq == 4
 	})
@@ -206,7 +207,7 @@ func TestScaleOutTwoReplicas(t *testing.T) {
 		}
 		return 0
 	}
-	waitFor(t, 10*time.Second, "the duplicate batch handled", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the duplicate batch handled", func() bool {
 		return applied(a, "sitepulse_ingest_batches_applied_total")+applied(b, "sitepulse_ingest_batches_applied_total") == 5
 	})
 	na, nb := applied(a, "sitepulse_ingest_batches_applied_total"), applied(b, "sitepulse_ingest_batches_applied_total")

@@ -15,6 +15,7 @@ import (
 	"github.com/sitepulse/sitepulse/agent"
 	"github.com/sitepulse/sitepulse/controlplane"
 	"github.com/sitepulse/sitepulse/controlplane/store"
+	"github.com/sitepulse/sitepulse/internal/testkit"
 	"github.com/sitepulse/sitepulse/sim"
 )
 
@@ -60,20 +61,6 @@ func (c *testClient) call(method, path string, body, out any) int {
 	return res.StatusCode
 }
 
-// waitFor polls cond every 10 ms until it holds or d has passed, and
-// returns how long it took.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > d {
-			t.Fatalf("%s: not within %v", what, d)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return time.Since(start)
-}
-
 // site is a running control plane with one tenant, one enrolled router
 // (a simulator) and the real agent connected to both.
 type site struct {
@@ -113,7 +100,7 @@ func startSiteOn(t *testing.T, db Config) *site {
 	if code := c.call("POST", "/api/v1/tenants", map[string]string{"name": "Kilimani WiFi"}, &acc); code != http.StatusAccepted {
 		t.Fatalf("create tenant: %d", code)
 	}
-	waitFor(t, 5*time.Second, "tenant active", func() bool {
+	testkit.Eventually(t, 5*time.Second, "tenant active", func() bool {
 		var ten controlplane.Tenant
 		c.call("GET", fmt.Sprintf("/api/v1/tenants/%d", acc.ID), nil, &ten)
 		return ten.Status == controlplane.TenantActive
@@ -138,7 +125,7 @@ func startSiteOn(t *testing.T, db Config) *site {
 
 	st := &site{m: m, c: c, router: rt, routerID: rid, tenantID: acc.ID, dataDir: dir, secret: enrolled.Secret}
 	st.startAgent(t, ctx, t.TempDir())
-	waitFor(t, 10*time.Second, "router online with identity", func() bool {
+	testkit.Eventually(t, 10*time.Second, "router online with identity", func() bool {
 		var r controlplane.Router
 		c.call("GET", "/api/v1/routers/"+rid, nil, &r)
 		return r.Status == controlplane.RouterOnline && r.RouterConnected && r.Identity == "kilimani-core"
@@ -209,7 +196,7 @@ func testEndToEnd(t *testing.T, s *site) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	took := waitFor(t, time.Second, "alice's hotspot session visible through the API", func() bool {
+	took := testkit.Eventually(t, time.Second, "alice's hotspot session visible through the API", func() bool {
 		return s.sessions(url.Values{"user": {"alice"}, "kind": {"hotspot"}}).Total == 1
 	})
 	t.Logf("hotspot login visible after %v", took)
@@ -217,7 +204,7 @@ func testEndToEnd(t *testing.T, s *site) {
 	if _, err := s.router.LoginPPP("bob", "AA:BB:CC:DD:EE:02", "10.0.0.2"); err != nil {
 		t.Fatal(err)
 	}
-	took = waitFor(t, time.Second, "bob's PPPoE session visible through the API", func() bool {
+	took = testkit.Eventually(t, time.Second, "bob's PPPoE session visible through the API", func() bool {
 		p := s.sessions(url.Values{"router_id": {s.routerID}, "kind": {"pppoe"}})
 		return p.Total == 1 && p.Data[0].User == "bob" && p.Data[0].TenantID == s.tenantID
 	})
@@ -226,7 +213,7 @@ func testEndToEnd(t *testing.T, s *site) {
 	if err := s.router.Logout(aliceID); err != nil {
 		t.Fatal(err)
 	}
-	took = waitFor(t, time.Second, "alice moved to history", func() bool {
+	took = testkit.Eventually(t, time.Second, "alice moved to history", func() bool {
 		if s.sessions(url.Values{"user": {"alice"}}).Total != 0 {
 			return false
 		}
@@ -248,7 +235,7 @@ func testEndToEnd(t *testing.T, s *site) {
 	if code := s.c.call("POST", "/api/v1/routers/"+s.routerID+"/rotate-secret", nil, &rotated); code != http.StatusOK {
 		t.Fatalf("rotate: %d", code)
 	}
-	waitFor(t, 5*time.Second, "agent offline after rotation", func() bool {
+	testkit.Eventually(t, 5*time.Second, "agent offline after rotation", func() bool {
 		return s.routerStatus() == controlplane.RouterOffline
 	})
 }
@@ -276,7 +263,7 @@ func TestAgentReinstall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "alice online after 10 earlier sessions", func() bool {
+	testkit.Eventually(t, 5*time.Second, "alice online after 10 earlier sessions", func() bool {
 		var h controlplane.Page[controlplane.SessionRecord]
 		s.c.call("GET", "/api/v1/sessions/history?user=alice", nil, &h)
 		return h.Total == 10 && s.sessions(url.Values{"user": {"alice"}}).Total == 1
@@ -295,7 +282,7 @@ func TestAgentReinstall(t *testing.T) {
 	if _, err := s.router.LoginHotspot("carol", "AA:BB:CC:DD:EE:03", "10.5.50.11"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "carol online and alice ended by the new agent's snapshot", func() bool {
+	testkit.Eventually(t, 5*time.Second, "carol online and alice ended by the new agent's snapshot", func() bool {
 		return s.sessions(url.Values{"user": {"carol"}}).Total == 1 && s.sessions(url.Values{"user": {"alice"}}).Total == 0
 	})
 	var audit struct{ Data []controlplane.AuditEntry }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sitepulse/sitepulse/controlplane"
+	"github.com/sitepulse/sitepulse/internal/testkit"
 )
 
 // TestEchoSeesSimulatorLogin runs the real laravel-echo and pusher-js
@@ -46,7 +47,7 @@ func TestEchoSeesSimulatorLogin(t *testing.T) {
 	if code := s.c.call("POST", "/api/v1/tenants", map[string]string{"name": "Other ISP"}, &acc); code != http.StatusAccepted {
 		t.Fatalf("create tenant: %d", code)
 	}
-	waitFor(t, 5*time.Second, "second tenant active", func() bool {
+	testkit.Eventually(t, 5*time.Second, "second tenant active", func() bool {
 		var ten controlplane.Tenant
 		s.c.call("GET", fmt.Sprintf("/api/v1/tenants/%d", acc.ID), nil, &ten)
 		return ten.Status == controlplane.TenantActive

@@ -15,7 +15,7 @@ import (
 	"github.com/sitepulse/sitepulse/agent"
 	"github.com/sitepulse/sitepulse/controlplane"
 	"github.com/sitepulse/sitepulse/controlplane/provisioning"
-	"github.com/sitepulse/sitepulse/internal/testpg"
+	"github.com/sitepulse/sitepulse/internal/testkit"
 	"github.com/sitepulse/sitepulse/protocol"
 	"github.com/sitepulse/sitepulse/sim"
 )
@@ -39,11 +39,8 @@ type provEnv struct {
 
 // eachDialect runs fn on SQLite and on PostgreSQL.
 func eachDialect(t *testing.T, fn func(t *testing.T, c Config)) {
-	t.Run("sqlite", func(t *testing.T) {
-		fn(t, Config{DataDir: t.TempDir()})
-	})
-	t.Run("postgres", func(t *testing.T) {
-		fn(t, Config{DatabaseURL: testpg.NewDatabase(t)})
+	testkit.EachDialect(t, func(t *testing.T, db testkit.Database) {
+		fn(t, Config{DataDir: db.Dir, DatabaseURL: db.URL})
 	})
 }
 
@@ -72,7 +69,7 @@ func (e *provEnv) tenant(name string) int64 {
 	if code := e.root.call("POST", "/api/v1/tenants", map[string]string{"name": name}, &acc); code != http.StatusAccepted {
 		e.t.Fatalf("create tenant: %d", code)
 	}
-	waitFor(e.t, 10*time.Second, "tenant "+name+" active", func() bool {
+	testkit.Eventually(e.t, 10*time.Second, "tenant "+name+" active", func() bool {
 		var ten controlplane.Tenant
 		e.root.call("GET", fmt.Sprintf("/api/v1/tenants/%d", acc.ID), nil, &ten)
 		return ten.Status == controlplane.TenantActive
@@ -183,7 +180,7 @@ func (sr *siteRouter) status(c *testClient) controlplane.Router {
 
 func (sr *siteRouter) waitOnline(d time.Duration) {
 	sr.e.t.Helper()
-	waitFor(sr.e.t, d, "router "+sr.id+" online", func() bool {
+	testkit.Eventually(sr.e.t, d, "router "+sr.id+" online", func() bool {
 		r := sr.status(sr.e.root)
 		return r.Status == controlplane.RouterOnline && r.RouterConnected
 	})
@@ -191,7 +188,7 @@ func (sr *siteRouter) waitOnline(d time.Duration) {
 
 func (sr *siteRouter) waitOffline() {
 	sr.e.t.Helper()
-	waitFor(sr.e.t, 10*time.Second, "router "+sr.id+" offline", func() bool {
+	testkit.Eventually(sr.e.t, 10*time.Second, "router "+sr.id+" offline", func() bool {
 		return sr.status(sr.e.root).Status == controlplane.RouterOffline
 	})
 }
@@ -231,7 +228,7 @@ func (c *testClient) getCommand(id string) controlplane.Command {
 func (c *testClient) waitCommand(id string, d time.Duration) controlplane.Command {
 	c.t.Helper()
 	var cmd controlplane.Command
-	waitFor(c.t, d, "command "+id+" final", func() bool {
+	testkit.Eventually(c.t, d, "command "+id+" final", func() bool {
 		cmd = c.getCommand(id)
 		return cmd.Status.Final()
 	})
@@ -307,7 +304,7 @@ func TestProvisioningHotspotUserAndKick(t *testing.T) {
 			t.Errorf("users channel: %s %s", f.Event, f.Data)
 		}
 		var acct controlplane.Account
-		waitFor(t, 5*time.Second, "account synced", func() bool {
+		testkit.Eventually(t, 5*time.Second, "account synced", func() bool {
 			e.tech.call("GET", fmt.Sprintf("/api/v1/accounts/%d", created.Account.ID), nil, &acct)
 			return len(acct.Routers) == 1 && acct.Routers[0].State == controlplane.SyncSynced
 		})
@@ -325,7 +322,7 @@ func TestProvisioningHotspotUserAndKick(t *testing.T) {
 		if _, err := sr.sim.LoginHotspot("walkin-7", "AA:BB:CC:00:07:01", "10.5.50.77"); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 5*time.Second, "walkin-7's session visible", func() bool {
+		testkit.Eventually(t, 5*time.Second, "walkin-7's session visible", func() bool {
 			var p controlplane.Page[controlplane.Session]
 			e.tech.call("GET", "/api/v1/sessions?user=walkin-7", nil, &p)
 			return p.Total == 1
@@ -344,7 +341,7 @@ func TestProvisioningHotspotUserAndKick(t *testing.T) {
 			}
 		}
 		var h controlplane.Page[controlplane.SessionRecord]
-		waitFor(t, 5*time.Second, "kicked session in history", func() bool {
+		testkit.Eventually(t, 5*time.Second, "kicked session in history", func() bool {
 			e.tech.call("GET", "/api/v1/sessions/history?user=walkin-7", nil, &h)
 			return h.Total == 1
 		})
@@ -406,7 +403,7 @@ func TestProvisioningOfflineAgent(t *testing.T) {
 		if err := e.m.broker.PublishCommand(context.Background(), wire); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 10*time.Second, "the duplicate answered", func() bool {
+		testkit.Eventually(t, 10*time.Second, "the duplicate answered", func() bool {
 			return commandResults(t, e.m, "duplicate") > dupBefore
 		})
 		if got := e.tech.getCommand(late.ID); got.Status != controlplane.CommandSucceeded {
@@ -578,7 +575,7 @@ func TestProvisioningBulk50(t *testing.T) {
 			}
 			return n
 		}
-		waitFor(t, 60*time.Second, "the online routers' results", func() bool {
+		testkit.Eventually(t, 60*time.Second, "the online routers' results", func() bool {
 			return byStatus()[controlplane.CommandSucceeded] == total-offline
 		})
 		if got := byStatus()[controlplane.CommandQueued]; got != offline {
@@ -587,7 +584,7 @@ func TestProvisioningBulk50(t *testing.T) {
 		for _, sr := range routers[:offline] {
 			sr.start()
 		}
-		waitFor(t, 60*time.Second, "every router's result", func() bool {
+		testkit.Eventually(t, 60*time.Second, "every router's result", func() bool {
 			return byStatus()[controlplane.CommandSucceeded] == total
 		})
 		for _, sr := range routers {
@@ -618,7 +615,7 @@ func TestProvisioningAccountExpiry(t *testing.T) {
 		if _, err := sr.sim.LoginHotspot("day-pass", "AA:BB:CC:00:0D:01", "10.5.50.44"); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 10*time.Second, "the account expired, disabled on the router and its session kicked", func() bool {
+		testkit.Eventually(t, 10*time.Second, "the account expired, disabled on the router and its session kicked", func() bool {
 			var a controlplane.Account
 			e.tech.call("GET", fmt.Sprintf("/api/v1/accounts/%d", res.Account.ID), nil, &a)
 			disabled := false
@@ -629,7 +626,7 @@ func TestProvisioningAccountExpiry(t *testing.T) {
 				disabled && len(sr.sim.HotspotActive()) == 0
 		})
 		var h controlplane.Page[controlplane.SessionRecord]
-		waitFor(t, 5*time.Second, "the kicked session in history", func() bool {
+		testkit.Eventually(t, 5*time.Second, "the kicked session in history", func() bool {
 			e.tech.call("GET", "/api/v1/sessions/history?user=day-pass", nil, &h)
 			return h.Total == 1 && h.Data[0].EndReason == protocol.EndKicked
 		})

@@ -57,6 +57,15 @@ type env struct {
 	seq     map[string]uint64     // next event seq per router
 }
 
+// runJobs starts the provisioning service's River workers, with a
+// publisher that never reaches an agent: API tests deliver no commands.
+func (e *env) runJobs() {
+	e.t.Helper()
+	if err := e.tenants.Start(context.Background(), offlineAgents{}); err != nil {
+		e.t.Fatalf("provisioning start: %v", err)
+	}
+}
+
 // offlineAgents is a provisioning publisher whose agents are never
 // connected, so nothing is ever published.
 type offlineAgents struct{}
@@ -93,15 +102,13 @@ func newEnv(t *testing.T, o store.Options) *env {
 	t.Cleanup(func() { st.Close() })
 	e := &env{t: t, store: st, bus: &controlplane.Bus{}, clock: testkit.NewClock(t0), inval: &invalidations{}, reg: prometheus.NewRegistry(), logs: &testkit.LogBuffer{}, seq: map[string]uint64{}}
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	// Tenants are created and activated by the real provisioning service
-	// (its River jobs), started with a publisher that never reaches an
-	// agent: these tests deliver no commands.
+	// Tenants are created by the real provisioning service (tenant and
+	// activation job in one transaction). Its River workers start only in
+	// the tests that watch the activation (runJobs): starting River in
+	// every case would cost more than the API calls under test.
 	e.tenants, err = provisioning.New(provisioning.Options{Store: st, Bus: e.bus, Logger: logger, DisablePeriodic: true, JobPollInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatalf("provisioning.New: %v", err)
-	}
-	if err := e.tenants.Start(ctx, offlineAgents{}); err != nil {
-		t.Fatalf("provisioning start: %v", err)
 	}
 	t.Cleanup(func() { e.tenants.Close(context.Background()) })
 	e.server, err = api.New(api.Options{

@@ -15,6 +15,7 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 func TestCreateTenantCompletesAsynchronously(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, e *env) {
+		e.runJobs()
 		_, root := e.user(0, controlplane.RoleSystemAdmin, "root@sitepulse.test")
 		sub := e.bus.Subscribe(16)
 		defer sub.Close()
