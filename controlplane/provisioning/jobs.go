@@ -88,7 +88,7 @@ func (s *Service) newRiver() (*jobs.Client, error) {
 	jobs.Add(ws, func(ctx context.Context, j *river.Job[tenantActivateArgs]) error {
 		return s.activateTenant(ctx, j.Args.TenantID, j.Attempt)
 	})
-	s.sweeps().Register(ws)
+	s.maint.Register(ws)
 
 	n := jobs.DefaultWorkers(s.st.Dialect(), s.opts.Workers)
 	cfg := jobs.Config{
@@ -112,7 +112,7 @@ func (s *Service) periodicJobs() []*river.PeriodicJob {
 	return append([]*river.PeriodicJob{
 		jobs.Every(s.opts.SweepInterval, sweepArgs{}),
 		jobs.Every(s.opts.AccountInterval, accountExpiryArgs{}),
-	}, maintenance.Periodic(s.opts.StaleInterval, s.opts.PruneInterval, s.opts.RollupInterval, s.opts.HistoryRetention)...)
+	}, s.maint.Periodic(s.opts.StaleInterval, s.opts.PruneInterval, s.opts.RollupInterval)...)
 }
 
 // insertTx enqueues jobs in the store transaction tx.

@@ -6,9 +6,9 @@ import (
 	"github.com/sitepulse/sitepulse/controlplane/jobs/maintenance"
 )
 
-// sweeps returns the maintenance sweeps with the service's store, clock,
+// newSweeps returns the maintenance sweeps with the service's store, clock,
 // bus, options and counters.
-func (s *Service) sweeps() *maintenance.Sweeps {
+func (s *Service) newSweeps() *maintenance.Sweeps {
 	return maintenance.New(maintenance.Options{
 		Store: s.st, Logger: s.log, Now: s.now, Publish: s.publish,
 		StaleAfter: s.opts.StaleAfter, HistoryRetention: s.opts.HistoryRetention,
@@ -20,18 +20,18 @@ func (s *Service) sweeps() *maintenance.Sweeps {
 // longer than Options.StaleAfter and returns how many it ended
 // (maintenance.Sweeps.EndStaleSessions).
 func (s *Service) EndStaleSessions(ctx context.Context) (int, error) {
-	return s.sweeps().EndStaleSessions(ctx)
+	return s.maint.EndStaleSessions(ctx)
 }
 
 // PruneHistory deletes session history older than
 // Options.HistoryRetention and returns how many rows it deleted
 // (maintenance.Sweeps.PruneHistory).
 func (s *Service) PruneHistory(ctx context.Context) (int, error) {
-	return s.sweeps().PruneHistory(ctx)
+	return s.maint.PruneHistory(ctx)
 }
 
 // RollupStats recomputes the hourly stats of the current and the two
 // previous hours (maintenance.Sweeps.RollupStats).
 func (s *Service) RollupStats(ctx context.Context) (int, error) {
-	return s.sweeps().RollupStats(ctx)
+	return s.maint.RollupStats(ctx)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/sitepulse/sitepulse/controlplane"
+	"github.com/sitepulse/sitepulse/controlplane/jobs/maintenance"
 	"github.com/sitepulse/sitepulse/controlplane/store"
 	"github.com/sitepulse/sitepulse/protocol"
 )
@@ -104,6 +105,7 @@ type Service struct {
 	m     *metrics
 	river *river.Client[*sql.Tx]
 	disp  *dispatcher
+	maint *maintenance.Sweeps
 
 	mu      sync.Mutex
 	pub     Publisher
@@ -158,6 +160,7 @@ func New(o Options) (*Service, error) {
 		m:    m,
 	}
 	s.disp = newDispatcher(s)
+	s.maint = s.newSweeps()
 	if s.river, err = s.newRiver(); err != nil {
 		return nil, fmt.Errorf("provisioning: %w", err)
 	}

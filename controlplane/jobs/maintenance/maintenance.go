@@ -143,10 +143,10 @@ func (m *Sweeps) Register(ws *river.Workers) {
 
 // Periodic returns the sweeps' schedules: the stale-session sweep every
 // stale, the roll-up every rollup, and the history pruning every prune
-// unless retention is negative (history kept forever).
-func Periodic(stale, prune, rollup, retention time.Duration) []*river.PeriodicJob {
+// unless Options.HistoryRetention keeps history forever (negative).
+func (m *Sweeps) Periodic(stale, prune, rollup time.Duration) []*river.PeriodicJob {
 	ps := []*river.PeriodicJob{jobs.Every(stale, staleArgs{}), jobs.Every(rollup, rollupArgs{})}
-	if retention > 0 {
+	if m.o.HistoryRetention > 0 {
 		ps = append(ps, jobs.Every(prune, pruneArgs{}))
 	}
 	return ps
