@@ -268,21 +268,17 @@ func (s *Server) public(h handlerFunc) http.HandlerFunc {
 // valid token and otherwise passes the principal in the context; an error
 // the handler returns is answered with writeError.
 func (s *Server) authed(h authedFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+	return s.public(func(w http.ResponseWriter, r *http.Request) error {
 		p, err := s.Authenticate(r)
 		if err != nil {
 			if controlplane.ErrorCode(err) == controlplane.EUNAUTHORIZED {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="sitepulse"`)
 			}
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		if ri, ok := r.Context().Value(requestKey).(*requestInfo); ok {
 			ri.userID = p.UserID
 		}
-		r = r.WithContext(context.WithValue(r.Context(), principalKey, p))
-		if err := h(w, r, p); err != nil {
-			s.writeError(w, r, err)
-		}
-	}
+		return h(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)), p)
+	})
 }
