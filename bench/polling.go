@@ -15,6 +15,7 @@ import (
 	"github.com/sitepulse/sitepulse/agent"
 	"github.com/sitepulse/sitepulse/bench/harness"
 	"github.com/sitepulse/sitepulse/client"
+	"github.com/sitepulse/sitepulse/controlplane"
 	"github.com/sitepulse/sitepulse/controlplane/fanout"
 	"github.com/sitepulse/sitepulse/sim"
 )
@@ -81,7 +82,7 @@ func benchPolling(e *env) error {
 	defer func() { cancel(); wg.Wait(); a.Close() }()
 	base := "http://" + srv.HTTPAddr
 	if err := harness.WaitFor(ctx, 30*time.Second, "sessions ingested", func() bool {
-		rows, err := srv.API(fx.Token).AllSessions(ctx, client.SessionQuery{})
+		rows, err := srv.API(fx.Token).AllSessions(ctx, 0, controlplane.SessionFilter{})
 		return err == nil && len(rows) >= 150
 	}); err != nil {
 		return err

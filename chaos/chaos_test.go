@@ -155,7 +155,7 @@ func runClient(ctx context.Context, t *testing.T, srv *harness.Server, token str
 			v.mu.Lock()
 			v.lenientTill = time.Now().Add(time.Hour) // lenient while in flight
 			v.mu.Unlock()
-			rows, err := srv.API(token).AllSessions(ctx, client.SessionQuery{})
+			rows, err := srv.API(token).AllSessions(ctx, 0, controlplane.SessionFilter{})
 			if err != nil {
 				return false
 			}
@@ -335,7 +335,7 @@ func TestChaos(t *testing.T) {
 
 	// Wait for every initial session in the store before breaking things.
 	if err := harness.WaitFor(ctx, 60*time.Second, "initial sessions in the store", func() bool {
-		rows, err := srv.API(fx.Token).AllSessions(ctx, client.SessionQuery{})
+		rows, err := srv.API(fx.Token).AllSessions(ctx, 0, controlplane.SessionFilter{})
 		return err == nil && len(rows) >= len(initial)
 	}); err != nil {
 		t.Fatal(err)
@@ -471,10 +471,10 @@ func TestChaos(t *testing.T) {
 	var hist []controlplane.SessionRecord
 	caughtUp := harness.WaitFor(ctx, m.quiesceIn, "store matches the simulator", func() bool {
 		var err error
-		if live, err = srv.API(fx.Token).AllSessions(ctx, client.SessionQuery{}); err != nil {
+		if live, err = srv.API(fx.Token).AllSessions(ctx, 0, controlplane.SessionFilter{}); err != nil {
 			return false
 		}
-		if hist, err = srv.API(fx.Token).AllHistory(ctx, client.SessionQuery{}); err != nil {
+		if hist, err = srv.API(fx.Token).AllHistory(ctx, 0, controlplane.HistoryFilter{}); err != nil {
 			return false
 		}
 		return len(live) == len(final) && len(hist) >= len(ended)-len(unobservable)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/sitepulse/sitepulse/controlplane"
 	"github.com/sitepulse/sitepulse/controlplane/fanout"
 	"github.com/sitepulse/sitepulse/controlplane/pusher"
+	"github.com/sitepulse/sitepulse/protocol"
 )
 
 // TestErrorAnswers checks that error answers become *client.Error with
@@ -202,5 +204,36 @@ func TestRealtimePrivateNeedsAuthorizer(t *testing.T) {
 	}
 	if err := rt.SubscribeWait(ctx, "public-news"); err != nil {
 		t.Errorf("public channel: %v", err)
+	}
+}
+
+// TestListQueries: the list methods send the domain filter's fields as
+// the query parameters the API reads, and leave out zero ones.
+func TestListQueries(t *testing.T) {
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.URL.RequestURI())
+		w.Write([]byte(`{"data":[],"total":0}`))
+	}))
+	defer srv.Close()
+	c := client.New(srv.URL, client.Options{})
+	ctx := context.Background()
+	from := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	if _, err := c.Sessions(ctx, 7, controlplane.SessionFilter{RouterID: "r1", Kind: protocol.KindPPPoE, Limit: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.History(ctx, 0, controlplane.HistoryFilter{User: "ann", From: from, Offset: 10}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Commands(ctx, 0, controlplane.CommandFilter{BulkID: "b1", Status: controlplane.CommandFailed, AccountID: 3}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"/api/v1/sessions?kind=pppoe&limit=5&router_id=r1&tenant_id=7",
+		"/api/v1/sessions/history?from=2026-03-01T12%3A00%3A00Z&offset=10&user=ann",
+		"/api/v1/commands?account_id=3&bulk_id=b1&status=failed",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("requests\n%q\nwant\n%q", got, want)
 	}
 }

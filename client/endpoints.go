@@ -7,9 +7,9 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sitepulse/sitepulse/controlplane"
-	"github.com/sitepulse/sitepulse/protocol"
 )
 
 // maxPage is the largest limit the API accepts; the All* methods read
@@ -109,79 +109,63 @@ func (c *Client) Router(ctx context.Context, routerID string) (controlplane.Rout
 	return res, err
 }
 
-// SessionQuery selects sessions; zero fields select everything. Limit 0
-// means the server's default page.
-type SessionQuery struct {
-	TenantID      int64
-	RouterID      string
-	User          string // contains
-	Kind          protocol.SessionKind
-	Limit, Offset int
-}
-
-func (q SessionQuery) encode() string {
-	return query("tenant_id", id(q.TenantID), "router_id", q.RouterID, "user", q.User, "kind", string(q.Kind),
-		"limit", num(q.Limit), "offset", num(q.Offset))
-}
+// The list methods take the tenant to list (0: the caller's own, or every
+// tenant for a system admin) and the domain's filter of that endpoint;
+// zero fields select everything, and Limit 0 means the server's default
+// page.
 
 // Sessions reads one page of live sessions.
-func (c *Client) Sessions(ctx context.Context, q SessionQuery) (controlplane.Page[controlplane.Session], error) {
+func (c *Client) Sessions(ctx context.Context, tenantID int64, f controlplane.SessionFilter) (controlplane.Page[controlplane.Session], error) {
 	var res controlplane.Page[controlplane.Session]
-	err := c.Do(ctx, http.MethodGet, "/api/v1/sessions"+q.encode(), nil, &res)
-	return res, err
-}
-
-// AllSessions reads every live session q selects, page by page (Limit
-// and Offset are ignored).
-func (c *Client) AllSessions(ctx context.Context, q SessionQuery) ([]controlplane.Session, error) {
-	return all(func(offset int) (controlplane.Page[controlplane.Session], error) {
-		q.Limit, q.Offset = maxPage, offset
-		return c.Sessions(ctx, q)
-	})
-}
-
-// History reads one page of ended sessions.
-func (c *Client) History(ctx context.Context, q SessionQuery) (controlplane.Page[controlplane.SessionRecord], error) {
-	var res controlplane.Page[controlplane.SessionRecord]
-	err := c.Do(ctx, http.MethodGet, "/api/v1/sessions/history"+q.encode(), nil, &res)
-	return res, err
-}
-
-// AllHistory reads every ended session q selects, page by page (Limit
-// and Offset are ignored).
-func (c *Client) AllHistory(ctx context.Context, q SessionQuery) ([]controlplane.SessionRecord, error) {
-	return all(func(offset int) (controlplane.Page[controlplane.SessionRecord], error) {
-		q.Limit, q.Offset = maxPage, offset
-		return c.History(ctx, q)
-	})
-}
-
-// CommandQuery selects commands, newest first; zero fields select
-// everything.
-type CommandQuery struct {
-	TenantID      int64
-	RouterID      string
-	BulkID        string
-	Status        controlplane.CommandStatus
-	Kind          protocol.CommandKind
-	Limit, Offset int
-}
-
-// Commands reads one page of commands.
-func (c *Client) Commands(ctx context.Context, q CommandQuery) (controlplane.Page[controlplane.Command], error) {
-	var res controlplane.Page[controlplane.Command]
-	path := "/api/v1/commands" + query("tenant_id", id(q.TenantID), "router_id", q.RouterID, "bulk_id", q.BulkID,
-		"status", string(q.Status), "kind", string(q.Kind), "limit", num(q.Limit), "offset", num(q.Offset))
+	path := "/api/v1/sessions" + query("tenant_id", id(tenantID), "router_id", f.RouterID, "user", f.User,
+		"kind", string(f.Kind), "limit", num(f.Limit), "offset", num(f.Offset))
 	err := c.Do(ctx, http.MethodGet, path, nil, &res)
 	return res, err
 }
 
-// AllCommands reads every command q selects, page by page (Limit and
+// AllSessions reads every live session f selects, page by page (Limit
+// and Offset are ignored).
+func (c *Client) AllSessions(ctx context.Context, tenantID int64, f controlplane.SessionFilter) ([]controlplane.Session, error) {
+	return all(func(offset int) (controlplane.Page[controlplane.Session], error) {
+		f.Limit, f.Offset = maxPage, offset
+		return c.Sessions(ctx, tenantID, f)
+	})
+}
+
+// History reads one page of ended sessions.
+func (c *Client) History(ctx context.Context, tenantID int64, f controlplane.HistoryFilter) (controlplane.Page[controlplane.SessionRecord], error) {
+	var res controlplane.Page[controlplane.SessionRecord]
+	path := "/api/v1/sessions/history" + query("tenant_id", id(tenantID), "router_id", f.RouterID, "user", f.User,
+		"from", rfc3339(f.From), "to", rfc3339(f.To), "limit", num(f.Limit), "offset", num(f.Offset))
+	err := c.Do(ctx, http.MethodGet, path, nil, &res)
+	return res, err
+}
+
+// AllHistory reads every ended session f selects, page by page (Limit
+// and Offset are ignored).
+func (c *Client) AllHistory(ctx context.Context, tenantID int64, f controlplane.HistoryFilter) ([]controlplane.SessionRecord, error) {
+	return all(func(offset int) (controlplane.Page[controlplane.SessionRecord], error) {
+		f.Limit, f.Offset = maxPage, offset
+		return c.History(ctx, tenantID, f)
+	})
+}
+
+// Commands reads one page of commands, newest first.
+func (c *Client) Commands(ctx context.Context, tenantID int64, f controlplane.CommandFilter) (controlplane.Page[controlplane.Command], error) {
+	var res controlplane.Page[controlplane.Command]
+	path := "/api/v1/commands" + query("tenant_id", id(tenantID), "router_id", f.RouterID, "bulk_id", f.BulkID,
+		"status", string(f.Status), "kind", string(f.Kind), "account_id", id(f.AccountID),
+		"limit", num(f.Limit), "offset", num(f.Offset))
+	err := c.Do(ctx, http.MethodGet, path, nil, &res)
+	return res, err
+}
+
+// AllCommands reads every command f selects, page by page (Limit and
 // Offset are ignored).
-func (c *Client) AllCommands(ctx context.Context, q CommandQuery) ([]controlplane.Command, error) {
+func (c *Client) AllCommands(ctx context.Context, tenantID int64, f controlplane.CommandFilter) ([]controlplane.Command, error) {
 	return all(func(offset int) (controlplane.Page[controlplane.Command], error) {
-		q.Limit, q.Offset = maxPage, offset
-		return c.Commands(ctx, q)
+		f.Limit, f.Offset = maxPage, offset
+		return c.Commands(ctx, tenantID, f)
 	})
 }
 
@@ -285,6 +269,14 @@ func id(n int64) string {
 		return ""
 	}
 	return strconv.FormatInt(n, 10)
+}
+
+// rfc3339 formats a filter's time bound; the zero time is no bound.
+func rfc3339(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
 }
 
 func num(n int) string {

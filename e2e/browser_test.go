@@ -106,7 +106,7 @@ func TestDashboardInChromium(t *testing.T) {
 	testkit.Eventually(t, 20*time.Second, "router online with its sessions", func() bool {
 		r, err := api.Router(ctx, routerID)
 		check(t, "router", err)
-		p, err := api.Sessions(ctx, client.SessionQuery{RouterID: routerID})
+		p, err := api.Sessions(ctx, 0, controlplane.SessionFilter{RouterID: routerID})
 		check(t, "sessions", err)
 		return r.Status == controlplane.RouterOnline && p.Total > 0
 	})
@@ -142,7 +142,7 @@ func TestDashboardInChromium(t *testing.T) {
 	// The kick the page sent succeeded on the router, and the session is
 	// history (the simulator's churn could have ended it too, but then the
 	// kick would have found no session and failed).
-	cmds, err := api.Commands(ctx, client.CommandQuery{RouterID: routerID})
+	cmds, err := api.Commands(ctx, 0, controlplane.CommandFilter{RouterID: routerID})
 	check(t, "commands", err)
 	var kicks []controlplane.CommandStatus
 	for _, c := range cmds.Data {
@@ -156,7 +156,7 @@ func TestDashboardInChromium(t *testing.T) {
 	if len(kicks) != 1 {
 		t.Errorf("kick commands: %v, want exactly one", kicks)
 	}
-	hist, err := api.History(ctx, client.SessionQuery{User: guest})
+	hist, err := api.History(ctx, 0, controlplane.HistoryFilter{User: guest})
 	check(t, "history", err)
 	if len(hist.Data) != 1 || hist.Data[0].EndReason == "" {
 		t.Fatalf("history of %s: %+v, want one ended session", guest, hist.Data)

@@ -171,7 +171,7 @@ func (w *waiter) poll(ctx context.Context) error {
 		}
 		return nil
 	}
-	cmds, err := w.f.c.AllCommands(ctx, client.CommandQuery{BulkID: w.bulkID})
+	cmds, err := w.f.c.AllCommands(ctx, 0, controlplane.CommandFilter{BulkID: w.bulkID})
 	if err != nil {
 		return err
 	}
@@ -295,7 +295,7 @@ func commandsCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					p, err := f.c.Commands(ctx, client.CommandQuery{RouterID: cmd.String("router"), BulkID: cmd.String("bulk"),
+					p, err := f.c.Commands(ctx, 0, controlplane.CommandFilter{RouterID: cmd.String("router"), BulkID: cmd.String("bulk"),
 						Status: controlplane.CommandStatus(cmd.String("status")), Limit: cmd.Int("limit")})
 					if err != nil {
 						return err

@@ -35,7 +35,7 @@ func sessionsCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					p, err := f.c.Sessions(ctx, client.SessionQuery{RouterID: cmd.String("router"), User: cmd.String("user"),
+					p, err := f.c.Sessions(ctx, 0, controlplane.SessionFilter{RouterID: cmd.String("router"), User: cmd.String("user"),
 						Kind: protocol.SessionKind(cmd.String("kind")), Limit: cmd.Int("limit")})
 					if err != nil {
 						return err
