@@ -111,7 +111,7 @@ type Service struct {
 	pub     Publisher
 	started bool
 	closed  bool
-	sub     *controlplane.Subscription
+	sub     *controlplane.BusSubscription
 	subDone chan struct{}
 	cancel  context.CancelFunc
 }
@@ -208,7 +208,7 @@ func (s *Service) Start(ctx context.Context, pub Publisher) error {
 // follow hands every router that comes online to the dispatcher. It never
 // blocks on the dispatcher: it runs on the bus, which the dispatcher
 // publishes on.
-func (s *Service) follow(sub *controlplane.Subscription, done chan<- struct{}) {
+func (s *Service) follow(sub *controlplane.BusSubscription, done chan<- struct{}) {
 	defer close(done)
 	for c := range sub.C {
 		rc, ok := c.(controlplane.RouterStatusChanged)
