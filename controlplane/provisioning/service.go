@@ -275,5 +275,8 @@ func (s *Service) publishUpdate(u controlplane.CommandUpdate) {
 	if u.Account != nil {
 		changes = append(changes, controlplane.AccountChanged{Op: controlplane.AccountUpdated, Account: *u.Account})
 	}
+	if u.Plan != nil {
+		changes = append(changes, controlplane.PlanChanged{Op: controlplane.AccountUpdated, Plan: *u.Plan})
+	}
 	s.publish(changes...)
 }
