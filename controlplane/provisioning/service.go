@@ -91,6 +91,9 @@ type Options struct {
 	// DisablePeriodic leaves out the periodic jobs (tests that drive the
 	// sweeps by hand).
 	DisablePeriodic bool
+	// Jobs are other services' queues and jobs (billing's) that the
+	// service's River client runs too.
+	Jobs []JobSet
 }
 
 // Service is SitePulse's provisioning: commands and their lifecycle,
