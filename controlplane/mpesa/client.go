@@ -299,6 +299,9 @@ func (c *Client) call(ctx context.Context, creds Credentials, path string, in, o
 			return nil
 		}
 		ae := parseAPIError(status, body)
+		// Daraja has been seen echoing the token it refuses
+		// ("Invalid Access Token - <token>"): keep it out of errors and logs.
+		ae.Message = strings.ReplaceAll(ae.Message, tok, "[token]")
 		if ae.Code == CodeInvalidToken && attempt == 0 {
 			c.log.LogAttrs(ctx, slog.LevelInfo, "daraja refused the access token; fetching a new one", slog.Any("app", creds), slog.String("path", path))
 			c.dropToken(ctx, creds, tok)
