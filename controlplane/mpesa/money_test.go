@@ -1,6 +1,7 @@
 package mpesa
 
 import (
+	"math/big"
 	"strings"
 	"testing"
 
@@ -71,4 +72,29 @@ func TestShillingsConversions(t *testing.T) {
 			t.Errorf("ShillingsToMinor(%d) accepted", sh)
 		}
 	}
+}
+
+// FuzzParseAmount checks ParseAmount against math/big: whatever it
+// accepts is exactly the decimal value times 100.
+func FuzzParseAmount(f *testing.F) {
+	for _, s := range []string{"10.00", "1", "1.5E+2", "0.30000000000000004", "1e-2", "100000000000", "-1", "1.000"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := ParseAmount(s)
+		if err != nil {
+			return
+		}
+		r, ok := new(big.Rat).SetString(s)
+		if !ok {
+			t.Fatalf("ParseAmount(%q) = %d but math/big does not read it", s, v)
+		}
+		r.Mul(r, big.NewRat(100, 1))
+		if !r.IsInt() || r.Num().Cmp(big.NewInt(v)) != 0 || v < 0 || v > MaxAmountMinor {
+			t.Fatalf("ParseAmount(%q) = %d, exact value ×100 is %s", s, v, r.RatString())
+		}
+		if again, err := ParseAmount(FormatAmount(v)); err != nil || again != v {
+			t.Fatalf("%d re-encodes to %d, %v", v, again, err)
+		}
+	})
 }
