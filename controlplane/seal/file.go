@@ -90,7 +90,7 @@ func LoadOrCreateKeyFile(path string) (*Key, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("seal: key file: %w", err)
 	}
-	k, err = GenerateKey()
+	k, text, err := generate()
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +106,7 @@ func LoadOrCreateKeyFile(path string) (*Key, error) {
 		tmp.Close()
 		return nil, fmt.Errorf("seal: key file: %w", err)
 	}
-	if _, err := tmp.WriteString(k.encode() + "\n"); err != nil {
+	if _, err := tmp.WriteString(text + "\n"); err != nil {
 		tmp.Close()
 		return nil, fmt.Errorf("seal: key file: %w", err)
 	}

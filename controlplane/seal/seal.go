@@ -33,10 +33,12 @@ var (
 
 // Key is one AES-256 key. The zero Key is not usable; build one with
 // ParseKey, GenerateKey or the file loaders.
+//
+// The key bytes are not kept beside the cipher: even a Key dereferenced
+// and printed with %v shows a pointer and the id, not the key.
 type Key struct {
 	aead cipher.AEAD
 	id   string
-	raw  [KeySize]byte
 }
 
 // newKey builds a Key from raw bytes.
@@ -45,8 +47,7 @@ func newKey(raw []byte) (*Key, error) {
 		return nil, fmt.Errorf("seal: key must be %d bytes, got %d", KeySize, len(raw))
 	}
 	k := &Key{}
-	copy(k.raw[:], raw)
-	block, err := aes.NewCipher(k.raw[:])
+	block, err := aes.NewCipher(raw)
 	if err != nil {
 		return nil, fmt.Errorf("seal: %w", err)
 	}
@@ -55,7 +56,7 @@ func newKey(raw []byte) (*Key, error) {
 	}
 	// A domain-separated hash: the id says which key, and four bytes of a
 	// hash of a random 256-bit key say nothing useful about it.
-	sum := sha256.Sum256(append([]byte("sitepulse seal key id\x00"), k.raw[:]...))
+	sum := sha256.Sum256(append([]byte("sitepulse seal key id\x00"), raw...))
 	k.id = hex.EncodeToString(sum[:4])
 	return k, nil
 }
@@ -78,11 +79,23 @@ func ParseKey(s string) (*Key, error) {
 
 // GenerateKey returns a new random key.
 func GenerateKey() (*Key, error) {
+	k, _, err := generate()
+	return k, err
+}
+
+// generate returns a new random key and its base64 text (for the key
+// file).
+func generate() (*Key, string, error) {
 	raw := make([]byte, KeySize)
 	if _, err := rand.Read(raw); err != nil {
-		return nil, fmt.Errorf("seal: %w", err)
+		return nil, "", fmt.Errorf("seal: %w", err)
 	}
-	return newKey(raw)
+	defer clear(raw)
+	k, err := newKey(raw)
+	if err != nil {
+		return nil, "", err
+	}
+	return k, base64.StdEncoding.EncodeToString(raw), nil
 }
 
 // ID is the key's short public identifier (8 hex digits), written in
@@ -111,9 +124,6 @@ func (k *Key) LogValue() slog.Value {
 // Format makes every fmt verb (%x, %s, %v, %+v…) print String, so the key
 // bytes cannot reach a log through a formatting verb.
 func (k *Key) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(k.String())) }
-
-// encode is the key's base64 text, for the key file.
-func (k *Key) encode() string { return base64.StdEncoding.EncodeToString(k.raw[:]) }
 
 // ad is the GCM additional data: the version and key id (so the header
 // cannot be edited) and the caller's binding.
