@@ -52,6 +52,10 @@ type Config struct {
 	// Now is the clock for timestamps and token expiry; nil means
 	// time.Now.
 	Now func() time.Time
+	// Timeout bounds each call (token fetch, request and the one retry
+	// after an invalid token) whose context has no deadline of its own;
+	// 0 means DefaultTimeout.
+	Timeout time.Duration
 }
 
 // Credentials are one tenant's Daraja app and shortcode, passed on every
@@ -96,6 +100,7 @@ type Client struct {
 	http *http.Client
 	log  *slog.Logger
 	now  func() time.Time
+	wait time.Duration
 
 	mu     sync.Mutex
 	tokens map[string]*tokenSlot
@@ -117,7 +122,11 @@ func New(cfg Config) *Client {
 		http:   cfg.HTTP,
 		log:    cfg.Logger,
 		now:    cfg.Now,
+		wait:   cfg.Timeout,
 		tokens: make(map[string]*tokenSlot),
+	}
+	if c.wait <= 0 {
+		c.wait = DefaultTimeout
 	}
 	if c.base == "" {
 		c.base = SandboxURL
@@ -275,6 +284,11 @@ func (c *Client) call(ctx context.Context, creds Credentials, path string, in, o
 	payload, err := json.Marshal(in)
 	if err != nil {
 		return fmt.Errorf("daraja %s: %w", path, err)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.wait)
+		defer cancel()
 	}
 	for attempt := 0; ; attempt++ {
 		tok, err := c.token(ctx, creds)

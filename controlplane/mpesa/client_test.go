@@ -519,6 +519,13 @@ func TestTimeoutsAndNetworkErrors(t *testing.T) {
 		t.Fatalf("client timeout: %v, want retryable", err)
 	}
 
+	// Config.Timeout bounds a call whose context has no deadline, even
+	// with an HTTP client that has none.
+	bounded := New(Config{BaseURL: f.srv.URL, HTTP: &http.Client{}, Timeout: 200 * time.Millisecond})
+	if _, err := bounded.STKPush(t.Context(), sandboxCreds, pushReq()); !errors.Is(err, context.DeadlineExceeded) || !IsRetryable(err) {
+		t.Fatalf("call timeout: %v, want a retryable deadline error", err)
+	}
+
 	cancelled, cancelNow := context.WithCancel(t.Context())
 	cancelNow()
 	if _, err := c.STKQuery(cancelled, sandboxCreds, "ws_CO_1"); !errors.Is(err, context.Canceled) || IsRetryable(err) {
