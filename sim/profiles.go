@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -32,6 +33,22 @@ func checkProfile(r *Router, t *table, attrs map[string]string, it *item) error 
 func profileDuration(v string) (time.Duration, bool) {
 	if v == "" || v == "none" {
 		return 0, true
+	}
+	if strings.Contains(v, ":") {
+		// [Nd]HH:MM:SS, as RouterOS also prints long timeouts.
+		var days, h, m, s int
+		clock := v
+		if d, rest, ok := strings.Cut(v, "d"); ok {
+			n, err := strconv.Atoi(d)
+			if err != nil {
+				return 0, false
+			}
+			days, clock = n, rest
+		}
+		if _, err := fmt.Sscanf(clock, "%02d:%02d:%02d", &h, &m, &s); err != nil || len(clock) != 8 || m > 59 || s > 59 {
+			return 0, false
+		}
+		return time.Duration(days)*24*time.Hour + time.Duration(h)*time.Hour + time.Duration(m)*time.Minute + time.Duration(s)*time.Second, true
 	}
 	d, err := parseDuration(v)
 	return d, err == nil

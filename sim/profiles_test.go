@@ -38,7 +38,8 @@ func TestProfileMenus(t *testing.T) {
 	if got := one(t, c, "/ip/hotspot/user/profile/print", "?name=daily")["rate-limit"]; got != "4M/10M" {
 		t.Errorf("rate-limit after set = %q", got)
 	}
-	rows(t, c, "/ppp/profile/add", "=name=home", "=rate-limit=10M/20M", "=local-address=100.64.0.1", "=remote-address=pool1", "=only-one=yes")
+	rows(t, c, "/ppp/profile/add", "=name=home", "=rate-limit=10M/20M", "=local-address=100.64.0.1", "=remote-address=pool1", "=only-one=yes",
+		"=idle-timeout=1d00:30:00") // RouterOS's clock form is a duration too
 	if err := r.AddHotspotUser("alice", "pw", "daily"); err != nil {
 		t.Fatal(err)
 	}
@@ -63,6 +64,7 @@ func TestProfileMenus(t *testing.T) {
 		{"secret with unknown profile", []string{"/ppp/secret/set", "=numbers=bob", "=profile=gold"}, "input does not match any value of profile"},
 		{"shared-users not a number", []string{"/ip/hotspot/user/profile/set", "=numbers=daily", "=shared-users=many"}, "invalid value for argument shared-users"},
 		{"session-timeout not a duration", []string{"/ppp/profile/set", "=numbers=home", "=session-timeout=soon"}, "invalid value for argument session-timeout"},
+		{"idle-timeout bad clock", []string{"/ppp/profile/set", "=numbers=home", "=idle-timeout=00:75:00"}, "invalid value for argument idle-timeout"},
 		{"only-one not an enum", []string{"/ppp/profile/set", "=numbers=home", "=only-one=maybe"}, "input does not match any value of only-one"},
 		{"shared-users on ppp", []string{"/ppp/profile/set", "=numbers=home", "=shared-users=2"}, "unknown parameter shared-users"},
 	})
