@@ -46,13 +46,13 @@ func TestProfileCommands(t *testing.T) {
 	yes, no := true, false
 
 	t.Run("hotspot", func(t *testing.T) {
-		add := protocol.ProfileSpec{Name: "daily-5M", RateLimit: "2M/5M", SessionTimeout: "1d", IdleTimeout: "15m", SharedUsers: 2, Comment: "plan 7"}
+		add := protocol.ProfileSpec{Name: "daily-5M", RateLimit: "2M/5M", SessionTimeout: "1d", IdleTimeout: "15m", SharedUsers: 2}
 		first := succeed(t, protocol.CmdHotspotProfileAdd, add)
 		if first.Ret == "" {
 			t.Fatalf("add: no ret in %+v", first)
 		}
 		p := findRow(router.HotspotProfiles(), "name", "daily-5M")
-		for k, want := range map[string]string{".id": first.Ret, "rate-limit": "2M/5M", "session-timeout": "1d", "idle-timeout": "15m", "shared-users": "2", "comment": "plan 7"} {
+		for k, want := range map[string]string{".id": first.Ret, "rate-limit": "2M/5M", "session-timeout": "1d", "idle-timeout": "15m", "shared-users": "2"} {
 			if p[k] != want {
 				t.Errorf("after add: %s = %q, want %q", k, p[k], want)
 			}

@@ -118,7 +118,7 @@ type ProfileRate struct {
 // empty fields are left unchanged, so a value is cleared by sending the
 // router's neutral one: RateLimit "0/0" (unlimited), SessionTimeout "0s"
 // (no timeout), IdleTimeout "none" (hotspot) or "0s" (ppp), SharedUsers 1
-// (the router's default), Comment "" cannot be cleared. Remove reads only
+// (the router's default); Comment cannot be cleared. Remove reads only
 // Name.
 type ProfileSpec struct {
 	Name string `json:"name"`
@@ -138,7 +138,8 @@ type ProfileSpec struct {
 	LocalAddress  string `json:"local_address,omitempty"`
 	RemoteAddress string `json:"remote_address,omitempty"`
 	// OnlyOne (ppp only) allows one session per secret; nil leaves it.
-	OnlyOne *bool  `json:"only_one,omitempty"`
+	OnlyOne *bool `json:"only_one,omitempty"`
+	// Comment (ppp only: hotspot user profiles have none).
 	Comment string `json:"comment,omitempty"`
 }
 

@@ -204,7 +204,7 @@ func goldenCases() map[string]protocol.Message {
 		},
 		protocol.CmdHotspotProfileAdd: func(c *protocol.Command) {
 			c.ProfileSpec = &protocol.ProfileSpec{Name: "plan-daily-5M", RateLimit: "2M/5M", SessionTimeout: "1d",
-				IdleTimeout: "15m", SharedUsers: 2, Comment: "SitePulse plan 7"}
+				IdleTimeout: "15m", SharedUsers: 2}
 		},
 		// Set sends what changed; "0s" is how a timeout is cleared.
 		protocol.CmdHotspotProfileSet: func(c *protocol.Command) {

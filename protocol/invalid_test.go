@@ -257,6 +257,7 @@ func TestDecodeInvalid(t *testing.T) {
 		{name: "cmd profile_spec local address on hotspot", dec: decCmd, payload: cmd("hotspot.profile.add", `"profile_spec":{"name":"p","local_address":"10.0.0.1"}`), reason: field, field: "profile_spec.local_address"},
 		{name: "cmd profile_spec remote address on hotspot", dec: decCmd, payload: cmd("hotspot.profile.set", `"profile_spec":{"name":"p","remote_address":"pool1"}`), reason: field, field: "profile_spec.remote_address"},
 		{name: "cmd profile_spec only_one on hotspot", dec: decCmd, payload: cmd("hotspot.profile.set", `"profile_spec":{"name":"p","only_one":true}`), reason: field, field: "profile_spec.only_one"},
+		{name: "cmd profile_spec comment on hotspot", dec: decCmd, payload: cmd("hotspot.profile.add", `"profile_spec":{"name":"p","comment":"plan"}`), reason: field, field: "profile_spec.comment"},
 		{name: "cmd profile_spec comment too long", dec: decCmd, payload: cmd("ppp.profile.add", `"profile_spec":{"name":"p","comment":"`+long+`"}`), reason: field, field: "profile_spec.comment"},
 		{name: "cmd raw path missing", dec: decCmd, payload: cmd("raw", `"raw":{}`), reason: field, field: "raw.path"},
 		{name: "cmd raw path relative", dec: decCmd, payload: cmd("raw", `"raw":{"path":"ip/address/print"}`), reason: field, field: "raw.path"},

@@ -44,6 +44,8 @@ func (p *ProfileSpec) validate(kind CommandKind) error {
 		{"local_address", p.LocalAddress != "", !hotspot},
 		{"remote_address", p.RemoteAddress != "", !hotspot},
 		{"only_one", p.OnlyOne != nil, !hotspot},
+		// /ip/hotspot/user/profile has no comment property.
+		{"comment", p.Comment != "", !hotspot},
 	} {
 		if o.set && !o.allowed {
 			return fieldErr(f+o.name, "not allowed for %s", kind)

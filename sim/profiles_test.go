@@ -26,10 +26,10 @@ func TestProfileMenus(t *testing.T) {
 		t.Fatalf("ppp profiles of a fresh router: %v", ppp)
 	}
 
-	rows(t, c, "/ip/hotspot/user/profile/add", "=name=daily", "=rate-limit=2M/5M", "=session-timeout=1d", "=shared-users=2", "=comment=plan 7")
+	rows(t, c, "/ip/hotspot/user/profile/add", "=name=daily", "=rate-limit=2M/5M", "=session-timeout=1d", "=shared-users=2")
 	got := one(t, c, "/ip/hotspot/user/profile/print", "?name=daily")
 	for k, want := range map[string]string{"rate-limit": "2M/5M", "session-timeout": "1d", "shared-users": "2",
-		"idle-timeout": "none", "default": "false", "comment": "plan 7"} {
+		"idle-timeout": "none", "default": "false"} {
 		if got[k] != want {
 			t.Errorf("added profile %s = %q, want %q", k, got[k], want)
 		}
@@ -66,6 +66,7 @@ func TestProfileMenus(t *testing.T) {
 		{"session-timeout not a duration", []string{"/ppp/profile/set", "=numbers=home", "=session-timeout=soon"}, "invalid value for argument session-timeout"},
 		{"idle-timeout bad clock", []string{"/ppp/profile/set", "=numbers=home", "=idle-timeout=00:75:00"}, "invalid value for argument idle-timeout"},
 		{"only-one not an enum", []string{"/ppp/profile/set", "=numbers=home", "=only-one=maybe"}, "input does not match any value of only-one"},
+		{"comment on a hotspot profile", []string{"/ip/hotspot/user/profile/set", "=numbers=daily", "=comment=x"}, "unknown parameter comment"},
 		{"shared-users on ppp", []string{"/ppp/profile/set", "=numbers=home", "=shared-users=2"}, "unknown parameter shared-users"},
 	})
 
