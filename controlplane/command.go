@@ -185,6 +185,9 @@ type CommandUpdate struct {
 	// Account is the command's account after its sync state on the
 	// command's router changed; nil when nothing changed there.
 	Account *Account
+	// Plan is the command's plan after its profile state on the
+	// command's router changed; nil when nothing changed there.
+	Plan *Plan
 }
 
 // CommandRequest is a typed command as the API accepts it: the kind and
