@@ -71,10 +71,11 @@ func profileInUse(accounts string) func(r *Router, it *item) error {
 // Login refusals, in RouterOS's words where it has them. They are
 // returned wrapped in a *LoginError.
 const (
-	LoginInvalid     = "invalid username or password"
-	LoginDisabled    = "user %s is disabled"
-	LoginNoSessions  = "no more sessions are allowed for user %s"
-	LoginUptimeLimit = "user %s has reached uptime limit"
+	LoginInvalid      = "invalid username or password"
+	LoginDisabled     = "user %s is disabled"
+	LoginNoSessions   = "no more sessions are allowed for user %s"
+	LoginUptimeLimit  = "user %s has reached uptime limit"
+	LoginTrafficLimit = "user %s has reached traffic limit"
 )
 
 // LoginError is a refused login. Message is what the router tells the
@@ -87,7 +88,8 @@ func (e *LoginError) Error() string { return "sim: login refused: " + e.Message 
 
 // LoginHotspotPassword logs a customer in through the hotspot the way
 // RouterOS checks a login page submission: the user must exist with this
-// password, be enabled, be under its limit-uptime, and its profile's
+// password, be enabled, be under its limit-uptime and limit-bytes-total
+// (counted from ended sessions, as RouterOS folds them in), and its profile's
 // shared-users must allow one more session. The session ends by itself
 // (reason "expired") once the profile's session-timeout, or the rest of
 // limit-uptime if sooner, passes on the simulator's clock; Tick and every
@@ -146,6 +148,13 @@ func (r *Router) loginChecked(kind, user, password, mac, address string) (string
 				return "", &LoginError{fmt.Sprintf(LoginUptimeLimit, user)}
 			}
 			limit = lim - used
+		}
+		if lim, _ := strconv.ParseUint(acct.attrs["limit-bytes-total"], 10, 64); lim > 0 {
+			in, _ := strconv.ParseUint(acct.attrs["bytes-in"], 10, 64)
+			out, _ := strconv.ParseUint(acct.attrs["bytes-out"], 10, 64)
+			if in+out >= lim {
+				return "", &LoginError{fmt.Sprintf(LoginTrafficLimit, user)}
+			}
 		}
 		shared := 1
 		if v := prof.attrs["shared-users"]; v == "unlimited" {

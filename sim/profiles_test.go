@@ -171,6 +171,23 @@ func TestLoginHotspotPassword(t *testing.T) {
 		t.Errorf("after limit-uptime: got %q, want %q", got, want)
 	}
 
+	// limit-bytes-total: once ended sessions moved that much, no login.
+	rows(t, c, "/ip/hotspot/user/add", "=name=fred", "=password=pw", "=limit-bytes-total=1000")
+	fid, err := r.LoginHotspotPassword("fred", "pw", "02:00:00:00:00:0F", "10.5.50.15")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		r.Tick() // traffic grows on most ticks
+	}
+	if err := r.Logout(fid); err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.LoginHotspotPassword("fred", "pw", "02:00:00:00:00:0F", "10.5.50.15")
+	if got, want := loginMessage(t, err), "user fred has reached traffic limit"; got != want {
+		t.Errorf("after limit-bytes-total: got %q, want %q", got, want)
+	}
+
 	// The password-less LoginHotspot the scenarios use is unchanged.
 	if _, err := r.LoginHotspot("alice", "02:00:00:00:00:05", "10.5.50.5"); err != nil {
 		t.Errorf("LoginHotspot: %v", err)
