@@ -111,7 +111,7 @@ type Main struct {
 	broker   *broker.Broker
 	cluster  *cluster.Client
 	hub      *pusher.Hub
-	fanSub   *controlplane.Subscription
+	fanSub   *controlplane.BusSubscription
 	fanStop  context.CancelFunc
 	fanDone  chan struct{}
 	prov     *provisioning.Service
