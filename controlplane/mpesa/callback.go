@@ -14,7 +14,7 @@ import (
 
 // MaxBodyBytes bounds a body Daraja posts to us (and an answer we read
 // from Daraja). Real ones are well under 2 KiB.
-const MaxBodyBytes = 64 << 10
+const MaxBodyBytes = controlplane.MaxHookBody
 
 // ReadBody reads a callback body of at most MaxBodyBytes from r. A larger
 // body is an error (ETOOLARGE), never truncated into something that might
