@@ -579,3 +579,28 @@ func TestCredentialsNeverPrintSecrets(t *testing.T) {
 		}
 	}
 }
+
+// The default HTTP client does not follow redirects: a redirect would
+// carry the bearer token (or the Basic credentials) to another host.
+func TestDefaultClientRefusesRedirects(t *testing.T) {
+	var leaked atomic.Int32
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" {
+			leaked.Add(1)
+		}
+		stkAccepted(w, r)
+	}))
+	defer elsewhere.Close()
+	f := newFakeDaraja(t)
+	f.on(pathSTKPush, func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere.URL+pathSTKPush, http.StatusTemporaryRedirect)
+	})
+	_, err := New(Config{BaseURL: f.srv.URL}).STKPush(t.Context(), sandboxCreds, pushReq())
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.Status != http.StatusTemporaryRedirect {
+		t.Fatalf("redirect: %v, want an APIError with status 307", err)
+	}
+	if leaked.Load() != 0 {
+		t.Fatal("the redirect was followed with credentials")
+	}
+}
