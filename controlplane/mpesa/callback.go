@@ -108,6 +108,8 @@ type scalar struct {
 	broken string // the type found when it is not a scalar
 }
 
+// UnmarshalJSON records the value, or what kind of non-scalar it is, so
+// that the field's reader can name the field in its error.
 func (s *scalar) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	switch {

@@ -33,6 +33,7 @@ type APIError struct {
 	Message   string // errorMessage; Daraja's text, never one of our secrets
 }
 
+// Error renders the status, code, message and request id.
 func (e *APIError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "daraja: HTTP %d", e.Status)
