@@ -101,6 +101,29 @@ func (h *hookRecorder) UpdateSettings(_ context.Context, _ controlplane.Principa
 	return controlplane.BillingSettings{}, nil
 }
 
+// The lists answer empty pages: the query tests only need the filter
+// to get through.
+
+func (h *hookRecorder) ListPlans(context.Context, int64, controlplane.PlanFilter) ([]controlplane.Plan, int, error) {
+	return nil, 0, nil
+}
+
+func (h *hookRecorder) ListCustomers(context.Context, int64, controlplane.CustomerFilter) ([]controlplane.Customer, int, error) {
+	return nil, 0, nil
+}
+
+func (h *hookRecorder) ListSubscriptions(context.Context, int64, controlplane.SubscriptionFilter) ([]controlplane.Subscription, int, error) {
+	return nil, 0, nil
+}
+
+func (h *hookRecorder) ListPayments(context.Context, int64, controlplane.PaymentFilter) ([]controlplane.Payment, int, error) {
+	return nil, 0, nil
+}
+
+func (h *hookRecorder) ListCallbacks(context.Context, int64, string, int, int) ([]controlplane.Callback, int, error) {
+	return nil, 0, nil
+}
+
 func (h *hookRecorder) seen() ([]string, []controlplane.ProviderHook, []any) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -272,4 +295,66 @@ func TestBillingUnavailable(t *testing.T) {
 	e.do("POST", "/api/v1/payments", admin, map[string]any{"subscription_id": 1, "amount": 5000}).wantError(t, http.StatusServiceUnavailable, controlplane.EUNAVAILABLE, "billing")
 	e.post("/api/v1/hooks/mpesa/1/stk/1/tok", strings.NewReader(`{}`), nil).wantError(t, http.StatusServiceUnavailable, controlplane.EUNAVAILABLE, "billing")
 	e.do("GET", "/api/v1/routers", admin, nil).want(t, http.StatusOK, nil)
+}
+
+// FuzzBillingQuery: whatever query string a client sends to a billing
+// list, the answer is a page or a 400 naming a parameter, never a 500.
+func FuzzBillingQuery(f *testing.F) {
+	for _, seed := range []string{
+		"", "status=flagged&provider=mpesa_stk&customer_id=4&subscription_id=6&phone=%2B254712345678&from=2026-03-01T12:00:00Z&to=2026-03-02T00:00:00Z&limit=3&offset=9",
+		"kind=hotspot&active=true", "q=0712", "customer_id=1&plan_id=2&status=active", "outcome=rejected",
+		"tenant_id=1", "limit=0", "offset=-1", "from=%ff", "phone=%00", "q=" + strings.Repeat("x", 300), "status=paid&status=active",
+	} {
+		f.Add(seed)
+	}
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Options{DataDir: f.TempDir(), PasswordIterations: 1000})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { st.Close() })
+	srv, err := api.New(api.Options{Store: st, Billing: &hookRecorder{}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	a, err := st.CreateTenant(ctx, "A")
+	if err != nil {
+		f.Fatal(err)
+	}
+	u, err := st.CreateUser(ctx, controlplane.User{TenantID: a.ID, Email: "viewer@a.example", Role: controlplane.RoleViewer}, "correct horse battery")
+	if err != nil {
+		f.Fatal(err)
+	}
+	tok, _, err := st.CreateToken(ctx, u.ID, "fuzz", 0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	paths := []string{"/api/v1/plans", "/api/v1/customers", "/api/v1/subscriptions", "/api/v1/payments", "/api/v1/payments/callbacks"}
+	get := func(path, q string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.URL.Path, req.URL.RawQuery = path, q
+		req.Header.Set("Authorization", "Bearer "+tok)
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, req)
+		return w
+	}
+	for _, p := range paths {
+		if w := get(p, "limit=2"); w.Code != http.StatusOK {
+			f.Fatalf("%s: %d %s", p, w.Code, w.Body)
+		}
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		for _, p := range paths {
+			w := get(p, q)
+			switch w.Code {
+			case http.StatusOK:
+			case http.StatusBadRequest, http.StatusNotFound:
+				if !strings.Contains(w.Body.String(), `"code":"`) {
+					t.Fatalf("%s?%s: %d without an error body: %s", p, q, w.Code, w.Body)
+				}
+			default:
+				t.Fatalf("%s?%s: %d %s", p, q, w.Code, w.Body)
+			}
+		}
+	})
 }
