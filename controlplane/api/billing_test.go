@@ -174,6 +174,9 @@ func TestBillingAPI(t *testing.T) {
 		// follow at Location.
 		buy := map[string]any{"plan_id": pl.ID, "phone": "0712345678", "name": "Wanjiru"}
 		e.do("POST", "/api/v1/subscriptions", p.viewerA, buy).wantError(t, http.StatusForbidden, controlplane.EFORBIDDEN, "")
+		e.do("POST", "/api/v1/subscriptions", p.techA, map[string]any{"plan_id": pl.ID}).wantError(t, http.StatusBadRequest, controlplane.EINVALID, "phone")
+		e.do("POST", "/api/v1/subscriptions", p.techA, map[string]any{"plan_id": pl.ID, "phone": "0712345678", "price": 1}).
+			wantError(t, http.StatusBadRequest, controlplane.EINVALID, "price: unknown field")
 		e.do("POST", "/api/v1/subscriptions", p.adminB, buy).wantError(t, http.StatusNotFound, controlplane.ENOTFOUND, "")
 		r = e.do("POST", "/api/v1/subscriptions", p.techA, buy)
 		var res controlplane.PurchaseResult
@@ -228,6 +231,8 @@ func TestBillingAPI(t *testing.T) {
 			wantError(t, http.StatusBadRequest, controlplane.EINVALID, "amount")
 		e.do("POST", "/api/v1/payments", p.techA, map[string]any{"subscription_id": res.SubscriptionID}).
 			wantError(t, http.StatusBadRequest, controlplane.EINVALID, "amount")
+		e.do("POST", "/api/v1/payments", p.techA, map[string]any{"amount": 4500}).
+			wantError(t, http.StatusBadRequest, controlplane.EINVALID, "subscription_id")
 		r = e.do("POST", "/api/v1/payments", p.techA, cash)
 		var manual controlplane.Payment
 		r.want(t, http.StatusCreated, &manual)
@@ -387,5 +392,25 @@ func TestBillingHooksReal(t *testing.T) {
 		if dup.Total != 0 {
 			t.Errorf("B sees A's callbacks: %+v", dup)
 		}
+
+		// The signed webhook: its signature and timestamp headers reach
+		// billing (here the timestamp only in its own header).
+		wh := []byte(`{"reference":"GW-1","amount":1000,"currency":"KES","phone":"+254712345678"}`)
+		sig := billing.WebhookSignature([]byte(billingSecrets["webhook_secret"]), e.clock.Now(), wh)
+		ts, v1, _ := strings.Cut(sig, ",")
+		headers := map[string]string{"X-SitePulse-Timestamp": strings.TrimPrefix(ts, "t="), "X-SitePulse-Signature": v1}
+		webhook := "/api/v1/hooks/payments/" + itoa(p.a.ID)
+		r := e.post(webhook, bytes.NewReader(wh), map[string]string{"X-SitePulse-Signature": v1})
+		r.wantError(t, http.StatusUnauthorized, controlplane.EUNAUTHORIZED, "timestamp")
+		r = e.post(webhook, bytes.NewReader(wh), headers)
+		if r.status != http.StatusOK || !strings.Contains(string(r.body), controlplane.CallbackApplied) {
+			t.Fatalf("signed webhook: %d %s", r.status, r.body)
+		}
+		var pays controlplane.Page[controlplane.Payment]
+		e.do("GET", "/api/v1/payments?provider=webhook", p.adminA, nil).want(t, http.StatusOK, &pays)
+		if pays.Total != 1 || pays.Data[0].Receipt != "GW-1" || pays.Data[0].Amount != controlplane.KES(1000) {
+			t.Errorf("webhook payments %+v", pays)
+		}
+		noSecrets(t, "the server's log", []byte(e.logs.String()))
 	})
 }
