@@ -4,7 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -142,11 +142,11 @@ var system = controlplane.Principal{Role: controlplane.RoleSystemAdmin, Email: "
 func (s *Service) callbackToken(tenantID, paymentID int64) string {
 	mac := hmac.New(sha256.New, s.o.CallbackKey)
 	fmt.Fprintf(mac, "stk:%d:%d", tenantID, paymentID)
-	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil)[:24])
+	return hex.EncodeToString(mac.Sum(nil)[:24])
 }
 
 func (s *Service) stkCallbackURL(tenantID, paymentID int64) string {
-	return s.o.PublicURL + "/api/v1/hooks/mpesa/" + strconv.FormatInt(tenantID, 10) + "/stk/" +
+	return s.o.PublicURL + "/api/v1/hooks/stk/" + strconv.FormatInt(tenantID, 10) + "/" +
 		strconv.FormatInt(paymentID, 10) + "/" + s.callbackToken(tenantID, paymentID)
 }
 
