@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	_ "time/tzdata" // tenants' revenue days in their zone, also in a scratch image
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -25,6 +26,7 @@ import (
 
 	"github.com/sitepulse/sitepulse/controlplane"
 	"github.com/sitepulse/sitepulse/controlplane/api"
+	"github.com/sitepulse/sitepulse/controlplane/billing"
 	"github.com/sitepulse/sitepulse/controlplane/broker"
 	"github.com/sitepulse/sitepulse/controlplane/cluster"
 	"github.com/sitepulse/sitepulse/controlplane/fanout"
@@ -91,6 +93,8 @@ type Config struct {
 	// (zero fields mean provisioning's defaults); Main fills in the store,
 	// bus, logger and registry.
 	Provisioning provisioning.Options
+	// Billing configures plans, subscriptions and payments.
+	Billing BillingConfig
 	// Logger receives every component's logs. nil discards them.
 	Logger *slog.Logger
 	// Stdout receives the one-time generated admin password (never the
@@ -115,6 +119,7 @@ type Main struct {
 	fanStop  context.CancelFunc
 	fanDone  chan struct{}
 	prov     *provisioning.Service
+	billing  *billing.Service
 	api      *api.Server
 	httpLn   net.Listener
 	httpSrv  *http.Server
@@ -201,6 +206,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 
+	if err := m.newBilling(); err != nil {
+		return err
+	}
 	if err := m.newProvisioning(); err != nil {
 		return err
 	}
