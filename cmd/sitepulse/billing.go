@@ -17,8 +17,9 @@ import (
 // plane, Daraja's address and the key that seals tenants' credentials.
 type BillingConfig struct {
 	// PublicURL is the control plane's address as Safaricom reaches it
-	// (https://cp.example.com); callback URLs are built on it. "" turns
-	// STK push and C2B off (manual payments still work).
+	// (https://cp.example.com); callback URLs are built on it. "" means
+	// http://HTTP-ADDR, which only a provider on this machine (the Daraja
+	// simulator) reaches.
 	PublicURL string
 	// MpesaBaseURL is Daraja's address; "" means Safaricom's sandbox.
 	MpesaBaseURL string
@@ -26,8 +27,9 @@ type BillingConfig struct {
 	// seals credentials at rest; both empty means DataDir/secret.key,
 	// created on first start. Replicas must share one key.
 	SecretKeyFile, SecretKey string
-	// STK query and expiry timings; zero means billing's defaults.
-	QueryAfter, GiveUpAfter, QueryInterval, ExpiryInterval time.Duration
+	// STK query, expiry and plan sync timings; zero means billing's
+	// defaults.
+	QueryAfter, GiveUpAfter, QueryInterval, ExpiryInterval, SyncInterval time.Duration
 }
 
 // newBilling builds the billing service; provisioning runs its jobs.
@@ -56,11 +58,12 @@ func (m *Main) newBilling() error {
 		base = billing.DefaultMpesaBaseURL
 	}
 	m.billing, err = billing.New(billing.Options{
-		Store: m.store, Bus: m.bus, Sealer: ring, Logger: m.log, Registerer: m.registry,
+		Store: m.store, Bus: m.bus, Sealer: ring, Logger: m.log, Registerer: m.registry, Now: m.Config.Now,
 		Daraja:      billing.NewDaraja(mpesa.New(mpesa.Config{BaseURL: base, Logger: m.log.With("component", "mpesa")})),
 		PublicURL:   c.PublicURL,
 		CallbackKey: key.Derive("billing callback tokens"),
 		QueryAfter:  c.QueryAfter, GiveUpAfter: c.GiveUpAfter, QueryInterval: c.QueryInterval, ExpiryInterval: c.ExpiryInterval,
+		SyncInterval: c.SyncInterval,
 	})
 	if err != nil {
 		return fmt.Errorf("billing: %w", err)
@@ -71,7 +74,7 @@ func (m *Main) newBilling() error {
 // billingFlags configure serve's billing.
 func billingFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "public-url", Category: "Billing", Usage: "the control plane's address as Safaricom reaches it (https://cp.example.com); M-Pesa callbacks are built on it; empty turns STK push and C2B off", Sources: cli.EnvVars("SITEPULSE_PUBLIC_URL")},
+		&cli.StringFlag{Name: "public-url", Category: "Billing", Usage: "the control plane's address as Safaricom reaches it (https://cp.example.com); M-Pesa callback URLs are built on it (default http://HTTP-ADDR, which only a simulator on this machine reaches)", Sources: cli.EnvVars("SITEPULSE_PUBLIC_URL")},
 		&cli.StringFlag{Name: "mpesa-base-url", Category: "Billing", Value: billing.DefaultMpesaBaseURL, Usage: "Daraja's address: Safaricom's sandbox by default, https://api.safaricom.co.ke in production, a simulator in tests", Sources: cli.EnvVars("SITEPULSE_MPESA_BASE_URL")},
 		&cli.StringFlag{Name: "secret-key-file", Category: "Billing", Usage: "file holding the base64 key that seals payment credentials at rest (or SITEPULSE_SECRET_KEY; default DATA_DIR/secret.key, created on first start)", Sources: cli.EnvVars("SITEPULSE_SECRET_KEY_FILE")},
 		&cli.DurationFlag{Name: "stk-query-after", Category: "Billing", Value: billing.DefaultQueryAfter, Usage: "ask Daraja (STK query) about a push whose callback has not come after this long", Sources: cli.EnvVars("SITEPULSE_STK_QUERY_AFTER")},

@@ -95,6 +95,9 @@ type Config struct {
 	Provisioning provisioning.Options
 	// Billing configures plans, subscriptions and payments.
 	Billing BillingConfig
+	// Now is the clock of the store, provisioning and billing; nil means
+	// time.Now. End-to-end tests move it forward to reach expiries.
+	Now func() time.Time
 	// Logger receives every component's logs. nil discards them.
 	Logger *slog.Logger
 	// Stdout receives the one-time generated admin password (never the
@@ -198,6 +201,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		DatabaseURL:        c.DatabaseURL,
 		Logger:             m.log.With("component", "store"),
 		PasswordIterations: c.PasswordIterations,
+		Now:                c.Now,
 	})
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
@@ -282,6 +286,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.httpDone = make(chan error, 1)
 	go func() { m.httpDone <- m.httpSrv.Serve(m.httpLn) }()
+	if c.Billing.PublicURL == "" {
+		// Providers on this machine (the Daraja simulator) reach us here.
+		m.billing.SetPublicURL("http://" + m.HTTPAddr())
+	}
 	m.log.Info("serving", slog.String("http", m.HTTPAddr()), slog.String("mqtt", m.MQTTAddr()),
 		slog.String("mqtt_tls", m.MQTTTLSAddr()), slog.String("store", m.store.Dialect()))
 	return nil

@@ -17,6 +17,9 @@ func (m *Main) newProvisioning() error {
 	o.Store, o.Bus = m.store, m.bus
 	o.Logger, o.Registerer = m.log, m.registry
 	o.Jobs = append(o.Jobs, m.billing)
+	if o.Now == nil {
+		o.Now = m.Config.Now
+	}
 	var err error
 	if m.prov, err = provisioning.New(o); err != nil {
 		return fmt.Errorf("provisioning: %w", err)

@@ -172,7 +172,7 @@ func (s *Service) UpdateSettings(ctx context.Context, p controlplane.Principal, 
 			return err
 		}
 		if patch.RegisterC2B {
-			if s.o.PublicURL == "" || b.C2BToken == "" {
+			if s.publicURL() == "" || b.C2BToken == "" {
 				return controlplane.Errorf(controlplane.EINVALID, "register_c2b: needs mpesa_shortcode and the control plane's --public-url")
 			}
 			if err := s.prov.InsertJobsTx(ctx, tx, c2bRegisterArgs{TenantID: tenant}); err != nil {
@@ -195,7 +195,7 @@ func (s *Service) UpdateSettings(ctx context.Context, p controlplane.Principal, 
 
 func (s *Service) c2bURL(tenant int64, token, which string) string {
 	// No "mpesa" in the path: Daraja refuses C2B URLs that contain it.
-	return s.o.PublicURL + "/api/v1/hooks/c2b/" + strconv.FormatInt(tenant, 10) + "/" + token + "/" + which
+	return s.publicURL() + "/api/v1/hooks/c2b/" + strconv.FormatInt(tenant, 10) + "/" + token + "/" + which
 }
 
 // registerC2B registers the tenant's C2B URLs with Daraja.
