@@ -224,10 +224,10 @@ var billingSchemas = map[string]any{
 	"BillingStats":         controlplane.BillingStats{},
 }
 
-// TestMoneyIsNeverAFloat: no billing schema has a number anywhere in it
+// TestOpenAPIMoneyIsNeverANumber: no billing schema has a number anywhere in it
 // (money is integer minor units), and no billing Go type has a float
 // field, however deep.
-func TestMoneyIsNeverAFloat(t *testing.T) {
+func TestOpenAPIMoneyIsNeverANumber(t *testing.T) {
 	t.Parallel()
 	var doc struct {
 		Components struct {
