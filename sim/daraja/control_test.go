@@ -122,6 +122,8 @@ func TestControlAPI(t *testing.T) {
 	}
 	status, out = postAPI(t, s, tok, "/mpesa/stkpushquery/v1/query", queryBody(held))
 	wantError(t, status, out, 404, "404.001.03", "Invalid Access Token")
+	status, out = postAPI(t, s, tok, "/mpesa/c2b/v2/registerurl", map[string]any{})
+	wantError(t, status, out, 400, "400.003.01", "Invalid Access Token")
 	if status, _ := do("GET", "/control/nothing", nil); status != 404 {
 		t.Errorf("unknown route: %d", status)
 	}
