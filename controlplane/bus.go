@@ -91,11 +91,11 @@ func (g ReplicaGap) ChangeTenant() int64 { return g.Tenant }
 type Bus struct {
 	pub  sync.Mutex // one Publish at a time, so a call's changes stay contiguous
 	mu   sync.RWMutex
-	subs map[*Subscription]struct{}
+	subs map[*BusSubscription]struct{}
 }
 
-// Subscription receives changes on C until Close.
-type Subscription struct {
+// BusSubscription receives changes on C until Close.
+type BusSubscription struct {
 	C    <-chan Change
 	c    chan Change
 	bus  *Bus
@@ -104,12 +104,12 @@ type Subscription struct {
 }
 
 // Subscribe returns a subscription with a buffer of n changes.
-func (b *Bus) Subscribe(n int) *Subscription {
+func (b *Bus) Subscribe(n int) *BusSubscription {
 	c := make(chan Change, n)
-	s := &Subscription{C: c, c: c, bus: b, done: make(chan struct{})}
+	s := &BusSubscription{C: c, c: c, bus: b, done: make(chan struct{})}
 	b.mu.Lock()
 	if b.subs == nil {
-		b.subs = make(map[*Subscription]struct{})
+		b.subs = make(map[*BusSubscription]struct{})
 	}
 	b.subs[s] = struct{}{}
 	b.mu.Unlock()
@@ -117,7 +117,7 @@ func (b *Bus) Subscribe(n int) *Subscription {
 }
 
 // Close ends the subscription; C is closed once no Publish is delivering.
-func (s *Subscription) Close() {
+func (s *BusSubscription) Close() {
 	s.once.Do(func() {
 		close(s.done)
 		s.bus.mu.Lock()

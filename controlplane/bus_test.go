@@ -11,7 +11,7 @@ func TestBusDeliversInOrderToEverySubscriber(t *testing.T) {
 	defer s1.Close()
 	defer s2.Close()
 	b.Publish(SessionStarted{Session{TenantID: 1, Key: "a"}}, SessionStarted{Session{TenantID: 1, Key: "b"}})
-	for _, s := range []*Subscription{s1, s2} {
+	for _, s := range []*BusSubscription{s1, s2} {
 		for _, want := range []string{"a", "b"} {
 			got := (<-s.C).(SessionStarted).Session.Key
 			if got != want {

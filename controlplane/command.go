@@ -98,6 +98,7 @@ type CommandParams struct {
 	PPPSecret   *protocol.PPPSecret   `json:"ppp_secret,omitempty"`
 	Kick        *protocol.Kick        `json:"kick,omitempty"`
 	Profile     *protocol.ProfileRate `json:"profile,omitempty"`
+	ProfileSpec *protocol.ProfileSpec `json:"profile_spec,omitempty"`
 	Raw         *protocol.RawCommand  `json:"raw,omitempty"`
 }
 
@@ -166,6 +167,7 @@ func (c Command) Wire() *protocol.Command {
 		PPPSecret:   c.Params.PPPSecret,
 		Kick:        c.Params.Kick,
 		Profile:     c.Params.Profile,
+		ProfileSpec: c.Params.ProfileSpec,
 		Raw:         c.Params.Raw,
 	}
 }
@@ -185,6 +187,9 @@ type CommandUpdate struct {
 	// Account is the command's account after its sync state on the
 	// command's router changed; nil when nothing changed there.
 	Account *Account
+	// Plan is the command's plan after its profile state on the
+	// command's router changed; nil when nothing changed there.
+	Plan *Plan
 }
 
 // CommandRequest is a typed command as the API accepts it: the kind and

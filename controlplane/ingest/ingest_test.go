@@ -31,7 +31,7 @@ type env struct {
 	st       testStore
 	in       *Ingest
 	bus      *controlplane.Bus
-	sub      *controlplane.Subscription
+	sub      *controlplane.BusSubscription
 	reg      *prometheus.Registry
 	tenant   int64
 	sessions func(router string) []controlplane.Session

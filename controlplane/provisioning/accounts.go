@@ -533,55 +533,68 @@ func (s *Service) expireAccount(ctx context.Context, id int64) (bool, error) {
 	var res controlplane.AccountResult
 	expired := false
 	err := s.st.Write(ctx, func(tx *store.Tx) error {
-		a, err := tx.Account(ctx, 0, id, true)
-		if err != nil {
-			return err
-		}
-		if a.Expired || a.ExpiresAt == nil || a.ExpiresAt.After(tx.Now()) {
-			return nil // renewed or expired meanwhile
-		}
-		expired = true
-		a.Expired, a.Disabled = true, true
-		if _, err := tx.UpdateAccount(ctx, a); err != nil {
-			return err
-		}
-		var jobs []river.JobArgs
-		for _, ar := range a.Routers {
-			r, err := tx.Router(ctx, 0, ar.RouterID)
-			if err != nil {
-				return err
-			}
-			if r.Status == controlplane.RouterRevoked {
-				continue
-			}
-			d, err := s.provisionInTx(ctx, tx, system, a, r, opDisable, true)
-			if err != nil {
-				return err
-			}
-			k, err := s.provisionInTx(ctx, tx, system, a, r, opKick, false)
-			if err != nil {
-				return err
-			}
-			res.Commands = append(res.Commands, d, k)
-			jobs = append(jobs, deliverArgs{RouterID: r.ID})
-		}
-		if err := tx.Audit(ctx, controlplane.AuditEntry{TenantID: a.TenantID, Actor: system.Email,
-			Action: "account.expire", Target: accountTarget(a.ID), Result: "ok",
-			Detail: fmt.Sprintf("expired at %s; disabled and kicked on %d routers", a.ExpiresAt.Format(time.RFC3339), len(jobs))}); err != nil {
-			return err
-		}
-		if res.Account, err = tx.Account(ctx, 0, a.ID, false); err != nil {
-			return err
-		}
-		return s.insertTx(ctx, tx, jobs...)
+		var err error
+		res, expired, err = s.expireAccountTx(ctx, tx, id, "", false)
+		return err
 	})
 	if err != nil {
 		return false, fmt.Errorf("expire account %d: %w", id, err)
 	}
 	if expired {
-		s.m.accountsExpired.Inc()
-		s.publish(controlplane.AccountChanged{Op: controlplane.AccountUpdated, Account: res.Account})
-		s.announceQueued(res.Commands)
+		s.Announce(controlplane.AccountUpdated, res)
 	}
 	return expired, nil
+}
+
+// expireAccountTx disables and kicks account id on its routers: when its
+// expiry has passed, or now when force (reason says why in the audit).
+func (s *Service) expireAccountTx(ctx context.Context, tx *store.Tx, id int64, reason string, force bool) (controlplane.AccountResult, bool, error) {
+	var res controlplane.AccountResult
+	a, err := tx.Account(ctx, 0, id, true)
+	if err != nil {
+		return res, false, err
+	}
+	if a.Expired || (!force && (a.ExpiresAt == nil || a.ExpiresAt.After(tx.Now()))) {
+		return res, false, nil // renewed or expired meanwhile
+	}
+	a.Expired, a.Disabled = true, true
+	if _, err := tx.UpdateAccount(ctx, a); err != nil {
+		return res, false, err
+	}
+	var jobs []river.JobArgs
+	for _, ar := range a.Routers {
+		r, err := tx.Router(ctx, 0, ar.RouterID)
+		if err != nil {
+			return res, false, err
+		}
+		if r.Status == controlplane.RouterRevoked {
+			continue
+		}
+		d, err := s.provisionInTx(ctx, tx, system, a, r, opDisable, true)
+		if err != nil {
+			return res, false, err
+		}
+		k, err := s.provisionInTx(ctx, tx, system, a, r, opKick, false)
+		if err != nil {
+			return res, false, err
+		}
+		res.Commands = append(res.Commands, d, k)
+		jobs = append(jobs, deliverArgs{RouterID: r.ID})
+	}
+	detail := fmt.Sprintf("disabled and kicked on %d routers", len(jobs))
+	switch {
+	case reason != "":
+		detail = reason + "; " + detail
+	case a.ExpiresAt != nil:
+		detail = fmt.Sprintf("expired at %s; %s", a.ExpiresAt.Format(time.RFC3339), detail)
+	}
+	if err := tx.Audit(ctx, controlplane.AuditEntry{TenantID: a.TenantID, Actor: system.Email,
+		Action: "account.expire", Target: accountTarget(a.ID), Result: "ok", Detail: detail}); err != nil {
+		return res, false, err
+	}
+	if res.Account, err = tx.Account(ctx, 0, a.ID, false); err != nil {
+		return res, false, err
+	}
+	s.m.accountsExpired.Inc()
+	return res, true, s.insertTx(ctx, tx, jobs...)
 }

@@ -90,7 +90,7 @@ type env struct {
 	svc   *Service
 	reg   *prometheus.Registry
 	logs  *testkit.LogBuffer
-	sub   *controlplane.Subscription
+	sub   *controlplane.BusSubscription
 
 	mu      sync.Mutex
 	changes []controlplane.Change

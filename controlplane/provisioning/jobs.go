@@ -89,6 +89,9 @@ func (s *Service) newRiver() (*jobs.Client, error) {
 		return s.activateTenant(ctx, j.Args.TenantID, j.Attempt)
 	})
 	s.maint.Register(ws)
+	for _, set := range s.opts.Jobs {
+		set.RegisterJobs(ws)
+	}
 
 	n := jobs.DefaultWorkers(s.st.Dialect(), s.opts.Workers)
 	cfg := jobs.Config{
@@ -102,8 +105,16 @@ func (s *Service) newRiver() (*jobs.Client, error) {
 		Workers:      ws,
 		PollInterval: s.opts.JobPollInterval,
 	}
+	for _, set := range s.opts.Jobs {
+		for q, n := range set.JobQueues() {
+			cfg.Queues[q] = n
+		}
+	}
 	if !s.opts.DisablePeriodic {
 		cfg.Periodic = s.periodicJobs()
+		for _, set := range s.opts.Jobs {
+			cfg.Periodic = append(cfg.Periodic, set.PeriodicJobs()...)
+		}
 	}
 	return jobs.NewClient(cfg)
 }

@@ -91,6 +91,9 @@ type Options struct {
 	// DisablePeriodic leaves out the periodic jobs (tests that drive the
 	// sweeps by hand).
 	DisablePeriodic bool
+	// Jobs are other services' queues and jobs (billing's) that the
+	// service's River client runs too.
+	Jobs []JobSet
 }
 
 // Service is SitePulse's provisioning: commands and their lifecycle,
@@ -111,7 +114,7 @@ type Service struct {
 	pub     Publisher
 	started bool
 	closed  bool
-	sub     *controlplane.Subscription
+	sub     *controlplane.BusSubscription
 	subDone chan struct{}
 	cancel  context.CancelFunc
 }
@@ -208,7 +211,7 @@ func (s *Service) Start(ctx context.Context, pub Publisher) error {
 // follow hands every router that comes online to the dispatcher. It never
 // blocks on the dispatcher: it runs on the bus, which the dispatcher
 // publishes on.
-func (s *Service) follow(sub *controlplane.Subscription, done chan<- struct{}) {
+func (s *Service) follow(sub *controlplane.BusSubscription, done chan<- struct{}) {
 	defer close(done)
 	for c := range sub.C {
 		rc, ok := c.(controlplane.RouterStatusChanged)
@@ -274,6 +277,9 @@ func (s *Service) publishUpdate(u controlplane.CommandUpdate) {
 	changes := []controlplane.Change{controlplane.CommandChanged{Command: u.Command}}
 	if u.Account != nil {
 		changes = append(changes, controlplane.AccountChanged{Op: controlplane.AccountUpdated, Account: *u.Account})
+	}
+	if u.Plan != nil {
+		changes = append(changes, controlplane.PlanChanged{Op: controlplane.AccountUpdated, Plan: *u.Plan})
 	}
 	s.publish(changes...)
 }

@@ -443,7 +443,11 @@ func transition(ctx context.Context, t *dbtx, c controlplane.Command, detail str
 	if err != nil {
 		return controlplane.CommandUpdate{}, err
 	}
-	return controlplane.CommandUpdate{Command: c, Changed: true, Account: acct}, nil
+	plan, err := syncPlanState(ctx, t, c)
+	if err != nil {
+		return controlplane.CommandUpdate{}, err
+	}
+	return controlplane.CommandUpdate{Command: c, Changed: true, Account: acct, Plan: plan}, nil
 }
 
 // auditTransition records that c reached its current status, with the
