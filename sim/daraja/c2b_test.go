@@ -67,6 +67,8 @@ func TestC2BRegisterURLValidation(t *testing.T) {
 	}
 	status, out = register(t, p, ptok, "v2", good(nil))
 	wantError(t, status, out, 500, "500.003.1001", "Urls are already registered.")
+	status, out = postAPI(t, p, ptok, "/mpesa/c2b/v2/simulate", map[string]any{"ShortCode": 174379, "CommandID": "CustomerPayBillOnline", "Amount": 1, "Msisdn": 254708374149})
+	wantError(t, status, out, 404, "404.001.01", "Resource not found")
 }
 
 func TestC2BValidationAndConfirmation(t *testing.T) {
