@@ -3,10 +3,6 @@ package api_test
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -306,9 +302,7 @@ func TestBillingAPI(t *testing.T) {
 // the first 24 bytes of HMAC-SHA256(key, "stk:{tenant}:{payment}"),
 // base64url. A test stands in for Daraja, which gets it in the URL.
 func stkToken(tenant, payment int64) string {
-	mac := hmac.New(sha256.New, testCallbackKey)
-	fmt.Fprintf(mac, "stk:%d:%d", tenant, payment)
-	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil)[:24])
+	return billing.CallbackToken(testCallbackKey, tenant, payment)
 }
 
 // TestBillingHooksReal: the public hooks over the real service: no
@@ -345,7 +339,7 @@ func TestBillingHooksReal(t *testing.T) {
 		const body = `{"Body":{"stkCallback":{"MerchantRequestID":"m1","CheckoutRequestID":"ws_CO_1","ResultCode":0,"ResultDesc":"ok",` +
 			`"CallbackMetadata":{"Item":[{"Name":"Amount","Value":10},{"Name":"MpesaReceiptNumber","Value":"QAB1CDE2FG"},` +
 			`{"Name":"TransactionDate","Value":20260301150000},{"Name":"PhoneNumber","Value":254712345678}]}}}}`
-		hook := "/api/v1/hooks/mpesa/" + itoa(p.a.ID) + "/stk/" + itoa(res.PaymentID) + "/"
+		hook := "/api/v1/hooks/stk/" + itoa(p.a.ID) + "/" + itoa(res.PaymentID) + "/"
 		spoof := map[string]string{"Content-Type": "application/json", "X-Forwarded-For": "196.201.214.200"}
 
 		e.post(hook+"forged-token", strings.NewReader(body), spoof).wantError(t, http.StatusNotFound, controlplane.ENOTFOUND, "")
