@@ -163,17 +163,17 @@ func TestBillingHooks(t *testing.T) {
 	forged := map[string]string{"Content-Type": "application/json", "X-Forwarded-For": "196.201.214.200", "X-Real-Ip": "196.201.214.200"}
 
 	rec.reply = controlplane.HookReply{Status: http.StatusOK, Body: []byte(`{"ResultCode":0,"ResultDesc":"Accepted"}`)}
-	r := e.post("/api/v1/hooks/mpesa/7/stk/42/tok-abc", strings.NewReader(daraja), forged)
+	r := e.post("/api/v1/hooks/stk/7/42/tok-abc", strings.NewReader(daraja), forged)
 	if r.status != http.StatusOK || string(r.body) != `{"ResultCode":0,"ResultDesc":"Accepted"}` || r.header.Get("Content-Type") != "application/json" {
 		t.Fatalf("stk: %d %s %q", r.status, r.body, r.header.Get("Content-Type"))
 	}
 	rec.reply = controlplane.HookReply{Status: http.StatusAccepted, Body: []byte(`{"ResultCode":"C2B00012","ResultDesc":"Rejected"}`)}
-	r = e.post("/api/v1/hooks/mpesa/7/c2b/c2b-tok/validation", strings.NewReader(`{"TransID":"T1"}`), nil)
+	r = e.post("/api/v1/hooks/c2b/7/c2b-tok/validation", strings.NewReader(`{"TransID":"T1"}`), nil)
 	if r.status != http.StatusAccepted || !strings.Contains(string(r.body), "C2B00012") {
 		t.Fatalf("c2b validation: %d %s", r.status, r.body)
 	}
 	rec.reply = controlplane.HookReply{}
-	e.post("/api/v1/hooks/mpesa/7/c2b/c2b-tok/confirmation", strings.NewReader(`{"TransID":"T1"}`), nil).want(t, http.StatusOK, nil)
+	e.post("/api/v1/hooks/c2b/7/c2b-tok/confirmation", strings.NewReader(`{"TransID":"T1"}`), nil).want(t, http.StatusOK, nil)
 	e.post("/api/v1/hooks/payments/7", strings.NewReader(`{"receipt":"R1"}`),
 		map[string]string{"X-SitePulse-Timestamp": "1767225600", "X-SitePulse-Signature": "t=1767225600,v1=abcd"}).want(t, http.StatusOK, nil)
 
@@ -197,14 +197,14 @@ func TestBillingHooks(t *testing.T) {
 
 	// An error from billing is the usual envelope with its status.
 	rec.err = controlplane.Errorf(controlplane.EUNAUTHORIZED, "wrong callback token")
-	e.post("/api/v1/hooks/mpesa/7/stk/42/wrong", strings.NewReader(daraja), nil).wantError(t, http.StatusUnauthorized, controlplane.EUNAUTHORIZED, "wrong callback token")
+	e.post("/api/v1/hooks/stk/7/42/wrong", strings.NewReader(daraja), nil).wantError(t, http.StatusUnauthorized, controlplane.EUNAUTHORIZED, "wrong callback token")
 	rec.err = nil
 
 	// Exactly MaxHookBody passes; one byte more is 413 and billing never
 	// hears of it, with a Content-Length or streamed without one.
 	before, _, _ := rec.seen()
-	e.post("/api/v1/hooks/mpesa/7/stk/42/tok", bytes.NewReader(bytes.Repeat([]byte{' '}, controlplane.MaxHookBody)), nil).want(t, http.StatusOK, nil)
-	e.post("/api/v1/hooks/mpesa/7/stk/42/tok", bytes.NewReader(bytes.Repeat([]byte{' '}, controlplane.MaxHookBody+1)), nil).
+	e.post("/api/v1/hooks/stk/7/42/tok", bytes.NewReader(bytes.Repeat([]byte{' '}, controlplane.MaxHookBody)), nil).want(t, http.StatusOK, nil)
+	e.post("/api/v1/hooks/stk/7/42/tok", bytes.NewReader(bytes.Repeat([]byte{' '}, controlplane.MaxHookBody+1)), nil).
 		wantError(t, http.StatusRequestEntityTooLarge, controlplane.ETOOLARGE, "65536")
 	// io.MultiReader hides the length, so the body goes chunked.
 	e.post("/api/v1/hooks/payments/7", io.MultiReader(bytes.NewReader(bytes.Repeat([]byte{'x'}, controlplane.MaxHookBody+1))), nil).
@@ -214,8 +214,8 @@ func TestBillingHooks(t *testing.T) {
 	}
 
 	// A path that is not ours is refused before billing.
-	e.post("/api/v1/hooks/mpesa/x/stk/42/tok", strings.NewReader(daraja), nil).wantError(t, http.StatusBadRequest, controlplane.EINVALID, "tenant")
-	e.post("/api/v1/hooks/mpesa/7/stk/0/tok", strings.NewReader(daraja), nil).wantError(t, http.StatusBadRequest, controlplane.EINVALID, "payment")
+	e.post("/api/v1/hooks/stk/x/42/tok", strings.NewReader(daraja), nil).wantError(t, http.StatusBadRequest, controlplane.EINVALID, "tenant")
+	e.post("/api/v1/hooks/stk/7/0/tok", strings.NewReader(daraja), nil).wantError(t, http.StatusBadRequest, controlplane.EINVALID, "payment")
 }
 
 // TestBillingDecoding: bodies are decoded strictly before billing is
@@ -293,7 +293,7 @@ func TestBillingUnavailable(t *testing.T) {
 	_, admin := e.user(a.ID, controlplane.RoleTenantAdmin, "admin@a.example")
 	e.do("GET", "/api/v1/plans", admin, nil).wantError(t, http.StatusServiceUnavailable, controlplane.EUNAVAILABLE, "billing")
 	e.do("POST", "/api/v1/payments", admin, map[string]any{"subscription_id": 1, "amount": 5000}).wantError(t, http.StatusServiceUnavailable, controlplane.EUNAVAILABLE, "billing")
-	e.post("/api/v1/hooks/mpesa/1/stk/1/tok", strings.NewReader(`{}`), nil).wantError(t, http.StatusServiceUnavailable, controlplane.EUNAVAILABLE, "billing")
+	e.post("/api/v1/hooks/stk/1/1/tok", strings.NewReader(`{}`), nil).wantError(t, http.StatusServiceUnavailable, controlplane.EUNAVAILABLE, "billing")
 	e.do("GET", "/api/v1/routers", admin, nil).want(t, http.StatusOK, nil)
 }
 

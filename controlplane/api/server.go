@@ -223,9 +223,9 @@ func (s *Server) register() {
 	authed("PUT", "/api/v1/billing/settings", s.handleUpdateBillingSettings)
 	authed("GET", "/api/v1/billing/stats", s.handleBillingStats)
 
-	public("POST", "/api/v1/hooks/mpesa/{tenant}/stk/{payment}/{token}", s.handleHook(Billing.STKCallback))
-	public("POST", "/api/v1/hooks/mpesa/{tenant}/c2b/{token}/validation", s.handleHook(Billing.C2BValidation))
-	public("POST", "/api/v1/hooks/mpesa/{tenant}/c2b/{token}/confirmation", s.handleHook(Billing.C2BConfirmation))
+	public("POST", "/api/v1/hooks/stk/{tenant}/{payment}/{token}", s.handleHook(Billing.STKCallback))
+	public("POST", "/api/v1/hooks/c2b/{tenant}/{token}/validation", s.handleHook(Billing.C2BValidation))
+	public("POST", "/api/v1/hooks/c2b/{tenant}/{token}/confirmation", s.handleHook(Billing.C2BConfirmation))
 	public("POST", "/api/v1/hooks/payments/{tenant}", s.handleHook(Billing.PaymentWebhook))
 
 	authed("GET", "/api/v1/stats", s.handleStats)
