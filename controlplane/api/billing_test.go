@@ -28,6 +28,7 @@ type pushRecorder struct {
 	billing.Daraja
 	mu     sync.Mutex
 	pushes []billing.STKRequest
+	c2b    []string // confirmation and validation URLs, per registration
 }
 
 func (d *pushRecorder) STKPush(_ context.Context, _ billing.MpesaCredentials, r billing.STKRequest) (billing.STKAccepted, error) {
@@ -36,6 +37,30 @@ func (d *pushRecorder) STKPush(_ context.Context, _ billing.MpesaCredentials, r 
 	d.pushes = append(d.pushes, r)
 	n := strconv.Itoa(len(d.pushes))
 	return billing.STKAccepted{MerchantRequestID: "m-" + n, CheckoutRequestID: "ws_CO_" + n, CustomerMessage: "Success"}, nil
+}
+
+func (d *pushRecorder) RegisterC2B(_ context.Context, _ billing.MpesaCredentials, confirmationURL, validationURL string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.c2b = append(d.c2b, confirmationURL, validationURL)
+	return nil
+}
+
+// c2bPaths returns the paths of the registered C2B confirmation and
+// validation URLs, "" before a registration.
+func (d *pushRecorder) c2bPaths(t *testing.T) (confirmation, validation string) {
+	t.Helper()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.c2b) < 2 {
+		return "", ""
+	}
+	c, err1 := url.Parse(d.c2b[len(d.c2b)-2])
+	v, err2 := url.Parse(d.c2b[len(d.c2b)-1])
+	if err1 != nil || err2 != nil {
+		t.Fatalf("C2B URLs %q", d.c2b)
+	}
+	return c.Path, v.Path
 }
 
 // callbackPath returns the path of the latest push's callback URL, "" if
@@ -452,6 +477,32 @@ func TestBillingHooksReal(t *testing.T) {
 		e.do("GET", "/api/v1/payments?provider=webhook", p.adminA, nil).want(t, http.StatusOK, &pays)
 		if pays.Total != 1 || pays.Data[0].Receipt != "GW-1" || pays.Data[0].Amount != controlplane.KES(1000) {
 			t.Errorf("webhook payments %+v", pays)
+		}
+
+		// C2B: the URLs billing registers with Daraja are routed; an
+		// unknown account is refused in Daraja's words and logged from
+		// the TCP peer.
+		e.do("PUT", "/api/v1/billing/settings", p.adminA, map[string]any{"register_c2b": true}).want(t, http.StatusOK, nil)
+		var confirmation, validation string
+		testkit.Eventually(t, 10*time.Second, "the C2B registration", func() bool {
+			confirmation, validation = bill.daraja.c2bPaths(t)
+			return validation != ""
+		})
+		prefix := "/api/v1/hooks/c2b/" + itoa(p.a.ID) + "/"
+		if !strings.HasPrefix(validation, prefix) || !strings.HasSuffix(validation, "/validation") || !strings.HasSuffix(confirmation, "/confirmation") {
+			t.Fatalf("C2B URLs %q %q", confirmation, validation)
+		}
+		c2b := `{"TransactionType":"Pay Bill","TransID":"RKTQDM7W6S","TransTime":"20260301150000","TransAmount":"10.00",` +
+			`"BusinessShortCode":"174379","BillRefNumber":"nobody","MSISDN":"254700000000"}`
+		r = e.post(validation, strings.NewReader(c2b), spoof)
+		if r.status != http.StatusOK || !strings.Contains(string(r.body), "C2B00012") {
+			t.Fatalf("C2B validation of an unknown account: %d %s", r.status, r.body)
+		}
+		e.post(strings.Replace(validation, prefix, prefix+"0", 1), strings.NewReader(c2b), spoof).wantError(t, http.StatusNotFound, controlplane.ENOTFOUND, "")
+		var c2bLog controlplane.Page[controlplane.Callback]
+		e.do("GET", "/api/v1/payments/callbacks?outcome=rejected", p.adminA, nil).want(t, http.StatusOK, &c2bLog)
+		if c2bLog.Total != 1 || c2bLog.Data[0].Kind != "c2b_validation" || c2bLog.Data[0].RemoteAddr != "127.0.0.1" {
+			t.Errorf("rejected callbacks %+v", c2bLog)
 		}
 		noSecrets(t, "the server's log", []byte(e.logs.String()))
 	})
