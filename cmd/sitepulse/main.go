@@ -247,6 +247,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Bus:           m.bus,
 		Tenants:       m.prov,
 		Provisioning:  m.prov,
+		Billing:       m.billing,
 		Invalidator:   m.invalidator(),
 		PublicMQTTURL: c.PublicMQTTURL,
 		Pusher:        controlplane.PusherConfig{Key: m.hub.Key(), AppID: m.hub.AppID()},

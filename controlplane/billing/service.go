@@ -153,9 +153,17 @@ func (s *Service) SetProvisioning(p Provisioning) { s.prov = p }
 var system = controlplane.Principal{Role: controlplane.RoleSystemAdmin, Email: "billing"}
 
 // callbackToken is the unguessable path secret of payment id's STK
-// callback URL: an HMAC, so nothing secret is stored or put in job args.
+// callback URL.
 func (s *Service) callbackToken(tenantID, paymentID int64) string {
-	mac := hmac.New(sha256.New, s.o.CallbackKey)
+	return CallbackToken(s.o.CallbackKey, tenantID, paymentID)
+}
+
+// CallbackToken is the path secret of a payment's STK callback URL: an
+// HMAC of tenant and payment under key (Options.CallbackKey), so nothing
+// secret is stored or put in job arguments. Hex, since Daraja refuses
+// URLs that spell words such as "exe" or "sql".
+func CallbackToken(key []byte, tenantID, paymentID int64) string {
+	mac := hmac.New(sha256.New, key)
 	fmt.Fprintf(mac, "stk:%d:%d", tenantID, paymentID)
 	return hex.EncodeToString(mac.Sum(nil)[:24])
 }
