@@ -447,6 +447,14 @@ func (e *executor) dispatch(ctx context.Context, cmd *protocol.Command) (string,
 		return "", nil, e.onNamed(ctx, hsProfile, cmd.Profile.Name, nil, "set", []string{"=rate-limit=" + cmd.Profile.RateLimit})
 	case protocol.CmdPPPProfileLimit:
 		return "", nil, e.onNamed(ctx, pppProf, cmd.Profile.Name, nil, "set", []string{"=rate-limit=" + cmd.Profile.RateLimit})
+	case protocol.CmdHotspotProfileAdd, protocol.CmdHotspotProfileSet:
+		return e.upsertProfile(ctx, hsProfile, cmd.ProfileSpec.Name, profileAttrs(cmd.ProfileSpec))
+	case protocol.CmdPPPProfileAdd, protocol.CmdPPPProfileSet:
+		return e.upsertProfile(ctx, pppProf, cmd.ProfileSpec.Name, profileAttrs(cmd.ProfileSpec))
+	case protocol.CmdHotspotProfileRemove:
+		return "", nil, e.removeProfile(ctx, hsProfile, cmd.ProfileSpec.Name)
+	case protocol.CmdPPPProfileRemove:
+		return "", nil, e.removeProfile(ctx, pppProf, cmd.ProfileSpec.Name)
 	case protocol.CmdResync:
 		return "", nil, e.api.resync(ctx)
 	case protocol.CmdRaw:
@@ -510,6 +518,42 @@ func (e *executor) onNamed(ctx context.Context, menu, name string, extra []strin
 	}
 	for _, id := range ids {
 		if _, err := e.api.command(ctx, append([]string{menu + "/" + verb, "=.id=" + id}, attrs...)...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// upsertProfile makes the profile named name carry attrs, whether it is
+// there or not: a plan's profile may already exist from hand configuration
+// or an attempt whose result was lost, and either way the plan's values
+// should win. Add and set are the same operation; Ret is the profile's .id.
+func (e *executor) upsertProfile(ctx context.Context, menu, name string, attrs []string) (string, []map[string]string, error) {
+	ids, err := e.find(ctx, menu, "name", name, nil)
+	if err != nil {
+		return "", nil, err
+	}
+	if len(ids) == 0 {
+		return e.add(ctx, menu, append([]string{"=name=" + name}, attrs...))
+	}
+	if len(attrs) > 0 {
+		if _, err := e.api.command(ctx, append([]string{menu + "/set", "=.id=" + ids[0]}, attrs...)...); err != nil {
+			return "", nil, err
+		}
+	}
+	return ids[0], nil, nil
+}
+
+// removeProfile removes the profile named name; one that is not there is
+// already the wanted state. RouterOS's own refusals (a default profile, a
+// profile users still refer to) come back as router errors.
+func (e *executor) removeProfile(ctx context.Context, menu, name string) error {
+	ids, err := e.find(ctx, menu, "name", name, nil)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if _, err := e.api.command(ctx, menu+"/remove", "=.id="+id); err != nil {
 			return err
 		}
 	}
@@ -610,6 +654,31 @@ func pppSecretAttrs(s *protocol.PPPSecret, add bool) []string {
 	if s.Disabled != nil {
 		put("disabled", yesNo(*s.Disabled))
 	}
+	return w
+}
+
+// profileAttrs maps a ProfileSpec to /ip/hotspot/user/profile or
+// /ppp/profile attribute words, without the name. Validation has already
+// kept each menu's own fields to its kinds; empty fields are left out.
+func profileAttrs(p *protocol.ProfileSpec) []string {
+	var w []string
+	put := func(k, v string) {
+		if v != "" {
+			w = append(w, "="+k+"="+v)
+		}
+	}
+	put("rate-limit", p.RateLimit)
+	put("session-timeout", p.SessionTimeout)
+	put("idle-timeout", p.IdleTimeout)
+	if p.SharedUsers > 0 {
+		put("shared-users", strconv.Itoa(p.SharedUsers))
+	}
+	put("local-address", p.LocalAddress)
+	put("remote-address", p.RemoteAddress)
+	if p.OnlyOne != nil {
+		put("only-one", yesNo(*p.OnlyOne))
+	}
+	put("comment", p.Comment)
 	return w
 }
 

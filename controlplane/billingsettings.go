@@ -36,11 +36,11 @@ type BillingSettings struct {
 	AllowedSources []string `json:"allowed_sources"` // IPs or CIDRs
 	// The generic payment webhook's secret.
 	WebhookSecretSet bool `json:"webhook_secret_set"`
-	// C2BURLs are the URLs to register with Daraja for paybill/till
-	// payments (they hold the tenant's C2B token).
-	C2BConfirmationURL string    `json:"c2b_confirmation_url,omitempty"`
-	C2BValidationURL   string    `json:"c2b_validation_url,omitempty"`
-	UpdatedAt          time.Time `json:"updated_at"`
+	// C2BEnabled is true once the tenant has C2B URLs (their path holds
+	// a secret token, so they are registered with Daraja by a job and not
+	// shown).
+	C2BEnabled bool      `json:"c2b_enabled"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 // BillingSettingsPatch changes a tenant's billing settings (PUT

@@ -98,6 +98,7 @@ type CommandParams struct {
 	PPPSecret   *protocol.PPPSecret   `json:"ppp_secret,omitempty"`
 	Kick        *protocol.Kick        `json:"kick,omitempty"`
 	Profile     *protocol.ProfileRate `json:"profile,omitempty"`
+	ProfileSpec *protocol.ProfileSpec `json:"profile_spec,omitempty"`
 	Raw         *protocol.RawCommand  `json:"raw,omitempty"`
 }
 
@@ -166,6 +167,7 @@ func (c Command) Wire() *protocol.Command {
 		PPPSecret:   c.Params.PPPSecret,
 		Kick:        c.Params.Kick,
 		Profile:     c.Params.Profile,
+		ProfileSpec: c.Params.ProfileSpec,
 		Raw:         c.Params.Raw,
 	}
 }

@@ -23,6 +23,16 @@ const (
 	CmdPPPProfileLimit     CommandKind = "ppp.profile.rate_limit"
 	CmdResync              CommandKind = "resync"
 	CmdRaw                 CommandKind = "raw"
+
+	// The profile commands carry a ProfileSpec. They are idempotent in
+	// effect on the router: add of an existing name sets it, set of a
+	// missing name adds it, remove of a missing name succeeds.
+	CmdHotspotProfileAdd    CommandKind = "hotspot.profile.add"
+	CmdHotspotProfileSet    CommandKind = "hotspot.profile.set"
+	CmdHotspotProfileRemove CommandKind = "hotspot.profile.remove"
+	CmdPPPProfileAdd        CommandKind = "ppp.profile.add"
+	CmdPPPProfileSet        CommandKind = "ppp.profile.set"
+	CmdPPPProfileRemove     CommandKind = "ppp.profile.remove"
 )
 
 // CommandKinds lists every kind, in documentation order.
@@ -33,6 +43,10 @@ var CommandKinds = []CommandKind{
 	CmdPPPActiveKick,
 	CmdHotspotProfileLimit, CmdPPPProfileLimit,
 	CmdResync, CmdRaw,
+	// Appended rather than grouped so that the golden fixtures' ids, which
+	// follow this order, stay put.
+	CmdHotspotProfileAdd, CmdHotspotProfileSet, CmdHotspotProfileRemove,
+	CmdPPPProfileAdd, CmdPPPProfileSet, CmdPPPProfileRemove,
 }
 
 // Command is the payload of sp/v1/{router}/cmd. Exactly the params field
@@ -52,6 +66,7 @@ type Command struct {
 	Kick        *Kick        `json:"kick,omitempty"`
 	Profile     *ProfileRate `json:"profile,omitempty"`
 	Raw         *RawCommand  `json:"raw,omitempty"`
+	ProfileSpec *ProfileSpec `json:"profile_spec,omitempty"`
 }
 
 // HotspotUser is an /ip/hotspot/user entry. Name identifies it; for set,
@@ -95,6 +110,37 @@ type Kick struct {
 type ProfileRate struct {
 	Name      string `json:"name"`
 	RateLimit string `json:"rate_limit"`
+}
+
+// ProfileSpec is an /ip/hotspot/user/profile (hotspot.profile.*) or a
+// /ppp/profile (ppp.profile.*) entry, what a billing plan maps to. Name
+// identifies it. For add, empty fields take the router's defaults; for set,
+// empty fields are left unchanged, so a value is cleared by sending the
+// router's neutral one: RateLimit "0/0" (unlimited), SessionTimeout "0s"
+// (no timeout), IdleTimeout "none" (hotspot) or "0s" (ppp), SharedUsers 1
+// (the router's default); Comment cannot be cleared. Remove reads only
+// Name.
+type ProfileSpec struct {
+	Name string `json:"name"`
+	// RateLimit is RouterOS's rx-rate[/tx-rate] [rx-burst-rate[/tx-burst-rate]
+	// [rx-burst-threshold[/tx-burst-threshold] [rx-burst-time[/tx-burst-time]
+	// [priority] [rx-rate-min[/tx-rate-min]]]]], e.g. "2M/5M".
+	RateLimit string `json:"rate_limit,omitempty"`
+	// SessionTimeout and IdleTimeout are RouterOS durations (1h, 1d, 4w2d,
+	// 00:30:00); IdleTimeout may also be "none".
+	SessionTimeout string `json:"session_timeout,omitempty"`
+	IdleTimeout    string `json:"idle_timeout,omitempty"`
+	// SharedUsers (hotspot only) bounds a user's simultaneous sessions;
+	// 0 leaves the router's value (1 on a new profile).
+	SharedUsers int `json:"shared_users,omitempty"`
+	// LocalAddress and RemoteAddress (ppp only) are an IP address or an
+	// /ip/pool name.
+	LocalAddress  string `json:"local_address,omitempty"`
+	RemoteAddress string `json:"remote_address,omitempty"`
+	// OnlyOne (ppp only) allows one session per secret; nil leaves it.
+	OnlyOne *bool `json:"only_one,omitempty"`
+	// Comment (ppp only: hotspot user profiles have none).
+	Comment string `json:"comment,omitempty"`
 }
 
 // RawCommand is a RouterOS API sentence run as is. Agents refuse it unless

@@ -28,7 +28,9 @@ func FuzzDecodeStatus(f *testing.F) {
 }
 
 func FuzzDecodeCommand(f *testing.F) {
-	seedFuzz(f, "cmd", okCmd, cmd("raw", `"raw":{"path":"/ip/address/print","args":["=a=1"]}`))
+	seedFuzz(f, "cmd", okCmd, cmd("raw", `"raw":{"path":"/ip/address/print","args":["=a=1"]}`),
+		cmd("hotspot.profile.add", `"profile_spec":{"name":"p","rate_limit":"1M/2M 2M/4M 1M/2M 10/10 8 512k","session_timeout":"1d00:30:00","shared_users":3}`),
+		cmd("ppp.profile.set", `"profile_spec":{"name":"p","idle_timeout":"4w2d3h4m5s500ms","only_one":false,"remote_address":"pool"}`))
 	f.Fuzz(func(t *testing.T, b []byte) { roundTrip(t, b, protocol.DecodeCommand) })
 }
 

@@ -202,7 +202,24 @@ func goldenCases() map[string]protocol.Message {
 		protocol.CmdPPPProfileLimit: func(c *protocol.Command) {
 			c.Profile = &protocol.ProfileRate{Name: "10M", RateLimit: "5M/10M 6M/12M 4M/8M 16/16"}
 		},
-		protocol.CmdResync: func(c *protocol.Command) { c.ExpiresAt = time.Time{} }, // no expiry: omitted
+		protocol.CmdHotspotProfileAdd: func(c *protocol.Command) {
+			c.ProfileSpec = &protocol.ProfileSpec{Name: "plan-daily-5M", RateLimit: "2M/5M", SessionTimeout: "1d",
+				IdleTimeout: "15m", SharedUsers: 2}
+		},
+		// Set sends what changed; "0s" is how a timeout is cleared.
+		protocol.CmdHotspotProfileSet: func(c *protocol.Command) {
+			c.ProfileSpec = &protocol.ProfileSpec{Name: "plan-daily-5M", RateLimit: "2M/5M 4M/10M 1M/3M 16/16 8 512k/1M", SessionTimeout: "0s"}
+		},
+		protocol.CmdHotspotProfileRemove: func(c *protocol.Command) { c.ProfileSpec = &protocol.ProfileSpec{Name: "plan-daily-5M"} },
+		protocol.CmdPPPProfileAdd: func(c *protocol.Command) {
+			c.ProfileSpec = &protocol.ProfileSpec{Name: "plan-home-20M", RateLimit: "10M/20M", SessionTimeout: "30d",
+				IdleTimeout: "0s", LocalAddress: "100.64.0.1", RemoteAddress: "pppoe-pool", OnlyOne: &yes, Comment: "SitePulse plan 9"}
+		},
+		protocol.CmdPPPProfileSet: func(c *protocol.Command) {
+			c.ProfileSpec = &protocol.ProfileSpec{Name: "plan-home-20M", RateLimit: "0/0", OnlyOne: &no}
+		},
+		protocol.CmdPPPProfileRemove: func(c *protocol.Command) { c.ProfileSpec = &protocol.ProfileSpec{Name: "plan-home-20M"} },
+		protocol.CmdResync:           func(c *protocol.Command) { c.ExpiresAt = time.Time{} }, // no expiry: omitted
 		protocol.CmdRaw: func(c *protocol.Command) {
 			c.Raw = &protocol.RawCommand{Path: "/ip/hotspot/host/print", Args: []string{"=.proplist=.id,address,mac-address", "?authorized=false"}}
 		},

@@ -84,13 +84,14 @@ func TestDecodeValidBuilders(t *testing.T) {
 		dec     decoderFunc
 		payload string
 	}{
-		"started":   {decEvents, events(started(okSession))},
-		"snapshot":  {decEvents, events(snapshot(1, 1, okSession))},
-		"resources": {decEvents, events(ev(1, "router.resources", `"resources":`+okResources))},
-		"status":    {decStatus, okStatus},
-		"cmd":       {decCmd, okCmd},
-		"cmd-kick":  {decCmd, cmd("ppp.active.kick", `"kick":{"user":"bob"}`)},
-		"result":    {decResult, okResult},
+		"started":                 {decEvents, events(started(okSession))},
+		"snapshot":                {decEvents, events(snapshot(1, 1, okSession))},
+		"resources":               {decEvents, events(ev(1, "router.resources", `"resources":`+okResources))},
+		"status":                  {decStatus, okStatus},
+		"cmd":                     {decCmd, okCmd},
+		"cmd-kick":                {decCmd, cmd("ppp.active.kick", `"kick":{"user":"bob"}`)},
+		"cmd-profile-remove-spec": {decCmd, cmd("hotspot.profile.remove", `"profile_spec":{"name":"p","rate_limit":"1M/1M","shared_users":3}`)},
+		"result":                  {decResult, okResult},
 	} {
 		if err := c.dec([]byte(c.payload)); err != nil {
 			t.Errorf("%s: %v\npayload: %s", name, err, c.payload)
@@ -233,6 +234,31 @@ func TestDecodeInvalid(t *testing.T) {
 		{name: "cmd kick first bad field wins", dec: decCmd, payload: cmd("ppp.active.kick", `"kick":{"user":"`+long+`","ros_id":"`+long+`"}`), reason: field, field: "kick.ros_id"},
 		{name: "cmd profile name missing", dec: decCmd, payload: cmd("ppp.profile.rate_limit", `"profile":{"rate_limit":"1M/1M"}`), reason: field, field: "profile.name"},
 		{name: "cmd profile rate missing", dec: decCmd, payload: cmd("hotspot.profile.rate_limit", `"profile":{"name":"p"}`), reason: field, field: "profile.rate_limit"},
+		{name: "cmd profile_spec missing", dec: decCmd, payload: cmd("hotspot.profile.add"), reason: field, field: "profile_spec"},
+		{name: "cmd profile_spec on old kind", dec: decCmd, payload: cmd("hotspot.profile.rate_limit", `"profile":{"name":"p","rate_limit":"1M/1M"}`, `"profile_spec":{"name":"p"}`), reason: field, field: "profile_spec"},
+		{name: "cmd profile_spec name missing", dec: decCmd, payload: cmd("ppp.profile.set", `"profile_spec":{"rate_limit":"1M/1M"}`), reason: field, field: "profile_spec.name"},
+		{name: "cmd profile_spec name control char", dec: decCmd, payload: cmd("ppp.profile.add", `"profile_spec":{"name":"a\tb"}`), reason: field, field: "profile_spec.name"},
+		{name: "cmd profile_spec remove default hotspot", dec: decCmd, payload: cmd("hotspot.profile.remove", `"profile_spec":{"name":"default"}`), reason: field, field: "profile_spec.name"},
+		{name: "cmd profile_spec remove default-encryption", dec: decCmd, payload: cmd("ppp.profile.remove", `"profile_spec":{"name":"default-encryption"}`), reason: field, field: "profile_spec.name"},
+		{name: "cmd profile_spec rate words", dec: decCmd, payload: cmd("hotspot.profile.add", `"profile_spec":{"name":"p","rate_limit":"fast"}`), reason: field, field: "profile_spec.rate_limit"},
+		{name: "cmd profile_spec rate three halves", dec: decCmd, payload: cmd("hotspot.profile.add", `"profile_spec":{"name":"p","rate_limit":"1M/2M/3M"}`), reason: field, field: "profile_spec.rate_limit"},
+		{name: "cmd profile_spec rate two suffixes", dec: decCmd, payload: cmd("ppp.profile.add", `"profile_spec":{"name":"p","rate_limit":"5kM/1M"}`), reason: field, field: "profile_spec.rate_limit"},
+		{name: "cmd profile_spec rate priority 9", dec: decCmd, payload: cmd("ppp.profile.set", `"profile_spec":{"name":"p","rate_limit":"1M/1M 2M/2M 1M/1M 8/8 9"}`), reason: field, field: "profile_spec.rate_limit"},
+		{name: "cmd profile_spec rate seven parts", dec: decCmd, payload: cmd("ppp.profile.set", `"profile_spec":{"name":"p","rate_limit":"1M 2M 1M 8 1 1M 1M"}`), reason: field, field: "profile_spec.rate_limit"},
+		{name: "cmd profile_spec rate double space", dec: decCmd, payload: cmd("ppp.profile.set", `"profile_spec":{"name":"p","rate_limit":"1M  2M"}`), reason: field, field: "profile_spec.rate_limit"},
+		{name: "cmd profile_spec session timeout unit", dec: decCmd, payload: cmd("hotspot.profile.set", `"profile_spec":{"name":"p","session_timeout":"1y"}`), reason: field, field: "profile_spec.session_timeout"},
+		{name: "cmd profile_spec session timeout order", dec: decCmd, payload: cmd("hotspot.profile.set", `"profile_spec":{"name":"p","session_timeout":"1h2d"}`), reason: field, field: "profile_spec.session_timeout"},
+		{name: "cmd profile_spec session timeout none", dec: decCmd, payload: cmd("hotspot.profile.set", `"profile_spec":{"name":"p","session_timeout":"none"}`), reason: field, field: "profile_spec.session_timeout"},
+		{name: "cmd profile_spec idle timeout clock", dec: decCmd, payload: cmd("ppp.profile.set", `"profile_spec":{"name":"p","idle_timeout":"00:61:00"}`), reason: field, field: "profile_spec.idle_timeout"},
+		{name: "cmd profile_spec shared users negative", dec: decCmd, payload: cmd("hotspot.profile.add", `"profile_spec":{"name":"p","shared_users":-1}`), reason: field, field: "profile_spec.shared_users"},
+		{name: "cmd profile_spec shared users 1001", dec: decCmd, payload: cmd("hotspot.profile.add", `"profile_spec":{"name":"p","shared_users":1001}`), reason: field, field: "profile_spec.shared_users"},
+		{name: "cmd profile_spec shared users fraction", dec: decCmd, payload: cmd("hotspot.profile.add", `"profile_spec":{"name":"p","shared_users":1.5}`), reason: field, field: "profile_spec.shared_users"},
+		{name: "cmd profile_spec shared users on ppp", dec: decCmd, payload: cmd("ppp.profile.add", `"profile_spec":{"name":"p","shared_users":2}`), reason: field, field: "profile_spec.shared_users"},
+		{name: "cmd profile_spec local address on hotspot", dec: decCmd, payload: cmd("hotspot.profile.add", `"profile_spec":{"name":"p","local_address":"10.0.0.1"}`), reason: field, field: "profile_spec.local_address"},
+		{name: "cmd profile_spec remote address on hotspot", dec: decCmd, payload: cmd("hotspot.profile.set", `"profile_spec":{"name":"p","remote_address":"pool1"}`), reason: field, field: "profile_spec.remote_address"},
+		{name: "cmd profile_spec only_one on hotspot", dec: decCmd, payload: cmd("hotspot.profile.set", `"profile_spec":{"name":"p","only_one":true}`), reason: field, field: "profile_spec.only_one"},
+		{name: "cmd profile_spec comment on hotspot", dec: decCmd, payload: cmd("hotspot.profile.add", `"profile_spec":{"name":"p","comment":"plan"}`), reason: field, field: "profile_spec.comment"},
+		{name: "cmd profile_spec comment too long", dec: decCmd, payload: cmd("ppp.profile.add", `"profile_spec":{"name":"p","comment":"`+long+`"}`), reason: field, field: "profile_spec.comment"},
 		{name: "cmd raw path missing", dec: decCmd, payload: cmd("raw", `"raw":{}`), reason: field, field: "raw.path"},
 		{name: "cmd raw path relative", dec: decCmd, payload: cmd("raw", `"raw":{"path":"ip/address/print"}`), reason: field, field: "raw.path"},
 		{name: "cmd raw path with attribute", dec: decCmd, payload: cmd("raw", `"raw":{"path":"/ip/address/print =x=1"}`), reason: field, field: "raw.path"},
@@ -420,5 +446,40 @@ func TestSessionKeys(t *testing.T) {
 	}
 	if got, want := protocol.PPPKey("bob-home", "0x81A00017"), "pppoe:bob-home|0x81A00017"; got != want {
 		t.Errorf("PPPKey = %q, want %q", got, want)
+	}
+}
+
+// TestProfileGrammar pins the rate-limit and duration forms RouterOS
+// accepts and some it does not.
+func TestProfileGrammar(t *testing.T) {
+	for _, tt := range []struct {
+		s         string
+		rate, dur bool
+	}{
+		{"2M/5M", true, false},
+		{"512k", true, false},
+		{"0/0", true, false},
+		{"1G/1G 2G/2G 1G/1G 10/10 1 100M/100M", true, false},
+		{"1M/1M 2M/2M 1M/1M 8s/8s 8", true, false},
+		{"1.5M/2M", false, false},
+		{"", false, false},
+		{"1h", false, true},
+		{"4w2d", false, true},
+		{"30d", false, true},
+		{"0s", false, true},
+		{"30", true, true},
+		{"500ms", false, true},
+		{"1d00:30:00", false, true},
+		{"00:30:00", false, true},
+		{"1h1h", false, false},
+		{"h", false, false},
+		{"1:30", false, false},
+	} {
+		if got := protocol.ValidRateLimit(tt.s); got != tt.rate {
+			t.Errorf("ValidRateLimit(%q) = %v, want %v", tt.s, got, tt.rate)
+		}
+		if got := protocol.ValidDuration(tt.s); got != tt.dur {
+			t.Errorf("ValidDuration(%q) = %v, want %v", tt.s, got, tt.dur)
+		}
 	}
 }

@@ -273,6 +273,7 @@ func (c *Command) Validate() error {
 		{"kick", c.Kick != nil},
 		{"profile", c.Profile != nil},
 		{"raw", c.Raw != nil},
+		{"profile_spec", c.ProfileSpec != nil},
 	}
 	want := ""
 	switch c.Kind {
@@ -286,6 +287,9 @@ func (c *Command) Validate() error {
 		want = "profile"
 	case CmdRaw:
 		want = "raw"
+	case CmdHotspotProfileAdd, CmdHotspotProfileSet, CmdHotspotProfileRemove,
+		CmdPPPProfileAdd, CmdPPPProfileSet, CmdPPPProfileRemove:
+		want = "profile_spec"
 	case CmdResync:
 	case "":
 		return fieldErr("kind", "required")
@@ -341,6 +345,10 @@ func (c *Command) Validate() error {
 			return err
 		}
 		if err := checkText("profile.rate_limit", c.Profile.RateLimit, true); err != nil {
+			return err
+		}
+	case c.ProfileSpec != nil:
+		if err := c.ProfileSpec.validate(c.Kind); err != nil {
 			return err
 		}
 	case c.Raw != nil:

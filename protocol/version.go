@@ -13,6 +13,12 @@ package protocol
 //     ignored so that optional fields can be added without a bump.
 //     Added since, without a bump: the optional event-batch "epoch" (seqs
 //     restart when it changes) and "prev" (the seq published before it).
+//     The profile commands hotspot.profile.{add,set,remove} and
+//     ppp.profile.{add,set,remove} with their "profile_spec" params (billing
+//     plans). Without a bump because the number is compared for equality:
+//     raising it would make every deployed agent refuse every command, while
+//     an agent that predates these kinds answers only them, failed with code
+//     "invalid" (unknown command kind).
 const Version = 1
 
 // Size limits enforced before and after decoding.

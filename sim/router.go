@@ -387,7 +387,9 @@ func (r *Router) Tick() {
 	if r.down || r.closed {
 		return
 	}
-	r.scen.step(r.now())
+	now := r.now()
+	r.expireLocked(now)
+	r.scen.step(now)
 }
 
 func (r *Router) tickLoop() {

@@ -21,10 +21,13 @@ type session struct {
 	sessionID  string
 	loginAt    time.Time
 	lastActive time.Time
-	bytesIn    uint64
-	bytesOut   uint64
-	pktsIn     uint64
-	pktsOut    uint64
+	// deadline is when session-timeout or limit-uptime ends the session
+	// (zero = never); see LoginHotspotPassword.
+	deadline time.Time
+	bytesIn  uint64
+	bytesOut uint64
+	pktsIn   uint64
+	pktsOut  uint64
 }
 
 var errDown = errors.New("sim: router is rebooting")
@@ -275,6 +278,9 @@ func renderSession(r *Router, it *item, now time.Time, row map[string]string) {
 		return
 	}
 	row["uptime"] = formatDuration(now.Sub(s.loginAt).Truncate(time.Second))
+	if s.kind == "hotspot" && !s.deadline.IsZero() {
+		row["session-time-left"] = formatDuration(max(s.deadline.Sub(now), 0).Truncate(time.Second))
+	}
 	if s.kind == "hotspot" {
 		row["idle-time"] = formatDuration(now.Sub(s.lastActive).Truncate(time.Second))
 		row["bytes-in"] = strconv.FormatUint(s.bytesIn, 10)

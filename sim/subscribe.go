@@ -12,7 +12,7 @@ import (
 type Change struct {
 	Kind                  string    // "hotspot" or "pppoe"
 	Op                    string    // "login", "logout" or "update" (traffic)
-	Reason                string    // for logout: "logout", "kicked" (API remove or Logout), "reboot"
+	Reason                string    // for logout: "logout", "kicked" (API remove or Logout), "reboot", "expired" (session-timeout or limit-uptime)
 	ID                    string    // RouterOS .id of the active row
 	User                  string    // hotspot user or PPP secret name
 	MAC                   string    // hotspot mac-address or PPP caller-id

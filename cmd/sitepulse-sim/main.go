@@ -115,7 +115,9 @@ func (m *Main) ParseFlags(args []string) error {
 		"Control API (--control-addr): POST /drop, POST /reboot?down=5s,\n" +
 		"  POST /login/hotspot?user=&mac=&address=, POST /login/ppp?name=&caller-id=&address=,\n" +
 		"  POST /logout?id=, POST /hotspot-user?name=&password=&profile=, POST /ppp-secret?name=&password=&profile=,\n" +
-		"  GET /state (JSON of active sessions)."
+		"  GET /state (JSON of active sessions),\n" +
+		"  POST /login {kind: hotspot|ppp, user, password, mac, address} (checks the password, the user's state and\n" +
+		"  its profile's limits like RouterOS; 401/403 carry RouterOS's message), GET /profiles (hotspot and PPP profiles)."
 	fs.Group("RouterOS API")
 	fs.StringVar(&m.APIAddr, "api-addr", m.APIAddr, "RouterOS API listen address (8728 plain, 8729 is the TLS convention)")
 	fs.StringVar(&m.User, "user", m.User, "API user name")
@@ -315,6 +317,63 @@ func (m *Main) controlHandler() http.Handler {
 	}
 	mux.HandleFunc("POST /login/hotspot", login("hotspot"))
 	mux.HandleFunc("POST /login/ppp", login("pppoe"))
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, req *http.Request) {
+		var in struct {
+			Kind     string `json:"kind"`
+			User     string `json:"user"`
+			Password string `json:"password"`
+			MAC      string `json:"mac"`
+			Address  string `json:"address"`
+		}
+		dec := json.NewDecoder(io.LimitReader(req.Body, 64<<10))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&in); err != nil {
+			fail(w, http.StatusBadRequest, "EINVALID", "body must be JSON {kind, user, password, mac, address}: "+err.Error())
+			return
+		}
+		kind := in.Kind
+		switch kind {
+		case "hotspot":
+		case "ppp", "pppoe":
+			kind = "pppoe"
+		default:
+			fail(w, http.StatusBadRequest, "EINVALID", "kind must be hotspot or ppp")
+			return
+		}
+		if in.User == "" {
+			fail(w, http.StatusBadRequest, "EINVALID", "user is required")
+			return
+		}
+		if in.MAC == "" {
+			in.MAC = macFor(in.User)
+		}
+		if in.Address == "" {
+			in.Address = addrFor(kind, in.User)
+		}
+		var id string
+		var err error
+		if kind == "hotspot" {
+			id, err = r().LoginHotspotPassword(in.User, in.Password, in.MAC, in.Address)
+		} else {
+			id, err = r().LoginPPPPassword(in.User, in.Password, in.MAC, in.Address)
+		}
+		var le *sim.LoginError
+		switch {
+		case errors.As(err, &le) && le.Message == sim.LoginInvalid:
+			fail(w, http.StatusUnauthorized, "EUNAUTHORIZED", le.Message)
+			return
+		case errors.As(err, &le):
+			fail(w, http.StatusForbidden, "EFORBIDDEN", le.Message)
+			return
+		case err != nil:
+			fail(w, http.StatusServiceUnavailable, "EUNAVAILABLE", err.Error())
+			return
+		}
+		ok(w, map[string]string{"id": id, "mac": in.MAC, "address": in.Address})
+	})
+	mux.HandleFunc("GET /profiles", func(w http.ResponseWriter, req *http.Request) {
+		ok(w, map[string]any{"hotspot": r().HotspotProfiles(), "ppp": r().PPPProfiles()})
+	})
 	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, req *http.Request) {
 		if err := r().Logout(req.URL.Query().Get("id")); err != nil {
 			fail(w, http.StatusNotFound, "ENOTFOUND", err.Error())

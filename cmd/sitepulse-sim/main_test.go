@@ -300,3 +300,98 @@ func TestREADMEDocumentsEveryFlag(t *testing.T) {
 		}
 	}
 }
+
+// postJSON posts body as JSON and checks the status.
+func postJSON(t *testing.T, url, body string, wantStatus int) map[string]any {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	if resp.StatusCode != wantStatus {
+		t.Fatalf("POST %s %s: status %d (%v), want %d", url, body, resp.StatusCode, out, wantStatus)
+	}
+	return out
+}
+
+// TestControlLoginAndProfiles drives POST /login and GET /profiles: the
+// password and the profile's limits are checked, refusals carry
+// RouterOS's message.
+func TestControlLoginAndProfiles(t *testing.T) {
+	m := NewMain()
+	m.Stderr = io.Discard
+	if err := m.ParseFlags([]string{"--api-addr", "127.0.0.1:0", "--control-addr", "127.0.0.1:0",
+		"--hotspot-sessions", "0", "--ppp-sessions", "0", "--churn", "0", "--traffic-interval", "1h"}); err != nil {
+		t.Fatal(err)
+	}
+	m.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if err := m.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	base := m.ControlURL()
+	c, err := routeros.DialTimeout(m.Router().Addr(), "admin", "", 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, words := range [][]string{
+		{"/ip/hotspot/user/profile/add", "=name=daily", "=shared-users=1", "=session-timeout=1d"},
+		{"/ip/hotspot/user/add", "=name=+254700000002", "=password=pw", "=profile=daily"},
+		{"/ppp/profile/add", "=name=home", "=only-one=yes"},
+		{"/ppp/secret/add", "=name=kamau", "=password=pw", "=profile=home", "=service=pppoe"},
+	} {
+		if _, err := c.RunArgs(words); err != nil {
+			t.Fatalf("%v: %v", words, err)
+		}
+	}
+
+	errMsg := func(body map[string]any) string {
+		e, _ := body["error"].(map[string]any)
+		s, _ := e["message"].(string)
+		return s
+	}
+	if got := errMsg(postJSON(t, base+"/login", `{"kind":"hotspot","user":"+254700000002","password":"nope"}`, http.StatusUnauthorized)); got != "invalid username or password" {
+		t.Errorf("wrong password: message %q", got)
+	}
+	body := postJSON(t, base+"/login", `{"kind":"hotspot","user":"+254700000002","password":"pw","mac":"02:00:00:00:00:0A","address":"10.5.50.10"}`, http.StatusOK)
+	id, _ := body["id"].(string)
+	rep, err := c.Run("/ip/hotspot/active/print", "?.id="+id)
+	if err != nil || len(rep.Re) != 1 || rep.Re[0].Map["user"] != "+254700000002" {
+		t.Fatalf("login not visible over the API: %v %v", rep, err)
+	}
+	// The binary runs on the wall clock: a second may have passed.
+	if left := rep.Re[0].Map["session-time-left"]; left != "1d" && !strings.HasPrefix(left, "23h59m") {
+		t.Errorf("session-time-left = %q, want the profile's 1d", left)
+	}
+	if got := errMsg(postJSON(t, base+"/login", `{"kind":"hotspot","user":"+254700000002","password":"pw"}`, http.StatusForbidden)); got != "no more sessions are allowed for user +254700000002" {
+		t.Errorf("second device: message %q", got)
+	}
+	postJSON(t, base+"/login", `{"kind":"ppp","user":"kamau","password":"pw"}`, http.StatusOK)
+	postJSON(t, base+"/login", `{"kind":"ppp","user":"kamau","password":"pw"}`, http.StatusForbidden)
+	postJSON(t, base+"/login", `{"kind":"wifi","user":"kamau"}`, http.StatusBadRequest)
+	postJSON(t, base+"/login", `{"kind":"ppp"}`, http.StatusBadRequest)
+	postJSON(t, base+"/login", `{"kind":"ppp","user":"kamau","colour":"red"}`, http.StatusBadRequest)
+
+	resp, err := http.Get(base + "/profiles")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var profiles struct {
+		Hotspot []map[string]string `json:"hotspot"`
+		PPP     []map[string]string `json:"ppp"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&profiles); err != nil {
+		t.Fatal(err)
+	}
+	if len(profiles.Hotspot) != 2 || profiles.Hotspot[1]["name"] != "daily" || profiles.Hotspot[1]["shared-users"] != "1" {
+		t.Errorf("GET /profiles hotspot: %v", profiles.Hotspot)
+	}
+	if len(profiles.PPP) != 3 || profiles.PPP[2]["name"] != "home" || profiles.PPP[2]["only-one"] != "yes" {
+		t.Errorf("GET /profiles ppp: %v", profiles.PPP)
+	}
+}

@@ -285,3 +285,8 @@ func (t *dbtx) savepoint(ctx context.Context, fn func() error) error {
 	_, err := t.exec(ctx, `RELEASE SAVEPOINT sp_write`)
 	return err
 }
+
+// GetPaymentRow returns payment id with its billing-only fields.
+func (s *Store) GetPaymentRow(ctx context.Context, id int64) (PaymentRow, error) {
+	return read(ctx, s, func(t *dbtx) (PaymentRow, error) { return getPayment(ctx, t, 0, id, false) })
+}

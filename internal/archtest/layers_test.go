@@ -16,6 +16,11 @@ var adapterEdges = map[string][]string{
 	// Provisioning composes store transactions (a command, its account
 	// state, its audit entry and its job commit together).
 	"controlplane/provisioning": {"controlplane/store", "controlplane/jobs"},
+	// Billing composes store transactions like provisioning (a payment,
+	// its subscription, revenue and jobs commit together), runs its jobs
+	// on the job runner, and adapts the M-Pesa client to its own narrow
+	// Daraja interface in one file (billing/mpesa.go).
+	"controlplane/billing": {"controlplane/store", "controlplane/jobs", "controlplane/mpesa"},
 	// The job runner keeps River's tables in the store's database and
 	// inserts jobs in the store's transactions.
 	"controlplane/jobs": {"controlplane/store"},
