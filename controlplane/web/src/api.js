@@ -186,6 +186,7 @@ function commandTarget(c) {
   if (p.ppp_secret && p.ppp_secret.name) return p.ppp_secret.name
   if (p.kick) return p.kick.user || p.kick.key || p.kick.ros_id || ''
   if (p.profile && p.profile.name) return p.profile.name
+  if (p.profile_spec && p.profile_spec.name) return p.profile_spec.name
   if (p.raw && p.raw.path) return p.raw.path
   return c.target || ''
 }
