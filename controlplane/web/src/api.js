@@ -505,6 +505,10 @@ export const api = {
   billingStats() {
     return request('GET', '/billing/stats', { params: scoped({}) })
   },
+  /** GET /billing/stats unscoped: a system admin's figures across tenants. */
+  systemBillingStats() {
+    return request('GET', '/billing/stats')
+  },
 }
 
 /** Every row of a paged list endpoint, up to MAX_ROWS. */

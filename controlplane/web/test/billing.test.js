@@ -73,12 +73,14 @@ test('normalizeBillingStats reads REST and the event, integers only', () => {
     paymentsToday: 3,
     activeSubscriptions: 12,
     arpu: 25000,
+    byCurrency: {},
     at: '2026-12-07T10:00:00Z',
   }
   assert.deepEqual(normalizeBillingStats(rest), want)
   assert.deepEqual(normalizeBillingStats({ seq: 9, stats: rest }), want)
   assert.equal(normalizeBillingStats({ revenue_today: 1.5 }).revenueToday, null)
   assert.equal(normalizeBillingStats(null).arpu, null)
+  assert.deepEqual(normalizeBillingStats({ tenant_id: 0, currency: '', by_currency: { KES: 800000, UGX: 1.5 } }).byCurrency, { KES: 800000 })
 })
 
 test('mergeRow keeps the full phone a masked broadcast stands for', () => {

@@ -107,6 +107,10 @@ export function normalizeBillingStats(raw) {
     paymentsToday: int(s.payments_today),
     activeSubscriptions: int(s.active_subscriptions),
     arpu: int(s.arpu),
+    // 30-day revenue per currency: system-wide figures only.
+    byCurrency: Object.fromEntries(
+      Object.entries((s.by_currency && typeof s.by_currency === 'object' && s.by_currency) || {}).filter(([, v]) => isMinor(v)),
+    ),
     at: s.at || null,
   }
 }
