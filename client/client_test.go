@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -207,6 +209,98 @@ func TestRealtimePrivateNeedsAuthorizer(t *testing.T) {
 	}
 }
 
+// TestBillingRequests: the billing methods send their method, path and
+// JSON body, and decode the answer.
+func TestBillingRequests(t *testing.T) {
+	type request struct{ method, uri, body string }
+	var got []request
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got = append(got, request{r.Method, r.URL.RequestURI(), strings.TrimSpace(string(b))})
+		if r.Method == http.MethodDelete {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		w.Write([]byte(`{"id":9,"payment_id":11,"amount":{"amount":5000,"currency":"KES"},"username":"u"}`))
+	}))
+	defer srv.Close()
+	c := client.New(srv.URL, client.Options{})
+	ctx := context.Background()
+	price, active := int64(7500), false
+	calls := []func() error{
+		func() error {
+			p, err := c.CreatePlan(ctx, controlplane.PlanRequest{Name: "Day", Kind: controlplane.PlanHotspot, Price: 5000, Duration: "24h"})
+			if err == nil && p.ID != 9 {
+				err = fmt.Errorf("plan id %d", p.ID)
+			}
+			return err
+		},
+		func() error {
+			_, err := c.UpdatePlan(ctx, 9, controlplane.PlanPatch{Price: &price, Active: &active})
+			return err
+		},
+		func() error { return c.DeletePlan(ctx, 9) },
+		func() error { _, err := c.Plan(ctx, 9); return err },
+		func() error {
+			_, err := c.UpsertCustomer(ctx, controlplane.CustomerRequest{Phone: "+254712345678"})
+			return err
+		},
+		func() error { _, err := c.Customer(ctx, 3); return err },
+		func() error {
+			res, err := c.Purchase(ctx, controlplane.PurchaseRequest{PlanID: 9, Phone: "0712345678"})
+			if err == nil && res.PaymentID != 11 {
+				err = fmt.Errorf("payment id %d", res.PaymentID)
+			}
+			return err
+		},
+		func() error { _, err := c.Subscription(ctx, 4); return err },
+		func() error { _, err := c.SuspendSubscription(ctx, 4); return err },
+		func() error { _, err := c.ResumeSubscription(ctx, 4); return err },
+		func() error { _, err := c.CancelSubscription(ctx, 4); return err },
+		func() error { _, err := c.SubscriptionCredentials(ctx, 4); return err },
+		func() error {
+			p, err := c.RecordPayment(ctx, controlplane.ManualPaymentRequest{SubscriptionID: 4, Amount: 5000, Reference: "CASH-1"})
+			if err == nil && p.Amount != controlplane.KES(5000) {
+				err = fmt.Errorf("amount %v", p.Amount)
+			}
+			return err
+		},
+		func() error { _, err := c.Payment(ctx, 11); return err },
+		func() error { _, err := c.RefundPayment(ctx, 11); return err },
+		func() error {
+			key := "ck-secret"
+			_, err := c.UpdateBillingSettings(ctx, controlplane.BillingSettingsPatch{MpesaConsumerKey: &key})
+			return err
+		},
+	}
+	for i, call := range calls {
+		if err := call(); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	want := []request{
+		{"POST", "/api/v1/plans", `{"name":"Day","kind":"hotspot","price":5000,"duration":"24h"}`},
+		{"PATCH", "/api/v1/plans/9", `{"price":7500,"active":false}`},
+		{"DELETE", "/api/v1/plans/9", ""},
+		{"GET", "/api/v1/plans/9", ""},
+		{"POST", "/api/v1/customers", `{"phone":"+254712345678"}`},
+		{"GET", "/api/v1/customers/3", ""},
+		{"POST", "/api/v1/subscriptions", `{"plan_id":9,"phone":"0712345678"}`},
+		{"GET", "/api/v1/subscriptions/4", ""},
+		{"POST", "/api/v1/subscriptions/4/suspend", ""},
+		{"POST", "/api/v1/subscriptions/4/resume", ""},
+		{"POST", "/api/v1/subscriptions/4/cancel", ""},
+		{"GET", "/api/v1/subscriptions/4/credentials", ""},
+		{"POST", "/api/v1/payments", `{"subscription_id":4,"amount":5000,"reference":"CASH-1"}`},
+		{"GET", "/api/v1/payments/11", ""},
+		{"POST", "/api/v1/payments/11/refund", ""},
+		{"PUT", "/api/v1/billing/settings", `{"mpesa_consumer_key":"ck-secret"}`},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("requests\n%q\nwant\n%q", got, want)
+	}
+}
+
 // TestListQueries: the list methods send the domain filter's fields as
 // the query parameters the API reads, and leave out zero ones.
 func TestListQueries(t *testing.T) {
@@ -228,10 +322,48 @@ func TestListQueries(t *testing.T) {
 	if _, err := c.Commands(ctx, 0, controlplane.CommandFilter{BulkID: "b1", Status: controlplane.CommandFailed, AccountID: 3}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := c.Plans(ctx, 7, controlplane.PlanFilter{Kind: controlplane.PlanPPPoE, ActiveOnly: true, Limit: 20}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Plans(ctx, 0, controlplane.PlanFilter{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Customers(ctx, 0, controlplane.CustomerFilter{Query: "+2547 12", Offset: 50}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Subscriptions(ctx, 0, controlplane.SubscriptionFilter{CustomerID: 4, PlanID: 5, Status: controlplane.SubscriptionExpired}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Payments(ctx, 7, controlplane.PaymentFilter{Status: controlplane.PaymentFlagged, Provider: controlplane.ProviderMpesaSTK,
+		CustomerID: 4, SubscriptionID: 6, Phone: "+254712345678", From: from, To: from.Add(time.Hour), Limit: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Callbacks(ctx, 0, controlplane.CallbackRejected, 0, 20); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AllPayments(ctx, 0, controlplane.PaymentFilter{Status: controlplane.PaymentCompleted, Limit: 1, Offset: 9}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.BillingStats(ctx, 7); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.BillingSettings(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
 	want := []string{
 		"/api/v1/sessions?kind=pppoe&limit=5&router_id=r1&tenant_id=7",
 		"/api/v1/sessions/history?from=2026-03-01T12%3A00%3A00Z&offset=10&user=ann",
 		"/api/v1/commands?account_id=3&bulk_id=b1&status=failed",
+		"/api/v1/plans?active=true&kind=pppoe&limit=20&tenant_id=7",
+		"/api/v1/plans",
+		"/api/v1/customers?offset=50&q=%2B2547+12",
+		"/api/v1/subscriptions?customer_id=4&plan_id=5&status=expired",
+		"/api/v1/payments?customer_id=4&from=2026-03-01T12%3A00%3A00Z&limit=3&phone=%2B254712345678&provider=mpesa_stk&status=flagged&subscription_id=6&tenant_id=7&to=2026-03-01T13%3A00%3A00Z",
+		"/api/v1/payments/callbacks?offset=20&outcome=rejected",
+		// All* read full pages from the start, whatever Limit and Offset say.
+		"/api/v1/payments?limit=500&status=completed",
+		"/api/v1/billing/stats?tenant_id=7",
+		"/api/v1/billing/settings",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("requests\n%q\nwant\n%q", got, want)

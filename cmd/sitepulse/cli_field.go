@@ -25,6 +25,10 @@ func fieldCommands() []*cli.Command {
 		accountCommand("hotspot-user", "hotspot users (/ip/hotspot/user) on routers", controlplane.AccountHotspot),
 		accountCommand("ppp-secret", "PPP secrets (/ppp/secret) on routers", controlplane.AccountPPP),
 		commandsCommand(),
+		plansCommand(),
+		customersCommand(),
+		subscriptionsCommand(),
+		paymentsCommand(),
 	}
 	for _, c := range cmds {
 		hintLogin(c)

@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	_ "time/tzdata" // tenants' revenue days in their zone, also in a scratch image
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -25,6 +26,7 @@ import (
 
 	"github.com/sitepulse/sitepulse/controlplane"
 	"github.com/sitepulse/sitepulse/controlplane/api"
+	"github.com/sitepulse/sitepulse/controlplane/billing"
 	"github.com/sitepulse/sitepulse/controlplane/broker"
 	"github.com/sitepulse/sitepulse/controlplane/cluster"
 	"github.com/sitepulse/sitepulse/controlplane/fanout"
@@ -91,6 +93,11 @@ type Config struct {
 	// (zero fields mean provisioning's defaults); Main fills in the store,
 	// bus, logger and registry.
 	Provisioning provisioning.Options
+	// Billing configures plans, subscriptions and payments.
+	Billing BillingConfig
+	// Now is the clock of the store, provisioning and billing; nil means
+	// time.Now. End-to-end tests move it forward to reach expiries.
+	Now func() time.Time
 	// Logger receives every component's logs. nil discards them.
 	Logger *slog.Logger
 	// Stdout receives the one-time generated admin password (never the
@@ -115,6 +122,7 @@ type Main struct {
 	fanStop  context.CancelFunc
 	fanDone  chan struct{}
 	prov     *provisioning.Service
+	billing  *billing.Service
 	api      *api.Server
 	httpLn   net.Listener
 	httpSrv  *http.Server
@@ -193,6 +201,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		DatabaseURL:        c.DatabaseURL,
 		Logger:             m.log.With("component", "store"),
 		PasswordIterations: c.PasswordIterations,
+		Now:                c.Now,
 	})
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
@@ -201,6 +210,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 
+	if err := m.newBilling(); err != nil {
+		return err
+	}
 	if err := m.newProvisioning(); err != nil {
 		return err
 	}
@@ -235,6 +247,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Bus:           m.bus,
 		Tenants:       m.prov,
 		Provisioning:  m.prov,
+		Billing:       m.billing,
 		Invalidator:   m.invalidator(),
 		PublicMQTTURL: c.PublicMQTTURL,
 		Pusher:        controlplane.PusherConfig{Key: m.hub.Key(), AppID: m.hub.AppID()},
@@ -274,6 +287,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.httpDone = make(chan error, 1)
 	go func() { m.httpDone <- m.httpSrv.Serve(m.httpLn) }()
+	if c.Billing.PublicURL == "" {
+		// Providers on this machine (the Daraja simulator) reach us here.
+		m.billing.SetPublicURL("http://" + m.HTTPAddr())
+	}
 	m.log.Info("serving", slog.String("http", m.HTTPAddr()), slog.String("mqtt", m.MQTTAddr()),
 		slog.String("mqtt_tls", m.MQTTTLSAddr()), slog.String("store", m.store.Dialect()))
 	return nil

@@ -16,10 +16,15 @@ func (m *Main) newProvisioning() error {
 	o := m.Config.Provisioning
 	o.Store, o.Bus = m.store, m.bus
 	o.Logger, o.Registerer = m.log, m.registry
+	o.Jobs = append(o.Jobs, m.billing)
+	if o.Now == nil {
+		o.Now = m.Config.Now
+	}
 	var err error
 	if m.prov, err = provisioning.New(o); err != nil {
 		return fmt.Errorf("provisioning: %w", err)
 	}
+	m.billing.SetProvisioning(m.prov)
 	return nil
 }
 

@@ -3,8 +3,10 @@
 // /api/openapi.json.
 //
 // Every request is authenticated with a bearer token (login, or an API
-// token created for a script) except login itself and the OpenAPI
-// document. Every resource is scoped to the caller's tenant through
+// token created for a script) except login itself, the OpenAPI document
+// and the payment providers' hooks under /api/v1/hooks/, which billing
+// authenticates by the path's token (or the webhook's signature); a hook
+// reads at most controlplane.MaxHookBody bytes. Every resource is scoped to the caller's tenant through
 // controlplane.Principal.Scope: an id belonging to another tenant answers
 // 404, never 403, so that existence does not leak. Viewers may read but
 // not change anything.

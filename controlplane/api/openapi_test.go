@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -189,25 +190,147 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		"SessionPage":         controlplane.Page[controlplane.Session]{},
 		"AuditPage":           controlplane.AuditPage{},
 	} {
-		s, ok := doc.Components.Schemas[name]
-		if !ok {
-			t.Errorf("schema %s missing", name)
-			continue
+		checkSchema(t, doc, name, v)
+	}
+	for name, v := range billingSchemas {
+		checkSchema(t, doc, name, v)
+	}
+}
+
+// billingSchemas are the documented billing types: their schemas match
+// the Go types, and no money in them is ever a number.
+var billingSchemas = map[string]any{
+	"Money":                controlplane.Money{},
+	"Plan":                 controlplane.Plan{},
+	"PlanRouter":           controlplane.PlanRouter{},
+	"PlanRequest":          controlplane.PlanRequest{},
+	"PlanPatch":            controlplane.PlanPatch{},
+	"PlanPage":             controlplane.Page[controlplane.Plan]{},
+	"Customer":             controlplane.Customer{},
+	"CustomerRequest":      controlplane.CustomerRequest{},
+	"CustomerPage":         controlplane.Page[controlplane.Customer]{},
+	"Subscription":         controlplane.Subscription{},
+	"SubscriptionPage":     controlplane.Page[controlplane.Subscription]{},
+	"PurchaseRequest":      controlplane.PurchaseRequest{},
+	"PurchaseResult":       controlplane.PurchaseResult{},
+	"Credentials":          controlplane.Credentials{},
+	"Payment":              controlplane.Payment{},
+	"PaymentPage":          controlplane.Page[controlplane.Payment]{},
+	"ManualPaymentRequest": controlplane.ManualPaymentRequest{},
+	"Callback":             controlplane.Callback{},
+	"CallbackPage":         controlplane.Page[controlplane.Callback]{},
+	"BillingSettings":      controlplane.BillingSettings{},
+	"BillingSettingsPatch": controlplane.BillingSettingsPatch{},
+	"BillingStats":         controlplane.BillingStats{},
+}
+
+// TestOpenAPIMoneyIsNeverANumber: no billing schema has a number anywhere in it
+// (money is integer minor units), and no billing Go type has a float
+// field, however deep.
+func TestOpenAPIMoneyIsNeverANumber(t *testing.T) {
+	t.Parallel()
+	var doc struct {
+		Components struct {
+			Schemas map[string]json.RawMessage `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(api.OpenAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range billingSchemas {
+		var schema any
+		if err := json.Unmarshal(doc.Components.Schemas[name], &schema); err != nil {
+			t.Fatalf("schema %s: %v", name, err)
 		}
-		var got []string
-		for p := range s.Properties {
-			got = append(got, p)
+		for _, path := range numberTypes(schema, name) {
+			t.Errorf("%s is a number; money and counts are integers", path)
 		}
-		want := jsonFields(reflect.TypeOf(v))
-		sort.Strings(got)
-		sort.Strings(want)
-		if !slices.Equal(got, want) {
-			t.Errorf("schema %s properties %v, Go type has %v", name, got, want)
+		for _, path := range floatFields(reflect.TypeOf(v), name, map[reflect.Type]bool{}) {
+			t.Errorf("Go field %s is a float", path)
 		}
-		for _, r := range s.Required {
-			if _, ok := s.Properties[r]; !ok {
-				t.Errorf("schema %s requires unknown property %s", name, r)
+	}
+	// The checks themselves find what they look for.
+	if got := numberTypes(map[string]any{"properties": map[string]any{"price": map[string]any{"type": []any{"number", "null"}}}}, "X"); len(got) != 1 {
+		t.Errorf("numberTypes of a nullable number found %v", got)
+	}
+	if got := floatFields(reflect.TypeOf(struct{ P *struct{ F []float64 } }{}), "X", map[reflect.Type]bool{}); len(got) != 1 {
+		t.Errorf("floatFields of a nested float found %v", got)
+	}
+}
+
+// numberTypes returns the paths in schema whose type is or includes
+// "number".
+func numberTypes(schema any, path string) []string {
+	var out []string
+	switch v := schema.(type) {
+	case map[string]any:
+		switch ty := v["type"].(type) {
+		case string:
+			if ty == "number" {
+				out = append(out, path)
 			}
+		case []any:
+			if slices.Contains(ty, any("number")) {
+				out = append(out, path)
+			}
+		}
+		for k, sub := range v {
+			out = append(out, numberTypes(sub, path+"."+k)...)
+		}
+	case []any:
+		for i, sub := range v {
+			out = append(out, numberTypes(sub, path+"["+strconv.Itoa(i)+"]")...)
+		}
+	}
+	return out
+}
+
+// floatFields returns the fields of t (through pointers, slices, maps and
+// structs) that are floats.
+func floatFields(t reflect.Type, path string, seen map[reflect.Type]bool) []string {
+	switch t.Kind() {
+	case reflect.Float32, reflect.Float64:
+		return []string{path}
+	case reflect.Pointer, reflect.Slice, reflect.Array:
+		return floatFields(t.Elem(), path+"[]", seen)
+	case reflect.Map:
+		return floatFields(t.Elem(), path+"{}", seen)
+	case reflect.Struct:
+		if seen[t] {
+			return nil
+		}
+		seen[t] = true
+		var out []string
+		for f := range t.Fields() {
+			out = append(out, floatFields(f.Type, path+"."+f.Name, seen)...)
+		}
+		return out
+	}
+	return nil
+}
+
+// checkSchema asserts that the documented schema name lists exactly the
+// JSON fields of v's Go type.
+func checkSchema(t *testing.T, doc openAPIDoc, name string, v any) {
+	t.Helper()
+	s, ok := doc.Components.Schemas[name]
+	if !ok {
+		t.Errorf("schema %s missing", name)
+		return
+	}
+	var got []string
+	for p := range s.Properties {
+		got = append(got, p)
+	}
+	want := jsonFields(reflect.TypeOf(v))
+	sort.Strings(got)
+	sort.Strings(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("schema %s properties %v, Go type has %v", name, got, want)
+	}
+	for _, r := range s.Required {
+		if _, ok := s.Properties[r]; !ok {
+			t.Errorf("schema %s requires unknown property %s", name, r)
 		}
 	}
 }

@@ -242,6 +242,7 @@ func TestOpenAPIProvisioningSchemas(t *testing.T) {
 		"PPPSecret":             protocol.PPPSecret{},
 		"Kick":                  protocol.Kick{},
 		"ProfileRate":           protocol.ProfileRate{},
+		"ProfileSpec":           protocol.ProfileSpec{},
 		"RawCommand":            protocol.RawCommand{},
 		"CommandRequest":        controlplane.CommandRequest{},
 		"BulkRequest":           controlplane.BulkRequest{},

@@ -44,6 +44,10 @@ type Options struct {
 	// Provisioning serves commands, managed accounts and failed jobs. nil
 	// means those endpoints answer 503.
 	Provisioning Provisioning
+	// Billing serves plans, customers, subscriptions, payments, billing
+	// settings and figures, and the payment providers' public hooks. nil
+	// means those endpoints answer 503.
+	Billing Billing
 	// PublicMQTTURL is the broker URL agents dial, put in the
 	// ready-to-paste agent command. "" means "tcp://HOST:1883".
 	PublicMQTTURL string
@@ -190,6 +194,39 @@ func (s *Server) register() {
 	authed("PUT", "/api/v1/accounts/{id}/routers", s.handleSetAccountRouters)
 
 	authed("GET", "/api/v1/jobs/failed", s.handleFailedJobs)
+
+	authed("GET", "/api/v1/plans", s.handleListPlans)
+	authed("POST", "/api/v1/plans", s.handleCreatePlan)
+	authed("GET", "/api/v1/plans/{id}", s.handleGetPlan)
+	authed("PATCH", "/api/v1/plans/{id}", s.handleUpdatePlan)
+	authed("DELETE", "/api/v1/plans/{id}", s.handleDeletePlan)
+
+	authed("GET", "/api/v1/customers", s.handleListCustomers)
+	authed("POST", "/api/v1/customers", s.handleUpsertCustomer)
+	authed("GET", "/api/v1/customers/{id}", s.handleGetCustomer)
+
+	authed("GET", "/api/v1/subscriptions", s.handleListSubscriptions)
+	authed("POST", "/api/v1/subscriptions", s.handlePurchase)
+	authed("GET", "/api/v1/subscriptions/{id}", s.handleGetSubscription)
+	authed("POST", "/api/v1/subscriptions/{id}/suspend", s.handleSubscriptionStatus(controlplane.SubscriptionSuspended, "suspend"))
+	authed("POST", "/api/v1/subscriptions/{id}/resume", s.handleSubscriptionStatus(controlplane.SubscriptionActive, "resume"))
+	authed("POST", "/api/v1/subscriptions/{id}/cancel", s.handleSubscriptionStatus(controlplane.SubscriptionCancelled, "cancel"))
+	authed("GET", "/api/v1/subscriptions/{id}/credentials", s.handleCredentials)
+
+	authed("GET", "/api/v1/payments", s.handleListPayments)
+	authed("POST", "/api/v1/payments", s.handleRecordPayment)
+	authed("GET", "/api/v1/payments/callbacks", s.handleListCallbacks)
+	authed("GET", "/api/v1/payments/{id}", s.handleGetPayment)
+	authed("POST", "/api/v1/payments/{id}/refund", s.handleRefundPayment)
+
+	authed("GET", "/api/v1/billing/settings", s.handleGetBillingSettings)
+	authed("PUT", "/api/v1/billing/settings", s.handleUpdateBillingSettings)
+	authed("GET", "/api/v1/billing/stats", s.handleBillingStats)
+
+	public("POST", "/api/v1/hooks/stk/{tenant}/{payment}/{token}", s.handleHook(Billing.STKCallback))
+	public("POST", "/api/v1/hooks/c2b/{tenant}/{token}/validation", s.handleHook(Billing.C2BValidation))
+	public("POST", "/api/v1/hooks/c2b/{tenant}/{token}/confirmation", s.handleHook(Billing.C2BConfirmation))
+	public("POST", "/api/v1/hooks/payments/{tenant}", s.handleHook(Billing.PaymentWebhook))
 
 	authed("GET", "/api/v1/stats", s.handleStats)
 	authed("GET", "/api/v1/audit", s.handleListAudit)

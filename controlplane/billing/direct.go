@@ -227,14 +227,13 @@ type WebhookPayment struct {
 // fractional or non-integer amounts and missing fields are EINVALID.
 func DecodeWebhookPayment(body []byte) (WebhookPayment, error) {
 	var raw struct {
-		Reference string      `json:"reference"`
-		Amount    json.Number `json:"amount"`
-		Currency  string      `json:"currency"`
-		Phone     string      `json:"phone"`
-		Account   string      `json:"account"`
+		Reference string          `json:"reference"`
+		Amount    json.RawMessage `json:"amount"`
+		Currency  string          `json:"currency"`
+		Phone     string          `json:"phone"`
+		Account   string          `json:"account"`
 	}
 	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.UseNumber()
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&raw); err != nil {
 		return WebhookPayment{}, controlplane.Errorf(controlplane.EINVALID, "body: %v", err)
@@ -242,7 +241,12 @@ func DecodeWebhookPayment(body []byte) (WebhookPayment, error) {
 	if dec.More() {
 		return WebhookPayment{}, controlplane.Errorf(controlplane.EINVALID, "body: one JSON object expected")
 	}
-	amt, err := strconv.ParseInt(raw.Amount.String(), 10, 64)
+	// Digits only: a JSON integer, never a string, fraction or exponent.
+	digits := string(raw.Amount)
+	if strings.TrimLeft(digits, "0123456789") != "" {
+		digits = "x"
+	}
+	amt, err := strconv.ParseInt(digits, 10, 64)
 	switch {
 	case err != nil || amt <= 0:
 		return WebhookPayment{}, controlplane.Errorf(controlplane.EINVALID, "amount: a positive integer in minor units")

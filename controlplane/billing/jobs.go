@@ -61,8 +61,9 @@ func (c2bRegisterArgs) InsertOpts() river.InsertOpts {
 }
 
 // reconnectArgs puts a subscription's account on its routers as the
-// subscription now is (activated, renewed, resumed). Unique per payment, so
-// ten copies of a callback make one job.
+// subscription now is (activated, renewed, resumed). A payment inserts it
+// once, in the transaction that applies the payment (under its row lock),
+// so ten copies of a callback make one job.
 type reconnectArgs struct {
 	SubscriptionID int64 `json:"subscription_id"`
 	PaymentID      int64 `json:"payment_id"`
@@ -70,7 +71,8 @@ type reconnectArgs struct {
 
 func (reconnectArgs) Kind() string { return KindReconnect }
 func (reconnectArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueReconnection, MaxAttempts: reconnectRetries, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	return river.InsertOpts{Queue: QueueReconnection, MaxAttempts: reconnectRetries,
+		UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: jobs.WaitingStates}}
 }
 
 type onPayments struct{}

@@ -27,7 +27,7 @@ func (s *Service) Purchase(ctx context.Context, p controlplane.Principal, req co
 	if err != nil {
 		return controlplane.PurchaseResult{}, err
 	}
-	if s.o.Daraja == nil || s.o.PublicURL == "" {
+	if s.o.Daraja == nil || s.publicURL() == "" {
 		return controlplane.PurchaseResult{}, controlplane.Errorf(controlplane.EUNAVAILABLE, "M-Pesa is not set up on this control plane (no --public-url)")
 	}
 	var res controlplane.PurchaseResult

@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -89,6 +91,7 @@ type Service struct {
 	now  func() time.Time
 	m    *metrics
 	prov Provisioning
+	pub  atomic.Pointer[string] // PublicURL, or the HTTP listener's (SetPublicURL)
 }
 
 // New builds the service.
@@ -127,8 +130,20 @@ func New(o Options) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("billing: %w", err)
 	}
-	return &Service{o: o, st: o.Store, bus: o.Bus, log: o.Logger.With("component", "billing"), now: o.Now, m: m}, nil
+	s := &Service{o: o, st: o.Store, bus: o.Bus, log: o.Logger.With("component", "billing"), now: o.Now, m: m}
+	s.SetPublicURL(o.PublicURL)
+	return s, nil
 }
+
+// SetPublicURL changes the address callback URLs are built on: serve sets
+// its HTTP listener's when no --public-url was given (a laptop with the
+// Daraja simulator).
+func (s *Service) SetPublicURL(u string) {
+	u = strings.TrimRight(u, "/")
+	s.pub.Store(&u)
+}
+
+func (s *Service) publicURL() string { return *s.pub.Load() }
 
 // SetProvisioning hands the service provisioning, which runs its jobs;
 // call it before provisioning starts.
@@ -138,15 +153,23 @@ func (s *Service) SetProvisioning(p Provisioning) { s.prov = p }
 var system = controlplane.Principal{Role: controlplane.RoleSystemAdmin, Email: "billing"}
 
 // callbackToken is the unguessable path secret of payment id's STK
-// callback URL: an HMAC, so nothing secret is stored or put in job args.
+// callback URL.
 func (s *Service) callbackToken(tenantID, paymentID int64) string {
-	mac := hmac.New(sha256.New, s.o.CallbackKey)
+	return CallbackToken(s.o.CallbackKey, tenantID, paymentID)
+}
+
+// CallbackToken is the path secret of a payment's STK callback URL: an
+// HMAC of tenant and payment under key (Options.CallbackKey), so nothing
+// secret is stored or put in job arguments. Hex, since Daraja refuses
+// URLs that spell words such as "exe" or "sql".
+func CallbackToken(key []byte, tenantID, paymentID int64) string {
+	mac := hmac.New(sha256.New, key)
 	fmt.Fprintf(mac, "stk:%d:%d", tenantID, paymentID)
-	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil)[:24])
+	return hex.EncodeToString(mac.Sum(nil)[:24])
 }
 
 func (s *Service) stkCallbackURL(tenantID, paymentID int64) string {
-	return s.o.PublicURL + "/api/v1/hooks/mpesa/" + strconv.FormatInt(tenantID, 10) + "/stk/" +
+	return s.publicURL() + "/api/v1/hooks/stk/" + strconv.FormatInt(tenantID, 10) + "/" +
 		strconv.FormatInt(paymentID, 10) + "/" + s.callbackToken(tenantID, paymentID)
 }
 

@@ -3,7 +3,7 @@ package billing
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -162,15 +162,17 @@ func (s *Service) UpdateSettings(ctx context.Context, p controlplane.Principal, 
 			changed = append(changed, "allowed_sources")
 		}
 		if b.C2BToken == "" && b.MpesaShortCode != "" {
+			// Hex: Daraja refuses C2B URLs containing words such as
+			// "exe", "cmd" or "sql", which base64 could spell.
 			tok := make([]byte, 24)
 			rand.Read(tok)
-			b.C2BToken = base64.RawURLEncoding.EncodeToString(tok)
+			b.C2BToken = hex.EncodeToString(tok)
 		}
 		if err := tx.PutBillingSettings(ctx, b); err != nil {
 			return err
 		}
 		if patch.RegisterC2B {
-			if s.o.PublicURL == "" || b.C2BToken == "" {
+			if s.publicURL() == "" || b.C2BToken == "" {
 				return controlplane.Errorf(controlplane.EINVALID, "register_c2b: needs mpesa_shortcode and the control plane's --public-url")
 			}
 			if err := s.prov.InsertJobsTx(ctx, tx, c2bRegisterArgs{TenantID: tenant}); err != nil {
@@ -192,7 +194,8 @@ func (s *Service) UpdateSettings(ctx context.Context, p controlplane.Principal, 
 }
 
 func (s *Service) c2bURL(tenant int64, token, which string) string {
-	return s.o.PublicURL + "/api/v1/hooks/mpesa/" + strconv.FormatInt(tenant, 10) + "/c2b/" + token + "/" + which
+	// No "mpesa" in the path: Daraja refuses C2B URLs that contain it.
+	return s.publicURL() + "/api/v1/hooks/c2b/" + strconv.FormatInt(tenant, 10) + "/" + token + "/" + which
 }
 
 // registerC2B registers the tenant's C2B URLs with Daraja.

@@ -3,6 +3,7 @@ package seal
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -37,8 +38,9 @@ var (
 // The key bytes are not kept beside the cipher: even a Key dereferenced
 // and printed with %v shows a pointer and the id, not the key.
 type Key struct {
-	aead cipher.AEAD
-	id   string
+	aead   cipher.AEAD
+	id     string
+	derive []byte // HMAC key for Derive, itself derived: never the key
 }
 
 // newKey builds a Key from raw bytes.
@@ -58,7 +60,20 @@ func newKey(raw []byte) (*Key, error) {
 	// hash of a random 256-bit key say nothing useful about it.
 	sum := sha256.Sum256(append([]byte("sitepulse seal key id\x00"), raw...))
 	k.id = hex.EncodeToString(sum[:4])
+	d := hmac.New(sha256.New, raw)
+	d.Write([]byte("sitepulse seal derive\x00"))
+	k.derive = d.Sum(nil)
 	return k, nil
+}
+
+// Derive returns 32 bytes for purpose, stable for the key and unrelated
+// to it and to other purposes (HMAC-SHA256), e.g. the key that signs
+// payment callback tokens, so that one secret in the environment serves
+// both.
+func (k *Key) Derive(purpose string) []byte {
+	m := hmac.New(sha256.New, k.derive)
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
 }
 
 // ParseKey reads a key written as base64 of 32 bytes (standard or URL

@@ -330,3 +330,15 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+func TestDeriveIsStablePerKeyAndPurpose(t *testing.T) {
+	k1, _ := GenerateKey()
+	k2, _ := GenerateKey()
+	a, b := k1.Derive("callbacks"), k1.Derive("callbacks")
+	if len(a) != 32 || string(a) != string(b) {
+		t.Fatalf("Derive not stable: %x %x", a, b)
+	}
+	if string(a) == string(k1.Derive("other")) || string(a) == string(k2.Derive("callbacks")) {
+		t.Fatal("Derive does not separate purposes or keys")
+	}
+}
