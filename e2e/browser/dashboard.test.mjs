@@ -363,7 +363,16 @@ test('dashboard: a payment arrives live on the Payments page, phone masked, no r
   await page.waitForURL((u) => u.pathname === '/')
   await page.getByTestId('connection-status').and(page.locator('[data-state="connected"]')).waitFor({ timeout: 10_000 })
   if (wired) {
-    await page.locator('[data-testid="stat-payments-today"]:not([data-value=""]):not([data-value="0"])').waitFor({ timeout: 10_000 })
+    await page.getByTestId('stat-payments-today').and(page.locator('[data-value="1"]')).waitFor({ timeout: 10_000 })
+    await quiet(page, requests)
+    const before = requests.length
+    // A second payment (a renewal) moves the cards without a request.
+    const again = await rest(token, 'POST', '/payments', { plan_id: plan.id, phone: '0712345678', amount: 5000, reference: `E2E-${process.pid}-2` })
+    assert.ok(again.status === 201 || again.status === 202, `POST /payments: ${again.status} ${JSON.stringify(again.body)}`)
+    await page.getByTestId('stat-payments-today').and(page.locator('[data-value="2"]')).waitFor({ timeout: 5_000 })
+    await page.locator('[data-testid="stat-revenue-today"][data-value="10000"]').waitFor({ timeout: 5_000 })
+    assert.match(await page.getByTestId('stat-revenue-today').innerText(), /KES 100\.00/)
+    assert.deepEqual(requests.slice(before).map((r) => `${r.method} ${r.url}`), [], 'the overview made HTTP requests to follow the revenue')
   } else {
     await quiet(page, requests)
     // No seq: a figure of ours must not look like a gap in the fan-out's.
@@ -375,4 +384,22 @@ test('dashboard: a payment arrives live on the Payments page, phone masked, no r
     assert.equal(await page.getByTestId('stat-payments-today').getAttribute('data-value'), '1')
   }
   await shot(page, '7-revenue-cards')
+
+  if (wired) {
+    // --- the Plans page: the plan's profile synced on the router -------------
+    await page.getByTestId('nav-plans').click()
+    await page.waitForURL((u) => u.pathname === '/plans')
+    const planRow = page.locator(`[data-testid="plan-row"][data-plan-id="${plan.id}"]`)
+    await planRow.waitFor({ timeout: 10_000 })
+    assert.equal(await planRow.getAttribute('data-price'), '5000')
+    assert.match(await planRow.innerText(), /KES 50\.00/)
+    await planRow.locator(`[data-testid="plan-sync"][data-status="synced"]`).waitFor({ timeout: 15_000 })
+    await shot(page, '8-plans')
+
+    // --- the Customers page: staff read the full phone from REST -------------
+    await page.getByTestId('nav-customers').click()
+    await page.waitForURL((u) => u.pathname === '/customers')
+    await page.locator('[data-testid="customer-row"][data-phone="+254712345678"]').waitFor({ timeout: 10_000 })
+    await shot(page, '9-customers')
+  }
 })
