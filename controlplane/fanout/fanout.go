@@ -82,6 +82,8 @@ type Options struct {
 //	private-tenant.{t}.plans            PlanCreated, PlanUpdated, PlanDeleted
 //	private-tenant.{t}.customers        CustomerUpdated
 //	private-tenant.{t}.dashboard-stats  BillingStatsUpdated (as billing announces them)
+//	private-tenant.{t}.vouchers         VoucherBatchCreated (no codes), VoucherUpdated (code and MAC masked)
+//	private-tenant.{t}.portal           PortalPurchase (phone and MAC masked)
 //	private-system-admin                TenantCreated, RouterEnrolled, SystemStatsUpdated,
 //	                                    BillingStatsUpdated (across tenants)
 //
@@ -288,7 +290,7 @@ func (f *Fanout) Apply(c controlplane.Change) {
 			"id": tn.ID, "name": tn.Name, "status": tn.Status, "created_at": tn.CreatedAt,
 		}})
 	default:
-		if !f.applyBilling(c) {
+		if !f.applyBilling(c) && !f.applyVouchers(c) {
 			f.log.Debug("fan-out: change type not broadcast", "type", fmt.Sprintf("%T", c))
 		}
 	}
