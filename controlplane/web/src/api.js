@@ -113,6 +113,33 @@ async function request(method, path, { params, body, signal } = {}) {
   return data
 }
 
+/**
+ * GETs a file with the bearer token (a plain link cannot send it) and
+ * returns it as a Blob; errors answer as JSON like every call.
+ */
+async function requestBlob(path, accept) {
+  const headers = { Accept: `${accept}, application/json` }
+  if (token) headers.Authorization = `Bearer ${token}`
+  let res
+  try {
+    res = await fetch(API_BASE + path + query(scoped({})), { headers })
+  } catch {
+    throw new ApiError(0, 'network', 'The control plane cannot be reached. Check your connection and that SitePulse is running.')
+  }
+  if (!res.ok) {
+    let e = null
+    try {
+      e = (await res.json()).error
+    } catch {
+      e = null
+    }
+    const err = new ApiError(res.status, e && e.code, (e && e.message) || `GET ${path}: HTTP ${res.status}`)
+    if (res.status === 401 && onUnauthorized) onUnauthorized(err)
+    throw err
+  }
+  return res.blob()
+}
+
 /** Reads the rows of `{data:[…]}` (or a bare array). */
 function rowsOf(v) {
   if (Array.isArray(v)) return v
@@ -508,6 +535,43 @@ export const api = {
   /** GET /billing/stats unscoped: a system admin's figures across tenants. */
   systemBillingStats() {
     return request('GET', '/billing/stats')
+  },
+
+  // ---------------------------------------------------- vouchers, portal
+
+  /** GET /vouchers/batches → VoucherBatch[] (every page), with counts per status. */
+  async voucherBatches() {
+    return inScope(await allPages('/vouchers/batches', {}))
+  },
+  /** POST /vouchers/batches {plan_id, count, length, prefix?, price?, valid_days?, note?} → 201 VoucherBatch. */
+  createVoucherBatch(req) {
+    const body = { ...req }
+    if (tenantScope !== null) body.tenant_id = tenantScope
+    return request('POST', '/vouchers/batches', { body })
+  },
+  /** GET /vouchers?batch_id&status&code&limit&offset → one page {data, total}. */
+  async vouchers({ batch_id, plan_id, status, code, limit = 500, offset = 0 } = {}) {
+    const page = (await request('GET', '/vouchers', { params: scoped({ batch_id, plan_id, status, code, limit, offset }) })) || {}
+    const rows = inScope(rowsOf(page))
+    return { data: rows, total: typeof page.total === 'number' ? page.total : rows.length }
+  },
+  /** POST /vouchers/{id}/revoke → Voucher. */
+  revokeVoucher(id) {
+    return request('POST', `/vouchers/${encodeURIComponent(id)}/revoke`)
+  },
+  /** GET /vouchers/batches/{id}/pdf with the bearer token → a Blob (application/pdf). */
+  voucherBatchPdf(id) {
+    return requestBlob(`/vouchers/batches/${encodeURIComponent(id)}/pdf`, 'application/pdf')
+  },
+  /** GET /portal/settings → PortalSettings. */
+  portalSettings() {
+    return request('GET', '/portal/settings', { params: scoped({}) })
+  },
+  /** PUT /portal/settings PortalSettingsPatch (changed fields only) → PortalSettings. */
+  updatePortalSettings(patch) {
+    const body = { ...patch }
+    if (tenantScope !== null) body.tenant_id = tenantScope
+    return request('PUT', '/portal/settings', { body })
   },
 }
 

@@ -13,6 +13,7 @@ import {
   setUnauthorizedHandler,
 } from './api.js'
 import * as realtime from './realtime.js'
+import { followPurchases, resetPurchases } from './purchases.js'
 
 const TOKEN_KEY = 'sitepulse.token'
 const TENANT_KEY = 'sitepulse.tenant'
@@ -143,6 +144,8 @@ async function startRealtime() {
   unCommands = realtime.on('commands', (event, data) => {
     if (event === 'CommandUpdated') applyCommandUpdate(normalizeCommand(data))
   })
+  resetPurchases()
+  followPurchases()
 }
 
 async function loadTenants() {
@@ -202,6 +205,7 @@ function clearLogin() {
   realtime.disconnect()
   unCommands?.()
   unCommands = null
+  resetPurchases()
   auth.token = null
   auth.user = null
   auth.tenant = null
@@ -242,6 +246,8 @@ export function selectTenant(id) {
   setTenantScope(tid)
   if (tid !== null) localStorage.setItem(TENANT_KEY, String(tid))
   realtime.useTenant(tid)
+  resetPurchases()
+  followPurchases()
 }
 
 /** Adds or updates a tenant in the switcher (TenantCreated, POST answers). */
