@@ -24,7 +24,7 @@
 // WebSocket events).
 import assert from 'node:assert/strict'
 import { createHash, createHmac } from 'node:crypto'
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import test from 'node:test'
@@ -403,3 +403,209 @@ test('dashboard: a payment arrives live on the Payments page, phone masked, no r
     await shot(page, '9-customers')
   }
 })
+
+// --- vouchers and the portal -------------------------------------------------
+
+/** Logs in through REST from Node and returns the token. */
+async function restLogin(userEmail, userPassword) {
+  const res = await fetch(`${base}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+    body: JSON.stringify({ email: userEmail, password: userPassword }),
+  })
+  const body = await res.json()
+  assert.equal(res.status, 200, `login ${userEmail}: ${JSON.stringify(body)}`)
+  return body.token
+}
+
+/** The page's requests since index from, as "METHOD url" lines. */
+function since(requests, from) {
+  return requests.slice(from).map((r) => `${r.method} ${r.url}`)
+}
+
+test('dashboard: a voucher batch generated and printed, redemptions live, the portal saved', { timeout: 120_000 }, async (t) => {
+  const { page, requests } = await openBrowser(t)
+  page.on('dialog', (d) => d.accept()) // the revoke confirmation
+  await logIn(page)
+  const token = await page.evaluate(() => localStorage.getItem('sitepulse.token'))
+  assert.ok(token, 'no token in the page after login')
+
+  // Vouchers are real when the control plane answers their REST routes;
+  // else the page is driven by events published straight into the hub.
+  const probe = await rest(token, 'GET', '/vouchers/batches?limit=1')
+  const wired = probe.status === 200
+  t.diagnostic(`vouchers REST: GET /vouchers/batches → ${probe.status}: ${wired ? 'the real vouchers' : 'events published into the hub'}`)
+  if (!wired) return vouchersFromEvents(page, requests)
+
+  // A technician sells at the counter: POST /vouchers/redeem is theirs.
+  const techEmail = `tech-${process.pid}@e2e.test`
+  const techPassword = 'an e2e technician password'
+  const tech = await rest(token, 'POST', `/tenants/${tenantId}/users`, { email: techEmail, name: 'E2E Tech', role: 'technician', password: techPassword })
+  assert.ok(tech.status === 201 || tech.status === 200, `create technician: ${tech.status} ${JSON.stringify(tech.body)}`)
+  const techToken = await restLogin(techEmail, techPassword)
+  const created = await rest(token, 'POST', '/plans', { name: 'E2E hour', kind: 'hotspot', price: 2000, duration: '1h', rate_limit: '1M/2M' })
+  assert.equal(created.status, 201, `POST /plans: ${JSON.stringify(created.body)}`)
+  const plan = created.body
+
+  // --- generate a batch on the Vouchers page ------------------------------
+  await page.getByTestId('nav-vouchers').click()
+  await page.waitForURL((u) => u.pathname === '/vouchers')
+  await page.getByTestId('batch-count').waitFor({ timeout: 10_000 })
+  await page.getByTestId('generate-vouchers').click()
+  await page.getByTestId('voucher-plan').selectOption(String(plan.id))
+  assert.equal(await page.getByTestId('voucher-price').inputValue(), '20.00', "the form offers the plan's price")
+  await page.getByTestId('voucher-count-input').fill('5')
+  await page.getByTestId('voucher-length').fill('8')
+  await page.getByTestId('voucher-prefix').fill('e2e')
+  await page.getByTestId('voucher-valid-days').fill('7')
+  await page.getByTestId('voucher-submit').click()
+  const batchRow = page.locator('[data-testid="batch-row"][data-count="5"]')
+  await batchRow.waitFor({ timeout: 10_000 })
+  const batchId = await batchRow.getAttribute('data-batch-id')
+  assert.equal(await batchRow.getAttribute('data-unused'), '5')
+  assert.match(await batchRow.innerText(), /KES 20\.00/)
+  const voucherRows = page.locator(`[data-testid="batch-vouchers"][data-batch-id="${batchId}"] [data-testid="voucher-row"]`)
+  await page.locator('[data-testid="voucher-count"][data-count="5"]').waitFor({ timeout: 10_000 })
+  const codes = await voucherRows.evaluateAll((rows) => rows.map((r) => ({ id: r.dataset.voucherId, code: r.dataset.code, status: r.dataset.status })))
+  assert.equal(codes.length, 5)
+  for (const v of codes) {
+    assert.match(v.code, /^E2E[ACDEFGHJKMNPQRTUVWXY34679]{8}$/, `voucher ${v.id}: code ${v.code}`)
+    assert.equal(v.status, 'unused')
+  }
+  await shot(page, '10-voucher-batch')
+
+  // --- print: the PDF comes with the bearer token, as a download -----------
+  const [download] = await Promise.all([page.waitForEvent('download', { timeout: 20_000 }), batchRow.getByTestId('print-batch').click()])
+  const pdf = readFileSync(await download.path())
+  assert.equal(pdf.subarray(0, 5).toString(), '%PDF-', `the batch's download is no PDF: ${pdf.subarray(0, 40)}`)
+  assert.match(download.suggestedFilename(), /\.pdf$/)
+  console.log(`# batch ${batchId} printed: ${download.suggestedFilename()}, ${pdf.length} bytes`)
+
+  // --- a redemption at the counter arrives live ---------------------------
+  await quiet(page, requests)
+  let from = requests.length
+  const [first, second, third] = codes
+  const redeemed = await rest(techToken, 'POST', '/vouchers/redeem', { code: first.code, router_id: routerId, mac: '02:E2:E0:00:00:77', ip: '10.5.99.77' })
+  assert.equal(redeemed.status, 200, `POST /vouchers/redeem: ${JSON.stringify(redeemed.body)}`)
+  assert.equal(redeemed.body.credentials.username, first.code)
+  const firstRow = page.locator(`[data-testid="voucher-row"][data-voucher-id="${first.id}"]`)
+  await page.locator(`[data-testid="voucher-row"][data-voucher-id="${first.id}"][data-status="active"]`).waitFor({ timeout: 5_000 })
+  await page.locator(`[data-testid="batch-row"][data-batch-id="${batchId}"][data-active="1"][data-unused="4"]`).waitFor({ timeout: 5_000 })
+  // The broadcast carries the code masked; the row keeps the full one REST gave.
+  assert.equal(await firstRow.getAttribute('data-code'), first.code)
+  assert.match(await firstRow.innerText(), /\*\*:\*\*:\*\*:\*\*:00:77/)
+  assert.deepEqual(since(requests, from), [], 'the Vouchers page made HTTP requests to learn of the redemption: it must be pushed')
+  await shot(page, '11-voucher-redeemed')
+
+  // --- revoke from the UI --------------------------------------------------
+  const thirdRow = page.locator(`[data-testid="voucher-row"][data-voucher-id="${third.id}"]`)
+  const [revoked] = await Promise.all([
+    page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname.endsWith(`/vouchers/${third.id}/revoke`)),
+    thirdRow.getByTestId('revoke-voucher').click(),
+  ])
+  assert.equal(revoked.status(), 200, `revoke: ${await revoked.text()}`)
+  await page.locator(`[data-testid="voucher-row"][data-voucher-id="${third.id}"][data-status="revoked"]`).waitFor({ timeout: 5_000 })
+  await page.locator(`[data-testid="batch-row"][data-batch-id="${batchId}"][data-revoked="1"][data-unused="3"]`).waitFor({ timeout: 5_000 })
+  const again = await rest(techToken, 'POST', '/vouchers/redeem', { code: third.code, router_id: routerId, mac: '02:E2:E0:00:00:78' })
+  assert.equal(again.status, 404, `a revoked voucher redeemed: ${again.status} ${JSON.stringify(again.body)}`)
+
+  // --- the revenue cards move with the next redemption ---------------------
+  await page.getByTestId('nav-overview').click()
+  await page.waitForURL((u) => u.pathname === '/')
+  const revenue = page.getByTestId('stat-revenue-today')
+  await page.locator('[data-testid="stat-revenue-today"]:not([data-value=""])').waitFor({ timeout: 10_000 })
+  await quiet(page, requests)
+  const before = Number(await revenue.getAttribute('data-value'))
+  assert.ok(before >= 2000, `revenue today ${before} does not count the first voucher (2000)`)
+  from = requests.length
+  const sold = await rest(techToken, 'POST', '/vouchers/redeem', { code: second.code, router_id: routerId, mac: '02:E2:E0:00:00:79', ip: '10.5.99.79' })
+  assert.equal(sold.status, 200, `POST /vouchers/redeem: ${JSON.stringify(sold.body)}`)
+  await page.locator(`[data-testid="stat-revenue-today"][data-value="${before + 2000}"]`).waitFor({ timeout: 5_000 })
+  assert.deepEqual(since(requests, from), [], 'the overview made HTTP requests to follow the revenue')
+  console.log(`# voucher ${second.id} redeemed: revenue today ${before} → ${before + 2000} live`)
+  await shot(page, '12-voucher-revenue')
+
+  // --- the Portal page: purchases live since login, settings saved ---------
+  await page.getByTestId('nav-portal').click()
+  await page.waitForURL((u) => u.pathname === '/portal')
+  await page.getByTestId('portal-form').waitFor({ timeout: 10_000 })
+  // Both redemptions reached the live view, newest first, MACs masked.
+  await page.locator('[data-testid="purchase-row"][data-status="redeemed"]').nth(1).waitFor({ timeout: 5_000 })
+  const purchases = await page.getByTestId('purchase-row').evaluateAll((rows) => rows.map((r) => ({ key: r.dataset.key, mac: r.dataset.mac })))
+  assert.deepEqual(purchases.slice(0, 2).map((p) => p.key), [`v${second.id}`, `v${first.id}`])
+  for (const p of purchases) assert.ok(!p.mac || p.mac.startsWith('**:**:**:**:'), `purchase ${p.key}: MAC ${p.mac} not masked`)
+  assert.ok(!(await page.content()).includes('02:E2:E0:00:00:7'), 'a full device MAC is in the page')
+
+  const slug = `e2e-wifi-${process.pid}`
+  await page.getByTestId('portal-name').fill('E2E WiFi')
+  await page.getByTestId('portal-slug').fill(slug)
+  await page.getByTestId('portal-primary').fill('#0f766e')
+  await page.getByTestId('portal-phone').fill('0712 000 111')
+  await page.getByTestId('portal-terms').fill('Be kind to the network.')
+  await page.getByTestId('portal-plans-some').check()
+  await page.locator(`[data-testid="portal-plan"][data-plan-id="${plan.id}"]`).check()
+  await page.getByTestId('portal-preview').and(page.locator('[data-primary="#0f766e"]')).waitFor()
+  assert.match(await page.getByTestId('portal-preview').innerText(), /E2E WiFi[\s\S]*E2E hour[\s\S]*KES 20\.00/)
+  const [put] = await Promise.all([
+    page.waitForResponse((r) => r.request().method() === 'PUT' && new URL(r.url()).pathname === '/api/v1/portal/settings'),
+    page.getByTestId('portal-save').click(),
+  ])
+  assert.equal(put.status(), 200, `PUT /portal/settings: ${await put.text()}`)
+  const portalUrl = `${base}/portal/${slug}`
+  await page.locator(`[data-testid="portal-url"][data-url="${portalUrl}"]`).waitFor({ timeout: 5_000 })
+  await page.locator(`[data-testid="router-portal-url"][data-router-id="${routerId}"][data-url="${base}/portal/${tenantId}/${encodeURIComponent(routerId)}"]`).waitFor()
+  await shot(page, '13-portal-settings')
+  // Saved for real: a fresh load shows it, and the portal answers there.
+  await page.reload()
+  await page.locator(`[data-testid="portal-url"][data-url="${portalUrl}"]`).waitFor({ timeout: 10_000 })
+  assert.equal(await page.getByTestId('portal-name').inputValue(), 'E2E WiFi')
+  const settings = await rest(token, 'GET', '/portal/settings')
+  assert.equal(settings.body.slug, slug)
+  assert.deepEqual(settings.body.plan_ids, [plan.id])
+  const portal = await fetch(portalUrl)
+  const html = await portal.text()
+  assert.equal(portal.status, 200, `GET ${portalUrl}: ${portal.status} ${html.slice(0, 200)}`)
+  assert.match(html, /E2E WiFi/)
+  console.log(`# portal saved: ${portalUrl} answers with the tenant's name`)
+})
+
+/**
+ * The Vouchers and Portal pages driven by events published into the hub,
+ * for a control plane that does not serve the vouchers' REST routes.
+ */
+async function vouchersFromEvents(page, requests) {
+  await page.getByTestId('nav-vouchers').click()
+  await page.waitForURL((u) => u.pathname === '/vouchers')
+  await page.getByTestId('load-error').waitFor({ timeout: 10_000 })
+  await quiet(page, requests)
+  const from = requests.length
+  const batchId = 800000 + (process.pid % 1000)
+  const at = new Date().toISOString()
+  const channel = `private-tenant.${tenantId}.vouchers`
+  // No seq: a figure of ours must not look like a gap in the fan-out's.
+  await publish(channel, 'VoucherBatchCreated', {
+    batch: { id: batchId, plan_id: 1, plan_name: 'E2E hour', count: 5, length: 8, prefix: 'E2E', price: { amount: 2000, currency: 'KES' }, unused: 5, active: 0, used: 0, expired: 0, revoked: 0, created_at: at },
+  })
+  const row = page.locator(`[data-testid="batch-row"][data-batch-id="${batchId}"]`)
+  await row.and(page.locator('[data-unused="5"]')).waitFor({ timeout: 5_000 })
+  assert.match(await row.innerText(), /KES 20\.00/)
+  await publish(channel, 'VoucherUpdated', {
+    voucher: { id: 1, batch_id: batchId, plan_id: 1, code: '****Q9T', status: 'active', price: { amount: 2000, currency: 'KES' }, redeemed_at: at, redeemed_by: '**:**:**:**:00:77' },
+  })
+  await page.locator(`[data-testid="batch-row"][data-batch-id="${batchId}"][data-active="1"][data-unused="4"]`).waitFor({ timeout: 5_000 })
+  assert.deepEqual(since(requests, from), [], 'the Vouchers page made HTTP requests to learn of the events')
+  await shot(page, '10-voucher-batch-events')
+
+  await page.getByTestId('nav-portal').click()
+  await page.waitForURL((u) => u.pathname === '/portal')
+  await page.getByTestId('portal-url').waitFor()
+  await quiet(page, requests)
+  const portalFrom = requests.length
+  await publish(`private-tenant.${tenantId}.portal`, 'PortalPurchase', {
+    purchase: { router_id: routerId, voucher_id: 1, plan_id: 1, mac: '**:**:**:**:00:77', status: 'redeemed', at },
+  })
+  await page.locator('[data-testid="purchase-row"][data-key="v1"][data-status="redeemed"]').waitFor({ timeout: 5_000 })
+  assert.deepEqual(since(requests, portalFrom), [], 'the Portal page made HTTP requests to learn of the purchase')
+  await shot(page, '13-portal-events')
+  console.log('# vouchers and portal purchases arrived live (events published into the hub: the REST routes are not served)')
+}

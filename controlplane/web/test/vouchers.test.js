@@ -124,6 +124,8 @@ test('batchRequest reads the Generate form', () => {
   assert.match(batchRequest({ plan_id: '7', count: '5', length: '5' }), /length/)
   assert.match(batchRequest({ plan_id: '7', count: '5', length: '17' }), /length/)
   assert.match(batchRequest({ plan_id: '7', count: '5', prefix: 'A B' }), /Prefix/)
+  assert.match(batchRequest({ plan_id: '7', count: '5', prefix: 'A-B' }), /Prefix/)
+  assert.match(batchRequest({ plan_id: '7', count: '5', valid_days: '3661' }), /days/)
   assert.match(batchRequest({ plan_id: '7', count: '5', valid_days: '-1' }), /days/)
 })
 

@@ -179,9 +179,9 @@ export function batchRequest({ plan_id, count, length, prefix, price, valid_days
   const len = int(length, 8)
   if (!(len >= 6 && len <= 16)) return 'Code length: 6 to 16 characters.'
   const days = int(valid_days, 0)
-  if (!Number.isSafeInteger(days)) return 'Valid for: whole days, or empty for no expiry.'
+  if (!(days >= 0 && days <= 3660)) return 'Redeemable for: whole days up to 3660, or empty for no expiry.'
   const pre = String(prefix ?? '').trim().toUpperCase()
-  if (!/^[A-Z0-9-]{0,8}$/.test(pre)) return 'Prefix: up to 8 letters, digits or dashes.'
+  if (!/^[A-Z0-9]{0,8}$/.test(pre)) return 'Prefix: up to 8 letters and digits.'
   const out = { plan_id: plan, count: n, length: len }
   if (pre) out.prefix = pre
   if (price !== null && price !== undefined) out.price = price
