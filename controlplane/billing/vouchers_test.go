@@ -1,7 +1,13 @@
 package billing
 
 import (
+	"bytes"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -356,6 +362,50 @@ func TestVoucherSweep(t *testing.T) {
 		}
 		if len(ended) != 2 {
 			t.Fatalf("sweep published %v, want used and expired", ended)
+		}
+	})
+}
+
+func TestVoucherPDFPrintsUnusedWithPortalURL(t *testing.T) {
+	for _, tool := range []string{"pdftoppm", "zbarimg"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s not installed: %v", tool, err)
+			}
+			t.Skipf("%s not installed", tool)
+		}
+	}
+	eachStore(t, func(t *testing.T, e *env) {
+		plan := e.plan("1 hour", controlplane.PlanHotspot, 5000, "1h")
+		b, vs := e.vouchers(controlplane.VoucherBatchRequest{PlanID: plan.ID, Count: 3})
+		if _, err := e.svc.RedeemVoucher(e.ctx, controlplane.RedeemRequest{TenantID: e.tenant.ID, Code: vs[0].Code}); err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := e.svc.VoucherPDF(e.ctx, e.tenant.ID, b.ID, &buf); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.svc.VoucherPDF(e.ctx, e.tenant.ID+1, b.ID, &bytes.Buffer{}); controlplane.ErrorCode(err) != controlplane.ENOTFOUND {
+			t.Fatalf("another tenant's batch: %v", err)
+		}
+		dir := t.TempDir()
+		file := filepath.Join(dir, "b.pdf")
+		os.WriteFile(file, buf.Bytes(), 0o600)
+		if out, err := exec.CommandContext(e.ctx, "pdftoppm", "-png", "-r", "100", file, filepath.Join(dir, "p")).CombinedOutput(); err != nil {
+			t.Fatalf("pdftoppm: %v %s", err, out)
+		}
+		pages, _ := filepath.Glob(filepath.Join(dir, "p-*.png"))
+		out, err := exec.CommandContext(e.ctx, "zbarimg", append([]string{"--quiet", "--raw"}, pages...)...).Output()
+		if err != nil {
+			t.Fatalf("zbarimg: %v", err)
+		}
+		got := strings.Fields(string(out))
+		slices.Sort(got)
+		base := e.svc.publicURL() + "/portal/" + strconv.FormatInt(e.tenant.ID, 10) + "?voucher="
+		want := []string{base + vs[1].Code, base + vs[2].Code}
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Fatalf("QR codes %q, want the unused ones %q", got, want)
 		}
 	})
 }
