@@ -2,6 +2,7 @@ package billing
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -381,6 +382,18 @@ func TestVoucherPDFPrintsUnusedWithPortalURL(t *testing.T) {
 		if _, err := e.svc.RedeemVoucher(e.ctx, controlplane.RedeemRequest{TenantID: e.tenant.ID, Code: vs[0].Code}); err != nil {
 			t.Fatal(err)
 		}
+		// With the portal's settings in the store (migration 0022), the
+		// QR codes name the tenant's slug; before, its id.
+		portal := strconv.FormatInt(e.tenant.ID, 10)
+		if ps, ok := any(e.st).(interface {
+			PutPortalSettings(context.Context, controlplane.PortalSettings) (controlplane.PortalSettings, error)
+		}); ok {
+			if _, err := ps.PutPortalSettings(e.ctx, controlplane.PortalSettings{TenantID: e.tenant.ID, Slug: "kahawa", Name: "Kahawa",
+				PrimaryColor: "#112233", AccentColor: "#445566", PlanIDs: []int64{}}); err != nil {
+				t.Fatal(err)
+			}
+			portal = "kahawa"
+		}
 		var buf bytes.Buffer
 		if err := e.svc.VoucherPDF(e.ctx, e.tenant.ID, b.ID, &buf); err != nil {
 			t.Fatal(err)
@@ -401,7 +414,7 @@ func TestVoucherPDFPrintsUnusedWithPortalURL(t *testing.T) {
 		}
 		got := strings.Fields(string(out))
 		slices.Sort(got)
-		base := e.svc.publicURL() + "/portal/" + strconv.FormatInt(e.tenant.ID, 10) + "?voucher="
+		base := e.svc.publicURL() + "/portal/" + portal + "?voucher="
 		want := []string{base + vs[1].Code, base + vs[2].Code}
 		slices.Sort(want)
 		if !slices.Equal(got, want) {
