@@ -222,6 +222,13 @@ var billingSchemas = map[string]any{
 	"BillingSettings":      controlplane.BillingSettings{},
 	"BillingSettingsPatch": controlplane.BillingSettingsPatch{},
 	"BillingStats":         controlplane.BillingStats{},
+	"Voucher":              controlplane.Voucher{},
+	"VoucherPage":          controlplane.Page[controlplane.Voucher]{},
+	"VoucherBatch":         controlplane.VoucherBatch{},
+	"VoucherBatchPage":     controlplane.Page[controlplane.VoucherBatch]{},
+	"VoucherBatchRequest":  controlplane.VoucherBatchRequest{},
+	"RedeemRequest":        controlplane.RedeemRequest{},
+	"Redemption":           controlplane.Redemption{},
 }
 
 // TestOpenAPIMoneyIsNeverANumber: no billing schema has a number anywhere in it
