@@ -222,6 +222,8 @@ var billingSchemas = map[string]any{
 	"BillingSettings":      controlplane.BillingSettings{},
 	"BillingSettingsPatch": controlplane.BillingSettingsPatch{},
 	"BillingStats":         controlplane.BillingStats{},
+	"PortalSettings":       controlplane.PortalSettings{},
+	"PortalSettingsPatch":  controlplane.PortalSettingsPatch{},
 }
 
 // TestOpenAPIMoneyIsNeverANumber: no billing schema has a number anywhere in it
