@@ -38,7 +38,8 @@
     for (i = 0; i < 16; i++) out += ('0' + ((h[i >> 2] >>> ((i % 4) * 8)) & 255).toString(16)).slice(-2);
     return out;
   }
-  window.spMD5 = md5hex; // for the tests
+  function chap(id, pass, challenge) { return md5hex(unoctal(id) + pass + unoctal(challenge)); }
+  window.spMD5 = md5hex; window.spCHAP = chap; // for the tests
 
   // login submits username and password to the hotspot's link-login-only,
   // the password CHAP-hashed when the hotspot sent a chap-id.
@@ -46,7 +47,7 @@
     if (!C.login) { show('msg', 'Your login: ' + user + ' / ' + pass + ' (open this page from the WiFi to connect).', 'ok'); return; }
     var f = document.createElement('form'), pw = pass;
     f.method = 'post'; f.action = C.login; f.hidden = true;
-    if (C.chapId) pw = md5hex(unoctal(C.chapId) + pass + unoctal(C.chapChallenge));
+    if (C.chapId) pw = chap(C.chapId, pass, C.chapChallenge);
     var fields = { username: user, password: pw, dst: C.orig || '', popup: 'true' };
     for (var name in fields) {
       var i = document.createElement('input'); i.type = 'hidden'; i.name = name; i.value = fields[name]; f.appendChild(i);
