@@ -53,6 +53,7 @@ func (m *Main) newBilling() error {
 	if err != nil {
 		return fmt.Errorf("billing: %w", err)
 	}
+	m.portKey = key.Derive("portal tokens")
 	base := c.MpesaBaseURL
 	if base == "" {
 		base = billing.DefaultMpesaBaseURL

@@ -31,6 +31,7 @@ import (
 	"github.com/sitepulse/sitepulse/controlplane/cluster"
 	"github.com/sitepulse/sitepulse/controlplane/fanout"
 	"github.com/sitepulse/sitepulse/controlplane/ingest"
+	"github.com/sitepulse/sitepulse/controlplane/portal"
 	"github.com/sitepulse/sitepulse/controlplane/provisioning"
 	"github.com/sitepulse/sitepulse/controlplane/pusher"
 	"github.com/sitepulse/sitepulse/controlplane/store"
@@ -123,6 +124,8 @@ type Main struct {
 	fanDone  chan struct{}
 	prov     *provisioning.Service
 	billing  *billing.Service
+	portal   *portal.Portal
+	portKey  []byte // signs the portal's purchase tokens
 	api      *api.Server
 	httpLn   net.Listener
 	httpSrv  *http.Server
@@ -242,12 +245,16 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 
+	if err := m.newPortal(); err != nil {
+		return err
+	}
 	m.api, err = api.New(api.Options{
 		Store:         m.store,
 		Bus:           m.bus,
 		Tenants:       m.prov,
 		Provisioning:  m.prov,
 		Billing:       m.billing,
+		Portal:        m.portal,
 		Invalidator:   m.invalidator(),
 		PublicMQTTURL: c.PublicMQTTURL,
 		Pusher:        controlplane.PusherConfig{Key: m.hub.Key(), AppID: m.hub.AppID()},
@@ -270,6 +277,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.hub.ForwardAPIEvents(m.cluster.RelayAPIEvent) // sockets on other replicas get them too
 	}
 	m.hub.Mount(mux, fanout.ChannelAuth(m.store))
+	m.mountPortal(mux)
 	mux.HandleFunc("GET /healthz", m.handleHealthz)
 	mux.HandleFunc("GET /readyz", m.handleReadyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry}))

@@ -229,6 +229,8 @@ var billingSchemas = map[string]any{
 	"VoucherBatchRequest":  controlplane.VoucherBatchRequest{},
 	"RedeemRequest":        controlplane.RedeemRequest{},
 	"Redemption":           controlplane.Redemption{},
+	"PortalSettings":       controlplane.PortalSettings{},
+	"PortalSettingsPatch":  controlplane.PortalSettingsPatch{},
 }
 
 // TestOpenAPIMoneyIsNeverANumber: no billing schema has a number anywhere in it

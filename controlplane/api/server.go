@@ -51,6 +51,9 @@ type Options struct {
 	// Vouchers serves the voucher endpoints. nil means Billing's, when it
 	// implements Vouchers (billing.Service does); neither answers 503.
 	Vouchers Vouchers
+	// Portal keeps the captive portal's settings. nil means GET/PUT
+	// /api/v1/portal/settings answer 503.
+	Portal PortalSettings
 	// PublicMQTTURL is the broker URL agents dial, put in the
 	// ready-to-paste agent command. "" means "tcp://HOST:1883".
 	PublicMQTTURL string
@@ -232,6 +235,9 @@ func (s *Server) register() {
 	authed("GET", "/api/v1/billing/settings", s.handleGetBillingSettings)
 	authed("PUT", "/api/v1/billing/settings", s.handleUpdateBillingSettings)
 	authed("GET", "/api/v1/billing/stats", s.handleBillingStats)
+
+	authed("GET", "/api/v1/portal/settings", s.handleGetPortalSettings)
+	authed("PUT", "/api/v1/portal/settings", s.handleUpdatePortalSettings)
 
 	public("POST", "/api/v1/hooks/stk/{tenant}/{payment}/{token}", s.handleHook(Billing.STKCallback))
 	public("POST", "/api/v1/hooks/c2b/{tenant}/{token}/validation", s.handleHook(Billing.C2BValidation))

@@ -1,9 +1,7 @@
 package fanout
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -84,6 +82,7 @@ type Options struct {
 //	private-tenant.{t}.dashboard-stats  BillingStatsUpdated (as billing announces them)
 //	private-tenant.{t}.vouchers         VoucherBatchCreated (no codes), VoucherUpdated (code and MAC masked)
 //	private-tenant.{t}.portal           PortalPurchase (phone and MAC masked)
+//	private-purchase.{payment}          PaymentCompleted, PaymentFailed (the portal's purchase; no seq)
 //	private-system-admin                TenantCreated, RouterEnrolled, SystemStatsUpdated,
 //	                                    BillingStatsUpdated (across tenants)
 //
@@ -392,21 +391,10 @@ func (f *Fanout) stats(t *tenantState) dashboardStats {
 
 // publish adds the channel's next seq to payload, scrubs it and publishes.
 func (f *Fanout) publish(channel, event string, payload any) {
-	b, err := json.Marshal(payload)
-	if err != nil {
-		f.log.Error("fan-out: marshal", "event", event, "err", err)
+	generic, ok := f.scrubbed(event, payload)
+	if !ok {
 		return
 	}
-	// Numbers stay json.Number on the way through the scrub: amounts are
-	// int64 minor units and must not pass through a float64.
-	var generic map[string]any
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if err := dec.Decode(&generic); err != nil || generic == nil {
-		f.log.Error("fan-out: payload is not an object", "event", event, "err", err)
-		return
-	}
-	scrubValue(generic)
 	f.seq[channel]++
 	generic["seq"] = f.seq[channel]
 	if err := f.hub.Publish(channel, event, generic, ""); err != nil {

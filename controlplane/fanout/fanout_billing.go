@@ -68,6 +68,7 @@ func (f *Fanout) applyBilling(c controlplane.Change) bool {
 	case controlplane.PaymentChanged:
 		p := c.Payment
 		f.publish(TenantChannel(p.TenantID, TopicPayments), PaymentEvent(p.Status), map[string]any{"payment": newPaymentView(p)})
+		f.publishPurchase(p)
 	case controlplane.SubscriptionChanged:
 		s := c.Subscription
 		f.publish(TenantChannel(s.TenantID, TopicSubscriptions), SubscriptionEvent(s.Status),
