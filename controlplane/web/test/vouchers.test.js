@@ -158,9 +158,9 @@ test('applyPurchaseEvent lists purchases newest first and updates them in place'
 })
 
 test('portal addresses, slugs and colours', () => {
-  assert.equal(portalURL('https://cp.example.com/', { slug: 'mama-wifi' }, 3), 'https://cp.example.com/portal/mama-wifi')
-  assert.equal(portalURL('https://cp.example.com', { slug: '' }, 3), 'https://cp.example.com/portal/3')
-  assert.equal(portalURL('https://cp.example.com', null, 3), 'https://cp.example.com/portal/3')
+  assert.equal(portalURL('https://cp.example.com/', { slug: 'mama-wifi' }), 'https://cp.example.com/portal/mama-wifi')
+  assert.equal(portalURL('https://cp.example.com', { slug: '' }), '')
+  assert.equal(portalURL('https://cp.example.com', null), '')
   assert.equal(routerPortalURL('http://127.0.0.1:8080', 3, 'rt 1'), 'http://127.0.0.1:8080/portal/3/rt%201')
   for (const ok of ['', 'a', 'mama-wifi', 'wifi2']) assert.ok(validSlug(ok), ok)
   for (const bad of ['-a', 'a-', 'Mama', 'a b', 'a_b', 'x'.repeat(41)]) assert.ok(!validSlug(bad), bad)

@@ -244,11 +244,14 @@ export function applyPurchaseEvent(rows, event, data, max = 200) {
   return key
 }
 
-/** The tenant-wide portal address: /portal/{slug}, or /portal/{tenant} without a slug. */
-export function portalURL(origin, settings, tenantId) {
-  const base = String(origin || '').replace(/\/+$/, '')
+/**
+ * The tenant-wide portal address /portal/{slug}; '' without a slug (the
+ * portal then answers only on each router's /portal/{tenant}/{router}).
+ */
+export function portalURL(origin, settings) {
   const slug = settings && settings.slug
-  return `${base}/portal/${encodeURIComponent(slug || String(tenantId ?? ''))}`
+  if (!slug) return ''
+  return `${String(origin || '').replace(/\/+$/, '')}/portal/${encodeURIComponent(slug)}`
 }
 
 /** A router's own portal address: /portal/{tenant}/{router}. */
