@@ -527,7 +527,7 @@ test('dashboard: a voucher batch generated and printed, redemptions live, the po
 
   // --- the Portal page: purchases live since login, settings saved ---------
   await page.getByTestId('nav-portal').click()
-  await page.waitForURL((u) => u.pathname === '/portal')
+  await page.waitForURL((u) => u.pathname === '/captive-portal')
   await page.getByTestId('portal-form').waitFor({ timeout: 10_000 })
   // Both redemptions reached the live view, newest first, MACs masked.
   await page.locator('[data-testid="purchase-row"][data-status="redeemed"]').nth(1).waitFor({ timeout: 5_000 })
@@ -597,7 +597,7 @@ async function vouchersFromEvents(page, requests) {
   await shot(page, '10-voucher-batch-events')
 
   await page.getByTestId('nav-portal').click()
-  await page.waitForURL((u) => u.pathname === '/portal')
+  await page.waitForURL((u) => u.pathname === '/captive-portal')
   await page.getByTestId('portal-url').waitFor()
   await quiet(page, requests)
   const portalFrom = requests.length

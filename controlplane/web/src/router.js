@@ -36,7 +36,8 @@ export const router = createRouter({
     { path: '/customers', name: 'customers', component: CustomersView, meta: { title: 'Customers', tenant: true } },
     { path: '/payments', name: 'payments', component: PaymentsView, meta: { title: 'Payments', tenant: true } },
     { path: '/vouchers', name: 'vouchers', component: VouchersView, meta: { title: 'Vouchers', tenant: true } },
-    { path: '/portal', name: 'portal', component: PortalView, meta: { title: 'Captive portal', tenant: true } },
+    // Not /portal: the control plane serves the captive portal itself under /portal/.
+    { path: '/captive-portal', name: 'portal', component: PortalView, meta: { title: 'Captive portal', tenant: true } },
     { path: '/team', name: 'team', component: TeamView, meta: { title: 'Team', tenant: true } },
     { path: '/audit', name: 'audit', component: AuditView, meta: { title: 'Audit log' } },
     { path: '/tenants', name: 'tenants', component: TenantsView, meta: { title: 'Tenants', system: true } },
