@@ -98,6 +98,12 @@ test('applyVoucherEvent moves batch counts once per change and keeps the list fi
   const b = applyVoucherEvent(st, 'VoucherBatchCreated', { seq: 2, batch: { id: 10, count: 50, unused: 50 } })
   assert.deepEqual(b, { kind: 'batch', id: '10', added: true })
   assert.equal(st.batches['10'].unused, 50)
+  // Its announcement replayed after a redemption moved the counts keeps them.
+  applyVoucherEvent(st, 'VoucherUpdated', { voucher: { id: 60, batch_id: 10, code: '****AAA', status: 'active' } })
+  applyVoucherEvent(st, 'VoucherBatchCreated', { seq: 2, batch: { id: 10, count: 50, unused: 50, active: 0, note: 'kiosk' } })
+  assert.equal(st.batches['10'].unused, 49)
+  assert.equal(st.batches['10'].active, 1)
+  assert.equal(st.batches['10'].note, 'kiosk')
   assert.equal(applyVoucherEvent(st, 'PaymentCompleted', { payment: { id: 1 } }), null)
   assert.equal(applyVoucherEvent(st, 'VoucherUpdated', { seq: 3 }), null)
 })

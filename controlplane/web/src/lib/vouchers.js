@@ -126,8 +126,11 @@ export function applyVoucherEvent(state, event, data, accept = null) {
     if (!b) return null
     const key = String(b.id)
     const added = !state.batches[key]
-    // Counts are absolute in a batch event.
-    upsertRow(state.batches, b)
+    // A batch is announced once, when generated, all unused: the counts
+    // of a batch already held (loaded, or moved by VoucherUpdated since)
+    // are as new or newer, so a replayed announcement keeps them.
+    const row = added ? b : Object.fromEntries(Object.entries(b).filter(([k]) => !VOUCHER_STATUSES.includes(k)))
+    upsertRow(state.batches, row)
     return { kind: 'batch', id: key, added }
   }
   if (event !== 'VoucherUpdated') return null
