@@ -521,6 +521,7 @@ test('dashboard: a voucher batch generated and printed, redemptions live, the po
   const sold = await rest(techToken, 'POST', '/vouchers/redeem', { code: second.code, router_id: routerId, mac: '02:E2:E0:00:00:79', ip: '10.5.99.79' })
   assert.equal(sold.status, 200, `POST /vouchers/redeem: ${JSON.stringify(sold.body)}`)
   await page.locator(`[data-testid="stat-revenue-today"][data-value="${before + 2000}"]`).waitFor({ timeout: 5_000 })
+  await page.locator(`[data-testid="overview-purchase"][data-key="v${second.id}"][data-status="redeemed"]`).waitFor({ timeout: 5_000 })
   assert.deepEqual(since(requests, from), [], 'the overview made HTTP requests to follow the revenue')
   console.log(`# voucher ${second.id} redeemed: revenue today ${before} → ${before + 2000} live`)
   await shot(page, '12-voucher-revenue')
