@@ -72,6 +72,7 @@ const envPrefix = "SITEPULSE_SIM_"
 type Main struct {
 	APIAddr         string        // RouterOS API listen address
 	ControlAddr     string        // HTTP control API address; "" = off
+	HotspotAddr     string        // hotspot HTTP side (login page, /login, /status, /logout); "" = off
 	User            string        // API user
 	Password        string        // API password
 	PasswordFile    string        // file holding the API password (wins over Password)
@@ -117,7 +118,13 @@ func (m *Main) ParseFlags(args []string) error {
 		"  POST /logout?id=, POST /hotspot-user?name=&password=&profile=, POST /ppp-secret?name=&password=&profile=,\n" +
 		"  GET /state (JSON of active sessions),\n" +
 		"  POST /login {kind: hotspot|ppp, user, password, mac, address} (checks the password, the user's state and\n" +
-		"  its profile's limits like RouterOS; 401/403 carry RouterOS's message), GET /profiles (hotspot and PPP profiles)."
+		"  its profile's limits like RouterOS; 401/403 carry RouterOS's message), GET /profiles (hotspot and PPP profiles).\n" +
+		"Hotspot HTTP (--hotspot-addr): what a device on the hotspot sees. A logged-out device's request is redirected\n" +
+		"  to /login?dst=…; /login serves hotspot/login.html from /file with RouterOS's $(var) substitution and takes\n" +
+		"  username + password (PAP) or the CHAP response; /status, /logout. A device is its MAC: a stable fake MAC of\n" +
+		"  the client IP, or the " + sim.HotspotMACHeader + " header / " + sim.HotspotMACCookie + " cookie; the address the router\n" +
+		"  records is the client IP or the " + sim.HotspotIPHeader + " header / " + sim.HotspotIPCookie + " cookie. It also works as an\n" +
+		"  HTTP proxy (browser --proxy-server) for the whole redirect → login → browse journey."
 	fs.Group("RouterOS API")
 	fs.StringVar(&m.APIAddr, "api-addr", m.APIAddr, "RouterOS API listen address (8728 plain, 8729 is the TLS convention)")
 	fs.StringVar(&m.User, "user", m.User, "API user name")
@@ -137,6 +144,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.DurationVar(&m.RebootDown, "reboot-down", m.RebootDown, "how long a reboot (SIGUSR1, POST /reboot without down=) refuses connections")
 	fs.Group("HTTP")
 	fs.StringVar(&m.ControlAddr, "control-addr", m.ControlAddr, `HTTP control API listen address, e.g. 127.0.0.1:8080; "" = off. No auth: keep it on loopback`)
+	fs.StringVar(&m.HotspotAddr, "hotspot-addr", m.HotspotAddr, `hotspot HTTP listen address (the login page devices are sent to), e.g. 127.0.0.1:8081; "" = off`)
 	fs.Group("Logging")
 	fs.StringVar(&m.LogLevel, "log-level", m.LogLevel, "log level: debug, info, warn or error")
 	if err := fs.Parse(args, os.LookupEnv); err != nil {
@@ -195,6 +203,12 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.router.Start(ctx, m.APIAddr); err != nil {
 		return err
 	}
+	if m.HotspotAddr != "" {
+		if err := m.router.StartHotspot(m.HotspotAddr); err != nil {
+			m.router.Close()
+			return err
+		}
+	}
 	m.done = make(chan struct{})
 	if m.ControlAddr != "" {
 		ln, err := net.Listen("tcp", m.ControlAddr)
@@ -224,6 +238,15 @@ func (m *Main) Run(ctx context.Context) error {
 
 // Router returns the running simulator (nil before Run).
 func (m *Main) Router() *sim.Router { return m.router }
+
+// HotspotURL returns the hotspot HTTP base URL ("" when off or not
+// running).
+func (m *Main) HotspotURL() string {
+	if m.router == nil || m.router.HotspotAddr() == "" {
+		return ""
+	}
+	return "http://" + m.router.HotspotAddr()
+}
 
 // ControlURL returns the control API base URL ("" when off or not running).
 func (m *Main) ControlURL() string {
@@ -399,10 +422,11 @@ func (m *Main) controlHandler() http.Handler {
 	mux.HandleFunc("POST /ppp-secret", addAccount(func(n, p, pr string) error { return r().AddPPPSecret(n, p, pr) }))
 	mux.HandleFunc("GET /state", func(w http.ResponseWriter, req *http.Request) {
 		ok(w, map[string]any{
-			"identity": r().Identity(),
-			"api_addr": r().Addr(),
-			"hotspot":  r().HotspotActive(),
-			"ppp":      r().PPPActive(),
+			"identity":     r().Identity(),
+			"api_addr":     r().Addr(),
+			"hotspot_addr": r().HotspotAddr(),
+			"hotspot":      r().HotspotActive(),
+			"ppp":          r().PPPActive(),
 		})
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {
