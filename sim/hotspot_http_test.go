@@ -438,7 +438,7 @@ func TestHotspotMenusAndFiles(t *testing.T) {
 		one(t, c, "/file/print", "?name="+f)
 	}
 	rows(t, c, "/file/add", "=name=portal/x/a.html", "=contents=<p>hi</p>")
-	if f := one(t, c, "/file/print", "?name=portal/x/a.html"); f["type"] != "html file" || f["size"] != "9" || f["contents"] != "<p>hi</p>" {
+	if f := one(t, c, "/file/print", "?name=portal/x/a.html"); f["type"] != ".html file" || f["size"] != "9" || f["contents"] != "<p>hi</p>" {
 		t.Errorf("added file: %v", f)
 	}
 	if d := one(t, c, "/file/print", "?name=portal/x"); d["type"] != "directory" {

@@ -125,10 +125,11 @@ var walledGardenIPSpec = &menuSpec{
 	idBase:   1,
 }
 
-// fileType is what /file print shows as type: "directory", or the
-// extension followed by " file" ("html file"), or "file".
+// fileType is what /file print shows as type: the extension with its dot
+// followed by " file" (".html file"), or "file" ("directory" for
+// directories).
 func fileType(name string) string {
-	if ext := strings.TrimPrefix(path.Ext(name), "."); ext != "" {
+	if ext := path.Ext(name); ext != "" {
 		return ext + " file"
 	}
 	return "file"
@@ -136,7 +137,7 @@ func fileType(name string) string {
 
 var fileSpec = &menuSpec{
 	path:     "/file",
-	fields:   []string{"name", "type", "size", "creation-time", "last-modified", "contents"},
+	fields:   []string{"name", "type", "size", "last-modified", "contents"},
 	writable: []string{"name", "type", "contents"},
 	key:      "name",
 	dupMsg:   "failure: file already exists",
@@ -161,11 +162,7 @@ var fileSpec = &menuSpec{
 		if _, ok := attrs["contents"]; ok && dir {
 			return &apiError{-1, "failure: can not set contents of a directory"}
 		}
-		now := r.now().Format("2006-01-02 15:04:05")
-		if it == nil {
-			attrs["creation-time"] = now
-		}
-		attrs["last-modified"] = now
+		attrs["last-modified"] = r.now().Format("2006-01-02 15:04:05")
 		if dir {
 			attrs["type"] = "directory"
 			attrs["size"] = "0"
@@ -192,7 +189,7 @@ var fileSpec = &menuSpec{
 			}
 			ts := now.Format("2006-01-02 15:04:05")
 			r.notifyLocked(t, t.insert(map[string]string{"name": dir, "type": "directory", "size": "0",
-				"creation-time": ts, "last-modified": ts}), now)
+				"last-modified": ts}), now)
 		}
 	},
 	// Removing a directory removes what is in it.
@@ -216,11 +213,11 @@ var fileSpec = &menuSpec{
 func (r *Router) seedHotspotFiles() {
 	t := r.tables["/file"]
 	ts := r.bootAt.Format("2006-01-02 15:04:05")
-	t.insert(map[string]string{"name": "hotspot", "type": "directory", "size": "0", "creation-time": ts, "last-modified": ts})
+	t.insert(map[string]string{"name": "hotspot", "type": "directory", "size": "0", "last-modified": ts})
 	for _, name := range defaultPageNames {
 		body := defaultPage(name)
 		t.insert(map[string]string{"name": "hotspot/" + name, "type": fileType(name), "size": strconv.Itoa(len(body)),
-			"creation-time": ts, "last-modified": ts, "contents": body})
+			"last-modified": ts, "contents": body})
 	}
 }
 
