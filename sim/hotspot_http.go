@@ -513,3 +513,41 @@ func (r *Router) servePage(w http.ResponseWriter, v hotspotView, name string, ex
 	w.Header().Set("Expires", "0")
 	w.Write([]byte(renderPage(page, vars)))
 }
+
+// HotspotCHAPResponse is what a login page's md5.js posts as the password
+// with CHAP: hexMD5(chap-id + password + chap-challenge), lower-case hex,
+// where chapID and chapChallenge are written as RouterOS fills $(chap-id)
+// and $(chap-challenge) (octal escapes, \344 per byte). For tests that
+// play a portal.
+func HotspotCHAPResponse(chapID, chapChallenge, password string) (string, error) {
+	id, err := unescapeOctal(chapID)
+	if err != nil {
+		return "", fmt.Errorf("chap-id: %w", err)
+	}
+	ch, err := unescapeOctal(chapChallenge)
+	if err != nil {
+		return "", fmt.Errorf("chap-challenge: %w", err)
+	}
+	h := md5.New()
+	h.Write(id)
+	h.Write([]byte(password))
+	h.Write(ch)
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// unescapeOctal reverses octalEscape.
+func unescapeOctal(s string) ([]byte, error) {
+	out := make([]byte, 0, len(s)/4)
+	for len(s) > 0 {
+		if len(s) < 4 || s[0] != '\\' {
+			return nil, fmt.Errorf("%q is not \\ooo escapes", s)
+		}
+		n, err := strconv.ParseUint(s[1:4], 8, 8)
+		if err != nil {
+			return nil, fmt.Errorf("bad escape %q", s[:4])
+		}
+		out = append(out, byte(n))
+		s = s[4:]
+	}
+	return out, nil
+}

@@ -189,6 +189,12 @@ func TestHotspotCHAPLogin(t *testing.T) {
 		t.Errorf("second view reused the challenge %s%s", id, ch)
 	}
 
+	if got, err := sim.HotspotCHAPResponse(id, ch, "s3cret"); err != nil || got != chapResponse(unOctal(t, id), []byte("s3cret"), unOctal(t, ch)) {
+		t.Errorf("HotspotCHAPResponse: %q, %v", got, err)
+	}
+	if _, err := sim.HotspotCHAPResponse(`\9`, ch, "x"); err == nil {
+		t.Error("HotspotCHAPResponse accepted a bad chap-id")
+	}
 	status, _, body := d.chapLogin("alice", "s3cret", dst)
 	if status != http.StatusOK || !strings.Contains(body, `url=`+dst) {
 		t.Fatalf("login: got %d, want alogin.html redirecting to %s:\n%s", status, dst, body)

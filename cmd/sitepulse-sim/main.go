@@ -12,12 +12,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/go-routeros/routeros/v3"
+
+	firmwarescripts "github.com/sitepulse/sitepulse/firmware-scripts"
 	"github.com/sitepulse/sitepulse/internal/cliflag"
 	"github.com/sitepulse/sitepulse/sim"
 )
@@ -73,6 +77,7 @@ type Main struct {
 	APIAddr         string        // RouterOS API listen address
 	ControlAddr     string        // HTTP control API address; "" = off
 	HotspotAddr     string        // hotspot HTTP side (login page, /login, /status, /logout); "" = off
+	PortalURL       string        // run firmware-scripts/hotspot-portal.rsc with this portal URL at start; "" = RouterOS's default pages
 	User            string        // API user
 	Password        string        // API password
 	PasswordFile    string        // file holding the API password (wins over Password)
@@ -145,6 +150,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.Group("HTTP")
 	fs.StringVar(&m.ControlAddr, "control-addr", m.ControlAddr, `HTTP control API listen address, e.g. 127.0.0.1:8080; "" = off. No auth: keep it on loopback`)
 	fs.StringVar(&m.HotspotAddr, "hotspot-addr", m.HotspotAddr, `hotspot HTTP listen address (the login page devices are sent to), e.g. 127.0.0.1:8081; "" = off`)
+	fs.StringVar(&m.PortalURL, "portal-url", m.PortalURL, `at start, run firmware-scripts/hotspot-portal.rsc with this portal URL (e.g. http://127.0.0.1:8080/portal/1/r1), as an ISP would on a router; "" = RouterOS's default pages`)
 	fs.Group("Logging")
 	fs.StringVar(&m.LogLevel, "log-level", m.LogLevel, "log level: debug, info, warn or error")
 	if err := fs.Parse(args, os.LookupEnv); err != nil {
@@ -203,6 +209,12 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.router.Start(ctx, m.APIAddr); err != nil {
 		return err
 	}
+	if m.PortalURL != "" {
+		if err := m.installPortal(password, tlsCfg != nil); err != nil {
+			m.router.Close()
+			return err
+		}
+	}
 	if m.HotspotAddr != "" {
 		if err := m.router.StartHotspot(m.HotspotAddr); err != nil {
 			m.router.Close()
@@ -238,6 +250,53 @@ func (m *Main) Run(ctx context.Context) error {
 
 // Router returns the running simulator (nil before Run).
 func (m *Main) Router() *sim.Router { return m.router }
+
+// installPortal runs hotspot-portal.rsc against the router's own API, with
+// spPortalURL and spPortalHost from PortalURL.
+func (m *Main) installPortal(password string, useTLS bool) error {
+	u, err := url.Parse(m.PortalURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+		return fmt.Errorf("portal url %q: want http(s)://host/path", m.PortalURL)
+	}
+	scripts, _, err := firmwarescripts.Scripts()
+	if err != nil {
+		return err
+	}
+	var c *routeros.Client
+	if useTLS {
+		// The simulator's own certificate, over loopback.
+		c, err = routeros.DialTLSTimeout(m.router.Addr(), m.User, password, &tls.Config{InsecureSkipVerify: true}, 5*time.Second)
+	} else {
+		c, err = routeros.DialTimeout(m.router.Addr(), m.User, password, 5*time.Second)
+	}
+	if err != nil {
+		return fmt.Errorf("portal script: dial own api: %w", err)
+	}
+	defer c.Close()
+	c.SetLogHandler(slog.NewTextHandler(io.Discard, nil))
+	in := &firmwarescripts.Interpreter{R: apiRunner{c}, Vars: map[string]string{
+		"spPortalURL": m.PortalURL, "spPortalHost": u.Hostname()}}
+	if err := in.Run(scripts["hotspot-portal.rsc"]); err != nil {
+		return fmt.Errorf("portal script: %w", err)
+	}
+	m.Logger.Info("hotspot pages send devices to the portal", "portal", m.PortalURL)
+	return nil
+}
+
+// apiRunner runs the firmware scripts' sentences with go-routeros.
+type apiRunner struct{ c *routeros.Client }
+
+func (a apiRunner) Run(sentence ...string) ([]map[string]string, error) {
+	rep, err := a.c.RunArgs(sentence)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]map[string]string, 0, len(rep.Re))
+	for _, re := range rep.Re {
+		out = append(out, re.Map)
+	}
+	return out, nil
+}
 
 // HotspotURL returns the hotspot HTTP base URL ("" when off or not
 // running).

@@ -461,3 +461,51 @@ func TestHotspotHTTP(t *testing.T) {
 		t.Errorf("state: %+v", state)
 	}
 }
+
+// TestPortalURL installs the portal pages at start: the login page sends
+// the device to the portal, the walled garden has the portal's host.
+func TestPortalURL(t *testing.T) {
+	m := NewMain()
+	m.Stderr = io.Discard
+	if err := m.ParseFlags([]string{"--api-addr", "127.0.0.1:0", "--hotspot-addr", "127.0.0.1:0",
+		"--portal-url", "http://portal.test:8080/portal/1/r1", "--hotspot-sessions", "0", "--ppp-sessions", "0",
+		"--churn", "0", "--traffic-interval", "1h"}); err != nil {
+		t.Fatal(err)
+	}
+	m.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if err := m.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	resp, err := http.Get(m.HotspotURL() + "/login?dst=http%3A%2F%2Fexample.com%2F")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `<form action="http://portal.test:8080/portal/1/r1" method="get">`) ||
+		!strings.Contains(string(body), `name="link-orig" value="http://example.com/"`) {
+		t.Errorf("login page does not forward to the portal:\n%s", body)
+	}
+	c, err := routeros.Dial(m.Router().Addr(), "admin", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rep, err := c.Run("/ip/hotspot/walled-garden/ip/print")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Re) != 1 || rep.Re[0].Map["dst-host"] != "portal.test" {
+		t.Errorf("walled garden ip: %v", rep.Re)
+	}
+
+	bad := NewMain()
+	bad.Stderr = io.Discard
+	bad.ParseFlags([]string{"--api-addr", "127.0.0.1:0", "--portal-url", "portal.test/x", "--hotspot-sessions", "0", "--ppp-sessions", "0"})
+	bad.Logger = m.Logger
+	if err := bad.Run(t.Context()); err == nil || !strings.Contains(err.Error(), "portal url") {
+		bad.Close()
+		t.Errorf("bad portal url: %v", err)
+	}
+}
