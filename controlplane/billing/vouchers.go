@@ -27,6 +27,9 @@ import (
 // code space of that prefix and length is nearly full.
 const codeRetries = 10
 
+// drawCode makes a code's random part; tests replace it to force clashes.
+var drawCode = newCode
+
 // newCode draws n characters of controlplane.VoucherAlphabet with
 // crypto/rand, without modulo bias.
 func newCode(n int) (string, error) {
@@ -118,7 +121,7 @@ func (s *Service) GenerateVouchers(ctx context.Context, p controlplane.Principal
 		for range req.Count {
 			ok := false
 			for try := 0; !ok && try < codeRetries; try++ {
-				code, err := newCode(req.Length)
+				code, err := drawCode(req.Length)
 				if err != nil {
 					return err
 				}
@@ -234,10 +237,11 @@ func normalMAC(s string) (string, error) {
 // expiring after the plan's duration and grace) on every router of the
 // tenant, marks it active, counts its price as revenue and announces it.
 // The same MAC redeeming an active voucher again gets its login again
-// (a re-login); another MAC, or a code unknown, used, expired or revoked,
-// is ENOTFOUND with one message, controlplane.VoucherNotValid. EINVALID
-// for a malformed code, MAC or tenant; ENOTFOUND for a router not of the
-// tenant. The portal limits and counts attempts, not billing.
+// (a re-login) while its time lasts; another MAC, or a code unknown,
+// used, expired or revoked, is ENOTFOUND with one message,
+// controlplane.VoucherNotValid. EINVALID for a malformed code, MAC or
+// tenant; ENOTFOUND for a router not of the tenant. The portal limits and
+// counts attempts, not billing.
 func (s *Service) RedeemVoucher(ctx context.Context, req controlplane.RedeemRequest) (controlplane.Redemption, error) {
 	code, err := controlplane.NormalizeVoucherCode(req.Code)
 	if err != nil {
@@ -272,7 +276,8 @@ func (s *Service) RedeemVoucher(ctx context.Context, req controlplane.RedeemRequ
 		}
 		now := tx.Now()
 		switch {
-		case v.Status == controlplane.VoucherActive && mac != "" && v.RedeemedBy == mac && v.AccountID != 0:
+		case v.Status == controlplane.VoucherActive && mac != "" && v.RedeemedBy == mac && v.AccountID != 0 &&
+			v.EndsAt != nil && v.EndsAt.After(now):
 			a, err := tx.Account(ctx, 0, v.AccountID, false)
 			if err != nil {
 				return err
@@ -292,7 +297,8 @@ func (s *Service) RedeemVoucher(ctx context.Context, req controlplane.RedeemRequ
 		end := now.Add(time.Duration(plan.DurationSeconds) * time.Second)
 		until := end.Add(time.Duration(plan.GraceSeconds) * time.Second)
 		want := controlplane.Account{TenantID: v.TenantID, Kind: controlplane.AccountHotspot, Name: code, Password: code,
-			Profile: plan.Profile, ExpiresAt: &until, Comment: fmt.Sprintf("SitePulse voucher %d", v.ID)}
+			Profile: plan.Profile, ExpiresAt: &until, LimitBytesTotal: plan.DataCapBytes, // the router enforces the cap
+			Comment: fmt.Sprintf("SitePulse voucher %d", v.ID)}
 		all, err := tx.Routers(ctx, v.TenantID)
 		if err != nil {
 			return err

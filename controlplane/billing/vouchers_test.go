@@ -137,8 +137,9 @@ func TestGenerateVouchers(t *testing.T) {
 func TestRedeemVoucherCreatesAccountEverywhere(t *testing.T) {
 	eachStore(t, func(t *testing.T, e *env) {
 		plan := e.plan("1 hour", controlplane.PlanHotspot, 5000, "1h")
-		grace := int64(300)
-		if _, err := e.svc.UpdatePlan(e.ctx, e.admin, plan.ID, controlplane.PlanPatch{GraceSeconds: &grace}); err != nil {
+		grace, capBytes := int64(300), uint64(500<<20)
+		plan, err := e.svc.UpdatePlan(e.ctx, e.admin, plan.ID, controlplane.PlanPatch{GraceSeconds: &grace, DataCapBytes: &capBytes})
+		if err != nil {
 			t.Fatal(err)
 		}
 		_, vs := e.vouchers(controlplane.VoucherBatchRequest{PlanID: plan.ID, Count: 3, Length: 8})
@@ -161,7 +162,7 @@ func TestRedeemVoucherCreatesAccountEverywhere(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if a.Kind != controlplane.AccountHotspot || a.Name != code || a.Profile != plan.Profile || a.Disabled ||
+		if a.Kind != controlplane.AccountHotspot || a.Name != code || a.Profile != plan.Profile || a.Disabled || a.LimitBytesTotal != capBytes ||
 			a.ExpiresAt == nil || !a.ExpiresAt.Equal(now.Add(time.Hour+5*time.Minute)) || len(a.Routers) != 2 {
 			t.Fatalf("account = %+v", a)
 		}
@@ -219,6 +220,12 @@ func TestRedeemVoucherCreatesAccountEverywhere(t *testing.T) {
 			if controlplane.ErrorCode(err) != controlplane.ENOTFOUND || err.Error() != notValidErr.Error() {
 				t.Errorf("%s code: %v, want %v", name, err, notValidErr)
 			}
+		}
+		// Its hour over, the device cannot log in with it again.
+		e.clock.Advance(time.Hour)
+		if _, err := e.svc.RedeemVoucher(e.ctx, controlplane.RedeemRequest{TenantID: e.tenant.ID, Code: code,
+			MAC: "AA:BB:CC:00:00:01"}); controlplane.ErrorCode(err) != controlplane.ENOTFOUND {
+			t.Fatalf("re-login after the voucher's end: %v", err)
 		}
 		for name, req := range map[string]controlplane.RedeemRequest{
 			"malformed": {TenantID: e.tenant.ID, Code: "AB!"},
@@ -420,5 +427,65 @@ func TestVoucherPDFPrintsUnusedWithPortalURL(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Fatalf("QR codes %q, want the unused ones %q", got, want)
 		}
+	})
+}
+
+// TestVoucherCodeClashDrawsAgain forces the random draws to repeat: a
+// clash with a code the tenant has is drawn again (the unique index
+// decides, the transaction goes on), and a code space that yields only
+// clashes fails the whole batch with nothing written.
+func TestVoucherCodeClashDrawsAgain(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		plan := e.plan("hour", controlplane.PlanHotspot, 2000, "1h")
+		var mu sync.Mutex
+		draws := []string{"ACDEFG", "ACDEFG", "ACDEFG", "HJKMNP"}
+		drawCode = func(int) (string, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if len(draws) == 0 {
+				return "QRTUVW", nil
+			}
+			c := draws[0]
+			draws = draws[1:]
+			return c, nil
+		}
+		t.Cleanup(func() { drawCode = newCode })
+		_, vs := e.vouchers(controlplane.VoucherBatchRequest{PlanID: plan.ID, Count: 2, Length: 6})
+		if vs[0].Code != "ACDEFG" || vs[1].Code != "HJKMNP" {
+			t.Fatalf("codes %q %q, want ACDEFG then HJKMNP after two clashes", vs[0].Code, vs[1].Code)
+		}
+		drawCode = func(int) (string, error) { return "HJKMNP", nil }
+		if _, err := e.svc.GenerateVouchers(e.ctx, e.admin, controlplane.VoucherBatchRequest{PlanID: plan.ID, Count: 3, Length: 6}); controlplane.ErrorCode(err) != controlplane.ECONFLICT {
+			t.Fatalf("only clashes: %v, want ECONFLICT", err)
+		}
+		if bs, n, _ := e.svc.ListVoucherBatches(e.ctx, e.tenant.ID, 10, 0); n != 1 || len(bs) != 1 {
+			t.Fatalf("a failed batch left %d batches", n)
+		}
+		// Another tenant may have the same code.
+		other, err := e.st.CreateTenant(e.ctx, "Other")
+		if err != nil {
+			t.Fatal(err)
+		}
+		admin := controlplane.Principal{UserID: 9, TenantID: other.ID, Role: controlplane.RoleTenantAdmin, Email: "admin@other.test"}
+		p2, err := e.svc.CreatePlan(e.ctx, admin, controlplane.PlanRequest{Name: "hour", Kind: controlplane.PlanHotspot, Price: 2000, Duration: "1h"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.GenerateVouchers(e.ctx, admin, controlplane.VoucherBatchRequest{PlanID: p2.ID, Count: 1, Length: 6}); err != nil {
+			t.Fatalf("the same code in another tenant: %v", err)
+		}
+	})
+}
+
+// TestGenerateFullBatch makes the largest batch in one transaction.
+func TestGenerateFullBatch(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		plan := e.plan("hour", controlplane.PlanHotspot, 2000, "1h")
+		start := time.Now()
+		b, err := e.svc.GenerateVouchers(e.ctx, e.admin, controlplane.VoucherBatchRequest{PlanID: plan.ID, Count: controlplane.MaxVoucherBatch, Length: 6})
+		if err != nil || b.Unused != controlplane.MaxVoucherBatch {
+			t.Fatalf("batch of %d: %+v, %v", controlplane.MaxVoucherBatch, b, err)
+		}
+		t.Logf("%d vouchers in %v", b.Count, time.Since(start))
 	})
 }

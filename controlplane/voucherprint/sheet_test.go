@@ -152,3 +152,23 @@ func ExampleCardURL() {
 	fmt.Println(CardURL("https://cp.example.com/portal/kahawa", "KW3A4CDE"))
 	// Output: https://cp.example.com/portal/kahawa?voucher=KW3A4CDE
 }
+
+// FuzzDecodeLogo feeds the logo decoder what a tenant may store as its
+// portal logo: it never panics, and what it accepts is a PNG fpdf embeds.
+func FuzzDecodeLogo(f *testing.F) {
+	f.Add("data:image/png;base64,AAAA")
+	f.Add("https://example.com/logo.png")
+	f.Add("data:image/jpeg;base64,/9j/4AAQSkZJRgABAQ==")
+	var b bytes.Buffer
+	png.Encode(&b, image.NewGray(image.Rect(0, 0, 2, 2)))
+	f.Add("data:image/png;base64," + base64.StdEncoding.EncodeToString(b.Bytes()))
+	f.Fuzz(func(t *testing.T, uri string) {
+		img, ok := decodeLogo(uri)
+		if !ok {
+			return
+		}
+		if _, err := png.DecodeConfig(bytes.NewReader(img)); err != nil {
+			t.Fatalf("accepted %.60q but made no PNG: %v", uri, err)
+		}
+	})
+}
