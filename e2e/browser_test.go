@@ -31,7 +31,10 @@ import (
 // Chromium (see browser/dashboard.test.mjs for what the page must do).
 // Issue 13 adds the Payments page: a payment arrives live, recorded through
 // the billing REST API when the control plane serves it, else published
-// straight into the hub through the Pusher HTTP API.
+// straight into the hub through the Pusher HTTP API. Issue 14 adds the
+// Vouchers and Portal pages: a batch generated and printed, a
+// technician's redemptions arriving live (the revenue cards move), the
+// portal's settings saved and served at their slug.
 func TestDashboardInChromium(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the browser test runs processes and Chromium for over a minute")

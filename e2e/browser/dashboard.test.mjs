@@ -21,7 +21,11 @@
 // checks through REST that the command succeeded and the session ended);
 // after a fresh load, while sessions change live for the watch window, the
 // page makes no HTTP request at all (REST only for the initial load, then
-// WebSocket events).
+// WebSocket events). Then billing's Payments page and revenue cards, and
+// issue 14's Vouchers page (generate a batch, download its PDF, a
+// technician's redemptions through REST arrive live and move the revenue
+// cards, revoke) and Portal page (settings saved, the portal answers at
+// its slug, the redemptions in the live view of purchases).
 import assert from 'node:assert/strict'
 import { createHash, createHmac } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
