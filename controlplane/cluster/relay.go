@@ -56,6 +56,8 @@ var changeTypes = map[string]func([]byte) (controlplane.Change, error){
 	"PlanChanged":            decodeAs[controlplane.PlanChanged],
 	"CustomerChanged":        decodeAs[controlplane.CustomerChanged],
 	"BillingStatsChanged":    decodeAs[controlplane.BillingStatsChanged],
+	"VoucherChanged":         decodeAs[controlplane.VoucherChanged],
+	"PortalPurchaseChanged":  decodeAs[controlplane.PortalPurchaseChanged],
 	apiEventType:             decodeAs[fanout.RelayedAPIEvent],
 }
 
@@ -116,6 +118,10 @@ func route(c controlplane.Change) (name string, tenant int64, channel string, ok
 			return "BillingStatsChanged", 0, fanout.SystemAdminChannel, true
 		}
 		return "BillingStatsChanged", t, fanout.TenantChannel(t, fanout.TopicStats), true
+	case controlplane.VoucherChanged:
+		return "VoucherChanged", t, fanout.TenantChannel(t, fanout.TopicVouchers), true
+	case controlplane.PortalPurchaseChanged:
+		return "PortalPurchaseChanged", t, fanout.TenantChannel(t, fanout.TopicPortal), true
 	}
 	return "", 0, "", false
 }
