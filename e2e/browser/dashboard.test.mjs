@@ -513,6 +513,20 @@ test('dashboard: a voucher batch generated and printed, redemptions live, the po
   const again = await rest(techToken, 'POST', '/vouchers/redeem', { code: third.code, router_id: routerId, mac: '02:E2:E0:00:00:78' })
   assert.equal(again.status, 404, `a revoked voucher redeemed: ${again.status} ${JSON.stringify(again.body)}`)
 
+  // --- a seq gap on the vouchers channel reloads the page once ------------
+  await quiet(page, requests)
+  from = requests.length
+  await publish(`private-tenant.${tenantId}.vouchers`, 'VoucherUpdated', {
+    seq: 1000, // the fan-out has sent a handful: events were "lost"
+    voucher: { id: 999999, batch_id: 999999, code: '****ZZZ', status: 'active' },
+  })
+  await page.waitForResponse((r) => new URL(r.url()).pathname === '/api/v1/vouchers' && new URL(r.url()).searchParams.get('batch_id') === batchId, { timeout: 5_000 })
+  await quiet(page, requests)
+  const reloaded = since(requests, from).map((r) => new URL(r.split(' ')[1]).pathname)
+  assert.ok(reloaded.includes('/api/v1/vouchers/batches'), `a gap did not reload the batches: ${reloaded}`)
+  await page.locator(`[data-testid="batch-row"][data-batch-id="${batchId}"][data-active="1"][data-revoked="1"][data-unused="3"]`).waitFor({ timeout: 5_000 })
+  assert.equal(await voucherRows.count(), 5, 'the reload lost voucher rows')
+
   // --- the revenue cards move with the next redemption ---------------------
   await page.getByTestId('nav-overview').click()
   await page.waitForURL((u) => u.pathname === '/')
