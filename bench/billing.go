@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -116,6 +117,9 @@ func startBillSite(ctx context.Context, e *env, dialect, dbURL string) (*billSit
 	stops = append(stops, func() { b.mpesa.Close() })
 
 	dir := filepath.Join(e.tmp, "billing-"+dialect)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fail(err)
+	}
 	srv, err := harness.NewServer(e.bins.Server, dir, dbURL)
 	if err != nil {
 		return fail(err)
