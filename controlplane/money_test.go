@@ -9,7 +9,8 @@ import (
 // carry: no field anywhere in them is a float.
 func TestMoneyIsNeverAFloat(t *testing.T) {
 	for _, v := range []any{Money{}, Plan{}, PlanRequest{}, PlanPatch{}, Customer{}, Subscription{}, PurchaseRequest{},
-		PurchaseResult{}, Payment{}, ManualPaymentRequest{}, Callback{}, BillingSettings{}, BillingSettingsPatch{}, BillingStats{}} {
+		PurchaseResult{}, Payment{}, ManualPaymentRequest{}, Callback{}, BillingSettings{}, BillingSettingsPatch{}, BillingStats{},
+		Voucher{}, VoucherBatch{}, VoucherBatchRequest{}, Redemption{}, PortalPurchase{}, PortalSettings{}} {
 		checkNoFloat(t, reflect.TypeOf(v), reflect.TypeOf(v).Name(), map[reflect.Type]bool{})
 	}
 }

@@ -48,6 +48,7 @@ type site struct {
 	id      string // SitePulse router id, from the REST API
 	secret  string // its MQTT secret
 	simAPI  string // the simulator's RouterOS API address
+	control string // the simulator's control API address (customer logins)
 	agent   *child
 	restart time.Time // when a stopped agent comes back; zero while it runs
 }
@@ -64,6 +65,7 @@ const routerUser, routerPassword = "sitepulse", "demo-router-pass"
 type config struct {
 	httpAddr, mqttAddr, dir, bin   string
 	outageEvery, outageFor, status time.Duration
+	buyEvery                       time.Duration
 	churn                          float64
 }
 
@@ -102,6 +104,7 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&c.outageFor, "outage-for", 20*time.Second, "how long it stays offline")
 	fs.DurationVar(&c.status, "status-every", 15*time.Second, "how often a status line is printed")
 	fs.Float64Var(&c.churn, "churn", 12, "logins plus logouts per minute on each router")
+	fs.DurationVar(&c.buyEvery, "buy-every", 6*time.Second, "how often a simulated customer buys a plan with M-Pesa (0: never)")
 	// SITEPULSE_DEMO_* fallbacks, applied before parsing so flags win.
 	var errs []error
 	fs.VisitAll(func(f *flag.Flag) {
@@ -132,11 +135,12 @@ type demo struct {
 	cp   *child
 	sims []*child
 	api  *client.Client
+	shop *shop
 }
 
 func (d *demo) run(ctx context.Context) error {
 	c := d.c
-	for _, b := range []string{"sitepulse", "sitepulse-agent", "sitepulse-sim"} {
+	for _, b := range []string{"sitepulse", "sitepulse-agent", "sitepulse-sim", "sitepulse-mpesa-sim"} {
 		if _, err := os.Stat(filepath.Join(c.bin, b)); err != nil {
 			return fmt.Errorf("%s not found in %s: run `make demo` (or `make web build`) first", b, c.bin)
 		}
@@ -157,13 +161,18 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 
-	// --- control plane -----------------------------------------------------
+	// --- M-Pesa (the Daraja simulator) and the control plane -----------------
+	step("starting the Daraja (M-Pesa) simulator")
+	mpesaURL, err := d.startMpesaSim(ctx)
+	if err != nil {
+		return err
+	}
 	admin := logins[0]
 	step("starting the control plane (SQLite in %s, MQTT %s, HTTP %s)", c.dir, c.mqttAddr, c.httpAddr)
-	var err error
 	d.cp, err = startChild(d.logs, "sitepulse", filepath.Join(c.bin, "sitepulse"),
 		[]string{"--log-format", "json", "serve", "--data-dir", filepath.Join(c.dir, "controlplane"),
-			"--http-addr", c.httpAddr, "--mqtt-addr", c.mqttAddr, "--public-mqtt-url", "tcp://" + c.mqttAddr},
+			"--http-addr", c.httpAddr, "--mqtt-addr", c.mqttAddr, "--public-mqtt-url", "tcp://" + c.mqttAddr,
+			"--mpesa-base-url", mpesaURL},
 		"SITEPULSE_ADMIN_EMAIL="+admin.email, "SITEPULSE_ADMIN_PASSWORD="+admin.password)
 	if err != nil {
 		return err
@@ -216,7 +225,7 @@ func (d *demo) run(ctx context.Context) error {
 		sim, err := startChild(d.logs, "sim-"+slug, filepath.Join(c.bin, "sitepulse-sim"),
 			[]string{"--api-addr", "127.0.0.1:0", "--user", routerUser, "--identity", s.identity,
 				"--seed", fmt.Sprint(s.seed), "--hotspot-sessions", fmt.Sprint(s.hotspot), "--ppp-sessions", fmt.Sprint(s.ppp),
-				"--churn", fmt.Sprint(c.churn), "--traffic-interval", "1s"},
+				"--churn", fmt.Sprint(c.churn), "--traffic-interval", "1s", "--control-addr", "127.0.0.1:0"},
 			"SITEPULSE_SIM_PASSWORD="+routerPassword)
 		if err != nil {
 			return err
@@ -231,6 +240,13 @@ func (d *demo) run(ctx context.Context) error {
 			return fmt.Errorf("no api= in %q", line)
 		}
 		s.simAPI = m[1]
+		ctl, err := sim.waitLine(ctx, time.Second, regexp.MustCompile(`msg="control api listening"`))
+		if err != nil {
+			return err
+		}
+		if m := regexp.MustCompile(`addr=(\S+)`).FindStringSubmatch(ctl); m != nil {
+			s.control = m[1]
+		}
 		if err := d.startAgent(s); err != nil {
 			return err
 		}
@@ -241,11 +257,30 @@ func (d *demo) run(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
+	// --- the shop: plans, M-Pesa, customers ------------------------------------
+	owner, err := d.api.Login(ctx, logins[1].email, logins[1].password)
+	if err != nil {
+		return err
+	}
+	techLogin, err := d.api.Login(ctx, logins[2].email, logins[2].password)
+	if err != nil {
+		return err
+	}
+	d.shop, err = d.openShop(ctx, acc.ID, d.api.WithToken(owner.Token), d.api.WithToken(techLogin.Token))
+	if err != nil {
+		return err
+	}
 	d.banner()
 
 	// --- run until a signal -------------------------------------------------
 	statusTick := time.NewTicker(c.status)
 	defer statusTick.Stop()
+	var buy <-chan time.Time
+	if c.buyEvery > 0 {
+		t := time.NewTicker(c.buyEvery)
+		defer t.Stop()
+		buy = t.C
+	}
 	var outage <-chan time.Time
 	if c.outageEvery > 0 && c.outageFor > 0 {
 		t := time.NewTicker(c.outageEvery)
@@ -261,6 +296,8 @@ func (d *demo) run(ctx context.Context) error {
 			return nil
 		case <-statusTick.C:
 			d.printStatus(ctx)
+		case <-buy:
+			d.shop.buy(ctx)
 		case <-outage:
 			for _, s := range sites {
 				if s.flaky && s.agent != nil {
@@ -280,6 +317,7 @@ func (d *demo) run(ctx context.Context) error {
 					}
 				}
 			}
+			d.shop.follow(ctx)
 			if err := d.cp.exited(); err != nil {
 				return fmt.Errorf("the control plane stopped: %w (log %s)", err, d.cp.log)
 			}
@@ -319,6 +357,13 @@ func (d *demo) banner() {
 	if c.outageEvery > 0 && c.outageFor > 0 {
 		fmt.Printf("  Mombasa Beach drops offline for %v every %v.\n", c.outageFor, c.outageEvery)
 	}
+	fmt.Print("  Plans on sale:")
+	for _, p := range d.shop.plans {
+		fmt.Printf(" %s (%s),", p.Name, p.Price)
+	}
+	if c.buyEvery > 0 {
+		fmt.Printf("\n  A customer buys one with M-Pesa (the Daraja simulator) every %v; about one in five fails.\n", c.buyEvery)
+	}
 	fmt.Printf("  Logs: %s/*.log. Ctrl-C stops everything.\n\n", d.logs)
 }
 
@@ -332,7 +377,12 @@ func (d *demo) printStatus(ctx context.Context) {
 		fmt.Printf("%s  status: %v\n", now(), err)
 		return
 	}
-	fmt.Printf("%s  routers online %d/%d · hotspot %d · PPPoE %d\n", now(), st.RoutersOnline, st.RoutersTotal, st.OnlineHotspot, st.OnlinePPPoE)
+	line := fmt.Sprintf("%s  routers online %d/%d · hotspot %d · PPPoE %d", now(), st.RoutersOnline, st.RoutersTotal, st.OnlineHotspot, st.OnlinePPPoE)
+	if b, err := d.api.BillingStats(ctx, 0); err == nil {
+		line += fmt.Sprintf(" · revenue today %s · %d payments · %d active subscriptions", controlplane.Money{Amount: b.RevenueToday, Currency: b.Currency},
+			b.PaymentsToday, b.ActiveSubscriptions)
+	}
+	fmt.Println(line)
 }
 
 // shutdown stops the agents first (they publish offline and flush their

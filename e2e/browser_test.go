@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -27,6 +29,9 @@ import (
 // TestDashboardInChromium is issue 7's acceptance test: the real control
 // plane, simulator and agent as processes, and the dashboard in headless
 // Chromium (see browser/dashboard.test.mjs for what the page must do).
+// Issue 13 adds the Payments page: a payment arrives live, recorded through
+// the billing REST API when the control plane serves it, else published
+// straight into the hub through the Pusher HTTP API.
 func TestDashboardInChromium(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the browser test runs processes and Chromium for over a minute")
@@ -55,10 +60,16 @@ func TestDashboardInChromium(t *testing.T) {
 
 	// --- control plane ---------------------------------------------------
 	const adminEmail, adminPassword = "root@e2e.test", "an e2e admin password"
+	// The Pusher app is named so that the Node test can publish into the
+	// hub through its HTTP API (the billing test does when billing is not
+	// wired into the control plane).
+	const pusherAppID, pusherKey = "e2e-app", "e2e-key"
+	pusherSecret := rand.Text()
 	cp := startProc(t, logs, "sitepulse", filepath.Join(bin, "sitepulse"),
 		[]string{"--log-format", "json", "serve", "--data-dir", filepath.Join(tmp, "cp"),
-			"--http-addr", "127.0.0.1:0", "--mqtt-addr", "127.0.0.1:0", "--shutdown-timeout", "5s"},
-		"SITEPULSE_ADMIN_EMAIL="+adminEmail, "SITEPULSE_ADMIN_PASSWORD="+adminPassword)
+			"--http-addr", "127.0.0.1:0", "--mqtt-addr", "127.0.0.1:0", "--shutdown-timeout", "5s",
+			"--pusher-app-id", pusherAppID, "--pusher-key", pusherKey},
+		"SITEPULSE_ADMIN_EMAIL="+adminEmail, "SITEPULSE_ADMIN_PASSWORD="+adminPassword, "SITEPULSE_PUSHER_SECRET="+pusherSecret)
 	serving := cp.waitLine(t, 30*time.Second, regexp.MustCompile(`"msg":"serving"`))
 	var addrs struct{ HTTP, MQTT string }
 	if err := json.Unmarshal([]byte(serving), &addrs); err != nil || addrs.HTTP == "" || addrs.MQTT == "" {
@@ -128,6 +139,10 @@ func TestDashboardInChromium(t *testing.T) {
 		"SITEPULSE_E2E_WATCH="+watch,
 		"SITEPULSE_E2E_ARTIFACTS="+artifacts,
 		"SITEPULSE_E2E_CHROMIUM="+chromium,
+		"SITEPULSE_E2E_TENANT_ID="+strconv.FormatInt(tenant.ID, 10),
+		"SITEPULSE_E2E_PUSHER_APP_ID="+pusherAppID,
+		"SITEPULSE_E2E_PUSHER_KEY="+pusherKey,
+		"SITEPULSE_E2E_PUSHER_SECRET="+pusherSecret,
 	)
 	out := &lineLogger{t: t, prefix: "node: "}
 	cmd.Stdout, cmd.Stderr = out, out

@@ -9,7 +9,11 @@
 // packages are unaffected), starts the processes on 127.0.0.1:0, creates a
 // tenant, a tenant admin and a router through the REST API, and runs the
 // Node test in browser/ (playwright-core with /usr/bin/chromium). It needs
-// node, npm and chromium; `go test -short` skips it.
+// node, npm and chromium; `go test -short` skips it. Its billing test
+// records cash payments through the REST API and watches them arrive on
+// the Payments page and the overview's revenue cards; on a control plane
+// without billing it publishes them into the hub through the Pusher HTTP
+// API instead (the control plane is started with a known app secret).
 //
 // Environment:
 //

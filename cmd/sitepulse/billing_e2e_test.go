@@ -1,16 +1,9 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -214,48 +207,10 @@ func TestBillingEndToEnd(t *testing.T) {
 // echoSeesLogin runs the real laravel-echo in Node on the tenant's
 // sessions channel and has the customer log in once it is subscribed.
 func (b *billEnv) echoSeesLogin(cred controlplane.Credentials, masked string) {
-	t := b.t
-	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatalf("node is required: %v", err)
-	}
-	jsDir, _ := filepath.Abs(filepath.Join("..", "..", "controlplane", "fanout", "jstest"))
-	if _, err := os.Stat(filepath.Join(jsDir, "node_modules", "laravel-echo")); err != nil {
-		t.Fatalf("run npm ci in %s first (make test and .ci/run do): %v", jsDir, err)
-	}
-	host, port, _ := net.SplitHostPort(b.m.HTTPAddr())
-	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "echo.mjs")
-	cmd.Dir = jsDir
-	cmd.Env = append(os.Environ(), "SP_WS_HOST="+host, "SP_WS_PORT="+port, "SP_HTTP_URL="+b.admin.base,
-		"SP_APP_ID=sitepulse", "SP_KEY=sitepulse", "SP_TOKEN="+b.admin.token, "SP_OTHER_TOKEN="+b.techB.token,
-		fmt.Sprintf("SP_TENANT=%d", b.tenantA), "SP_EXPECT_USER="+masked, "SP_EXPECT_SEQ=any", "SP_TIMEOUT_MS=30000")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	passed := false
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		line := sc.Text()
-		t.Logf("echo.mjs: %s", line)
-		switch {
-		case line == "READY":
-			if _, err := b.site.sim.LoginHotspotPassword(cred.Username, cred.Password, "AA:BB:CC:00:00:01", "10.5.50.9"); err != nil {
-				t.Errorf("customer login: %v", err)
-			}
-		case strings.HasPrefix(line, "PASS"):
-			passed = true
-		}
-	}
-	if err := cmd.Wait(); err != nil || !passed {
-		t.Fatalf("echo.mjs: %v (passed=%v)\nstderr:\n%s", err, passed, stderr.String())
-	}
+	b.t.Helper()
+	runEcho(b.t, echoRun{m: b.m, base: b.admin.base, token: b.admin.token, other: b.techB.token, tenant: b.tenantA, user: masked},
+		func() error {
+			_, err := b.site.sim.LoginHotspotPassword(cred.Username, cred.Password, "AA:BB:CC:00:00:01", "10.5.50.9")
+			return err
+		})
 }

@@ -5,7 +5,10 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,14 +20,85 @@ import (
 	"github.com/sitepulse/sitepulse/internal/testkit"
 )
 
-// testCallbackKey is the billing service's CallbackKey in the API tests.
-var testCallbackKey = bytes.Repeat([]byte{7}, 32)
+// pushRecorder is billing's Daraja in the API tests: the real decoders,
+// and STK pushes that are recorded and accepted without a network (its
+// other calls go to an address that refuses them). The callback URL the
+// service builds is then posted to as Daraja would.
+type pushRecorder struct {
+	billing.Daraja
+	mu     sync.Mutex
+	pushes []billing.STKRequest
+	c2b    []string // confirmation and validation URLs, per registration
+}
+
+func (d *pushRecorder) STKPush(_ context.Context, _ billing.MpesaCredentials, r billing.STKRequest) (billing.STKAccepted, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.pushes = append(d.pushes, r)
+	n := strconv.Itoa(len(d.pushes))
+	return billing.STKAccepted{MerchantRequestID: "m-" + n, CheckoutRequestID: "ws_CO_" + n, CustomerMessage: "Success"}, nil
+}
+
+func (d *pushRecorder) RegisterC2B(_ context.Context, _ billing.MpesaCredentials, confirmationURL, validationURL string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.c2b = append(d.c2b, confirmationURL, validationURL)
+	return nil
+}
+
+// c2bPaths returns the paths of the registered C2B confirmation and
+// validation URLs, "" before a registration.
+func (d *pushRecorder) c2bPaths(t *testing.T) (confirmation, validation string) {
+	t.Helper()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.c2b) < 2 {
+		return "", ""
+	}
+	c, err1 := url.Parse(d.c2b[len(d.c2b)-2])
+	v, err2 := url.Parse(d.c2b[len(d.c2b)-1])
+	if err1 != nil || err2 != nil {
+		t.Fatalf("C2B URLs %q", d.c2b)
+	}
+	return c.Path, v.Path
+}
+
+// callbackPath returns the path of the latest push's callback URL, "" if
+// none was made yet.
+func (d *pushRecorder) callbackPath(t *testing.T) string {
+	t.Helper()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.pushes) == 0 {
+		return ""
+	}
+	u, err := url.Parse(d.pushes[len(d.pushes)-1].CallbackURL)
+	if err != nil {
+		t.Fatalf("callback URL: %v", err)
+	}
+	return u.Path
+}
+
+// realBilling is the billing service of an API test with what runs it.
+type realBilling struct {
+	svc    *billing.Service
+	prov   *provisioning.Service // carries billing's jobs; started by runJobs
+	daraja *pushRecorder
+}
+
+// runJobs starts River, so that billing's jobs (the STK push, the
+// reconnection) run; agents are never connected.
+func (b realBilling) runJobs(t *testing.T) {
+	t.Helper()
+	if err := b.prov.Start(context.Background(), offlineAgents{}); err != nil {
+		t.Fatal(err)
+	}
+}
 
 // withRealBilling replaces e's server by one with the real billing
 // service on e's store and bus, with provisioning carrying its jobs (not
-// started: an STK push stays queued, which is all the API shows). Its
-// M-Pesa client points at nothing, since no job runs.
-func withRealBilling(t *testing.T, e *env) (*billing.Service, *provisioning.Service) {
+// started until a test calls runJobs).
+func withRealBilling(t *testing.T, e *env) realBilling {
 	t.Helper()
 	key, err := seal.GenerateKey()
 	if err != nil {
@@ -34,9 +108,9 @@ func withRealBilling(t *testing.T, e *env) (*billing.Service, *provisioning.Serv
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := billing.New(billing.Options{Store: e.store, Bus: e.bus, Sealer: ring, Now: e.clock.Now,
-		Daraja:    billing.NewDaraja(mpesa.New(mpesa.Config{BaseURL: "http://127.0.0.1:1"})),
-		PublicURL: "https://cp.example.test", CallbackKey: testCallbackKey, Logger: slog.New(slog.NewJSONHandler(e.logs, nil))})
+	daraja := &pushRecorder{Daraja: billing.NewDaraja(mpesa.New(mpesa.Config{BaseURL: "http://127.0.0.1:1"}))}
+	svc, err := billing.New(billing.Options{Store: e.store, Bus: e.bus, Sealer: ring, Now: e.clock.Now, Daraja: daraja,
+		PublicURL: "https://cp.example.test", CallbackKey: bytes.Repeat([]byte{7}, 32), Logger: slog.New(slog.NewJSONHandler(e.logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +121,7 @@ func withRealBilling(t *testing.T, e *env) (*billing.Service, *provisioning.Serv
 	svc.SetProvisioning(prov)
 	t.Cleanup(func() { prov.Close(context.Background()) })
 	withBilling(t, e, svc)
-	return svc, prov
+	return realBilling{svc: svc, prov: prov, daraja: daraja}
 }
 
 // billPeople is two tenants' staff: A's admin, technician and viewer, B's
@@ -95,7 +169,7 @@ func noSecrets(t *testing.T, what string, b []byte) {
 func TestBillingAPI(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, e *env) {
-		_, prov := withRealBilling(t, e)
+		bill := withRealBilling(t, e)
 		p := newBillPeople(e)
 
 		// Settings: tenant admins only; secrets go in and never come out.
@@ -257,9 +331,7 @@ func TestBillingAPI(t *testing.T) {
 		e.do("GET", subPath+"/credentials", p.viewerA, nil).wantError(t, http.StatusForbidden, controlplane.EFORBIDDEN, "")
 		e.do("GET", subPath+"/credentials", p.adminB, nil).wantError(t, http.StatusNotFound, controlplane.ENOTFOUND, "")
 		e.do("GET", subPath+"/credentials", p.techA, nil).wantError(t, http.StatusNotFound, controlplane.ENOTFOUND, "no account yet")
-		if err := prov.Start(e.ctx(), offlineAgents{}); err != nil {
-			t.Fatal(err)
-		}
+		bill.runJobs(t)
 		testkit.Eventually(t, 10*time.Second, "the reconnection job creating the account", func() bool {
 			return e.do("GET", subPath+"/credentials", p.techA, nil).status == http.StatusOK
 		})
@@ -297,14 +369,6 @@ func TestBillingAPI(t *testing.T) {
 	})
 }
 
-// stkToken is the path token of payment's STK callback URL, as the
-// billing service derives it from its CallbackKey (testCallbackKey here):
-// the first 24 bytes of HMAC-SHA256(key, "stk:{tenant}:{payment}"),
-// base64url. A test stands in for Daraja, which gets it in the URL.
-func stkToken(tenant, payment int64) string {
-	return billing.CallbackToken(testCallbackKey, tenant, payment)
-}
-
 // TestBillingHooksReal: the public hooks over the real service: no
 // bearer needed; a wrong token touches nothing; the callback is logged
 // with the TCP peer's address, not X-Forwarded-For's; a duplicate is
@@ -313,7 +377,7 @@ func stkToken(tenant, payment int64) string {
 func TestBillingHooksReal(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, e *env) {
-		withRealBilling(t, e)
+		bill := withRealBilling(t, e)
 		p := newBillPeople(e)
 		patch := map[string]any{"mpesa_shortcode": "174379", "allowed_sources": []string{"127.0.0.1"}}
 		for k, v := range billingSecrets {
@@ -336,15 +400,24 @@ func TestBillingHooksReal(t *testing.T) {
 			e.do("GET", "/api/v1/payments/callbacks", p.adminA, nil).want(t, http.StatusOK, &page)
 			return page
 		}
-		const body = `{"Body":{"stkCallback":{"MerchantRequestID":"m1","CheckoutRequestID":"ws_CO_1","ResultCode":0,"ResultDesc":"ok",` +
+		// The STK push job runs, and Daraja (here) gets the callback URL.
+		bill.runJobs(t)
+		var hook string
+		testkit.Eventually(t, 10*time.Second, "the STK push", func() bool { hook = bill.daraja.callbackPath(t); return hook != "" })
+		testkit.Eventually(t, 10*time.Second, "the push's CheckoutRequestID stored", func() bool { return payment().CheckoutRequestID == "ws_CO_1" })
+		want := "/api/v1/hooks/stk/" + itoa(p.a.ID) + "/" + itoa(res.PaymentID) + "/"
+		if !strings.HasPrefix(hook, want) || len(hook) < len(want)+32 {
+			t.Fatalf("callback URL path %q, want %s and a token", hook, want)
+		}
+		const body = `{"Body":{"stkCallback":{"MerchantRequestID":"m-1","CheckoutRequestID":"ws_CO_1","ResultCode":0,"ResultDesc":"ok",` +
 			`"CallbackMetadata":{"Item":[{"Name":"Amount","Value":10},{"Name":"MpesaReceiptNumber","Value":"QAB1CDE2FG"},` +
 			`{"Name":"TransactionDate","Value":20260301150000},{"Name":"PhoneNumber","Value":254712345678}]}}}}`
-		hook := "/api/v1/hooks/stk/" + itoa(p.a.ID) + "/" + itoa(res.PaymentID) + "/"
+		forged := want + strings.Repeat("0", 48)
 		spoof := map[string]string{"Content-Type": "application/json", "X-Forwarded-For": "196.201.214.200"}
 
-		e.post(hook+"forged-token", strings.NewReader(body), spoof).wantError(t, http.StatusNotFound, controlplane.ENOTFOUND, "")
+		e.post(forged, strings.NewReader(body), spoof).wantError(t, http.StatusNotFound, controlplane.ENOTFOUND, "")
 		big := bytes.Repeat([]byte{' '}, controlplane.MaxHookBody+1)
-		e.post(hook+stkToken(p.a.ID, res.PaymentID), bytes.NewReader(big), nil).wantError(t, http.StatusRequestEntityTooLarge, controlplane.ETOOLARGE, "")
+		e.post(hook, bytes.NewReader(big), nil).wantError(t, http.StatusRequestEntityTooLarge, controlplane.ETOOLARGE, "")
 		e.post("/api/v1/hooks/payments/"+itoa(p.a.ID), bytes.NewReader(big), nil).wantError(t, http.StatusRequestEntityTooLarge, controlplane.ETOOLARGE, "")
 		if pay := payment(); pay.Status != controlplane.PaymentPending {
 			t.Fatalf("a forged or oversized callback changed the payment: %+v", pay)
@@ -355,7 +428,7 @@ func TestBillingHooksReal(t *testing.T) {
 
 		// The real one, twice: Daraja's answer both times, applied once.
 		for i := range 2 {
-			r := e.post(hook+stkToken(p.a.ID, res.PaymentID), strings.NewReader(body), spoof)
+			r := e.post(hook, strings.NewReader(body), spoof)
 			if r.status != http.StatusOK || string(r.body) != `{"ResultCode":0,"ResultDesc":"Accepted"}` || r.header.Get("Content-Type") != "application/json" {
 				t.Fatalf("callback %d: %d %s", i, r.status, r.body)
 			}
@@ -404,6 +477,32 @@ func TestBillingHooksReal(t *testing.T) {
 		e.do("GET", "/api/v1/payments?provider=webhook", p.adminA, nil).want(t, http.StatusOK, &pays)
 		if pays.Total != 1 || pays.Data[0].Receipt != "GW-1" || pays.Data[0].Amount != controlplane.KES(1000) {
 			t.Errorf("webhook payments %+v", pays)
+		}
+
+		// C2B: the URLs billing registers with Daraja are routed; an
+		// unknown account is refused in Daraja's words and logged from
+		// the TCP peer.
+		e.do("PUT", "/api/v1/billing/settings", p.adminA, map[string]any{"register_c2b": true}).want(t, http.StatusOK, nil)
+		var confirmation, validation string
+		testkit.Eventually(t, 10*time.Second, "the C2B registration", func() bool {
+			confirmation, validation = bill.daraja.c2bPaths(t)
+			return validation != ""
+		})
+		prefix := "/api/v1/hooks/c2b/" + itoa(p.a.ID) + "/"
+		if !strings.HasPrefix(validation, prefix) || !strings.HasSuffix(validation, "/validation") || !strings.HasSuffix(confirmation, "/confirmation") {
+			t.Fatalf("C2B URLs %q %q", confirmation, validation)
+		}
+		c2b := `{"TransactionType":"Pay Bill","TransID":"RKTQDM7W6S","TransTime":"20260301150000","TransAmount":"10.00",` +
+			`"BusinessShortCode":"174379","BillRefNumber":"nobody","MSISDN":"254700000000"}`
+		r = e.post(validation, strings.NewReader(c2b), spoof)
+		if r.status != http.StatusOK || !strings.Contains(string(r.body), "C2B00012") {
+			t.Fatalf("C2B validation of an unknown account: %d %s", r.status, r.body)
+		}
+		e.post(strings.Replace(validation, prefix, prefix+"0", 1), strings.NewReader(c2b), spoof).wantError(t, http.StatusNotFound, controlplane.ENOTFOUND, "")
+		var c2bLog controlplane.Page[controlplane.Callback]
+		e.do("GET", "/api/v1/payments/callbacks?outcome=rejected", p.adminA, nil).want(t, http.StatusOK, &c2bLog)
+		if c2bLog.Total != 1 || c2bLog.Data[0].Kind != "c2b_validation" || c2bLog.Data[0].RemoteAddr != "127.0.0.1" {
+			t.Errorf("rejected callbacks %+v", c2bLog)
 		}
 		noSecrets(t, "the server's log", []byte(e.logs.String()))
 	})

@@ -409,3 +409,33 @@ func TestSettingsNeverShowSecrets(t *testing.T) {
 		}
 	})
 }
+
+func TestNewRouterGetsPlansAndAccounts(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *env) {
+		plan := e.plan("hour", controlplane.PlanHotspot, 2000, "1h")
+		res := e.buy(plan, "254700000010")
+		e.waitStatus(res.PaymentID, controlplane.PaymentCompleted)
+		e.runReconnects()
+		r, _, err := e.st.CreateRouter(e.ctx, e.tenant.ID, "site-c", "site-c")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.svc.SyncPlans(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		cmds, _, _ := e.st.ListCommands(e.ctx, 0, controlplane.CommandFilter{RouterID: r.ID})
+		var kinds []string
+		for i := len(cmds) - 1; i >= 0; i-- { // oldest first
+			kinds = append(kinds, string(cmds[i].Kind))
+		}
+		if strings.Join(kinds, ",") != "hotspot.profile.add,hotspot.user.add" {
+			t.Fatalf("new router's commands: %v", kinds)
+		}
+		if err := e.svc.SyncPlans(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if c := e.commands(r.ID); len(c) != 2 {
+			t.Fatalf("second sync queued more: %v", c)
+		}
+	})
+}

@@ -308,7 +308,8 @@ func (s *Service) ListPlans(ctx context.Context, scope int64, f controlplane.Pla
 }
 
 // SyncPlans queues every plan's profile on the routers that do not have
-// it yet (enrolled after the plan was made).
+// it yet (enrolled after the plan was made), then the accounts of active
+// subscriptions there, so a new site serves the tenant's customers.
 func (s *Service) SyncPlans(ctx context.Context) error {
 	tenants, err := s.st.TenantsWithPlans(ctx)
 	if err != nil {
@@ -340,6 +341,18 @@ func (s *Service) SyncPlans(ctx context.Context) error {
 			return fmt.Errorf("sync plans of tenant %d: %w", t, err)
 		}
 		s.prov.AnnounceCommands(cmds)
+		var subs []int64
+		if err := s.st.ReadTx(ctx, func(tx *store.Tx) error {
+			subs, err = tx.SubscriptionsMissingRouters(ctx, t)
+			return err
+		}); err != nil {
+			return fmt.Errorf("sync accounts of tenant %d: %w", t, err)
+		}
+		for _, id := range subs {
+			if err := s.reconnect(ctx, id); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

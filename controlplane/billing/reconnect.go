@@ -271,3 +271,35 @@ func (s *Service) Credentials(ctx context.Context, p controlplane.Principal, id 
 	})
 	return c, err
 }
+
+// PaymentCredentials returns the login a completed payment of tenant
+// gave: the captive portal logs the device in with it once the payment's
+// subscription has its account. ENOTFOUND for another tenant's payment;
+// ECONFLICT while it is not completed or the account is not made yet
+// (ask again).
+func (s *Service) PaymentCredentials(ctx context.Context, tenant, paymentID int64) (controlplane.Credentials, error) {
+	var c controlplane.Credentials
+	err := s.st.ReadTx(ctx, func(tx *store.Tx) error {
+		pay, err := tx.Payment(ctx, tenant, paymentID, false)
+		if err != nil {
+			return err
+		}
+		if pay.Status != controlplane.PaymentCompleted {
+			return controlplane.Errorf(controlplane.ECONFLICT, "payment %d is %s", paymentID, pay.Status)
+		}
+		sub, err := tx.Subscription(ctx, tenant, pay.SubscriptionID, false)
+		if err != nil {
+			return err
+		}
+		if sub.AccountID == 0 {
+			return controlplane.Errorf(controlplane.ECONFLICT, "payment %d: the account is being created", paymentID)
+		}
+		a, err := tx.Account(ctx, 0, sub.AccountID, false)
+		if err != nil {
+			return err
+		}
+		c = controlplane.Credentials{Username: a.Name, Password: a.Password}
+		return nil
+	})
+	return c, err
+}

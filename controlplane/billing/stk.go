@@ -191,27 +191,16 @@ func (s *Service) confirmSTK(ctx context.Context, a stkConfirmArgs, last bool) e
 	if pay.Status != controlplane.PaymentPending && pay.Status != controlplane.PaymentFailed {
 		return nil
 	}
-	set, err := s.st.GetBillingSettings(ctx, pay.TenantID)
+	st, err := s.query(ctx, pay)
 	if err != nil {
-		return err
-	}
-	creds, err := s.credentials(set)
-	if err != nil {
-		return err
-	}
-	st, err := s.o.Daraja.STKQuery(ctx, creds, pay.CheckoutRequestID)
-	if err != nil {
-		s.m.stk.WithLabelValues("query", "error").Inc()
 		return fmt.Errorf("confirm payment %d: %w", a.PaymentID, err)
 	}
 	if st.Pending {
-		s.m.stk.WithLabelValues("query", "pending").Inc()
 		if last {
 			return nil // the query sweep keeps asking
 		}
 		return fmt.Errorf("confirm payment %d: M-Pesa still processing", a.PaymentID)
 	}
-	s.m.stk.WithLabelValues("query", "answered").Inc()
 	var changes []controlplane.Change
 	err = s.st.Write(ctx, func(tx *store.Tx) error {
 		pay, err := tx.Payment(ctx, 0, a.PaymentID, true)
@@ -254,6 +243,29 @@ func (s *Service) QueryPending(ctx context.Context) error {
 	return nil
 }
 
+// query asks Daraja what became of pay's push, with the tenant's
+// credentials, and counts the answer.
+func (s *Service) query(ctx context.Context, pay store.PaymentRow) (STKStatus, error) {
+	set, err := s.st.GetBillingSettings(ctx, pay.TenantID)
+	if err != nil {
+		return STKStatus{}, err
+	}
+	creds, err := s.credentials(set)
+	if err != nil {
+		return STKStatus{}, err
+	}
+	st, err := s.o.Daraja.STKQuery(ctx, creds, pay.CheckoutRequestID)
+	switch {
+	case err != nil:
+		s.m.stk.WithLabelValues("query", "error").Inc()
+	case st.Pending:
+		s.m.stk.WithLabelValues("query", "pending").Inc()
+	default:
+		s.m.stk.WithLabelValues("query", "answered").Inc()
+	}
+	return st, err
+}
+
 func (s *Service) queryOne(ctx context.Context, pay store.PaymentRow, now time.Time) error {
 	age := now.Sub(pay.CreatedAt)
 	if pay.CheckoutRequestID == "" {
@@ -262,27 +274,16 @@ func (s *Service) queryOne(ctx context.Context, pay store.PaymentRow, now time.T
 		}
 		return nil // the push job is still trying
 	}
-	set, err := s.st.GetBillingSettings(ctx, pay.TenantID)
+	st, err := s.query(ctx, pay)
 	if err != nil {
-		return err
-	}
-	creds, err := s.credentials(set)
-	if err != nil {
-		return err
-	}
-	st, err := s.o.Daraja.STKQuery(ctx, creds, pay.CheckoutRequestID)
-	if err != nil {
-		s.m.stk.WithLabelValues("query", "error").Inc()
 		return err
 	}
 	if st.Pending {
-		s.m.stk.WithLabelValues("query", "pending").Inc()
 		if age > s.o.GiveUpAfter {
 			return s.failPayment(ctx, pay.ID, "no answer from the customer in time", nil)
 		}
 		return nil
 	}
-	s.m.stk.WithLabelValues("query", "answered").Inc()
 	if st.ResultCode != ResultSuccess {
 		code := st.ResultCode
 		return s.failPayment(ctx, pay.ID, st.ResultDesc, &code)

@@ -433,3 +433,43 @@ func TestCloseLeavesTheSharedSubscription(t *testing.T) {
 		t.Errorf("the closed replica applied %d batches", got)
 	}
 }
+
+// Billing's changes reach the other replica's fan-out whole, each of its
+// kinds, so a dashboard on any replica sees payments, subscriptions,
+// plans, customers and revenue.
+func TestRelayCarriesBillingChanges(t *testing.T) {
+	broker := clustertest.StartMosquitto(t)
+	a := startClient(t, broker, "cp-a", newRecorder())
+	b := startClient(t, broker, "cp-b", newRecorder())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	localA := make(chan controlplane.Change)
+	outA, outB := a.Fanin(ctx, localA, nil), b.Fanin(ctx, make(chan controlplane.Change), nil)
+
+	at := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	code := 0
+	changes := []controlplane.Change{
+		controlplane.PaymentChanged{Payment: controlplane.Payment{ID: 41, TenantID: 7, Provider: controlplane.ProviderMpesaSTK,
+			Amount: controlplane.KES(5000), Phone: "+254712345678", Receipt: "QKJ7ABC123", Status: controlplane.PaymentCompleted,
+			ResultCode: &code, CreatedAt: at, UpdatedAt: at, CompletedAt: &at}},
+		controlplane.SubscriptionChanged{Subscription: controlplane.Subscription{ID: 6, TenantID: 7, CustomerID: 5, PlanID: 3,
+			Status: controlplane.SubscriptionActive, StartsAt: &at, EndsAt: &at}, Renewed: true},
+		controlplane.PlanChanged{Op: controlplane.AccountCreated, Plan: controlplane.Plan{ID: 3, TenantID: 7, Name: "Daily",
+			Price: controlplane.KES(5000), Routers: []controlplane.PlanRouter{{RouterID: "r1", State: controlplane.SyncPending}}}},
+		controlplane.CustomerChanged{Customer: controlplane.Customer{ID: 5, TenantID: 7, Phone: "+254712345678"}},
+		controlplane.BillingStatsChanged{Stats: controlplane.BillingStats{TenantID: 7, Currency: "KES", RevenueToday: 5000}},
+		controlplane.BillingStatsChanged{Stats: controlplane.BillingStats{Revenue30d: 9000, ByCurrency: map[string]int64{"KES": 9000}}},
+	}
+	for _, c := range changes {
+		if _, _, _, ok := route(c); !ok {
+			t.Fatalf("%T is not relayed", c)
+		}
+		localA <- c
+		if got := recv(t, outA); !sameChange(got, c) {
+			t.Fatalf("A's fan-out got %#v, want its own %T", got, c)
+		}
+		if got := recv(t, outB); !sameChange(got, c) {
+			t.Fatalf("B's fan-out got %#v, want A's %T", got, c)
+		}
+	}
+}

@@ -51,6 +51,11 @@ var changeTypes = map[string]func([]byte) (controlplane.Change, error){
 	"TenantCreated":          decodeAs[controlplane.TenantCreated],
 	"CommandChanged":         decodeAs[controlplane.CommandChanged],
 	"AccountChanged":         decodeAs[controlplane.AccountChanged],
+	"PaymentChanged":         decodeAs[controlplane.PaymentChanged],
+	"SubscriptionChanged":    decodeAs[controlplane.SubscriptionChanged],
+	"PlanChanged":            decodeAs[controlplane.PlanChanged],
+	"CustomerChanged":        decodeAs[controlplane.CustomerChanged],
+	"BillingStatsChanged":    decodeAs[controlplane.BillingStatsChanged],
 	apiEventType:             decodeAs[fanout.RelayedAPIEvent],
 }
 
@@ -98,6 +103,19 @@ func route(c controlplane.Change) (name string, tenant int64, channel string, ok
 		return "CommandChanged", t, fanout.TenantChannel(t, "commands"), true
 	case controlplane.AccountChanged:
 		return "AccountChanged", t, fanout.TenantChannel(t, "users"), true
+	case controlplane.PaymentChanged:
+		return "PaymentChanged", t, fanout.TenantChannel(t, fanout.TopicPayments), true
+	case controlplane.SubscriptionChanged:
+		return "SubscriptionChanged", t, fanout.TenantChannel(t, fanout.TopicSubscriptions), true
+	case controlplane.PlanChanged:
+		return "PlanChanged", t, fanout.TenantChannel(t, fanout.TopicPlans), true
+	case controlplane.CustomerChanged:
+		return "CustomerChanged", t, fanout.TenantChannel(t, fanout.TopicCustomers), true
+	case controlplane.BillingStatsChanged:
+		if t == 0 {
+			return "BillingStatsChanged", 0, fanout.SystemAdminChannel, true
+		}
+		return "BillingStatsChanged", t, fanout.TenantChannel(t, fanout.TopicStats), true
 	}
 	return "", 0, "", false
 }

@@ -1,6 +1,7 @@
 package fanout
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -76,7 +77,13 @@ type Options struct {
 //	private-tenant.{t}.dashboard-stats  DashboardStatsUpdated (maintained from the events)
 //	private-tenant.{t}.commands         CommandUpdated (every command transition)
 //	private-tenant.{t}.users            UserCreated, UserUpdated, UserDeleted (managed accounts)
-//	private-system-admin                TenantCreated, RouterEnrolled, SystemStatsUpdated
+//	private-tenant.{t}.payments         PaymentCompleted, PaymentFailed (failed or flagged), PaymentUpdated
+//	private-tenant.{t}.subscriptions    SubscriptionActivated, SubscriptionExpired, SubscriptionUpdated
+//	private-tenant.{t}.plans            PlanCreated, PlanUpdated, PlanDeleted
+//	private-tenant.{t}.customers        CustomerUpdated
+//	private-tenant.{t}.dashboard-stats  BillingStatsUpdated (as billing announces them)
+//	private-system-admin                TenantCreated, RouterEnrolled, SystemStatsUpdated,
+//	                                    BillingStatsUpdated (across tenants)
 //
 // Every event's data carries a per-channel "seq" (1, 2, …) so a dashboard
 // can detect a gap and refetch. Payloads are built field by field from the
@@ -281,7 +288,9 @@ func (f *Fanout) Apply(c controlplane.Change) {
 			"id": tn.ID, "name": tn.Name, "status": tn.Status, "created_at": tn.CreatedAt,
 		}})
 	default:
-		f.log.Debug("fan-out: change type not broadcast", "type", fmt.Sprintf("%T", c))
+		if !f.applyBilling(c) {
+			f.log.Debug("fan-out: change type not broadcast", "type", fmt.Sprintf("%T", c))
+		}
 	}
 }
 
@@ -386,8 +395,12 @@ func (f *Fanout) publish(channel, event string, payload any) {
 		f.log.Error("fan-out: marshal", "event", event, "err", err)
 		return
 	}
+	// Numbers stay json.Number on the way through the scrub: amounts are
+	// int64 minor units and must not pass through a float64.
 	var generic map[string]any
-	if err := json.Unmarshal(b, &generic); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&generic); err != nil || generic == nil {
 		f.log.Error("fan-out: payload is not an object", "event", event, "err", err)
 		return
 	}

@@ -64,6 +64,7 @@ type commandParamsView struct {
 	PPPSecret   *namedView            `json:"ppp_secret,omitempty"`
 	Kick        *protocol.Kick        `json:"kick,omitempty"`
 	Profile     *protocol.ProfileRate `json:"profile,omitempty"`
+	ProfileSpec *protocol.ProfileSpec `json:"profile_spec,omitempty"`
 	Raw         *rawView              `json:"raw,omitempty"`
 }
 
@@ -104,6 +105,12 @@ func newCommandView(c controlplane.Command) commandView {
 		pr := *p.Profile
 		v.Params.Profile = &pr
 		v.Target = pr.Name
+	case p.ProfileSpec != nil:
+		// A plan's profile: no secrets, a comment may name a contact.
+		ps := *p.ProfileSpec
+		ps.Comment = maskContactsIn(ps.Comment)
+		v.Params.ProfileSpec = &ps
+		v.Target = ps.Name
 	case p.Raw != nil:
 		v.Params.Raw = &rawView{Path: p.Raw.Path}
 		v.Target = p.Raw.Path

@@ -65,6 +65,29 @@ func TestFanoutCommandUpdated(t *testing.T) {
 	}
 }
 
+func TestFanoutProfileCommandUpdated(t *testing.T) {
+	h, srv := newTestHub(t, nil)
+	c := dial(t, srv)
+	c.subscribeOK(TenantChannel(3, "commands"), "")
+	f := New(h, Options{})
+	cmd := controlplane.Command{ID: "c3", TenantID: 3, RouterID: "r1", Kind: protocol.CmdPPPProfileAdd, Status: controlplane.CommandQueued,
+		Params: controlplane.CommandParams{ProfileSpec: &protocol.ProfileSpec{Name: "sp-plan-7", RateLimit: "2M/5M", SessionTimeout: "1d",
+			Comment: "plan 7, questions to +254712345678"}}}
+	f.Apply(controlplane.CommandChanged{Command: cmd})
+	fr := c.expect(EventCommandUpdated)
+	if strings.Contains(string(fr.Raw), "712345678") {
+		t.Errorf("profile command leaks the phone: %s", fr.Raw)
+	}
+	var d struct {
+		Command commandView `json:"command"`
+	}
+	fr.decode(t, &d)
+	ps := d.Command.Params.ProfileSpec
+	if d.Command.Target != "sp-plan-7" || ps == nil || ps.RateLimit != "2M/5M" || ps.SessionTimeout != "1d" || ps.Comment != "plan 7, questions to +2547****678" {
+		t.Errorf("profile command = %+v (spec %+v)", d.Command, ps)
+	}
+}
+
 func TestFanoutUserEvents(t *testing.T) {
 	h, srv := newTestHub(t, nil)
 	c := dial(t, srv)

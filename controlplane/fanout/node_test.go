@@ -150,6 +150,29 @@ func TestNodeCompat(t *testing.T) {
 		})
 	})
 
+	t.Run("laravel-echo listen to a payment", func(t *testing.T) {
+		var bus controlplane.Bus
+		sub := bus.Subscribe(16)
+		defer sub.Close()
+		ctx, cancel := context.WithCancel(context.Background())
+		ran := make(chan error, 1)
+		go func() { ran <- New(h, Options{}).Run(ctx, sub.C) }()
+		defer func() {
+			cancel()
+			if err := <-ran; err != nil {
+				t.Errorf("fan-out: %v", err)
+			}
+		}()
+		p := testPayment(1, 41, controlplane.PaymentCompleted)
+		runNode(t, node, "echo_billing.mjs", append(env, "SP_TOKEN=t1-viewer", "SP_OTHER_TOKEN=t2-admin",
+			"SP_EXPECT_PHONE=+2547****678", "SP_RAW_PHONE="+p.Phone, "SP_EXPECT_AMOUNT=5000"), func(line string) {
+			if line != "READY" {
+				return
+			}
+			bus.Publish(controlplane.PaymentChanged{Payment: p})
+		})
+	})
+
 	t.Run("pusher server SDK through the HTTP API", func(t *testing.T) {
 		runNode(t, node, "sdk.mjs", append(env, "SP_SECRET="+testSecret), nil)
 	})

@@ -228,3 +228,16 @@ func (s *Store) CappedSubscriptions(ctx context.Context, limit int) ([]CappedSub
 			WHERE x.used >= x.data_cap_bytes LIMIT $2`, string(controlplane.SubscriptionActive), limit)
 	})
 }
+
+// SubscriptionsMissingRouters returns the tenant's active subscriptions
+// whose account is not on every router of the tenant that is not revoked
+// (routers enrolled after the account was made).
+func (tx *Tx) SubscriptionsMissingRouters(ctx context.Context, tenantID int64) ([]int64, error) {
+	return queryAll(ctx, tx.t, func(sc interface{ Scan(...any) error }) (int64, error) {
+		var id int64
+		return id, sc.Scan(&id)
+	}, `SELECT s.id FROM subscriptions s WHERE s.tenant_id = $1 AND s.status = $2 AND s.account_id IS NOT NULL
+		AND EXISTS (SELECT 1 FROM routers r WHERE r.tenant_id = s.tenant_id AND r.status <> $3
+			AND NOT EXISTS (SELECT 1 FROM account_routers ar WHERE ar.account_id = s.account_id AND ar.router_id = r.id))
+		ORDER BY s.id`, tenantID, string(controlplane.SubscriptionActive), controlplane.RouterRevoked)
+}

@@ -105,6 +105,10 @@ func (s *Server) post(h func(r *http.Request, f fields) (any, *apiError)) http.H
 			return
 		}
 		if e := s.checkBearer(r); e != nil {
+			if e == errInvalidToken && strings.HasPrefix(r.URL.Path, "/mpesa/c2b/") {
+				// The C2B documentation gives its own code for a bad token.
+				e = errC2BInvalidToken
+			}
 			s.writeError(w, e)
 			return
 		}

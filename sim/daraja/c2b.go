@@ -70,8 +70,13 @@ func (s *Server) registerURL(version string) func(*http.Request, fields) (any, *
 }
 
 // c2bSimulate is POST /mpesa/c2b/{v1,v2}/simulate: a customer pays the
-// shortcode; validation and confirmation follow asynchronously.
+// shortcode; validation and confirmation follow asynchronously. Like
+// Daraja, production has no simulate endpoint.
 func (s *Server) c2bSimulate(r *http.Request, f fields) (any, *apiError) {
+	if s.opts.Production {
+		// Daraja offers simulate on the sandbox only; PayC2B still works.
+		return nil, errNotFound
+	}
 	p := C2BPayment{ShortCode: f.str("ShortCode"), CommandID: f.str("CommandID"), MSISDN: f.str("Msisdn"), BillRef: f.str("BillRefNumber")}
 	if !reShortCode.MatchString(p.ShortCode) {
 		return nil, errBadField("ShortCode")

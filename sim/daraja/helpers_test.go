@@ -136,7 +136,6 @@ type receiver struct {
 	mu     sync.Mutex
 	bodies [][]byte
 	got    chan []byte
-	status int
 	answer func(body []byte) (int, string) // nil answers 200 {"ResultCode":0,"ResultDesc":"Accepted"}
 }
 

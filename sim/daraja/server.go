@@ -262,7 +262,11 @@ func New(opts Options) *Server {
 		s.opts.MaxBody = 64 << 10
 	}
 	if s.client == nil {
-		s.client = &http.Client{Timeout: s.opts.CallbackTimeout}
+		// Keep connections to the merchant open across a burst of
+		// callbacks (the default keeps two idle per host).
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 256
+		s.client = &http.Client{Timeout: s.opts.CallbackTimeout, Transport: tr}
 	}
 	seed := uint64(opts.Seed)
 	s.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))

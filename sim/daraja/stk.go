@@ -16,6 +16,10 @@ import (
 const (
 	maxAccountReference = 12
 	maxTransactionDesc  = 13
+	// maxAmount is the most a customer can pay in one transaction; more
+	// fails with result code 3 ("greater than the maximum transaction
+	// amount").
+	maxAmount = 250_000
 )
 
 // stkPush is POST /mpesa/stkpush/v1/processrequest.
@@ -82,11 +86,14 @@ func (s *Server) stkPush(r *http.Request, f fields) (any, *apiError) {
 		CheckoutRequestID: fmt.Sprintf("ws_CO_%s%03d%08d%02d", now.In(eat).Format("02012006150405"), now.Nanosecond()/1e6, s.seq, s.rng.IntN(100)),
 	}
 	var o Outcome
-	if _, locked := s.busy[phone]; locked {
+	switch _, locked := s.busy[phone]; {
+	case locked:
 		// The customer's phone is busy with another push: Daraja accepts
 		// the request and fails it at once with 1001 in the callback.
 		o = Outcome{ResultCode: 1001}
-	} else {
+	case amount > maxAmount:
+		o = Outcome{ResultCode: 3}
+	default:
 		o = s.popOutcome(phone)
 		s.busy[phone] = t.CheckoutRequestID
 	}
@@ -311,6 +318,7 @@ func (s *Server) stkQuery(r *http.Request, f fields) (any, *apiError) {
 	s.mu.Lock()
 	t, ok := s.txs[id]
 	var out map[string]string
+	ok = ok && t.Kind == "stk"
 	pending := ok && t.State == StatePending
 	if ok && !pending {
 		out = map[string]string{
@@ -324,7 +332,7 @@ func (s *Server) stkQuery(r *http.Request, f fields) (any, *apiError) {
 	}
 	s.mu.Unlock()
 	switch {
-	case !ok || !strings.HasPrefix(id, "ws_CO_"):
+	case !ok:
 		s.metrics.queries.WithLabelValues("unknown").Inc()
 		return nil, errBadField("CheckoutRequestID")
 	case pending:

@@ -348,6 +348,25 @@ func TestSTKPushHoldQueryAndLock(t *testing.T) {
 	}
 }
 
+// More than the per-transaction limit fails with result code 3.
+func TestSTKPushOverLimit(t *testing.T) {
+	s := start(t, Options{})
+	tok := getToken(t, s)
+	cb := newReceiver(t)
+	id := push(t, s, tok, cb.URL, map[string]any{"Amount": 250001})
+	var env callbackEnvelope
+	if err := json.Unmarshal(cb.next(t), &env); err != nil || env.Body.STKCallback.ResultCode != 3 || env.Body.STKCallback.CheckoutRequestID != id {
+		t.Fatalf("callback %+v, %v; want result code 3", env, err)
+	}
+	// A C2B TransID is not a CheckoutRequestID.
+	c2b, err := s.PayC2B(t.Context(), C2BPayment{ShortCode: "174379", MSISDN: testPhone, Amount: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, out := postAPI(t, s, tok, "/mpesa/stkpushquery/v1/query", queryBody(c2b.TransID))
+	wantError(t, status, out, 400, "400.002.02", "Bad Request - Invalid CheckoutRequestID")
+}
+
 func TestSTKPushLockedAsError(t *testing.T) {
 	s := start(t, Options{LockedAsError: true})
 	tok := getToken(t, s)

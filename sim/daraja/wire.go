@@ -28,6 +28,7 @@ func errBadField(field string) *apiError {
 var (
 	errInvalidPayload   = &apiError{Status: 400, Code: "400.002.05", Message: "Invalid Request Payload"}
 	errInvalidToken     = &apiError{Status: 404, Code: "404.001.03", Message: "Invalid Access Token"}
+	errC2BInvalidToken  = &apiError{Status: 400, Code: "400.003.01", Message: "Invalid Access Token"}
 	errAuthHeader       = &apiError{Status: 404, Code: "404.001.04", Message: "Invalid Authentication Header"}
 	errNotFound         = &apiError{Status: 404, Code: "404.001.01", Message: "Resource not found"}
 	errBasicAuth        = &apiError{Status: 400, Code: "400.008.01", Message: "Invalid Authentication passed"}

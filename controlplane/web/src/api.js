@@ -186,6 +186,7 @@ function commandTarget(c) {
   if (p.ppp_secret && p.ppp_secret.name) return p.ppp_secret.name
   if (p.kick) return p.kick.user || p.kick.key || p.kick.ros_id || ''
   if (p.profile && p.profile.name) return p.profile.name
+  if (p.profile_spec && p.profile_spec.name) return p.profile_spec.name
   if (p.raw && p.raw.path) return p.raw.path
   return c.target || ''
 }
@@ -461,4 +462,64 @@ export const api = {
       commands: rowsOf(res.commands || []).map((c) => normalizeCommand(c)),
     }
   },
+
+  // ----------------------------------------------------------- billing
+  // Money travels as integer minor units ({amount, currency} in answers,
+  // a bare integer in requests); see lib/billing.js.
+
+  /** GET /plans?kind&active → Plan[] (every page). */
+  async plans(params = {}) {
+    return inScope(await allPages('/plans', params))
+  },
+  /** POST /plans {name, kind, price, duration, …} → 201 Plan. */
+  createPlan(plan) {
+    const body = { ...plan }
+    if (tenantScope !== null) body.tenant_id = tenantScope
+    return request('POST', '/plans', { body })
+  },
+  /** PATCH /plans/{id} {name?, price?, active?, …} → Plan. */
+  updatePlan(id, patch) {
+    return request('PATCH', `/plans/${encodeURIComponent(id)}`, { body: patch })
+  },
+  /** GET /customers?q&limit&offset → one page {data, total}. */
+  async customers({ q, limit = 200, offset = 0 } = {}) {
+    const page = (await request('GET', '/customers', { params: scoped({ q, limit, offset }) })) || {}
+    const rows = inScope(rowsOf(page))
+    return { data: rows, total: typeof page.total === 'number' ? page.total : rows.length }
+  },
+  /** GET /payments?status&provider&phone&limit → one page {data, total}, newest first. */
+  async payments(params = {}) {
+    const page = (await request('GET', '/payments', { params: scoped({ limit: 200, ...params }) })) || {}
+    const rows = inScope(rowsOf(page))
+    return { data: rows, total: typeof page.total === 'number' ? page.total : rows.length }
+  },
+  /** POST /payments {plan_id?, subscription_id?, phone?, amount (minor), reference?, note?} → 201 Payment. */
+  recordPayment(payment) {
+    return request('POST', '/payments', { body: payment })
+  },
+  /** POST /payments/{id}/refund → Payment. */
+  refundPayment(id) {
+    return request('POST', `/payments/${encodeURIComponent(id)}/refund`)
+  },
+  /** GET /billing/stats → BillingStats (minor units). */
+  billingStats() {
+    return request('GET', '/billing/stats', { params: scoped({}) })
+  },
+  /** GET /billing/stats unscoped: a system admin's figures across tenants. */
+  systemBillingStats() {
+    return request('GET', '/billing/stats')
+  },
+}
+
+/** Every row of a paged list endpoint, up to MAX_ROWS. */
+async function allPages(path, params) {
+  const out = []
+  for (let offset = 0; offset < MAX_ROWS; offset += PAGE) {
+    const page = await request('GET', path, { params: scoped({ ...params, limit: PAGE, offset }) })
+    const rows = rowsOf(page)
+    out.push(...rows)
+    const total = page && typeof page.total === 'number' ? page.total : out.length
+    if (rows.length < PAGE || out.length >= total) break
+  }
+  return out
 }

@@ -11,6 +11,9 @@ import CommandsView from './views/CommandsView.vue'
 import TenantsView from './views/TenantsView.vue'
 import AuditView from './views/AuditView.vue'
 import TeamView from './views/TeamView.vue'
+import PlansView from './views/PlansView.vue'
+import CustomersView from './views/CustomersView.vue'
+import PaymentsView from './views/PaymentsView.vue'
 import NotFoundView from './views/NotFoundView.vue'
 
 // History mode: the Go handler (web.go) answers every extension-less path
@@ -26,6 +29,9 @@ export const router = createRouter({
     { path: '/routers/:id', name: 'router', component: RouterDetailView, props: true, meta: { title: 'Router', tenant: true } },
     { path: '/accounts', name: 'accounts', component: AccountsView, meta: { title: 'Accounts', tenant: true } },
     { path: '/commands', name: 'commands', component: CommandsView, meta: { title: 'Commands', tenant: true } },
+    { path: '/plans', name: 'plans', component: PlansView, meta: { title: 'Plans', tenant: true } },
+    { path: '/customers', name: 'customers', component: CustomersView, meta: { title: 'Customers', tenant: true } },
+    { path: '/payments', name: 'payments', component: PaymentsView, meta: { title: 'Payments', tenant: true } },
     { path: '/team', name: 'team', component: TeamView, meta: { title: 'Team', tenant: true } },
     { path: '/audit', name: 'audit', component: AuditView, meta: { title: 'Audit log' } },
     { path: '/tenants', name: 'tenants', component: TenantsView, meta: { title: 'Tenants', system: true } },

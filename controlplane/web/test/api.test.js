@@ -90,3 +90,8 @@ test('normalizeAccount reads a sync list or a sync map', () => {
     ],
   )
 })
+
+test('normalizeCommand names a plan profile command by its profile', () => {
+  const c = normalizeCommand({ command: { id: 'c3', kind: 'ppp.profile.add', status: 'queued', params: { profile_spec: { name: 'sp-plan-7', rate_limit: '2M/5M' } } } })
+  assert.equal(c.target, 'sp-plan-7')
+})
