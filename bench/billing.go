@@ -473,15 +473,40 @@ func (b *billSite) sustained(ctx context.Context, name, cmd string) error {
 			wrongReceipt++
 		}
 	}
+	// Per subscription: one hour of time (a second application would add
+	// another) and one hotspot.user.add for its account.
+	subs, err := b.api.AllSubscriptions(ctx, tenant, controlplane.SubscriptionFilter{})
+	if err != nil {
+		return err
+	}
+	cmds, err := b.api.AllCommands(ctx, tenant, controlplane.CommandFilter{Kind: protocol.CmdHotspotUserAdd})
+	if err != nil {
+		return err
+	}
+	addsOf := map[int64]int{}
+	for _, c := range cmds {
+		addsOf[c.AccountID]++
+	}
+	subsSeen, twice := 0, 0
+	for _, sub := range subs {
+		if !mine[sub.Username] {
+			continue
+		}
+		subsSeen++
+		if sub.StartsAt == nil || sub.EndsAt == nil || sub.EndsAt.Sub(*sub.StartsAt) > time.Hour+time.Minute || addsOf[sub.AccountID] != 1 {
+			twice++
+		}
+	}
 	revenue := after.revenue - before.revenue
 	adds := after.userAdds - before.userAdds
 	routerAdds := after.routerAdds - before.routerAdds
 	applied := after.applied - before.applied
-	dups := max(0, completed-n, int(revenue/billPrice)-n, adds-n, routerAdds-n, applied-n, after.flagged-before.flagged)
+	dups := max(0, completed-n, int(revenue/billPrice)-n, adds-n, routerAdds-n, applied-n, after.flagged-before.flagged, twice)
 	check := fmt.Sprintf("%d payments: completed %d, distinct receipts %d (%d differ from the simulator's), revenue +%d = %d × %d, "+
-		"hotspot.user.add commands +%d, user adds on the router +%d, callbacks applied +%d / duplicate +%d, flagged +%d",
+		"hotspot.user.add commands +%d, user adds on the router +%d, callbacks applied +%d / duplicate +%d, flagged +%d; "+
+		"%d subscriptions, %d with more than the plan's hour or not exactly one hotspot.user.add for their account",
 		n, completed, len(receipts), wrongReceipt, revenue, n, billPrice, adds, routerAdds, applied, after.duplicate-before.duplicate,
-		after.flagged-before.flagged)
+		after.flagged-before.flagged, subsSeen, twice)
 	var problems []string
 	if completed != n || len(receipts) != n || wrongReceipt != 0 {
 		problems = append(problems, "payments")
@@ -489,7 +514,7 @@ func (b *billSite) sustained(ctx context.Context, name, cmd string) error {
 	if revenue != int64(n)*billPrice {
 		problems = append(problems, "revenue")
 	}
-	if adds != n || routerAdds != n || applied != n {
+	if adds != n || routerAdds != n || applied != n || subsSeen != n || twice != 0 {
 		problems = append(problems, "applications")
 	}
 
