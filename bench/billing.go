@@ -383,6 +383,9 @@ func (b *billSite) sustained(ctx context.Context, name, cmd string) error {
 		ids[i] = txs[p].CheckoutRequestID
 	}
 	lat := make([]time.Duration, total)
+	sent := make([]time.Duration, total) // since start
+	load0 := loadavg()
+	cpu0, _ := harness.ProcUsage(b.srv.Proc.PID())
 	var errs atomic.Int64
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
@@ -420,7 +423,7 @@ func (b *billSite) sustained(ctx context.Context, name, cmd string) error {
 			defer func() { <-sem; wg.Done() }()
 			t0 := time.Now()
 			status, err := b.mpesa.Resend(ctx, id, "")
-			lat[i] = time.Since(t0)
+			lat[i], sent[i] = time.Since(t0), t0.Sub(start)
 			if err == nil && status != http.StatusOK {
 				err = fmt.Errorf("HTTP %d", status)
 			}
@@ -433,6 +436,23 @@ func (b *billSite) sustained(ctx context.Context, name, cmd string) error {
 	wg.Wait()
 	elapsed := time.Since(start)
 	achieved := float64(total) / elapsed.Seconds()
+	cpu1, _ := harness.ProcUsage(b.srv.Proc.PID())
+	// Where the slow answers were: a stall of the server (or of this
+	// machine, shared on 2 cores) shows as one window.
+	slow, from, to := 0, time.Duration(-1), time.Duration(0)
+	for i, d := range lat {
+		if d > time.Second {
+			slow++
+			if from < 0 {
+				from = sent[i]
+			}
+			to = max(to, sent[i]+d)
+		}
+	}
+	stall := "none over 1 s"
+	if slow > 0 {
+		stall = fmt.Sprintf("%d over 1 s, sent between +%.1fs and answered by +%.1fs", slow, from.Seconds(), to.Seconds())
+	}
 
 	// Drain: every account on the router, every payment completed.
 	want := before.completed + n
@@ -529,7 +549,8 @@ func (b *billSite) sustained(ctx context.Context, name, cmd string) error {
 	e.add(Row{Section: "8 billing", Name: "callback answer p50 (" + name + ")", Value: ms(percentile(answers, 0.5)), Unit: "ms", Command: cmd,
 		Note: "Resend call at the simulator: POST to the hook and the control plane's answer"})
 	e.add(Row{Section: "8 billing", Name: "callback answer p99 (" + name + ")", Value: ms(percentile(answers, 0.99)), Unit: "ms", Command: cmd,
-		Note: fmt.Sprintf("max %.0f ms", ms(percentile(answers, 1)))})
+		Note: fmt.Sprintf("max %.0f ms; %s; server CPU %.0f%% of a core during the drive; load average %s before, %s after",
+			ms(percentile(answers, 1)), stall, 100*(cpu1.CPU-cpu0.CPU).Seconds()/elapsed.Seconds(), load0, loadavg())})
 	e.add(Row{Section: "8 billing", Name: "duplicates applied (" + name + ")", Value: float64(dups), Unit: "", Command: cmd, Note: check})
 	errNote := ""
 	if v, ok := firstErr.Load().(error); ok {
