@@ -1,5 +1,7 @@
 // Package firmwarescripts embeds the RouterOS scripts (.rsc) that an ISP
-// imports on a router to run the SitePulse agent, and interprets the subset
+// imports on a router to run the SitePulse agent (01–03, 99 to remove it)
+// and to send its hotspot customers to the SitePulse portal
+// (hotspot-portal.rsc), and interprets the subset
 // of the RouterOS scripting language they use into API sentences, so that a
 // test can run every script against the simulator and catch a menu path or
 // attribute that RouterOS would not know.

@@ -55,6 +55,10 @@ type Runner interface {
 // as is. A value may be a literal, "quoted", a $variable, or
 // [:pick [find k=v…] N] (the N-th found .id, "" past the end).
 //
+// A quoted string takes RouterOS's escapes and $variables (see unquote),
+// and a line ending in a backslash continues on the next, as in
+// RouterOS's export, so a long string (a hotspot page) can span lines.
+//
 // In [find], yes and no become the API's true and false.
 //
 // A command whose [find] matches nothing sends nothing (RouterOS does
@@ -82,16 +86,53 @@ const maxLoop = 10000
 func (in *Interpreter) Run(src string) error {
 	in.menu = ""
 	in.locals = map[string]string{}
-	for n, line := range strings.Split(src, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		if err := in.line(line); err != nil {
-			return fmt.Errorf("line %d %q: %w", n+1, line, err)
+	for _, l := range logicalLines(src) {
+		if err := in.line(l.text); err != nil {
+			return fmt.Errorf("line %d %q: %w", l.n, l.text, err)
 		}
 	}
 	return nil
+}
+
+// A logicalLine is one statement: a physical line, or several joined by
+// continuation, numbered by its first physical line.
+type logicalLine struct {
+	n    int
+	text string
+}
+
+// logicalLines splits src into statements, dropping blank lines and
+// comments. A line that ends in an unescaped backslash continues on the
+// next one, whose leading blanks are dropped: how RouterOS's export wraps
+// long lines, also inside a quoted string.
+func logicalLines(src string) []logicalLine {
+	var out []logicalLine
+	var cur strings.Builder
+	start := 0
+	for n, line := range strings.Split(src, "\n") {
+		line = strings.TrimRight(line, " \t\r")
+		if cur.Len() > 0 {
+			line = strings.TrimLeft(line, " \t")
+		} else {
+			line = strings.TrimSpace(line)
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			start = n + 1
+		}
+		trailing := len(line) - len(strings.TrimRight(line, "\\"))
+		if trailing%2 == 1 {
+			cur.WriteString(line[:len(line)-1])
+			continue
+		}
+		cur.WriteString(line)
+		out = append(out, logicalLine{start, cur.String()})
+		cur.Reset()
+	}
+	if cur.Len() > 0 {
+		out = append(out, logicalLine{start, cur.String()})
+	}
+	return out
 }
 
 func (in *Interpreter) line(line string) error {
@@ -365,7 +406,7 @@ func (in *Interpreter) value(v string) (string, error) {
 		}
 		return val, nil
 	case strings.HasPrefix(v, `"`):
-		return unquote(v)
+		return in.unquote(v)
 	case strings.HasPrefix(v, "[:pick [find "):
 		// [:pick [find …] N]
 		inner := strings.TrimSuffix(strings.TrimPrefix(v, "[:pick [find "), "]")
@@ -389,19 +430,69 @@ func (in *Interpreter) value(v string) (string, error) {
 	}
 }
 
-func unquote(s string) (string, error) {
+// unquote reads a "quoted" string as RouterOS does: \" \\ \$ \? \n \r
+// \t, \_ (a space) and \HH (a byte in hex) are escapes, and $name is
+// the variable's value. An unescaped $( or $[ (RouterOS would evaluate an
+// expression there) is refused, so a page with $(var) in a script must
+// write \$(var).
+func (in *Interpreter) unquote(s string) (string, error) {
 	if len(s) < 2 || !strings.HasSuffix(s, `"`) {
 		return "", fmt.Errorf("unterminated string %s", s)
 	}
 	var b strings.Builder
 	body := s[1 : len(s)-1]
 	for i := 0; i < len(body); i++ {
-		if body[i] == '\\' && i+1 < len(body) {
+		c := body[i]
+		switch {
+		case c == '\\' && i+1 < len(body):
 			i++
+			switch e := body[i]; e {
+			case 'n':
+				b.WriteByte('\n')
+			case 'r':
+				b.WriteByte('\r')
+			case 't':
+				b.WriteByte('\t')
+			case '_':
+				b.WriteByte(' ')
+			case '"', '\\', '$', '?':
+				b.WriteByte(e)
+			default:
+				if i+1 < len(body) && isHex(e) && isHex(body[i+1]) {
+					n, _ := strconv.ParseUint(body[i:i+2], 16, 8)
+					b.WriteByte(byte(n))
+					i++
+					continue
+				}
+				return "", fmt.Errorf("unknown escape \\%c in %s", e, s)
+			}
+		case c == '$':
+			j := i + 1
+			for j < len(body) && (isAlnum(body[j]) || body[j] == '_') {
+				j++
+			}
+			if j == i+1 {
+				return "", fmt.Errorf("unescaped $ in %s (write \\$ for a literal $)", s)
+			}
+			v, ok := in.locals[body[i+1:j]]
+			if !ok {
+				return "", fmt.Errorf("undefined variable $%s", body[i+1:j])
+			}
+			b.WriteString(v)
+			i = j - 1
+		default:
+			b.WriteByte(c)
 		}
-		b.WriteByte(body[i])
 	}
 	return b.String(), nil
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func isAlnum(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
 }
 
 // tokenize splits a line on spaces outside quotes, brackets and braces.

@@ -133,11 +133,8 @@ func TestScriptsParseAndHaveVariablesFirst(t *testing.T) {
 	}
 	for _, name := range names {
 		seenCommand := false
-		for _, line := range strings.Split(all[name], "\n") {
-			line = strings.TrimSpace(line)
-			if line == "" || strings.HasPrefix(line, "#") {
-				continue
-			}
+		for _, l := range logicalLines(all[name]) {
+			line := l.text
 			if strings.HasPrefix(line, ":local") && seenCommand {
 				t.Errorf("%s: variable after the first command: %q", name, line)
 			}
@@ -229,5 +226,38 @@ func TestInterpreterRejectsUnsupportedSyntax(t *testing.T) {
 				t.Fatalf("no error for %q", src)
 			}
 		})
+	}
+}
+
+// TestInterpreterStringsAndContinuation covers what the hotspot pages
+// need: RouterOS's escapes, $variables inside strings, and long strings
+// wrapped over several lines with a trailing backslash.
+func TestInterpreterStringsAndContinuation(t *testing.T) {
+	src := `
+:local host "cp.example.com"
+:local page "<a href=\"https://$host/p\">\$(mac)</a>\n\
+    second\tline\_with\?\\ and \41\
+  end"
+/file
+add name="hotspot/$host.html" contents=$page
+`
+	r := &memRouter{items: map[string][]map[string]string{}}
+	in := &Interpreter{R: r}
+	if err := in.Run(src); err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{{"/file/add", "=name=hotspot/cp.example.com.html",
+		"=contents=<a href=\"https://cp.example.com/p\">$(mac)</a>\nsecond\tline with?\\ and Aend"}}
+	if !reflect.DeepEqual(in.Sent, want) {
+		t.Fatalf("sentences:\n got %q\nwant %q", in.Sent, want)
+	}
+	for name, src := range map[string]string{
+		"unescaped $(":     `:local p "$(mac)"`,
+		"undefined in str": `:local p "x $nope"`,
+		"unknown escape":   `:local p "\q"`,
+	} {
+		if err := (&Interpreter{R: r}).Run(src); err == nil {
+			t.Errorf("%s: no error for %s", name, src)
+		}
 	}
 }

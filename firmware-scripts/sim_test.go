@@ -174,7 +174,7 @@ func loadScripts(t *testing.T) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"01-agent-api-user.rsc", "02-container-network.rsc", "03-container-install.rsc", "99-uninstall.rsc"}
+	want := []string{"01-agent-api-user.rsc", "02-container-network.rsc", "03-container-install.rsc", "99-uninstall.rsc", "hotspot-portal.rsc"}
 	if !reflect.DeepEqual(names, want) {
 		t.Fatalf("scripts: got %v, want %v", names, want)
 	}

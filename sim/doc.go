@@ -26,6 +26,17 @@
 // (envs list= 7.20, mounts list= and mountlists= 7.21, …); older versions
 // answer "unknown parameter".
 //
+// The hotspot has /ip/hotspot (server hotspot1 on bridge-hotspot),
+// /ip/hotspot/profile (html-directory, login-by), /ip/hotspot/walled-garden
+// and /ip/hotspot/walled-garden/ip, and /file holds its pages (hotspot/
+// login.html, alogin.html, status.html, logout.html, md5.js, as after
+// /ip hotspot setup; /file add name= contents= like RouterOS 7). Its HTTP
+// side (HotspotHandler, StartHotspot) is what a device on the hotspot
+// sees: the redirect of a logged-out device to the login page, login.html
+// with RouterOS's $(var) substitution, PAP and CHAP logins checked like
+// LoginHotspotPassword that start the session the agent sees, /status and
+// /logout.
+//
 // Like RouterOS, listen reports added and changed items and removals
 // (.dead=true) but not the constant growth of traffic counters and uptime;
 // clients read those with print =interval=. SetListenRemovals makes a menu

@@ -391,6 +391,7 @@ var menuSpecs = []*menuSpec{
 	userGroupSpec, userSpec, ipServiceSpec, deviceModeSpec,
 	vethSpec, bridgeSpec, bridgePortSpec, ipAddressSpec, firewallFilterSpec, firewallNATSpec,
 	containerSpec, containerEnvsSpec, containerMountsSpec, containerConfigSpec,
+	hotspotServerProfileSpec, hotspotServerSpec, walledGardenSpec, walledGardenIPSpec, fileSpec,
 }
 
 // knownDirs holds every directory prefix of the menu table, so an unknown

@@ -116,6 +116,18 @@ func (r *Router) ExpireSessions() {
 }
 
 func (r *Router) loginChecked(kind, user, password, mac, address string) (string, error) {
+	loginBy := ""
+	if kind == "hotspot" {
+		loginBy = "http-chap"
+	}
+	return r.loginVerified(kind, user, func(stored string) (string, bool) { return loginBy, stored == password }, mac, address)
+}
+
+// loginVerified is loginChecked with the password check left to verify,
+// which gets the account's password and says whether the submission
+// proves it and how (login-by: http-chap, http-pap); it runs with
+// Router.mu held.
+func (r *Router) loginVerified(kind, user string, verify func(stored string) (loginBy string, ok bool), mac, address string) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.down {
@@ -130,7 +142,11 @@ func (r *Router) loginChecked(kind, user, password, mac, address string) (string
 	acct := accounts.lookup(user)
 	// A wrong password and an unknown user read the same, as on RouterOS,
 	// so the login page does not reveal which names exist.
-	if acct == nil || acct.attrs["name"] != user || acct.attrs["password"] != password {
+	if acct == nil || acct.attrs["name"] != user {
+		return "", &LoginError{LoginInvalid}
+	}
+	loginBy, ok := verify(acct.attrs["password"])
+	if !ok {
 		return "", &LoginError{LoginInvalid}
 	}
 	if acct.attrs["disabled"] == "true" {
@@ -170,10 +186,6 @@ func (r *Router) loginChecked(kind, user, password, mac, address string) (string
 	}
 	if st, ok := profileDuration(prof.attrs["session-timeout"]); ok && st > 0 && (limit == 0 || st < limit) {
 		limit = st
-	}
-	loginBy := ""
-	if kind == "hotspot" {
-		loginBy = "http-chap"
 	}
 	s, err := r.loginLocked(kind, user, mac, address, loginBy)
 	if err != nil {

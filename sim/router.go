@@ -55,6 +55,8 @@ type Router struct {
 	log *slog.Logger
 	now func() time.Time
 
+	hs hotspotHTTP // the hotspot's HTTP side; see HotspotHandler
+
 	callsMu sync.Mutex
 	calls   map[string]int // command path ("/ip/hotspot/user/add") → times run
 
@@ -147,6 +149,7 @@ func (r *Router) seedDefaults() {
 		"mac-address": "48:A9:8A:10:20:33", "last-link-up-time": r.bootAt.Format("2006-01-02 15:04:05"),
 		"link-downs": "0", "running": "true", "slave": "false", "disabled": "false", "dynamic": "false",
 	})
+	r.seedHotspotFiles()
 }
 
 // Start listens on addr (for example "127.0.0.1:0") and serves in the
@@ -218,6 +221,7 @@ func (r *Router) Close() error {
 	for s := range subs {
 		s.close()
 	}
+	r.closeHotspot()
 	r.wg.Wait()
 	if errors.Is(err, net.ErrClosed) {
 		err = nil

@@ -12,12 +12,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/go-routeros/routeros/v3"
+
+	firmwarescripts "github.com/sitepulse/sitepulse/firmware-scripts"
 	"github.com/sitepulse/sitepulse/internal/cliflag"
 	"github.com/sitepulse/sitepulse/sim"
 )
@@ -72,6 +76,8 @@ const envPrefix = "SITEPULSE_SIM_"
 type Main struct {
 	APIAddr         string        // RouterOS API listen address
 	ControlAddr     string        // HTTP control API address; "" = off
+	HotspotAddr     string        // hotspot HTTP side (login page, /login, /status, /logout); "" = off
+	PortalURL       string        // run firmware-scripts/hotspot-portal.rsc with this portal URL at start; "" = RouterOS's default pages
 	User            string        // API user
 	Password        string        // API password
 	PasswordFile    string        // file holding the API password (wins over Password)
@@ -117,7 +123,13 @@ func (m *Main) ParseFlags(args []string) error {
 		"  POST /logout?id=, POST /hotspot-user?name=&password=&profile=, POST /ppp-secret?name=&password=&profile=,\n" +
 		"  GET /state (JSON of active sessions),\n" +
 		"  POST /login {kind: hotspot|ppp, user, password, mac, address} (checks the password, the user's state and\n" +
-		"  its profile's limits like RouterOS; 401/403 carry RouterOS's message), GET /profiles (hotspot and PPP profiles)."
+		"  its profile's limits like RouterOS; 401/403 carry RouterOS's message), GET /profiles (hotspot and PPP profiles).\n" +
+		"Hotspot HTTP (--hotspot-addr): what a device on the hotspot sees. A logged-out device's request is redirected\n" +
+		"  to /login?dst=…; /login serves hotspot/login.html from /file with RouterOS's $(var) substitution and takes\n" +
+		"  username + password (PAP) or the CHAP response; /status, /logout. A device is its MAC: a stable fake MAC of\n" +
+		"  the client IP, or the " + sim.HotspotMACHeader + " header / " + sim.HotspotMACCookie + " cookie; the address the router\n" +
+		"  records is the client IP or the " + sim.HotspotIPHeader + " header / " + sim.HotspotIPCookie + " cookie. It also works as an\n" +
+		"  HTTP proxy (browser --proxy-server) for the whole redirect → login → browse journey."
 	fs.Group("RouterOS API")
 	fs.StringVar(&m.APIAddr, "api-addr", m.APIAddr, "RouterOS API listen address (8728 plain, 8729 is the TLS convention)")
 	fs.StringVar(&m.User, "user", m.User, "API user name")
@@ -137,6 +149,8 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.DurationVar(&m.RebootDown, "reboot-down", m.RebootDown, "how long a reboot (SIGUSR1, POST /reboot without down=) refuses connections")
 	fs.Group("HTTP")
 	fs.StringVar(&m.ControlAddr, "control-addr", m.ControlAddr, `HTTP control API listen address, e.g. 127.0.0.1:8080; "" = off. No auth: keep it on loopback`)
+	fs.StringVar(&m.HotspotAddr, "hotspot-addr", m.HotspotAddr, `hotspot HTTP listen address (the login page devices are sent to), e.g. 127.0.0.1:8081; "" = off`)
+	fs.StringVar(&m.PortalURL, "portal-url", m.PortalURL, `at start, run firmware-scripts/hotspot-portal.rsc with this portal URL (e.g. http://127.0.0.1:8080/portal/1/r1), as an ISP would on a router; "" = RouterOS's default pages`)
 	fs.Group("Logging")
 	fs.StringVar(&m.LogLevel, "log-level", m.LogLevel, "log level: debug, info, warn or error")
 	if err := fs.Parse(args, os.LookupEnv); err != nil {
@@ -195,6 +209,18 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.router.Start(ctx, m.APIAddr); err != nil {
 		return err
 	}
+	if m.PortalURL != "" {
+		if err := m.installPortal(password, tlsCfg != nil); err != nil {
+			m.router.Close()
+			return err
+		}
+	}
+	if m.HotspotAddr != "" {
+		if err := m.router.StartHotspot(m.HotspotAddr); err != nil {
+			m.router.Close()
+			return err
+		}
+	}
 	m.done = make(chan struct{})
 	if m.ControlAddr != "" {
 		ln, err := net.Listen("tcp", m.ControlAddr)
@@ -224,6 +250,62 @@ func (m *Main) Run(ctx context.Context) error {
 
 // Router returns the running simulator (nil before Run).
 func (m *Main) Router() *sim.Router { return m.router }
+
+// installPortal runs hotspot-portal.rsc against the router's own API, with
+// spPortalURL and spPortalHost from PortalURL.
+func (m *Main) installPortal(password string, useTLS bool) error {
+	u, err := url.Parse(m.PortalURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+		return fmt.Errorf("portal url %q: want http(s)://host/path", m.PortalURL)
+	}
+	scripts, _, err := firmwarescripts.Scripts()
+	if err != nil {
+		return err
+	}
+	var c *routeros.Client
+	if useTLS {
+		// The simulator's own certificate, over loopback.
+		c, err = routeros.DialTLSTimeout(m.router.Addr(), m.User, password, &tls.Config{InsecureSkipVerify: true}, 5*time.Second)
+	} else {
+		c, err = routeros.DialTimeout(m.router.Addr(), m.User, password, 5*time.Second)
+	}
+	if err != nil {
+		return fmt.Errorf("portal script: dial own api: %w", err)
+	}
+	defer c.Close()
+	c.SetLogHandler(slog.NewTextHandler(io.Discard, nil))
+	in := &firmwarescripts.Interpreter{R: apiRunner{c}, Vars: map[string]string{
+		"spPortalURL": m.PortalURL, "spPortalHost": u.Hostname()}}
+	if err := in.Run(scripts["hotspot-portal.rsc"]); err != nil {
+		return fmt.Errorf("portal script: %w", err)
+	}
+	m.Logger.Info("hotspot pages send devices to the portal", "portal", m.PortalURL)
+	return nil
+}
+
+// apiRunner runs the firmware scripts' sentences with go-routeros.
+type apiRunner struct{ c *routeros.Client }
+
+func (a apiRunner) Run(sentence ...string) ([]map[string]string, error) {
+	rep, err := a.c.RunArgs(sentence)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]map[string]string, 0, len(rep.Re))
+	for _, re := range rep.Re {
+		out = append(out, re.Map)
+	}
+	return out, nil
+}
+
+// HotspotURL returns the hotspot HTTP base URL ("" when off or not
+// running).
+func (m *Main) HotspotURL() string {
+	if m.router == nil || m.router.HotspotAddr() == "" {
+		return ""
+	}
+	return "http://" + m.router.HotspotAddr()
+}
 
 // ControlURL returns the control API base URL ("" when off or not running).
 func (m *Main) ControlURL() string {
@@ -399,10 +481,11 @@ func (m *Main) controlHandler() http.Handler {
 	mux.HandleFunc("POST /ppp-secret", addAccount(func(n, p, pr string) error { return r().AddPPPSecret(n, p, pr) }))
 	mux.HandleFunc("GET /state", func(w http.ResponseWriter, req *http.Request) {
 		ok(w, map[string]any{
-			"identity": r().Identity(),
-			"api_addr": r().Addr(),
-			"hotspot":  r().HotspotActive(),
-			"ppp":      r().PPPActive(),
+			"identity":     r().Identity(),
+			"api_addr":     r().Addr(),
+			"hotspot_addr": r().HotspotAddr(),
+			"hotspot":      r().HotspotActive(),
+			"ppp":          r().PPPActive(),
 		})
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {

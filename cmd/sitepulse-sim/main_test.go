@@ -395,3 +395,117 @@ func TestControlLoginAndProfiles(t *testing.T) {
 		t.Errorf("GET /profiles ppp: %v", profiles.PPP)
 	}
 }
+
+// TestHotspotHTTP runs the simulator with --hotspot-addr and logs a
+// device in with a plain-password form post after the redirect, with the
+// control API creating the user; the session shows in /state.
+func TestHotspotHTTP(t *testing.T) {
+	m := NewMain()
+	m.Stderr = io.Discard
+	if err := m.ParseFlags([]string{"--api-addr", "127.0.0.1:0", "--control-addr", "127.0.0.1:0",
+		"--hotspot-addr", "127.0.0.1:0", "--hotspot-sessions", "0", "--ppp-sessions", "0", "--churn", "0",
+		"--traffic-interval", "1h"}); err != nil {
+		t.Fatal(err)
+	}
+	m.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if err := m.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	hs := m.HotspotURL()
+	if hs == "" {
+		t.Fatal("no hotspot URL")
+	}
+	postJSON(t, m.ControlURL()+"/hotspot-user?name=carol&password=pw", "", http.StatusOK)
+	c, err := routeros.Dial(m.Router().Addr(), "admin", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Run("/ip/hotspot/profile/set", "=.id=hsprof1", "=login-by=cookie,http-chap,http-pap"); err != nil {
+		t.Fatal(err)
+	}
+
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(u string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(t.Context(), "GET", u, nil)
+		req.Header.Set("X-Sim-Client-MAC", "AA:BB:CC:DD:EE:01")
+		resp, err := noFollow.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	resp := get(hs + "/wiki")
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, hs+"/login?dst=") {
+		t.Fatalf("logged-out device: %d %q", resp.StatusCode, loc)
+	}
+	resp = get(hs + "/login?username=carol&password=pw&dst=http%3A%2F%2Fexample.com%2F")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("login: %d", resp.StatusCode)
+	}
+	st, err := http.Get(m.ControlURL() + "/state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Body.Close()
+	var state struct {
+		HotspotAddr string              `json:"hotspot_addr"`
+		Hotspot     []map[string]string `json:"hotspot"`
+	}
+	json.NewDecoder(st.Body).Decode(&state)
+	if "http://"+state.HotspotAddr != hs || len(state.Hotspot) != 1 || state.Hotspot[0]["mac-address"] != "AA:BB:CC:DD:EE:01" ||
+		state.Hotspot[0]["login-by"] != "http-pap" {
+		t.Errorf("state: %+v", state)
+	}
+}
+
+// TestPortalURL installs the portal pages at start: the login page sends
+// the device to the portal, the walled garden has the portal's host.
+func TestPortalURL(t *testing.T) {
+	m := NewMain()
+	m.Stderr = io.Discard
+	if err := m.ParseFlags([]string{"--api-addr", "127.0.0.1:0", "--hotspot-addr", "127.0.0.1:0",
+		"--portal-url", "http://portal.test:8080/portal/1/r1", "--hotspot-sessions", "0", "--ppp-sessions", "0",
+		"--churn", "0", "--traffic-interval", "1h"}); err != nil {
+		t.Fatal(err)
+	}
+	m.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if err := m.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	resp, err := http.Get(m.HotspotURL() + "/login?dst=http%3A%2F%2Fexample.com%2F")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `<form action="http://portal.test:8080/portal/1/r1" method="get">`) ||
+		!strings.Contains(string(body), `name="link-orig" value="http://example.com/"`) {
+		t.Errorf("login page does not forward to the portal:\n%s", body)
+	}
+	c, err := routeros.Dial(m.Router().Addr(), "admin", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rep, err := c.Run("/ip/hotspot/walled-garden/ip/print")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Re) != 1 || rep.Re[0].Map["dst-host"] != "portal.test" {
+		t.Errorf("walled garden ip: %v", rep.Re)
+	}
+
+	bad := NewMain()
+	bad.Stderr = io.Discard
+	bad.ParseFlags([]string{"--api-addr", "127.0.0.1:0", "--portal-url", "portal.test/x", "--hotspot-sessions", "0", "--ppp-sessions", "0"})
+	bad.Logger = m.Logger
+	if err := bad.Run(t.Context()); err == nil || !strings.Contains(err.Error(), "portal url") {
+		bad.Close()
+		t.Errorf("bad portal url: %v", err)
+	}
+}
