@@ -323,6 +323,18 @@ func TestRevokeVoucher(t *testing.T) {
 		if bs[0].Revoked != 2 || bs[0].Unused != 0 {
 			t.Fatalf("batch counts = %+v", bs[0])
 		}
+		// A plan is deleted only once none of its vouchers is left to
+		// redeem or running.
+		_, more := e.vouchers(controlplane.VoucherBatchRequest{PlanID: plan.ID, Count: 1})
+		if err := e.svc.DeletePlan(e.ctx, e.admin, plan.ID); controlplane.ErrorCode(err) != controlplane.ECONFLICT {
+			t.Fatalf("delete a plan with an unused voucher: %v", err)
+		}
+		if _, err := e.svc.RevokeVoucher(e.ctx, e.admin, more[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.svc.DeletePlan(e.ctx, e.admin, plan.ID); err != nil {
+			t.Fatalf("delete a plan whose vouchers are over: %v", err)
+		}
 	})
 }
 
