@@ -185,3 +185,27 @@ test('without JavaScript a voucher logs in with PAP', { skip: vouchers.length < 
   assert.ok(s, 'no active session for the voucher without JavaScript')
   assert.equal(s['login-by'], 'http-pap')
 })
+
+test('the login form shows the router\'s refusals in plain words', async (t) => {
+  const page = await device(t, 'AA:BB:CC:14:00:06', '10.5.50.16')
+  await openPortal(page)
+  await page.locator('#username').fill('nobody')
+  await page.locator('#password').fill('nothing')
+  await page.getByRole('button', { name: 'Log in' }).click()
+  // The router answers with login.html again, $(error) set: back at the
+  // portal with RouterOS's words turned into the customer's.
+  await page.locator('#routererr').getByText('Wrong code or password').waitFor({ timeout: 15_000 })
+  assert.equal(new URL(page.url()).searchParams.get('error'), 'invalid username or password')
+  await shot(page, 'login-wrong')
+})
+
+test('a login already in use elsewhere is refused in plain words', { skip: vouchers.length === 0 && 'no vouchers on this build' }, async (t) => {
+  // vouchers[0] is online on another phone and its plan allows one.
+  const page = await device(t, 'AA:BB:CC:14:00:07', '10.5.50.17')
+  await openPortal(page)
+  await page.locator('#username').fill(vouchers[0])
+  await page.locator('#password').fill(vouchers[0])
+  await page.getByRole('button', { name: 'Log in' }).click()
+  await page.locator('#routererr').getByText('already in use on another device').waitFor({ timeout: 15_000 })
+  assert.equal(await sessionOf('AA:BB:CC:14:00:07'), undefined)
+})
