@@ -17,7 +17,10 @@
 //     time-compressed;
 //  6. polling vs push: HTTP requests and bytes per dashboard-hour;
 //  7. scale: thousands of MQTT clients with real credentials on one
-//     control plane: memory, CPU and ingest latency.
+//     control plane: memory, CPU and ingest latency;
+//  8. billing: STK callback → the customer's hotspot user enabled on the
+//     router (p50/p99, router online), and 200 callbacks/s for a minute,
+//     first deliveries mixed with duplicates, applied exactly once.
 //
 // It prints a markdown table and writes bench/results/<date>.json. Every
 // row names the command that produced it. BENCH_QUICK=1 (or -quick) makes

@@ -154,6 +154,10 @@ func (c *Client) send(ctx context.Context, method, path, contentType string, bod
 		}
 		return len(b), e
 	}
+	if raw, ok := out.(*[]byte); ok { // a file, such as a voucher sheet's PDF
+		*raw = b
+		return len(b), nil
+	}
 	if out != nil {
 		if err := json.Unmarshal(b, out); err != nil {
 			return len(b), fmt.Errorf("%s %s: decode answer: %w", method, path, err)

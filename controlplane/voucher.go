@@ -134,3 +134,45 @@ func (c VoucherChanged) ChangeTenant() int64 {
 	}
 	return c.Voucher.TenantID
 }
+
+// Voucher limits.
+const (
+	MaxVoucherBatch      = 5000 // vouchers per generated batch
+	MinVoucherLength     = 6    // random characters: 25^6 ≈ 2.4e8 codes
+	MaxVoucherLength     = 16
+	DefaultVoucherLength = 8
+	MaxVoucherPrefix     = 8
+	// maxVoucherCode bounds what NormalizeVoucherCode accepts: a prefix
+	// and the longest random part.
+	maxVoucherCode = MaxVoucherPrefix + MaxVoucherLength
+)
+
+// VoucherNotValid is the one answer to a code that cannot be redeemed,
+// whether unknown, used, expired or revoked: a guesser learns nothing.
+const VoucherNotValid = "voucher not valid"
+
+// NormalizeVoucherCode returns a typed code as stored: spaces and dashes
+// (as printed, "ABCD-EFGH") dropped, letters in upper case. EINVALID for
+// anything but letters and digits, or a length no voucher has.
+func NormalizeVoucherCode(s string) (string, error) {
+	if len(s) > 4*maxVoucherCode {
+		return "", Errorf(EINVALID, "code: too long")
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '-' || c == '\t':
+		case c >= 'a' && c <= 'z':
+			b = append(b, c-'a'+'A')
+		case c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+			b = append(b, c)
+		default:
+			return "", Errorf(EINVALID, "code: letters and digits only")
+		}
+	}
+	if len(b) < MinVoucherLength || len(b) > maxVoucherCode {
+		return "", Errorf(EINVALID, "code: %d to %d letters and digits", MinVoucherLength, maxVoucherCode)
+	}
+	return string(b), nil
+}

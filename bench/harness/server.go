@@ -29,7 +29,9 @@ type Server struct {
 	HTTPAddr string
 	MQTTAddr string
 	LogPath  string
-	Proc     *Proc
+	// Args are extra serve flags (e.g. --mpesa-base-url), appended last.
+	Args []string
+	Proc *Proc
 }
 
 // NewServer picks free addresses for a server in dir.
@@ -53,6 +55,7 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.DBURL != "" {
 		args = append(args, "--database-url", s.DBURL)
 	}
+	args = append(args, s.Args...)
 	p, err := StartProc("sitepulse", s.Bin, args, []string{"SITEPULSE_PUSHER_SECRET=" + PusherSecret}, s.LogPath)
 	if err != nil {
 		return err

@@ -29,6 +29,7 @@ func fieldCommands() []*cli.Command {
 		customersCommand(),
 		subscriptionsCommand(),
 		paymentsCommand(),
+		vouchersCommand(),
 	}
 	for _, c := range cmds {
 		hintLogin(c)

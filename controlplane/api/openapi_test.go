@@ -224,6 +224,13 @@ var billingSchemas = map[string]any{
 	"BillingStats":         controlplane.BillingStats{},
 	"PortalSettings":       controlplane.PortalSettings{},
 	"PortalSettingsPatch":  controlplane.PortalSettingsPatch{},
+	"Voucher":              controlplane.Voucher{},
+	"VoucherPage":          controlplane.Page[controlplane.Voucher]{},
+	"VoucherBatch":         controlplane.VoucherBatch{},
+	"VoucherBatchPage":     controlplane.Page[controlplane.VoucherBatch]{},
+	"VoucherBatchRequest":  controlplane.VoucherBatchRequest{},
+	"RedeemRequest":        controlplane.RedeemRequest{},
+	"Redemption":           controlplane.Redemption{},
 }
 
 // TestOpenAPIMoneyIsNeverANumber: no billing schema has a number anywhere in it

@@ -51,6 +51,9 @@ type Options struct {
 	// Portal keeps the captive portal's settings. nil means GET/PUT
 	// /api/v1/portal/settings answer 503.
 	Portal PortalSettings
+	// Vouchers serves the voucher endpoints. nil means Billing's, when it
+	// implements Vouchers (billing.Service does); neither answers 503.
+	Vouchers Vouchers
 	// PublicMQTTURL is the broker URL agents dial, put in the
 	// ready-to-paste agent command. "" means "tcp://HOST:1883".
 	PublicMQTTURL string
@@ -221,6 +224,13 @@ func (s *Server) register() {
 	authed("GET", "/api/v1/payments/callbacks", s.handleListCallbacks)
 	authed("GET", "/api/v1/payments/{id}", s.handleGetPayment)
 	authed("POST", "/api/v1/payments/{id}/refund", s.handleRefundPayment)
+
+	authed("GET", "/api/v1/vouchers", s.handleListVouchers)
+	authed("POST", "/api/v1/vouchers/redeem", s.handleRedeemVoucher)
+	authed("POST", "/api/v1/vouchers/{id}/revoke", s.handleRevokeVoucher)
+	authed("GET", "/api/v1/vouchers/batches", s.handleListVoucherBatches)
+	authed("POST", "/api/v1/vouchers/batches", s.handleGenerateVouchers)
+	authed("GET", "/api/v1/vouchers/batches/{id}/pdf", s.handleVoucherPDF)
 
 	authed("GET", "/api/v1/billing/settings", s.handleGetBillingSettings)
 	authed("PUT", "/api/v1/billing/settings", s.handleUpdateBillingSettings)

@@ -2,7 +2,8 @@
 // RouterOS profiles, customers, subscriptions, and payments (M-Pesa STK
 // push, STK query, C2B, manual, a signed webhook) that apply exactly once
 // per provider receipt and switch the customer's account on and off on
-// the tenant's routers by themselves.
+// the tenant's routers by themselves; and prepaid vouchers, redeemed on
+// use (vouchers.go), printed as PDF (voucherpdf.go).
 //
 // Everything that must retry runs on River queues (payments,
 // subscription-reconnection, billing) enqueued in the transaction of the

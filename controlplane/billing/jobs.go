@@ -12,7 +12,7 @@ import (
 const (
 	QueuePayments     = "payments"                  // STK push, STK query sweep and confirmation, C2B registration
 	QueueReconnection = "subscription-reconnection" // activation and renewal → account on every router
-	QueueBilling      = "billing"                   // expiry sweep, plan profile sync
+	QueueBilling      = "billing"                   // expiry and voucher sweeps, plan profile sync
 )
 
 // Job kinds.
@@ -24,6 +24,7 @@ const (
 	KindReconnect    = "subscription_reconnect"
 	KindExpirySweep  = "subscription_expiry"
 	KindPlanSync     = "plan_profile_sync"
+	KindVoucherSweep = "voucher_sweep"
 	reconnectRetries = 25
 )
 
@@ -91,11 +92,13 @@ type (
 	stkQueryArgs    struct{ onPayments }
 	expirySweepArgs struct{ onBilling }
 	planSyncArgs    struct{ onBilling }
+	voucherSweep    struct{ onBilling }
 )
 
 func (stkQueryArgs) Kind() string    { return KindSTKQuery }
 func (expirySweepArgs) Kind() string { return KindExpirySweep }
 func (planSyncArgs) Kind() string    { return KindPlanSync }
+func (voucherSweep) Kind() string    { return KindVoucherSweep }
 
 // RegisterJobs implements provisioning.JobSet.
 func (s *Service) RegisterJobs(ws *river.Workers) {
@@ -117,6 +120,10 @@ func (s *Service) RegisterJobs(ws *river.Workers) {
 		return err
 	})
 	jobs.Add(ws, func(ctx context.Context, _ *river.Job[planSyncArgs]) error { return s.SyncPlans(ctx) })
+	jobs.Add(ws, func(ctx context.Context, _ *river.Job[voucherSweep]) error {
+		_, err := s.EndVouchers(ctx)
+		return err
+	})
 }
 
 // JobQueues implements provisioning.JobSet.
@@ -130,5 +137,6 @@ func (s *Service) PeriodicJobs() []*river.PeriodicJob {
 		jobs.Every(s.o.QueryInterval, stkQueryArgs{}),
 		jobs.Every(s.o.ExpiryInterval, expirySweepArgs{}),
 		jobs.Every(s.o.SyncInterval, planSyncArgs{}),
+		jobs.Every(s.o.ExpiryInterval, voucherSweep{}),
 	}
 }

@@ -105,7 +105,7 @@ type Portal struct {
 	page   *pageRenderer
 
 	voucherFailures prometheus.Counter
-	rateLimited      prometheus.Counter
+	rateLimited     prometheus.Counter
 
 	// announced remembers the last status announced per payment, so a
 	// status is announced once however often a page asks.

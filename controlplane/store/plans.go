@@ -62,7 +62,8 @@ func (tx *Tx) UpdatePlan(ctx context.Context, p controlplane.Plan) (controlplane
 }
 
 // DeletePlan marks plan id deleted (its rows stay for the payments that
-// name it). ECONFLICT while subscriptions use it.
+// name it). ECONFLICT while subscriptions or unused or active vouchers
+// use it.
 func (tx *Tx) DeletePlan(ctx context.Context, id int64) error {
 	var n int
 	if err := tx.t.queryRow(ctx, `SELECT count(*) FROM subscriptions WHERE plan_id = $1 AND status IN ($2, $3, $4)`,
@@ -72,6 +73,15 @@ func (tx *Tx) DeletePlan(ctx context.Context, id int64) error {
 	}
 	if n > 0 {
 		return controlplane.Errorf(controlplane.ECONFLICT, "plan %d has %d live subscriptions; deactivate it instead", id, n)
+	}
+	// Sold vouchers would become worthless, and active ones lose their
+	// profile on the routers.
+	if err := tx.t.queryRow(ctx, `SELECT count(*) FROM vouchers WHERE plan_id = $1 AND status IN ($2, $3)`,
+		id, string(controlplane.VoucherUnused), string(controlplane.VoucherActive)).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return controlplane.Errorf(controlplane.ECONFLICT, "plan %d has %d unused or active vouchers; deactivate it instead", id, n)
 	}
 	_, err := tx.t.exec(ctx, `UPDATE plans SET deleted = $1, active = $2, updated_at = $3 WHERE id = $4`, true, false, tx.t.now, id)
 	if err != nil {

@@ -19,8 +19,9 @@ var adapterEdges = map[string][]string{
 	// Billing composes store transactions like provisioning (a payment,
 	// its subscription, revenue and jobs commit together), runs its jobs
 	// on the job runner, and adapts the M-Pesa client to its own narrow
-	// Daraja interface in one file (billing/mpesa.go).
-	"controlplane/billing": {"controlplane/store", "controlplane/jobs", "controlplane/mpesa"},
+	// Daraja interface in one file (billing/mpesa.go), and prints voucher
+	// sheets with the PDF renderer (billing/voucherpdf.go).
+	"controlplane/billing": {"controlplane/store", "controlplane/jobs", "controlplane/mpesa", "controlplane/voucherprint"},
 	// The job runner keeps River's tables in the store's database and
 	// inserts jobs in the store's transactions.
 	"controlplane/jobs": {"controlplane/store"},
