@@ -222,6 +222,8 @@ var billingSchemas = map[string]any{
 	"BillingSettings":      controlplane.BillingSettings{},
 	"BillingSettingsPatch": controlplane.BillingSettingsPatch{},
 	"BillingStats":         controlplane.BillingStats{},
+	"PortalSettings":       controlplane.PortalSettings{},
+	"PortalSettingsPatch":  controlplane.PortalSettingsPatch{},
 	"Voucher":              controlplane.Voucher{},
 	"VoucherPage":          controlplane.Page[controlplane.Voucher]{},
 	"VoucherBatch":         controlplane.VoucherBatch{},
@@ -229,8 +231,6 @@ var billingSchemas = map[string]any{
 	"VoucherBatchRequest":  controlplane.VoucherBatchRequest{},
 	"RedeemRequest":        controlplane.RedeemRequest{},
 	"Redemption":           controlplane.Redemption{},
-	"PortalSettings":       controlplane.PortalSettings{},
-	"PortalSettingsPatch":  controlplane.PortalSettingsPatch{},
 }
 
 // TestOpenAPIMoneyIsNeverANumber: no billing schema has a number anywhere in it

@@ -48,12 +48,12 @@ type Options struct {
 	// settings and figures, and the payment providers' public hooks. nil
 	// means those endpoints answer 503.
 	Billing Billing
-	// Vouchers serves the voucher endpoints. nil means Billing's, when it
-	// implements Vouchers (billing.Service does); neither answers 503.
-	Vouchers Vouchers
 	// Portal keeps the captive portal's settings. nil means GET/PUT
 	// /api/v1/portal/settings answer 503.
 	Portal PortalSettings
+	// Vouchers serves the voucher endpoints. nil means Billing's, when it
+	// implements Vouchers (billing.Service does); neither answers 503.
+	Vouchers Vouchers
 	// PublicMQTTURL is the broker URL agents dial, put in the
 	// ready-to-paste agent command. "" means "tcp://HOST:1883".
 	PublicMQTTURL string

@@ -53,6 +53,9 @@ func (s *fakeStore) GetRouter(_ context.Context, scope int64, id string) (contro
 	if (scope == 1 || scope == 0) && id == "r1" {
 		return controlplane.Router{ID: "r1", TenantID: 1}, nil
 	}
+	if (scope == 3 || scope == 0) && id == "r3" {
+		return controlplane.Router{ID: "r3", TenantID: 3}, nil
+	}
 	if (scope == 2 || scope == 0) && id == "r2" {
 		return controlplane.Router{ID: "r2", TenantID: 2}, nil
 	}
@@ -65,6 +68,8 @@ func (s *fakeStore) GetTenant(_ context.Context, _, id int64) (controlplane.Tena
 		return controlplane.Tenant{ID: 1, Name: "Kilimani WiFi"}, nil
 	case 2:
 		return controlplane.Tenant{ID: 2, Name: "Other"}, nil
+	case 3:
+		return controlplane.Tenant{ID: 3, Name: "Suspended", Status: "suspended"}, nil
 	}
 	return controlplane.Tenant{}, controlplane.Errorf(controlplane.ENOTFOUND, "tenant %d not found", id)
 }

@@ -137,7 +137,7 @@ func (p *Portal) handleBuy(w http.ResponseWriter, r *http.Request) {
 	}
 	mac, ip := cleanMAC(req.MAC), cleanIP(req.IP)
 	if !p.lim.allowSTK(p.o.Now(), phone, mac, ip, remoteAddr(r)) {
-		p.stkRefused.Inc()
+		p.rateLimited.Inc()
 		p.log.Warn("stk push rate-limited", "tenant", s.tenant.ID, "mac", mac, "remote", remoteAddr(r))
 		writeError(w, controlplane.Errorf(controlplane.ERATELIMIT, "Too many payment requests. Wait a few minutes and try again."))
 		return
@@ -269,13 +269,13 @@ func (p *Portal) handleVoucher(w http.ResponseWriter, r *http.Request) {
 		lockKey = "ip:" + vars.IP + "@" + remoteAddr(r)
 	}
 	if p.lim.macLocked(now, lockKey) {
-		p.stkRefused.Inc()
+		p.rateLimited.Inc()
 		st.voucherErr = "Too many wrong codes from this device. Wait 15 minutes and try again."
 		p.renderStatus(w, r, s, st, http.StatusTooManyRequests)
 		return
 	}
 	if !p.lim.allowVoucher(now, vars.IP, remoteAddr(r)) {
-		p.stkRefused.Inc()
+		p.rateLimited.Inc()
 		st.voucherErr = "Too many attempts. Wait a few minutes and try again."
 		p.renderStatus(w, r, s, st, http.StatusTooManyRequests)
 		return

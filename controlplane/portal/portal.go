@@ -105,7 +105,7 @@ type Portal struct {
 	page   *pageRenderer
 
 	voucherFailures prometheus.Counter
-	stkRefused      prometheus.Counter
+	rateLimited     prometheus.Counter
 
 	// announced remembers the last status announced per payment, so a
 	// status is announced once however often a page asks.
@@ -134,11 +134,11 @@ func New(o Options) (*Portal, error) {
 		lim: newLimiter(o.Limits), announced: map[int64]string{},
 		voucherFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "sitepulse_portal_voucher_failures_total",
 			Help: "Wrong voucher codes entered at the captive portal."}),
-		stkRefused: prometheus.NewCounter(prometheus.CounterOpts{Name: "sitepulse_portal_rate_limited_total",
+		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{Name: "sitepulse_portal_rate_limited_total",
 			Help: "Portal requests refused by a rate limit (STK pushes and voucher attempts)."}),
 	}
 	if o.Registerer != nil {
-		for _, c := range []prometheus.Collector{p.voucherFailures, p.stkRefused} {
+		for _, c := range []prometheus.Collector{p.voucherFailures, p.rateLimited} {
 			if err := o.Registerer.Register(c); err != nil {
 				return nil, err
 			}
@@ -203,6 +203,9 @@ func (p *Portal) resolveTenant(ctx context.Context, id int64, routerID string, n
 			return site{}, notFound
 		}
 		return site{}, err
+	}
+	if t.Status != "" && t.Status != controlplane.TenantActive {
+		return site{}, notFound // suspended or not yet active: sells nothing
 	}
 	if routerID == "-" {
 		routerID = ""

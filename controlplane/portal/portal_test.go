@@ -118,7 +118,7 @@ func TestPageShowsPlansBrandingAndEscapesInput(t *testing.T) {
 
 func TestPageUnknownTenantOrRouterIs404(t *testing.T) {
 	e := newEnv(t)
-	for _, path := range []string{"/portal/9/r1", "/portal/1/r2", "/portal/01/r1", "/portal/x/r1", "/portal/nobody"} {
+	for _, path := range []string{"/portal/9/r1", "/portal/1/r2", "/portal/01/r1", "/portal/x/r1", "/portal/nobody", "/portal/3/r3"} {
 		if code, _ := e.get(path); code != http.StatusNotFound {
 			t.Errorf("GET %s = %d, want 404", path, code)
 		}

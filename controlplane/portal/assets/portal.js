@@ -126,8 +126,9 @@
           method: 'POST', headers: { 'Authorization': 'Bearer ' + b.token, 'Content-Type': 'application/x-www-form-urlencoded' },
           body: 'socket_id=' + encodeURIComponent(sid) + '&channel_name=' + encodeURIComponent(b.channel)
         }).then(json).then(function (a) {
+          if (!a.auth) { done = true; ws.close(); fail((a.error && a.error.message) || 'This payment link has expired. Start again.'); return; }
           ws.send(JSON.stringify({ event: 'pusher:subscribe', data: { auth: a.auth, channel: b.channel } }));
-        });
+        }, function () { ws.close(); });
       } else if (m.event === 'pusher:ping') {
         ws.send(JSON.stringify({ event: 'pusher:pong', data: {} }));
       } else if (m.event === 'pusher_internal:subscription_succeeded') {
