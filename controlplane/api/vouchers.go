@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/sitepulse/sitepulse/controlplane"
 )
@@ -76,7 +77,27 @@ func (s *Server) handleListVouchers(w http.ResponseWriter, r *http.Request, p co
 	if err != nil {
 		return err
 	}
-	return listPage(w, r, voucherFilter, func() (int64, error) { return listScope(r, p) }, v.ListVouchers)
+	list := v.ListVouchers
+	if !p.CanMutate() {
+		// An unused code is a credential: viewers read the list, not the
+		// codes (technicians sell and print them).
+		list = func(ctx context.Context, scope int64, f controlplane.VoucherFilter) ([]controlplane.Voucher, int, error) {
+			vs, n, err := v.ListVouchers(ctx, scope, f)
+			for i := range vs {
+				vs[i].Code = maskCode(vs[i].Code)
+			}
+			return vs, n, err
+		}
+	}
+	return listPage(w, r, voucherFilter, func() (int64, error) { return listScope(r, p) }, list)
+}
+
+// maskCode keeps a voucher code's last three characters.
+func maskCode(c string) string {
+	if len(c) <= 3 {
+		return "***"
+	}
+	return strings.Repeat("*", len(c)-3) + c[len(c)-3:]
 }
 
 func (s *Server) handleListVoucherBatches(w http.ResponseWriter, r *http.Request, p controlplane.Principal) error {
@@ -118,6 +139,9 @@ func (s *Server) handleVoucherPDF(w http.ResponseWriter, r *http.Request, p cont
 	v, err := s.vouchers()
 	if err != nil {
 		return err
+	}
+	if !p.CanMutate() {
+		return controlplane.Errorf(controlplane.EFORBIDDEN, "role %s may not print vouchers: the sheet holds their codes", p.Role)
 	}
 	id, err := pathInt(r, "id")
 	if err != nil {

@@ -36,10 +36,16 @@ func TestVouchersAPI(t *testing.T) {
 		}
 
 		var vs controlplane.Page[controlplane.Voucher]
-		e.do("GET", "/api/v1/vouchers?batch_id="+itoa(b.ID)+"&limit=5", p.viewerA, nil).want(t, http.StatusOK, &vs)
+		e.do("GET", "/api/v1/vouchers?batch_id="+itoa(b.ID)+"&limit=5", p.techA, nil).want(t, http.StatusOK, &vs)
 		if vs.Total != 12 || len(vs.Data) != 5 || !strings.HasPrefix(vs.Data[0].Code, "KA") {
 			t.Fatalf("vouchers page %+v", vs)
 		}
+		// Viewers see the list, not the codes, and may not print them.
+		e.do("GET", "/api/v1/vouchers?batch_id="+itoa(b.ID)+"&limit=5", p.viewerA, nil).want(t, http.StatusOK, &vs)
+		if vs.Total != 12 || !strings.HasPrefix(vs.Data[0].Code, "*****") || strings.Contains(vs.Data[0].Code, "KA") {
+			t.Fatalf("viewer's vouchers page %+v", vs)
+		}
+		e.do("GET", "/api/v1/vouchers/batches/"+itoa(b.ID)+"/pdf", p.viewerA, nil).wantError(t, http.StatusForbidden, controlplane.EFORBIDDEN, "")
 		e.do("GET", "/api/v1/vouchers", p.adminB, nil).want(t, http.StatusOK, &vs)
 		if vs.Total != 0 {
 			t.Fatalf("B sees A's vouchers: %+v", vs)
@@ -86,7 +92,7 @@ func TestVouchersAPI(t *testing.T) {
 		}
 
 		// The sheet: a PDF of the eleven unused.
-		r = e.do("GET", "/api/v1/vouchers/batches/"+itoa(b.ID)+"/pdf", p.viewerA, nil)
+		r = e.do("GET", "/api/v1/vouchers/batches/"+itoa(b.ID)+"/pdf", p.techA, nil)
 		if r.status != http.StatusOK || r.header.Get("Content-Type") != "application/pdf" || !bytes.HasPrefix(r.body, []byte("%PDF-")) ||
 			!strings.Contains(r.header.Get("Content-Disposition"), "vouchers-"+itoa(b.ID)+".pdf") {
 			t.Fatalf("pdf: %d %v %.40q", r.status, r.header, r.body)
