@@ -202,3 +202,73 @@ func TestPortalPurchaseEndToEnd(t *testing.T) {
 		b.portalBuy(hot.ID, "0700000032", "AA:BB:CC:00:11:33")
 	})
 }
+
+// TestPortalVoucherEndToEnd: vouchers at the portal on the real wiring.
+// Two devices redeeming one voucher at once get exactly one login (the
+// voucher row's lock); the winner's account reaches the router before the
+// portal answers; wrong codes are counted and lock the device's MAC.
+func TestPortalVoucherEndToEnd(t *testing.T) {
+	eachDialect(t, func(t *testing.T, c Config) {
+		b := startBillEnv(t, c)
+		hot := b.plan("1 hour", "hotspot", 5000, "1h")
+		var batch controlplane.VoucherBatch
+		if code := b.admin.call("POST", "/api/v1/vouchers/batches", map[string]any{"plan_id": hot.ID, "count": 3}, &batch); code != http.StatusCreated {
+			t.Fatalf("generate vouchers: %d", code)
+		}
+		var page controlplane.Page[controlplane.Voucher]
+		b.admin.call("GET", fmt.Sprintf("/api/v1/vouchers?batch_id=%d", batch.ID), nil, &page)
+		if len(page.Data) != 3 {
+			t.Fatalf("vouchers: %+v", page)
+		}
+		redeem := func(code, mac string) (int, string) {
+			form := url.Values{"code": {code}, "mac": {mac}, "ip": {"10.5.50.7"}, "link-login-only": {"http://10.5.50.1/login"}}
+			res, err := http.PostForm(b.portalBase()+"/voucher", form)
+			if err != nil {
+				t.Error(err)
+				return 0, ""
+			}
+			defer res.Body.Close()
+			body, _ := io.ReadAll(res.Body)
+			return res.StatusCode, string(body)
+		}
+		for i, v := range page.Data {
+			got := make(chan bool, 2)
+			for d := range 2 {
+				go func() {
+					_, body := redeem(v.Code, fmt.Sprintf("AA:BB:CC:00:%02d:%02d", i, d))
+					got <- strings.Contains(body, `data-auto="1"`)
+				}()
+			}
+			if x, y := <-got, <-got; x == y {
+				t.Errorf("voucher %d redeemed from two devices at once: logins %v and %v, want exactly one", i, x, y)
+			}
+			if row := b.routerItem("/ip/hotspot/user", v.Code); row == nil || row["profile"] != hot.Profile {
+				t.Errorf("voucher %d's user not on the router when the portal answered: %v", i, row)
+			}
+		}
+		mac := "AA:BB:CC:00:99:01"
+		for i := range 5 {
+			if _, body := redeem(fmt.Sprintf("WRONG%03d", i), mac); !strings.Contains(body, "not valid") && !strings.Contains(body, "Too many wrong codes") {
+				t.Fatalf("wrong code %d: no plain error", i)
+			}
+		}
+		if code, _ := redeem(page.Data[0].Code, mac); code != http.StatusTooManyRequests {
+			t.Errorf("a locked device's code: %d, want 429", code)
+		}
+		mfs, err := b.m.registry.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var failures float64
+		for _, mf := range mfs {
+			if mf.GetName() == "sitepulse_portal_voucher_failures_total" {
+				failures = mf.GetMetric()[0].GetCounter().GetValue()
+			}
+		}
+		// The 3 losing devices of the races count too: to them the code
+		// was not valid.
+		if failures != 3+5 {
+			t.Errorf("sitepulse_portal_voucher_failures_total = %v, want 8", failures)
+		}
+	})
+}

@@ -56,16 +56,22 @@ func cleanLink(s string) string {
 func (p *Portal) handleSlug(w http.ResponseWriter, r *http.Request) {
 	slug := r.PathValue("slug")
 	notFound := controlplane.Errorf(controlplane.ENOTFOUND, "no such portal")
-	if !validSlug(slug) {
-		p.pageError(w, r, notFound)
-		return
+	// /portal/{tenant id} is the tenant's portal too (the voucher cards'
+	// QR code of a tenant without a slug); slugs are never all digits.
+	tenant, err := strconv.ParseInt(slug, 10, 64)
+	if err != nil || tenant <= 0 || strconv.FormatInt(tenant, 10) != slug {
+		if !validSlug(slug) {
+			p.pageError(w, r, notFound)
+			return
+		}
+		set, err := p.o.Store.PortalSettingsBySlug(r.Context(), slug)
+		if err != nil {
+			p.pageError(w, r, err)
+			return
+		}
+		tenant = set.TenantID
 	}
-	set, err := p.o.Store.PortalSettingsBySlug(r.Context(), slug)
-	if err != nil {
-		p.pageError(w, r, err)
-		return
-	}
-	s, err := p.resolveTenant(r.Context(), set.TenantID, r.URL.Query().Get("router"), notFound)
+	s, err := p.resolveTenant(r.Context(), tenant, r.URL.Query().Get("router"), notFound)
 	if err != nil {
 		p.pageError(w, r, err)
 		return

@@ -141,6 +141,12 @@ func TestSlugPageAndPlanSelection(t *testing.T) {
 	if !strings.Contains(body, `action="/portal/1/r1/voucher"`) {
 		t.Error("the voucher form does not post to the tenant's router")
 	}
+	// The tenant's id works as its address too (voucher cards of a tenant
+	// without a slug), without a router.
+	code, body = e.get("/portal/1?voucher=ABCDEFGH")
+	if code != http.StatusOK || !strings.Contains(body, `action="/portal/1/-/voucher"`) || !strings.Contains(body, `value="ABCDEFGH"`) {
+		t.Errorf("GET /portal/1 = %d, not the tenant's portal", code)
+	}
 }
 
 // TestFirstViewWeight: the first view (HTML with its inlined CSS and
@@ -390,6 +396,7 @@ func TestSettingsValidation(t *testing.T) {
 	for name, patch := range map[string]controlplane.PortalSettingsPatch{
 		"slug":        {Slug: str("-bad")},
 		"reserved":    {Slug: str("auth")},
+		"digits":      {Slug: str("2024")},
 		"colour":      {PrimaryColor: str("red;}body{x")},
 		"accent":      {AccentColor: str("#12345")},
 		"logo scheme": {LogoURL: str("javascript:alert(1)")},

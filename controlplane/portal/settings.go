@@ -107,7 +107,9 @@ var (
 var reservedSlugs = map[string]bool{"auth": true, "static": true, "assets": true, "api": true}
 
 // validSlug reports whether s is a slug a tenant may choose.
-func validSlug(s string) bool { return slugRE.MatchString(s) && !reservedSlugs[s] }
+func validSlug(s string) bool {
+	return slugRE.MatchString(s) && !reservedSlugs[s] && strings.Trim(s, "0123456789") != ""
+}
 
 // Limits of the settings.
 const (
@@ -121,7 +123,7 @@ func validateSettings(s controlplane.PortalSettings) error {
 		return controlplane.Errorf(controlplane.EINVALID, "%s: %s", field, fmt.Sprintf(format, args...))
 	}
 	if s.Slug != "" && !validSlug(s.Slug) {
-		return bad("slug", "use 1 to 40 lower-case letters, digits and dashes, not starting or ending with a dash (and not auth or static)")
+		return bad("slug", "use 1 to 40 lower-case letters, digits and dashes, not starting or ending with a dash (not all digits, and not auth or static)")
 	}
 	if utf8.RuneCountInString(s.Name) > maxNameRunes || !utf8.ValidString(s.Name) {
 		return bad("name", "at most %d characters", maxNameRunes)

@@ -120,11 +120,20 @@ test('a plan paid with M-Pesa logs the phone in with CHAP', async (t) => {
   await page.getByText('KES 50.00').waitFor()
   await page.getByText('Kilimani WiFi').first().waitFor()
   await shot(page, 'portal-first-view')
+  const asks = []
+  page.on('request', (r) => { if (r.url().includes('/purchase/')) asks.push(r.url()) })
+  let frames = 0
+  page.on('websocket', (ws) => ws.on('framereceived', () => frames++))
   await page.locator('#phone').fill(payPhone)
   await page.locator('#paybtn').click()
   await page.getByText('Check your phone').waitFor({ timeout: 10_000 })
   await shot(page, 'portal-waiting-for-pin')
   await waitOnline(page)
+  // The customer took seconds to enter the PIN: the page waited on its
+  // channel and asked for the outcome once after subscribing and once on
+  // PaymentCompleted, never polling.
+  assert.ok(asks.length >= 1 && asks.length <= 2, `page asked for the purchase ${asks.length} times: ${asks}`)
+  assert.ok(frames >= 3, `only ${frames} WebSocket frames: no live channel`)
   await shot(page, 'portal-paid-online')
   const s = await sessionOf(mac)
   assert.ok(s, 'no active session on the router for the paid phone')

@@ -87,6 +87,9 @@
       if (b.error) { fail(b.error.message); return; }
       show('paymsg', 'Check your phone and enter your M-Pesa PIN.');
       listen(b);
+      // One late look, in case the channel never got through (a blocked
+      // WebSocket): M-Pesa gives the customer about a minute.
+      setTimeout(function () { listen.check && listen.check(); }, 75000);
     }, function () { fail('No connection. Try again.'); });
   });
 
@@ -118,6 +121,7 @@
         }
       }, function () { asking = false; });
     }
+    listen.check = outcome;
     ws.onmessage = function (e) {
       var m = JSON.parse(e.data);
       if (m.event === 'pusher:connection_established') {
