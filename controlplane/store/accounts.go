@@ -210,33 +210,53 @@ func (s *Store) ListAccounts(ctx context.Context, scope int64, f controlplane.Ac
 
 // attachAccountRouters loads the routers of as in one query.
 func attachAccountRouters(ctx context.Context, t *dbtx, as []controlplane.Account) error {
-	idx := make(map[int64]int, len(as))
-	ph := make([]string, len(as))
-	args := make([]any, len(as))
+	ids := make([]int64, len(as))
 	for i, a := range as {
-		idx[a.ID] = i
-		ph[i] = fmt.Sprintf("$%d", i+1)
-		args[i] = a.ID
+		ids[i] = a.ID
 	}
-	type row struct {
-		account int64
-		r       controlplane.AccountRouter
-	}
-	rows, err := queryAll(ctx, t, func(sc interface{ Scan(...any) error }) (row, error) {
-		var x row
-		err := sc.Scan(&x.account, &x.r.RouterID, &x.r.State, &x.r.Message, &x.r.CommandID, &x.r.UpdatedAt)
-		x.r.UpdatedAt = x.r.UpdatedAt.UTC()
-		return x, err
-	}, `SELECT account_id, router_id, state, message, command_id, updated_at FROM account_routers
-		WHERE account_id IN (`+strings.Join(ph, ", ")+`) ORDER BY account_id, router_id`, args...)
+	byOwner, err := syncRows(ctx, t, "account_routers", "account_id", ids)
 	if err != nil {
 		return err
 	}
-	for _, x := range rows {
-		a := &as[idx[x.account]]
-		a.Routers = append(a.Routers, x.r)
+	for i := range as {
+		for _, r := range byOwner[as[i].ID] {
+			as[i].Routers = append(as[i].Routers, controlplane.AccountRouter(r))
+		}
 	}
 	return nil
+}
+
+// syncRows loads the per-router sync states of owners (accounts in
+// account_routers, plans in plan_routers) in one query, by owner id.
+func syncRows(ctx context.Context, t *dbtx, table, ownerCol string, owners []int64) (map[int64][]controlplane.PlanRouter, error) {
+	out := make(map[int64][]controlplane.PlanRouter, len(owners))
+	if len(owners) == 0 {
+		return out, nil
+	}
+	ph := make([]string, len(owners))
+	args := make([]any, len(owners))
+	for i, id := range owners {
+		ph[i] = fmt.Sprintf("$%d", i+1)
+		args[i] = id
+	}
+	type row struct {
+		owner int64
+		r     controlplane.PlanRouter
+	}
+	rows, err := queryAll(ctx, t, func(sc interface{ Scan(...any) error }) (row, error) {
+		var x row
+		err := sc.Scan(&x.owner, &x.r.RouterID, &x.r.State, &x.r.Message, &x.r.CommandID, &x.r.UpdatedAt)
+		x.r.UpdatedAt = x.r.UpdatedAt.UTC()
+		return x, err
+	}, `SELECT `+ownerCol+`, router_id, state, message, command_id, updated_at FROM `+table+`
+		WHERE `+ownerCol+` IN (`+strings.Join(ph, ", ")+`) ORDER BY `+ownerCol+`, router_id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	for _, x := range rows {
+		out[x.owner] = append(out[x.owner], x.r)
+	}
+	return out, nil
 }
 
 // ExpiringAccounts returns up to limit accounts (every tenant) whose

@@ -15,10 +15,16 @@ const planColumns = `id, tenant_id, name, kind, price_minor, currency, duration,
 	rate_limit, shared_users, grace_s, active, created_at, updated_at`
 
 func scanPlan(sc interface{ Scan(...any) error }) (controlplane.Plan, error) {
+	return scanPlanWith(sc)
+}
+
+// scanPlanWith scans planColumns and then the row's extra columns into
+// extra.
+func scanPlanWith(sc interface{ Scan(...any) error }, extra ...any) (controlplane.Plan, error) {
 	var p controlplane.Plan
 	var cap int64
-	err := sc.Scan(&p.ID, &p.TenantID, &p.Name, &p.Kind, &p.Price.Amount, &p.Price.Currency, &p.Duration,
-		&p.DurationSeconds, &cap, &p.RateLimit, &p.SharedUsers, &p.GraceSeconds, &p.Active, &p.CreatedAt, &p.UpdatedAt)
+	err := sc.Scan(append([]any{&p.ID, &p.TenantID, &p.Name, &p.Kind, &p.Price.Amount, &p.Price.Currency, &p.Duration,
+		&p.DurationSeconds, &cap, &p.RateLimit, &p.SharedUsers, &p.GraceSeconds, &p.Active, &p.CreatedAt, &p.UpdatedAt}, extra...)...)
 	p.DataCapBytes = uint64(cap)
 	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
 	p.Profile = controlplane.PlanProfile(p.ID)
@@ -178,14 +184,10 @@ func (tx *Tx) PlansMissingOn(ctx context.Context, tenantID int64) (map[string][]
 	}
 	rows, err := queryAll(ctx, tx.t, func(sc interface{ Scan(...any) error }) (row, error) {
 		var x row
-		var cap int64
-		p := &x.plan
-		err := sc.Scan(&x.router, &p.ID, &p.TenantID, &p.Name, &p.Kind, &p.Price.Amount, &p.Price.Currency, &p.Duration,
-			&p.DurationSeconds, &cap, &p.RateLimit, &p.SharedUsers, &p.GraceSeconds, &p.Active, &p.CreatedAt, &p.UpdatedAt)
-		p.DataCapBytes, p.Profile = uint64(cap), controlplane.PlanProfile(p.ID)
+		var err error
+		x.plan, err = scanPlanWith(sc, &x.router)
 		return x, err
-	}, `SELECT r.id, p.id, p.tenant_id, p.name, p.kind, p.price_minor, p.currency, p.duration, p.duration_s,
-		p.data_cap_bytes, p.rate_limit, p.shared_users, p.grace_s, p.active, p.created_at, p.updated_at
+	}, `SELECT `+qualified(planColumns, "p")+`, r.id
 		FROM routers r JOIN plans p ON p.tenant_id = r.tenant_id AND p.deleted = $1
 		WHERE r.tenant_id = $2 AND r.status <> $3
 		  AND NOT EXISTS (SELECT 1 FROM plan_routers pr WHERE pr.plan_id = p.id AND pr.router_id = r.id)
@@ -249,16 +251,30 @@ func (s *Store) ListPlans(ctx context.Context, scope int64, f controlplane.PlanF
 			` ORDER BY kind, price_minor, name, id`+lim, w.args...); err != nil {
 			return p, err
 		}
+		ids := make([]int64, len(p.rows))
 		for i := range p.rows {
-			if p.rows[i].Routers, err = queryAll(ctx, t, scanPlanRouter, `SELECT router_id, state, message, command_id,
-				updated_at FROM plan_routers WHERE plan_id = $1 ORDER BY router_id`, p.rows[i].ID); err != nil {
-				return p, err
+			ids[i] = p.rows[i].ID
+		}
+		byPlan, err := syncRows(ctx, t, "plan_routers", "plan_id", ids)
+		for i := range p.rows {
+			if rs := byPlan[p.rows[i].ID]; rs != nil {
+				p.rows[i].Routers = rs
 			}
 		}
-		return p, nil
+		return p, err
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("list plans: %w", err)
 	}
 	return p.rows, p.total, nil
+}
+
+// qualified prefixes each of a comma-separated column list with alias, for
+// a join.
+func qualified(cols, alias string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
 }

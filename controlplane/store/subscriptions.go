@@ -15,11 +15,17 @@ const subscriptionColumns = `s.id, s.tenant_id, s.customer_id, s.plan_id, p.name
 const subscriptionFrom = ` FROM subscriptions s JOIN plans p ON p.id = s.plan_id`
 
 func scanSubscription(sc interface{ Scan(...any) error }) (controlplane.Subscription, error) {
+	return scanSubscriptionWith(sc)
+}
+
+// scanSubscriptionWith scans subscriptionColumns and then the row's extra
+// columns into extra.
+func scanSubscriptionWith(sc interface{ Scan(...any) error }, extra ...any) (controlplane.Subscription, error) {
 	var s controlplane.Subscription
 	var account sql.NullInt64
 	var starts, ends sql.NullTime
-	err := sc.Scan(&s.ID, &s.TenantID, &s.CustomerID, &s.PlanID, &s.PlanName, &s.Status, &account, &s.Username,
-		&starts, &ends, &s.Reason, &s.CreatedAt, &s.UpdatedAt)
+	err := sc.Scan(append([]any{&s.ID, &s.TenantID, &s.CustomerID, &s.PlanID, &s.PlanName, &s.Status, &account, &s.Username,
+		&starts, &ends, &s.Reason, &s.CreatedAt, &s.UpdatedAt}, extra...)...)
 	s.AccountID, s.StartsAt, s.EndsAt = account.Int64, timePtr(starts), timePtr(ends)
 	s.CreatedAt, s.UpdatedAt = s.CreatedAt.UTC(), s.UpdatedAt.UTC()
 	return s, err
@@ -165,19 +171,14 @@ func (s *Store) DueSubscriptions(ctx context.Context, now time.Time, limit int) 
 	return read(ctx, s, func(t *dbtx) ([]controlplane.Subscription, error) {
 		// The grace is added in Go: the dialects' interval arithmetic
 		// differs, and active subscriptions with a near end are few.
-		rows, err := queryAll(ctx, t, func(sc interface{ Scan(...any) error }) (struct {
+		type due struct {
 			s     controlplane.Subscription
 			grace int64
-		}, error) {
-			var x struct {
-				s     controlplane.Subscription
-				grace int64
-			}
-			var account sql.NullInt64
-			var starts, ends sql.NullTime
-			err := sc.Scan(&x.s.ID, &x.s.TenantID, &x.s.CustomerID, &x.s.PlanID, &x.s.PlanName, &x.s.Status, &account,
-				&x.s.Username, &starts, &ends, &x.s.Reason, &x.s.CreatedAt, &x.s.UpdatedAt, &x.grace)
-			x.s.AccountID, x.s.StartsAt, x.s.EndsAt = account.Int64, timePtr(starts), timePtr(ends)
+		}
+		rows, err := queryAll(ctx, t, func(sc interface{ Scan(...any) error }) (due, error) {
+			var x due
+			var err error
+			x.s, err = scanSubscriptionWith(sc, &x.grace)
 			return x, err
 		}, `SELECT `+subscriptionColumns+`, p.grace_s`+subscriptionFrom+`
 			WHERE s.status = $1 AND s.ends_at <= $2 ORDER BY s.ends_at, s.id LIMIT $3`,
@@ -210,13 +211,9 @@ func (s *Store) CappedSubscriptions(ctx context.Context, limit int) ([]CappedSub
 	return read(ctx, s, func(t *dbtx) ([]CappedSubscription, error) {
 		return queryAll(ctx, t, func(sc interface{ Scan(...any) error }) (CappedSubscription, error) {
 			var x CappedSubscription
-			var account sql.NullInt64
-			var starts, ends sql.NullTime
 			var capB, used int64
-			err := sc.Scan(&x.Subscription.ID, &x.Subscription.TenantID, &x.Subscription.CustomerID, &x.Subscription.PlanID,
-				&x.Subscription.PlanName, &x.Subscription.Status, &account, &x.Subscription.Username, &starts, &ends,
-				&x.Subscription.Reason, &x.Subscription.CreatedAt, &x.Subscription.UpdatedAt, &capB, &used)
-			x.Subscription.AccountID, x.Subscription.StartsAt, x.Subscription.EndsAt = account.Int64, timePtr(starts), timePtr(ends)
+			var err error
+			x.Subscription, err = scanSubscriptionWith(sc, &capB, &used)
 			x.CapBytes, x.UsedBytes = uint64(capB), uint64(used)
 			return x, err
 		}, `SELECT * FROM (SELECT `+subscriptionColumns+`, p.data_cap_bytes,
