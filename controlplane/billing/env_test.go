@@ -45,6 +45,7 @@ type env struct {
 
 	mu      sync.Mutex
 	changes []controlplane.Change
+	marks   int64
 }
 
 func eachStore(t *testing.T, fn func(t *testing.T, e *env)) {
@@ -145,6 +146,33 @@ func newEnv(t *testing.T, so store.Options) *env {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// flushMark is a change only the env's recorder sees.
+type flushMark struct{ n int64 }
+
+func (flushMark) ChangeTenant() int64 { return 0 }
+
+// flush waits until every change published before it is recorded: the
+// bus hands changes to the recorder in order, on its own goroutine, so a
+// mark published now arrives after them.
+func (e *env) flush() {
+	e.t.Helper()
+	e.mu.Lock()
+	e.marks++
+	mark := flushMark{e.marks}
+	e.mu.Unlock()
+	e.bus.Publish(mark)
+	testkit.Eventually(e.t, 5*time.Second, "bus changes recorded", func() bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		for i := len(e.changes) - 1; i >= 0; i-- {
+			if m, ok := e.changes[i].(flushMark); ok && m == mark {
+				return true
+			}
+		}
+		return false
+	})
+}
 
 // serveHook routes the public hook paths as the API does.
 func (e *env) serveHook(w http.ResponseWriter, r *http.Request) {

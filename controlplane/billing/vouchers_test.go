@@ -53,6 +53,7 @@ func (e *env) voucher(id int64) controlplane.Voucher {
 
 // changesOf returns the published changes of type T.
 func changesOf[T controlplane.Change](e *env) []T {
+	e.flush()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var out []T
