@@ -96,17 +96,9 @@ func TestDashboardInChromium(t *testing.T) {
 	login, err := api.Login(ctx, adminEmail, adminPassword)
 	check(t, "login", err)
 	api = api.WithToken(login.Token)
-	tenant, err := api.CreateTenant(ctx, "E2E Networks")
-	check(t, "create tenant", err)
-	testkit.Eventually(t, 10*time.Second, "tenant active", func() bool {
-		ten, err := api.Tenant(ctx, tenant.ID)
-		check(t, "tenant", err)
-		return ten.Status == controlplane.TenantActive
-	})
 	const userEmail, userPassword = "ops@e2e.test", "an e2e tenant admin password"
-	_, err = api.CreateUser(ctx, tenant.ID,
+	tenant := tenantWithAdmin(t, ctx, api, "E2E Networks",
 		controlplane.CreateUserRequest{Email: userEmail, Name: "E2E Ops", Role: controlplane.RoleTenantAdmin, Password: userPassword})
-	check(t, "create user", err)
 	enrolled, err := api.CreateRouter(ctx, controlplane.CreateRouterRequest{Name: "E2E core", Site: "Test lab", TenantID: &tenant.ID})
 	check(t, "enroll router", err)
 	routerID := enrolled.Router.ID
@@ -222,16 +214,39 @@ func buildBinaries(t *testing.T, root, tmp string) string {
 	if err := os.WriteFile(overlayFile, overlay, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return goBuild(t, root, tmp, "-overlay", overlayFile)
+}
+
+// goBuild builds sitepulse, sitepulse-agent and sitepulse-sim (with -race
+// when the test runs with it, and flags) into tmp/bin and returns it.
+func goBuild(t *testing.T, root, tmp string, flags ...string) string {
+	t.Helper()
 	bin := filepath.Join(tmp, "bin")
-	args := []string{"build", "-overlay", overlayFile, "-o", bin + string(filepath.Separator)}
+	args := append([]string{"build", "-o", bin + string(filepath.Separator)}, flags...)
 	if raceEnabled {
 		args = append(args, "-race")
 	}
 	args = append(args, "./cmd/sitepulse", "./cmd/sitepulse-agent", "./cmd/sitepulse-sim")
-	start = time.Now()
+	start := time.Now()
 	run(t, root, "go", args...)
 	t.Logf("binaries built in %v (race %v)", time.Since(start).Round(time.Millisecond), raceEnabled)
 	return bin
+}
+
+// tenantWithAdmin creates a tenant through the API, waits for its
+// activation job, and creates its user u.
+func tenantWithAdmin(t *testing.T, ctx context.Context, api *client.Client, name string, u controlplane.CreateUserRequest) controlplane.Accepted {
+	t.Helper()
+	tenant, err := api.CreateTenant(ctx, name)
+	check(t, "create tenant", err)
+	testkit.Eventually(t, 10*time.Second, "tenant active", func() bool {
+		ten, err := api.Tenant(ctx, tenant.ID)
+		check(t, "tenant", err)
+		return ten.Status == controlplane.TenantActive
+	})
+	_, err = api.CreateUser(ctx, tenant.ID, u)
+	check(t, "create user", err)
+	return tenant
 }
 
 // ensureNodeModules runs npm ci in dir when its node_modules is missing

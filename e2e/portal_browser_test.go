@@ -67,7 +67,7 @@ func TestPortalInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	tmp := t.TempDir()
-	bin := buildGoBinaries(t, root, tmp)
+	bin := goBuild(t, root, tmp)
 	ctx := context.Background()
 
 	// --- Daraja simulator ----------------------------------------------------
@@ -98,17 +98,9 @@ func TestPortalInChromium(t *testing.T) {
 	login, err := api.Login(ctx, adminEmail, adminPassword)
 	check(t, "login", err)
 	api = api.WithToken(login.Token)
-	tenant, err := api.CreateTenant(ctx, "Kilimani WiFi")
-	check(t, "create tenant", err)
-	testkit.Eventually(t, 10*time.Second, "tenant active", func() bool {
-		ten, err := api.Tenant(ctx, tenant.ID)
-		check(t, "tenant", err)
-		return ten.Status == controlplane.TenantActive
-	})
 	const userEmail, userPassword = "owner@e2e.test", "an e2e tenant admin password"
-	_, err = api.CreateUser(ctx, tenant.ID,
+	tenant := tenantWithAdmin(t, ctx, api, "Kilimani WiFi",
 		controlplane.CreateUserRequest{Email: userEmail, Name: "Owner", Role: controlplane.RoleTenantAdmin, Password: userPassword})
-	check(t, "create user", err)
 	owner := client.New(base, client.Options{Timeout: 30 * time.Second})
 	ol, err := owner.Login(ctx, userEmail, userPassword)
 	check(t, "owner login", err)
@@ -230,22 +222,6 @@ func TestPortalInChromium(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-// buildGoBinaries builds the three binaries as they are (the dashboard as
-// embedded in the tree: this test does not use it).
-func buildGoBinaries(t *testing.T, root, tmp string) string {
-	t.Helper()
-	bin := filepath.Join(tmp, "bin")
-	args := []string{"build", "-o", bin + string(filepath.Separator)}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	args = append(args, "./cmd/sitepulse", "./cmd/sitepulse-agent", "./cmd/sitepulse-sim")
-	start := time.Now()
-	run(t, root, "go", args...)
-	t.Logf("binaries built in %v (race %v)", time.Since(start).Round(time.Millisecond), raceEnabled)
-	return bin
-}
 
 // generateVouchers makes a batch of n vouchers for plan and returns their
 // codes; none when the control plane has no voucher API.
