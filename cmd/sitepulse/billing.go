@@ -32,13 +32,15 @@ type BillingConfig struct {
 	QueryAfter, GiveUpAfter, QueryInterval, ExpiryInterval, SyncInterval time.Duration
 }
 
-// newBilling builds the billing service; provisioning runs its jobs.
-func (m *Main) newBilling() error {
+// loadSecretKey loads the key that seals third-party credentials (and
+// derives the callback URLs' HMAC keys), creating it on first start when
+// none is configured.
+func (m *Main) loadSecretKey() error {
 	c := m.Config.Billing
 	def := ""
 	if c.SecretKeyFile == "" && c.SecretKey == "" {
 		if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
-			return fmt.Errorf("billing: %w", err)
+			return fmt.Errorf("secret key: %w", err)
 		}
 		def = filepath.Join(m.Config.DataDir, "secret.key")
 		if m.Config.DatabaseURL != "" {
@@ -47,12 +49,21 @@ func (m *Main) newBilling() error {
 	}
 	key, err := seal.LoadKey(c.SecretKeyFile, c.SecretKey, def)
 	if err != nil {
-		return fmt.Errorf("billing: secret key: %w", err)
+		return fmt.Errorf("secret key: %w", err)
 	}
 	ring, err := seal.NewKeyring(key)
 	if err != nil {
-		return fmt.Errorf("billing: %w", err)
+		return fmt.Errorf("secret key: %w", err)
 	}
+	m.ring, m.secretKey = ring, key
+	return nil
+}
+
+// newBilling builds the billing service; provisioning runs its jobs.
+func (m *Main) newBilling() error {
+	c := m.Config.Billing
+	key, ring := m.secretKey, m.ring
+	var err error
 	m.portKey = key.Derive("portal tokens")
 	base := c.MpesaBaseURL
 	if base == "" {
@@ -60,6 +71,7 @@ func (m *Main) newBilling() error {
 	}
 	m.billing, err = billing.New(billing.Options{
 		Store: m.store, Bus: m.bus, Sealer: ring, Logger: m.log, Registerer: m.registry, Now: m.Config.Now,
+		Notifier:    m.notify,
 		Daraja:      billing.NewDaraja(mpesa.New(mpesa.Config{BaseURL: base, Logger: m.log.With("component", "mpesa")})),
 		PublicURL:   c.PublicURL,
 		CallbackKey: key.Derive("billing callback tokens"),

@@ -31,9 +31,11 @@ import (
 	"github.com/sitepulse/sitepulse/controlplane/cluster"
 	"github.com/sitepulse/sitepulse/controlplane/fanout"
 	"github.com/sitepulse/sitepulse/controlplane/ingest"
+	"github.com/sitepulse/sitepulse/controlplane/notify"
 	"github.com/sitepulse/sitepulse/controlplane/portal"
 	"github.com/sitepulse/sitepulse/controlplane/provisioning"
 	"github.com/sitepulse/sitepulse/controlplane/pusher"
+	"github.com/sitepulse/sitepulse/controlplane/seal"
 	"github.com/sitepulse/sitepulse/controlplane/store"
 	"github.com/sitepulse/sitepulse/controlplane/web"
 )
@@ -96,6 +98,8 @@ type Config struct {
 	Provisioning provisioning.Options
 	// Billing configures plans, subscriptions and payments.
 	Billing BillingConfig
+	// Notify configures notification channels.
+	Notify NotifyConfig
 	// Now is the clock of the store, provisioning and billing; nil means
 	// time.Now. End-to-end tests move it forward to reach expiries.
 	Now func() time.Time
@@ -124,6 +128,9 @@ type Main struct {
 	fanDone  chan struct{}
 	prov     *provisioning.Service
 	billing  *billing.Service
+	notify   *notify.Service
+	ring      *seal.Keyring // seals third-party credentials
+	secretKey *seal.Key     // derives the HMAC keys of callback URLs
 	portal   *portal.Portal
 	portKey  []byte // signs the portal's purchase tokens
 	api      *api.Server
@@ -213,6 +220,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 
+	if err := m.loadSecretKey(); err != nil {
+		return err
+	}
+	if err := m.newNotify(); err != nil {
+		return err
+	}
 	if err := m.newBilling(); err != nil {
 		return err
 	}
@@ -252,6 +265,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Store:         m.store,
 		Bus:           m.bus,
 		Tenants:       m.prov,
+		Notifications: m.notify,
 		Provisioning:  m.prov,
 		Billing:       m.billing,
 		Portal:        m.portal,

@@ -16,7 +16,8 @@ func (m *Main) newProvisioning() error {
 	o := m.Config.Provisioning
 	o.Store, o.Bus = m.store, m.bus
 	o.Logger, o.Registerer = m.log, m.registry
-	o.Jobs = append(o.Jobs, m.billing)
+	o.Jobs = append(o.Jobs, m.billing, m.notify)
+	o.Users = m.notify
 	if o.Now == nil {
 		o.Now = m.Config.Now
 	}
@@ -25,6 +26,7 @@ func (m *Main) newProvisioning() error {
 		return fmt.Errorf("provisioning: %w", err)
 	}
 	m.billing.SetProvisioning(m.prov)
+	m.notify.SetJobs(m.prov)
 	return nil
 }
 

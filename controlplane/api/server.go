@@ -18,7 +18,10 @@ import (
 // job finishes the work. Errors: EINVALID (name), ECONFLICT (duplicate
 // name), EUNAVAILABLE.
 type TenantCreator interface {
-	CreateTenant(ctx context.Context, name string) (controlplane.Tenant, error)
+	// CreateTenant creates the tenant and, when admin is not nil, its
+	// first admin in the same transaction (validated by the API; the
+	// role is tenant_admin).
+	CreateTenant(ctx context.Context, name string, admin *controlplane.CreateUserRequest) (controlplane.Tenant, error)
 }
 
 // RouterInvalidator is told when a router's credential changed (rotated or
@@ -38,6 +41,9 @@ type Options struct {
 	// Tenants creates tenants (provisioning.Service). nil means POST
 	// /api/v1/tenants answers 503.
 	Tenants TenantCreator
+	// Notifications is the notification outbox; nil means no welcome or
+	// invitation emails and /api/v1/notifications answers 503.
+	Notifications Notifications
 	// Invalidator is called after a router's secret is rotated or the
 	// router revoked. nil means nobody is told.
 	Invalidator RouterInvalidator
@@ -243,6 +249,12 @@ func (s *Server) register() {
 	public("POST", "/api/v1/hooks/c2b/{tenant}/{token}/validation", s.handleHook(Billing.C2BValidation))
 	public("POST", "/api/v1/hooks/c2b/{tenant}/{token}/confirmation", s.handleHook(Billing.C2BConfirmation))
 	public("POST", "/api/v1/hooks/payments/{tenant}", s.handleHook(Billing.PaymentWebhook))
+
+	authed("GET", "/api/v1/notifications", s.handleListNotifications)
+	authed("POST", "/api/v1/notifications/{id}/resend", s.handleResendNotification)
+	authed("GET", "/api/v1/notifications/settings", s.handleGetNotificationSettings)
+	authed("PUT", "/api/v1/notifications/settings", s.handleUpdateNotificationSettings)
+	public("POST", "/api/v1/hooks/sms/{tenant}/{token}", s.handleSMSReport)
 
 	authed("GET", "/api/v1/stats", s.handleStats)
 	authed("GET", "/api/v1/audit", s.handleListAudit)

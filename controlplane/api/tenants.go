@@ -20,10 +20,25 @@ func (s *Server) handleCreateTenant(w http.ResponseWriter, r *http.Request, p co
 	if err := checkName("name", req.Name, true); err != nil {
 		return err
 	}
+	if a := req.Admin; a != nil {
+		a.Email = strings.ToLower(strings.TrimSpace(a.Email))
+		a.Name = strings.TrimSpace(a.Name)
+		if a.Role == "" {
+			a.Role = controlplane.RoleTenantAdmin
+		}
+		if a.Role != controlplane.RoleTenantAdmin {
+			return invalid("admin.role", "a tenant's first user is its tenant_admin")
+		}
+		for _, err := range []error{checkEmail(a.Email), checkName("admin.name", a.Name, true), checkPassword(a.Password)} {
+			if err != nil {
+				return err
+			}
+		}
+	}
 	if s.opts.Tenants == nil {
 		return controlplane.Errorf(controlplane.EUNAVAILABLE, "tenant provisioning is not running")
 	}
-	t, err := s.opts.Tenants.CreateTenant(r.Context(), req.Name)
+	t, err := s.opts.Tenants.CreateTenant(r.Context(), req.Name, req.Admin)
 	s.audit(r, p, t.ID, "tenant.create", "tenant:"+strconv.FormatInt(t.ID, 10), err, "name "+req.Name)
 	if err != nil {
 		return err

@@ -114,7 +114,7 @@ func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request, p cont
 			return err
 		}
 	}
-	u, err := s.store.CreateUser(r.Context(), controlplane.User{TenantID: tid, Email: req.Email, Name: req.Name, Role: req.Role}, req.Password)
+	u, err := s.createUser(r.Context(), p, controlplane.User{TenantID: tid, Email: req.Email, Name: req.Name, Role: req.Role}, req.Password)
 	s.audit(r, p, tid, "user.create", userTarget(u.ID), err, "email "+req.Email+" role "+string(req.Role))
 	if err != nil {
 		return err

@@ -56,7 +56,7 @@ func (s *Service) settleTx(ctx context.Context, tx *store.Tx, pay store.PaymentR
 	}
 	changes := []controlplane.Change{controlplane.PaymentChanged{Payment: out.Payment}}
 	if out.Status != controlplane.PaymentCompleted {
-		return changes, nil
+		return changes, s.flaggedTx(ctx, tx, out)
 	}
 	more, err := s.activateTx(ctx, tx, out, plan)
 	return append(changes, more...), err
@@ -73,6 +73,7 @@ func (s *Service) activateTx(ctx context.Context, tx *store.Tx, pay store.Paymen
 	now := tx.Now()
 	d := time.Duration(plan.DurationSeconds) * time.Second
 	renewed := sub.Status != controlplane.SubscriptionPending
+	reconnected := sub.Status == controlplane.SubscriptionExpired
 	if sub.Status == controlplane.SubscriptionActive && sub.EndsAt != nil && sub.EndsAt.After(now) {
 		end := sub.EndsAt.Add(d)
 		sub.EndsAt = &end
@@ -93,7 +94,10 @@ func (s *Service) activateTx(ctx context.Context, tx *store.Tx, pay store.Paymen
 	if err := tx.AddRevenue(ctx, pay.TenantID, day(now, set.Timezone), pay.Amount, 1); err != nil {
 		return nil, err
 	}
-	if err := s.prov.InsertJobsTx(ctx, tx, reconnectArgs{SubscriptionID: sub.ID, PaymentID: pay.ID}); err != nil {
+	if err := s.prov.InsertJobsTx(ctx, tx, reconnectArgs{SubscriptionID: sub.ID, PaymentID: pay.ID, Reconnected: reconnected}); err != nil {
+		return nil, err
+	}
+	if err := s.receiptTx(ctx, tx, pay, plan, sub, set.Timezone); err != nil {
 		return nil, err
 	}
 	return []controlplane.Change{controlplane.SubscriptionChanged{Subscription: sub, Renewed: renewed}}, nil

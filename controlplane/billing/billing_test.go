@@ -63,7 +63,7 @@ func TestPurchaseActivatesOnCallback(t *testing.T) {
 			t.Fatalf("stats = %+v", st)
 		}
 		// A second run of the job (River retries) queues nothing more.
-		if err := e.svc.reconnect(e.ctx, sub.ID); err != nil {
+		if err := e.svc.reconnect(e.ctx, reconnectArgs{SubscriptionID: sub.ID}); err != nil {
 			t.Fatal(err)
 		}
 		if got := e.commands(e.routes[0].ID); got[string(protocol.CmdHotspotUserAdd)] != 1 || got[string(protocol.CmdHotspotUserSet)] != 0 {

@@ -50,7 +50,7 @@ func (s *Service) receivedTx(ctx context.Context, tx *store.Tx, tenant int64, pr
 	}
 	changes := []controlplane.Change{controlplane.PaymentChanged{Payment: out.Payment}}
 	if out.Status != controlplane.PaymentCompleted {
-		return changes, nil
+		return changes, s.flaggedTx(ctx, tx, out)
 	}
 	more, err := s.activateTx(ctx, tx, out, plan)
 	return append(changes, more...), err

@@ -303,7 +303,7 @@ func (e *env) runReconnects() {
 		e.t.Fatal(err)
 	}
 	for _, id := range ids {
-		if err := e.svc.reconnect(e.ctx, id); err != nil {
+		if err := e.svc.reconnect(e.ctx, reconnectArgs{SubscriptionID: id}); err != nil {
 			e.t.Fatalf("reconnect %d: %v", id, err)
 		}
 	}

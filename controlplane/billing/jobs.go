@@ -68,6 +68,9 @@ func (c2bRegisterArgs) InsertOpts() river.InsertOpts {
 type reconnectArgs struct {
 	SubscriptionID int64 `json:"subscription_id"`
 	PaymentID      int64 `json:"payment_id"`
+	// Reconnected: the payment brought an expired subscription back,
+	// which its customer is told once the account is back.
+	Reconnected bool `json:"reconnected,omitempty"`
 }
 
 func (reconnectArgs) Kind() string { return KindReconnect }
@@ -113,7 +116,7 @@ func (s *Service) RegisterJobs(ws *river.Workers) {
 		return s.registerC2B(ctx, j.Args.TenantID)
 	})
 	jobs.Add(ws, func(ctx context.Context, j *river.Job[reconnectArgs]) error {
-		return s.reconnect(ctx, j.Args.SubscriptionID)
+		return s.reconnect(ctx, j.Args)
 	})
 	jobs.Add(ws, func(ctx context.Context, _ *river.Job[expirySweepArgs]) error {
 		_, err := s.ExpireDue(ctx)

@@ -349,7 +349,7 @@ func (s *Service) SyncPlans(ctx context.Context) error {
 			return fmt.Errorf("sync accounts of tenant %d: %w", t, err)
 		}
 		for _, id := range subs {
-			if err := s.reconnect(ctx, id); err != nil {
+			if err := s.reconnect(ctx, reconnectArgs{SubscriptionID: id}); err != nil {
 				return err
 			}
 		}

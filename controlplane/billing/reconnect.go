@@ -27,7 +27,8 @@ func newPassword() string {
 // subscription is now: created on the first payment, renewed (a new
 // expiry, enabled again: the reconnection) after that. Already as asked →
 // nothing is queued, so a retried job sends no second set of commands.
-func (s *Service) reconnect(ctx context.Context, id int64) error {
+func (s *Service) reconnect(ctx context.Context, a reconnectArgs) error {
+	id := a.SubscriptionID
 	var res controlplane.AccountResult
 	var op string
 	var sub controlplane.Subscription
@@ -77,9 +78,27 @@ func (s *Service) reconnect(ctx context.Context, id int64) error {
 		if res, op, err = s.prov.ApplyAccountTx(ctx, tx, system, want, routers); err != nil {
 			return err
 		}
+		tz := "UTC"
+		if set, err := tx.BillingSettings(ctx, sub.TenantID); err == nil {
+			tz = set.Timezone
+		}
+		to := controlplane.Audience{Phone: cust.Phone, Email: cust.Email}
 		if sub.AccountID == 0 {
 			sub.AccountID, sub.Username = res.Account.ID, res.Account.Name
 			if sub, err = tx.UpdateSubscription(ctx, sub); err != nil {
+				return err
+			}
+			// The login goes by SMS only: email is not where a password
+			// should travel.
+			if err := s.notifyTx(ctx, tx, controlplane.NotificationEvent{TenantID: sub.TenantID, Kind: controlplane.NotifyCredentials,
+				Event: fmt.Sprintf("subscription:%d:credentials", sub.ID), To: controlplane.Audience{Phone: cust.Phone},
+				Data: map[string]string{"plan": plan.Name, "username": res.Account.Name, "password": want.Password}}); err != nil {
+				return err
+			}
+		} else if a.Reconnected {
+			if err := s.notifyTx(ctx, tx, controlplane.NotificationEvent{TenantID: sub.TenantID, Kind: controlplane.NotifyReconnected,
+				Event: fmt.Sprintf("payment:%d:reconnected", a.PaymentID), To: to,
+				Data: map[string]string{"plan": plan.Name, "ends_at": controlplane.LocalTime(*sub.EndsAt, tz)}}); err != nil {
 				return err
 			}
 		}
@@ -173,6 +192,25 @@ func (s *Service) endSubscription(ctx context.Context, id int64, status controlp
 			why := fmt.Sprintf("subscription %d %s (%s)", sub.ID, status, reason)
 			if res, _, err = s.prov.ExpireAccountTx(ctx, tx, sub.AccountID, why); err != nil &&
 				controlplane.ErrorCode(err) != controlplane.ENOTFOUND {
+				return err
+			}
+		}
+		if status == controlplane.SubscriptionExpired && s.o.Notifier != nil {
+			cust, err := tx.Customer(ctx, 0, sub.CustomerID)
+			if err != nil {
+				return err
+			}
+			end := int64(0)
+			if sub.EndsAt != nil {
+				end = sub.EndsAt.Unix()
+			}
+			why := ""
+			if reason == controlplane.ExpiredDataCap {
+				why = "data limit reached"
+			}
+			if err := s.notifyTx(ctx, tx, controlplane.NotificationEvent{TenantID: sub.TenantID, Kind: controlplane.NotifyExpired,
+				Event: fmt.Sprintf("subscription:%d:expired:%d", sub.ID, end), To: controlplane.Audience{Phone: cust.Phone, Email: cust.Email},
+				Data: map[string]string{"plan": sub.PlanName, "reason": why}}); err != nil {
 				return err
 			}
 		}

@@ -56,6 +56,9 @@ type Options struct {
 	Bus    *controlplane.Bus // receives the billing changes; required
 	Daraja Daraja            // M-Pesa; nil refuses STK purchases and C2B with EUNAVAILABLE
 	Sealer Sealer            // required: credentials are never stored in plain text
+	// Notifier queues receipts, credentials, expiry and flagged-payment
+	// notices in billing's transactions; nil sends none.
+	Notifier Notifier
 	Logger *slog.Logger      // nil discards
 	Now    func() time.Time  // nil means time.Now
 	// Registerer receives the metrics; nil means unregistered.

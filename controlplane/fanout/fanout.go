@@ -289,7 +289,7 @@ func (f *Fanout) Apply(c controlplane.Change) {
 			"id": tn.ID, "name": tn.Name, "status": tn.Status, "created_at": tn.CreatedAt,
 		}})
 	default:
-		if !f.applyBilling(c) && !f.applyVouchers(c) {
+		if !f.applyBilling(c) && !f.applyVouchers(c) && !f.applyNotifications(c) {
 			f.log.Debug("fan-out: change type not broadcast", "type", fmt.Sprintf("%T", c))
 		}
 	}

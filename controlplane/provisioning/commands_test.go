@@ -449,7 +449,7 @@ func TestTenantActivationJob(t *testing.T) {
 	eachStore(t, func(t *testing.T, so store.Options) {
 		e := newEnv(t, so, Options{DisablePeriodic: true}, true)
 		ctx := context.Background()
-		ten, err := e.svc.CreateTenant(ctx, "NewISP")
+		ten, err := e.svc.CreateTenant(ctx, "NewISP", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -499,7 +499,7 @@ func TestCreateTenantWhileClosing(t *testing.T) {
 		for g := range 4 {
 			wg.Go(func() {
 				for i := range 8 {
-					if tn, err := e.svc.CreateTenant(ctx, fmt.Sprintf("ISP %d-%d", g, i)); err == nil {
+					if tn, err := e.svc.CreateTenant(ctx, fmt.Sprintf("ISP %d-%d", g, i), nil); err == nil {
 						created <- tn
 					}
 					if tn, err := e.st.CreateTenant(ctx, fmt.Sprintf("Tool %d-%d", g, i)); err == nil {

@@ -94,6 +94,15 @@ type Options struct {
 	// Jobs are other services' queues and jobs (billing's) that the
 	// service's River client runs too.
 	Jobs []JobSet
+	// Users creates a new tenant's first admin in its transaction
+	// (*notify.Service, which queues the welcome email with it); nil
+	// creates the user alone.
+	Users UserCreator
+}
+
+// UserCreator creates a user in a transaction with what it causes.
+type UserCreator interface {
+	CreateUserTx(ctx context.Context, tx *store.Tx, by controlplane.Principal, u controlplane.User, hash string) (controlplane.User, error)
 }
 
 // Service is SitePulse's provisioning: commands and their lifecycle,

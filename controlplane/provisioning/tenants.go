@@ -14,11 +14,32 @@ import (
 // a tenant pending without the job that activates it. The job activates
 // it, audits that and announces TenantCreated. EINVALID for a blank name,
 // ECONFLICT for a duplicate one.
-func (s *Service) CreateTenant(ctx context.Context, name string) (controlplane.Tenant, error) {
+//
+// admin, when not nil, is the tenant's first admin, created in the same
+// transaction through Options.Users (its welcome email with it).
+func (s *Service) CreateTenant(ctx context.Context, name string, admin *controlplane.CreateUserRequest) (controlplane.Tenant, error) {
+	hash := ""
+	if admin != nil {
+		var err error
+		if hash, err = s.st.HashPassword(admin.Password); err != nil {
+			return controlplane.Tenant{}, err
+		}
+	}
 	var t controlplane.Tenant
 	err := s.st.Write(ctx, func(tx *store.Tx) (err error) {
 		if t, err = tx.CreateTenant(ctx, name); err != nil {
 			return err
+		}
+		if admin != nil {
+			u := controlplane.User{TenantID: t.ID, Email: admin.Email, Name: admin.Name, Role: controlplane.RoleTenantAdmin}
+			if s.opts.Users != nil {
+				_, err = s.opts.Users.CreateUserTx(ctx, tx, controlplane.Principal{}, u, hash)
+			} else {
+				_, err = tx.CreateUser(ctx, u, hash)
+			}
+			if err != nil {
+				return err
+			}
 		}
 		return s.insertTx(ctx, tx, tenantActivateArgs{TenantID: t.ID})
 	})

@@ -45,24 +45,34 @@ func validateUser(u controlplane.User) error {
 // email, EINVALID for a bad email, role or tenant/role combination,
 // ENOTFOUND if the tenant does not exist.
 func (s *Store) CreateUser(ctx context.Context, u controlplane.User, password string) (controlplane.User, error) {
-	u.Email = normalizeEmail(u.Email)
-	if at := strings.IndexByte(u.Email, '@'); at < 1 || at == len(u.Email)-1 || len(u.Email) > 254 {
-		return controlplane.User{}, controlplane.Errorf(controlplane.EINVALID, "email is not an address")
-	}
-	if err := validateUser(u); err != nil {
+	if err := checkNewUser(&u); err != nil {
 		return controlplane.User{}, err
 	}
-	if password == "" {
-		return controlplane.User{}, controlplane.Errorf(controlplane.EINVALID, "password is required")
-	}
-	hash, err := hashPassword(password, s.iterations)
+	hash, err := s.HashPassword(password)
 	if err != nil {
 		return controlplane.User{}, err
 	}
-	created, err := write(ctx, s, func(tx *dbtx) (controlplane.User, error) {
-		return scanUser(tx.queryRow(ctx, `INSERT INTO users (tenant_id, email, name, role, password_hash, disabled, created_at)
+	var created controlplane.User
+	err = s.Write(ctx, func(tx *Tx) (err error) {
+		created, err = tx.CreateUser(ctx, u, hash)
+		return err
+	})
+	return created, err
+}
+
+// CreateUser adds u in tx with a password hash from Store.HashPassword,
+// so that what the new user causes (a welcome email) commits with it.
+// Errors as Store.CreateUser.
+func (tx *Tx) CreateUser(ctx context.Context, u controlplane.User, hash string) (controlplane.User, error) {
+	if err := checkNewUser(&u); err != nil {
+		return controlplane.User{}, err
+	}
+	var created controlplane.User
+	err := tx.t.savepoint(ctx, func() (err error) {
+		created, err = scanUser(tx.t.queryRow(ctx, `INSERT INTO users (tenant_id, email, name, role, password_hash, disabled, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING `+userColumns,
-			nullID(u.TenantID), u.Email, u.Name, string(u.Role), hash, u.Disabled, tx.now))
+			nullID(u.TenantID), u.Email, u.Name, string(u.Role), hash, u.Disabled, tx.t.now))
+		return err
 	})
 	switch {
 	case isUniqueViolation(err):
@@ -73,6 +83,15 @@ func (s *Store) CreateUser(ctx context.Context, u controlplane.User, password st
 		return controlplane.User{}, fmt.Errorf("create user: %w", err)
 	}
 	return created, nil
+}
+
+// checkNewUser normalizes u's email and validates u.
+func checkNewUser(u *controlplane.User) error {
+	u.Email = normalizeEmail(u.Email)
+	if at := strings.IndexByte(u.Email, '@'); at < 1 || at == len(u.Email)-1 || len(u.Email) > 254 {
+		return controlplane.Errorf(controlplane.EINVALID, "email is not an address")
+	}
+	return validateUser(*u)
 }
 
 // getUser returns user id if it lies within scope.

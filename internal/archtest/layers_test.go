@@ -22,6 +22,11 @@ var adapterEdges = map[string][]string{
 	// Daraja interface in one file (billing/mpesa.go), and prints voucher
 	// sheets with the PDF renderer (billing/voucherpdf.go).
 	"controlplane/billing": {"controlplane/store", "controlplane/jobs", "controlplane/mpesa", "controlplane/voucherprint"},
+	// The notification outbox writes its rows in its causes' store
+	// transactions, runs its sends on the job runner, and adapts the mail,
+	// SMS and Telegram clients to its narrow channel interfaces in one
+	// file (notify/channels.go).
+	"controlplane/notify": {"controlplane/store", "controlplane/jobs", "controlplane/mail", "controlplane/sms", "controlplane/telegram"},
 	// The job runner keeps River's tables in the store's database and
 	// inserts jobs in the store's transactions.
 	"controlplane/jobs": {"controlplane/store"},

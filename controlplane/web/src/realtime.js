@@ -14,7 +14,7 @@ import { AUTH_ENDPOINT } from './api.js'
 import { SeqTracker, needsReload } from './lib/seq.js'
 
 /** Channel suffixes of a tenant: private-tenant.{t}.{suffix}. */
-export const TENANT_CHANNELS = ['sessions', 'routers', 'dashboard-stats', 'commands', 'users', 'payments', 'subscriptions', 'plans', 'customers', 'vouchers', 'portal']
+export const TENANT_CHANNELS = ['sessions', 'routers', 'dashboard-stats', 'commands', 'users', 'payments', 'subscriptions', 'plans', 'customers', 'vouchers', 'portal', 'notifications']
 
 /** The system admins' channel (its Echo name, without "private-"). */
 export const SYSTEM_CHANNEL = 'system-admin'
