@@ -32,6 +32,10 @@ var adapterEdges = map[string][]string{
 	"controlplane/jobs": {"controlplane/store"},
 	// The fan-out renders domain events onto the generic Pusher server.
 	"controlplane/fanout": {"controlplane/pusher"},
+	// The SMS (Africa's Talking) and Telegram clients import the root
+	// only: the notification service adapts them to its own interfaces.
+	"controlplane/sms":      nil,
+	"controlplane/telegram": nil,
 	// Scale-out relays the fan-out's events between replicas' hubs.
 	"controlplane/cluster": {"controlplane/fanout", "controlplane/pusher"},
 }
