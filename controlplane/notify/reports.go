@@ -26,8 +26,9 @@ type ReportDecoder interface {
 
 // SMSReport takes a delivery report posted to tenant's report URL: the
 // notification the gateway knows by its message id becomes delivered or
-// undelivered. A wrong token is EUNAUTHORIZED; a report for no message of
-// ours is answered 200 (the gateway would retry otherwise) and counted.
+// undelivered. A wrong token is EUNAUTHORIZED. A report for no message of
+// ours is ENOTFOUND (404), so the gateway retries it: a report can arrive
+// before the send that caused it recorded the gateway's message id.
 func (s *Service) SMSReport(ctx context.Context, h controlplane.ProviderHook) (controlplane.HookReply, error) {
 	if !hmac.Equal([]byte(h.Token), []byte(ReportToken(s.o.ReportKey, h.TenantID))) {
 		s.m.reports.WithLabelValues("rejected").Inc()
@@ -67,7 +68,7 @@ func (s *Service) SMSReport(ctx context.Context, h controlplane.ProviderHook) (c
 	})
 	if controlplane.ErrorCode(err) == controlplane.ENOTFOUND {
 		s.m.reports.WithLabelValues("unknown_message").Inc()
-		return controlplane.HookReply{Status: 200}, nil
+		return controlplane.HookReply{}, controlplane.Errorf(controlplane.ENOTFOUND, "no SMS with message id %q", rep.MessageID)
 	}
 	if err != nil {
 		return controlplane.HookReply{}, errors.Join(errors.New("delivery report"), err)
