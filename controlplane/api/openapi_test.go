@@ -184,6 +184,8 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		"CreateRouterRequest": controlplane.CreateRouterRequest{},
 		"RouterSecret":        controlplane.RouterSecret{},
 		"Stats":               controlplane.Stats{},
+		"LoginBucket":         controlplane.LoginBucket{},
+		"LoginSeries":         controlplane.LoginSeries{},
 		"PusherConfig":        controlplane.PusherConfig{},
 		"ClientConfig":        controlplane.ClientConfig{},
 		"TenantList":          controlplane.List[controlplane.Tenant]{},

@@ -2,6 +2,8 @@ package api
 
 import (
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/sitepulse/sitepulse/controlplane"
 	"github.com/sitepulse/sitepulse/protocol"
@@ -48,5 +50,36 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request, p controlpl
 		st.RxBps, st.TxBps = &rx, &tx
 	}
 	writeJSON(w, http.StatusOK, st)
+	return nil
+}
+
+// maxLoginStatsHours bounds GET /api/v1/stats/logins to 90 days, the
+// series' retention.
+const maxLoginStatsHours = 90 * 24
+
+func (s *Server) handleLoginStats(w http.ResponseWriter, r *http.Request, p controlplane.Principal) error {
+	scope, err := listScope(r, p)
+	if err != nil {
+		return err
+	}
+	hours := 24
+	if v := r.URL.Query().Get("hours"); v != "" {
+		if hours, err = strconv.Atoi(v); err != nil || hours < 1 || hours > maxLoginStatsHours {
+			return invalid("hours", "must be between 1 and %d", maxLoginStatsHours)
+		}
+	}
+	router := r.URL.Query().Get("router_id")
+	if router != "" {
+		// A router outside scope is not found rather than an empty series.
+		if _, err := s.store.GetRouter(r.Context(), scope, router); err != nil {
+			return err
+		}
+	}
+	now := s.now().UTC()
+	data, err := s.store.LoginSeries(r.Context(), scope, router, now.Add(-time.Duration(hours-1)*time.Hour), now)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, controlplane.LoginSeries{TenantID: scope, RouterID: router, Data: data})
 	return nil
 }

@@ -22,6 +22,10 @@ var adapterEdges = map[string][]string{
 	// Daraja interface in one file (billing/mpesa.go), and prints voucher
 	// sheets with the PDF renderer (billing/voucherpdf.go).
 	"controlplane/billing": {"controlplane/store", "controlplane/jobs", "controlplane/mpesa", "controlplane/voucherprint"},
+	// Auth-tracking counts failed logins and writes lockouts with their
+	// audit entry in store transactions, and runs its jobs (last login,
+	// sweeps) on the job runner.
+	"controlplane/authtrack": {"controlplane/store", "controlplane/jobs"},
 	// The job runner keeps River's tables in the store's database and
 	// inserts jobs in the store's transactions.
 	"controlplane/jobs": {"controlplane/store"},
