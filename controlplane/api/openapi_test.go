@@ -186,6 +186,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		"Stats":               controlplane.Stats{},
 		"LoginBucket":         controlplane.LoginBucket{},
 		"LoginSeries":         controlplane.LoginSeries{},
+		"SystemStats":         controlplane.SystemStats{},
 		"PusherConfig":        controlplane.PusherConfig{},
 		"ClientConfig":        controlplane.ClientConfig{},
 		"TenantList":          controlplane.List[controlplane.Tenant]{},

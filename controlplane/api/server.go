@@ -250,6 +250,7 @@ func (s *Server) register() {
 
 	authed("GET", "/api/v1/stats", s.handleStats)
 	authed("GET", "/api/v1/stats/logins", s.handleLoginStats)
+	authed("GET", "/api/v1/system/stats", s.handleSystemStats)
 	authed("GET", "/api/v1/audit", s.handleListAudit)
 
 	for _, rt := range s.routes {

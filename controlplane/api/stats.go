@@ -14,6 +14,43 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request, p controlpl
 	if err != nil {
 		return err
 	}
+	st, err := s.dashboardStats(r, scope)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, st)
+	return nil
+}
+
+// handleSystemStats is the system admin's overview: tenants, routers and
+// sessions across tenants, and system-wide revenue when billing runs.
+func (s *Server) handleSystemStats(w http.ResponseWriter, r *http.Request, p controlplane.Principal) error {
+	if !p.IsSystemAdmin() {
+		return controlplane.Errorf(controlplane.EFORBIDDEN, "system stats are for system admins")
+	}
+	ts, err := s.store.ListTenants(r.Context())
+	if err != nil {
+		return err
+	}
+	st, err := s.dashboardStats(r, 0)
+	if err != nil {
+		return err
+	}
+	out := controlplane.SystemStats{Tenants: len(ts), Stats: st}
+	if b, err := s.biller(); err == nil {
+		rev, err := b.Stats(r.Context(), 0)
+		if err != nil {
+			return err
+		}
+		out.Revenue = &rev
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// dashboardStats counts live sessions and routers within scope (0: every
+// tenant).
+func (s *Server) dashboardStats(r *http.Request, scope int64) (controlplane.Stats, error) {
 	st := controlplane.Stats{At: s.now().UTC()}
 	for _, k := range []struct {
 		kind protocol.SessionKind
@@ -22,13 +59,13 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request, p controlpl
 		// Only the total is wanted; one row is the smallest page.
 		_, n, err := s.store.ListSessions(r.Context(), scope, controlplane.SessionFilter{Kind: k.kind, Limit: 1})
 		if err != nil {
-			return err
+			return st, err
 		}
 		*k.dst = n
 	}
 	rs, err := s.store.ListRouters(r.Context(), scope)
 	if err != nil {
-		return err
+		return st, err
 	}
 	var rx, tx float64
 	known := false
@@ -49,8 +86,7 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request, p controlpl
 	if known {
 		st.RxBps, st.TxBps = &rx, &tx
 	}
-	writeJSON(w, http.StatusOK, st)
-	return nil
+	return st, nil
 }
 
 // maxLoginStatsHours bounds GET /api/v1/stats/logins to 90 days, the
