@@ -37,6 +37,30 @@ type LoginTracker interface {
 	Failed(ctx context.Context, email, ip string) (time.Time, error)
 	// Succeeded resets u's failures and records the login.
 	Succeeded(ctx context.Context, u controlplane.User, ip string) error
+	// FailedLogins returns each email's failed logins in the current
+	// window; emails without any may be absent.
+	FailedLogins(ctx context.Context, emails []string) (map[string]int, error)
+}
+
+// withFailedLogins adds the failed login counts to us when p administers
+// users (tenant and system admins) and logins are tracked.
+func (s *Server) withFailedLogins(ctx context.Context, p controlplane.Principal, us []controlplane.User) error {
+	if s.opts.Logins == nil || (p.Role != controlplane.RoleTenantAdmin && !p.IsSystemAdmin()) || len(us) == 0 {
+		return nil
+	}
+	emails := make([]string, len(us))
+	for i, u := range us {
+		emails[i] = u.Email
+	}
+	n, err := s.opts.Logins.FailedLogins(ctx, emails)
+	if err != nil {
+		return err
+	}
+	for i := range us {
+		c := n[strings.ToLower(us[i].Email)]
+		us[i].FailedLogins = &c
+	}
+	return nil
 }
 
 // lockedOut answers a login refused until until: 429 with Retry-After,

@@ -286,3 +286,46 @@ func TestLoginSeriesAcrossHours(t *testing.T) {
 		}
 	})
 }
+
+func TestFailedLoginsShownToAdmins(t *testing.T) {
+	testkit.EachDialectParallel(t, func(t *testing.T, db testkit.Database) {
+		e := newEnv(t, db)
+		u := e.user("eve@example.test")
+		viewer, err := e.st.CreateUser(context.Background(), controlplane.User{TenantID: u.TenantID, Email: "vic@example.test", Name: "V", Role: controlplane.RoleViewer}, password)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 3; i++ {
+			e.login("192.0.2.9", u.Email, "wrong")
+		}
+		list := func(who controlplane.User) map[string]*int {
+			t.Helper()
+			tok, _, err := e.st.CreateToken(context.Background(), who.ID, "t", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req := httptest.NewRequest("GET", "/api/v1/tenants/"+strconv.FormatInt(u.TenantID, 10)+"/users", nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			w := httptest.NewRecorder()
+			e.srv.ServeHTTP(w, req)
+			if w.Code != http.StatusOK {
+				t.Fatalf("list users as %s: %d %s", who.Role, w.Code, w.Body)
+			}
+			var got controlplane.List[controlplane.User]
+			if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
+				t.Fatal(err)
+			}
+			out := map[string]*int{}
+			for _, x := range got.Data {
+				out[x.Email] = x.FailedLogins
+			}
+			return out
+		}
+		got := list(u)
+		if got[u.Email] == nil || *got[u.Email] != 3 || got[viewer.Email] == nil || *got[viewer.Email] != 0 {
+			t.Errorf("admin sees failed_logins %v, want eve 3 and vic 0", got)
+		}
+		// Only admins list users at all (viewers get 403), so the count
+		// reaches no one else.
+	})
+}

@@ -191,6 +191,22 @@ func (t *Tracker) Succeeded(ctx context.Context, u controlplane.User, ip string)
 	return nil
 }
 
+// FailedLogins returns the failed logins of each email (lower-cased) in
+// the current window; emails without any are absent.
+func (t *Tracker) FailedLogins(ctx context.Context, emails []string) (map[string]int, error) {
+	out := make(map[string]int, len(emails))
+	for _, e := range emails {
+		n, _, err := t.st.LoginFailures(ctx, emailKey(e), t.o.Window)
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			out[strings.ToLower(strings.TrimSpace(e))] = n
+		}
+	}
+	return out, nil
+}
+
 // Sweep deletes counters whose window is over and lock expired, and the
 // login series' hours older than the retention.
 func (t *Tracker) Sweep(ctx context.Context) error {
