@@ -53,6 +53,14 @@ type User struct {
 	Role      Role      `json:"role"`
 	Disabled  bool      `json:"disabled"`
 	CreatedAt time.Time `json:"created_at"`
+	// LastLoginAt is the user's last successful dashboard login; nil
+	// before the first. It is recorded off the request path (the
+	// auth-tracking queue), so it may lag a login by a moment.
+	LastLoginAt *time.Time `json:"last_login_at"`
+	// FailedLogins is the number of failed logins for the user's email in
+	// the current lockout window. Only answers to tenant and system admins
+	// carry it (and only when login tracking runs); absent otherwise.
+	FailedLogins *int `json:"failed_logins,omitempty"`
 }
 
 // Principal is the authenticated caller of an API request or WebSocket

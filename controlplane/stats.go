@@ -16,3 +16,14 @@ type Stats struct {
 	TxBps *float64  `json:"tx_bps"`
 	At    time.Time `json:"at"`
 }
+
+// SystemStats answers GET /api/v1/system/stats, the system admin's
+// overview across tenants; SystemStatsUpdated on private-system-admin
+// keeps it current.
+type SystemStats struct {
+	Tenants int   `json:"tenants"`
+	Stats   Stats `json:"stats"`
+	// Revenue is the system-wide billing figures; null when billing is
+	// not configured.
+	Revenue *BillingStats `json:"revenue"`
+}

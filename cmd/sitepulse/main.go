@@ -115,28 +115,28 @@ type Config struct {
 type Main struct {
 	Config Config
 
-	log      *slog.Logger
-	registry *prometheus.Registry
-	bus      *controlplane.Bus
-	store    *store.Store
-	ingest   *ingest.Ingest
-	broker   *broker.Broker
-	cluster  *cluster.Client
-	hub      *pusher.Hub
-	fanSub   *controlplane.BusSubscription
-	fanStop  context.CancelFunc
-	fanDone  chan struct{}
-	prov     *provisioning.Service
-	billing  *billing.Service
-	notify   *notify.Service
+	log       *slog.Logger
+	registry  *prometheus.Registry
+	bus       *controlplane.Bus
+	store     *store.Store
+	ingest    *ingest.Ingest
+	broker    *broker.Broker
+	cluster   *cluster.Client
+	hub       *pusher.Hub
+	fanSub    *controlplane.BusSubscription
+	fanStop   context.CancelFunc
+	fanDone   chan struct{}
+	prov      *provisioning.Service
+	billing   *billing.Service
+	notify    *notify.Service
 	ring      *seal.Keyring // seals third-party credentials
 	secretKey *seal.Key     // derives the HMAC keys of callback URLs
-	portal   *portal.Portal
-	portKey  []byte // signs the portal's purchase tokens
-	api      *api.Server
-	httpLn   net.Listener
-	httpSrv  *http.Server
-	httpDone chan error
+	portal    *portal.Portal
+	portKey   []byte // signs the portal's purchase tokens
+	api       *api.Server
+	httpLn    net.Listener
+	httpSrv   *http.Server
+	httpDone  chan error
 
 	closing   atomic.Bool
 	closeOnce sync.Once

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"strconv"
@@ -25,6 +26,56 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
+// LoginTracker counts failed logins and locks accounts and client
+// addresses out (*authtrack.Tracker). Errors are internal.
+type LoginTracker interface {
+	// Locked returns until when logins for email from ip are refused;
+	// zero when they are not.
+	Locked(ctx context.Context, email, ip string) (time.Time, error)
+	// Failed counts a failed login and returns until when logins for
+	// email from ip are now refused; zero when they are not.
+	Failed(ctx context.Context, email, ip string) (time.Time, error)
+	// Succeeded resets u's failures and records the login.
+	Succeeded(ctx context.Context, u controlplane.User, ip string) error
+	// FailedLogins returns each email's failed logins in the current
+	// window; emails without any may be absent.
+	FailedLogins(ctx context.Context, emails []string) (map[string]int, error)
+}
+
+// withFailedLogins adds the failed login counts to us when p administers
+// users (tenant and system admins) and logins are tracked.
+func (s *Server) withFailedLogins(ctx context.Context, p controlplane.Principal, us []controlplane.User) error {
+	if s.opts.Logins == nil || (p.Role != controlplane.RoleTenantAdmin && !p.IsSystemAdmin()) || len(us) == 0 {
+		return nil
+	}
+	emails := make([]string, len(us))
+	for i, u := range us {
+		emails[i] = u.Email
+	}
+	n, err := s.opts.Logins.FailedLogins(ctx, emails)
+	if err != nil {
+		return err
+	}
+	for i := range us {
+		c := n[strings.ToLower(us[i].Email)]
+		us[i].FailedLogins = &c
+	}
+	return nil
+}
+
+// lockedOut answers a login refused until until: 429 with Retry-After,
+// the same whether the password was right, the email known, or the
+// account or the address locked.
+func (s *Server) lockedOut(w http.ResponseWriter, until time.Time) error {
+	s.metrics.logins.WithLabelValues("locked").Inc()
+	wait := int(until.Sub(s.now()).Seconds()) + 1
+	if wait < 1 {
+		wait = 1
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(wait))
+	return controlplane.Errorf(controlplane.ERATELIMIT, "too many failed logins; retry in %d s", wait)
+}
+
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	var req controlplane.LoginRequest
 	if err := s.decodeJSON(w, r, &req); err != nil {
@@ -46,13 +97,38 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		return controlplane.Errorf(controlplane.ERATELIMIT, "too many login attempts; retry in %d s", int(wait.Seconds())+1)
 	}
+	if s.opts.Logins != nil {
+		// Refused before the password is checked: a locked account
+		// answers the same to the right password as to a wrong one.
+		until, err := s.opts.Logins.Locked(r.Context(), email, ip)
+		if err != nil {
+			return err
+		}
+		if !until.IsZero() {
+			return s.lockedOut(w, until)
+		}
+	}
 	u, err := s.store.CheckPassword(r.Context(), email, req.Password)
 	if err != nil {
-		if controlplane.ErrorCode(err) == controlplane.EUNAUTHORIZED {
-			s.metrics.logins.WithLabelValues("unauthorized").Inc()
-			err = controlplane.Errorf(controlplane.EUNAUTHORIZED, "invalid email or password")
+		if controlplane.ErrorCode(err) != controlplane.EUNAUTHORIZED {
+			return err
 		}
-		return err
+		if s.opts.Logins != nil {
+			until, ferr := s.opts.Logins.Failed(r.Context(), email, ip)
+			if ferr != nil {
+				return ferr
+			}
+			if !until.IsZero() {
+				return s.lockedOut(w, until)
+			}
+		}
+		s.metrics.logins.WithLabelValues("unauthorized").Inc()
+		return controlplane.Errorf(controlplane.EUNAUTHORIZED, "invalid email or password")
+	}
+	if s.opts.Logins != nil {
+		if err := s.opts.Logins.Succeeded(r.Context(), u, ip); err != nil {
+			return err
+		}
 	}
 	plain, tok, err := s.store.CreateToken(r.Context(), u.ID, "login from "+ip, s.opts.LoginTTL)
 	if err != nil {

@@ -70,6 +70,10 @@ type Options struct {
 	// LoginPerMinute and LoginBurst bound login attempts per client IP and
 	// email. 0 means 5 per minute with a burst of 5.
 	LoginPerMinute, LoginBurst int
+	// Logins counts failed logins and locks accounts and client addresses
+	// out (authtrack.Tracker). nil means only the in-memory rate limit
+	// above applies and no last login is recorded.
+	Logins LoginTracker
 	// LoginTTL is the lifetime of a login token. 0 means 30 days.
 	LoginTTL time.Duration
 	// MaxBodyBytes bounds a request body (413 beyond). 0 means 1 MiB.
@@ -257,6 +261,8 @@ func (s *Server) register() {
 	public("POST", "/api/v1/hooks/sms/{tenant}/{token}", s.handleSMSReport)
 
 	authed("GET", "/api/v1/stats", s.handleStats)
+	authed("GET", "/api/v1/stats/logins", s.handleLoginStats)
+	authed("GET", "/api/v1/system/stats", s.handleSystemStats)
 	authed("GET", "/api/v1/audit", s.handleListAudit)
 
 	for _, rt := range s.routes {

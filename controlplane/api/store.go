@@ -18,6 +18,15 @@ type Store interface {
 	RouterStore
 	SessionStore
 	AuditStore
+	LoginSeriesStore
+}
+
+// LoginSeriesStore reads the hourly hotspot/PPPoE login series.
+type LoginSeriesStore interface {
+	// LoginSeries returns one bucket per hour from from's hour to to's,
+	// zeros included, within scope (0: every tenant) and of routerID
+	// unless "".
+	LoginSeries(ctx context.Context, scope int64, routerID string, from, to time.Time) ([]controlplane.LoginBucket, error)
 }
 
 // AuthStore checks credentials and manages bearer tokens.

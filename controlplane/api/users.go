@@ -89,6 +89,9 @@ func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request, p contr
 	if err != nil {
 		return err
 	}
+	if err := s.withFailedLogins(r.Context(), p, us); err != nil {
+		return err
+	}
 	writeJSON(w, http.StatusOK, controlplane.List[controlplane.User]{Data: nonNil(us)})
 	return nil
 }
@@ -133,7 +136,11 @@ func (s *Server) handleGetUser(w http.ResponseWriter, r *http.Request, p control
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, u)
+	us := []controlplane.User{u}
+	if err := s.withFailedLogins(r.Context(), p, us); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, us[0])
 	return nil
 }
 

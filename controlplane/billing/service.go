@@ -59,8 +59,8 @@ type Options struct {
 	// Notifier queues receipts, credentials, expiry and flagged-payment
 	// notices in billing's transactions; nil sends none.
 	Notifier Notifier
-	Logger *slog.Logger      // nil discards
-	Now    func() time.Time  // nil means time.Now
+	Logger   *slog.Logger     // nil discards
+	Now      func() time.Time // nil means time.Now
 	// Registerer receives the metrics; nil means unregistered.
 	Registerer prometheus.Registerer
 	// PublicURL is the control plane's address as providers reach it

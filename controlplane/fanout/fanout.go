@@ -83,7 +83,8 @@ type Options struct {
 //	private-tenant.{t}.vouchers         VoucherBatchCreated (no codes), VoucherUpdated (code and MAC masked)
 //	private-tenant.{t}.portal           PortalPurchase (phone and MAC masked)
 //	private-purchase.{payment}          PaymentCompleted, PaymentFailed (the portal's purchase; no seq)
-//	private-system-admin                TenantCreated, RouterEnrolled, SystemStatsUpdated,
+//	private-system-admin                TenantCreated, RouterEnrolled, SystemStatsUpdated
+//	                                    (stats, connections, tenants, routers_total, revenue),
 //	                                    BillingStatsUpdated (across tenants)
 //
 // Every event's data carries a per-channel "seq" (1, 2, …) so a dashboard
@@ -102,6 +103,11 @@ type Fanout struct {
 	tenants map[int64]*tenantState
 	// systemDirty marks system stats as changed since the last flush.
 	systemDirty bool
+	// tenantCount is the number of tenants (SeedTenants, then one per
+	// TenantCreated); revenue the latest system-wide billing figures, nil
+	// until billing announces them.
+	tenantCount int
+	revenue     *billingStatsView
 }
 
 type tenantState struct {
@@ -164,6 +170,13 @@ func (f *Fanout) Seed(sessions []controlplane.Session, routers []controlplane.Ro
 	for _, t := range f.tenants {
 		t.statsDirty = true
 	}
+	f.systemDirty = true
+}
+
+// SeedTenants sets the number of tenants the system stats start from (the
+// store's at startup); each TenantCreated adds one. Call it before Run.
+func (f *Fanout) SeedTenants(n int) {
+	f.tenantCount = n
 	f.systemDirty = true
 }
 
@@ -285,6 +298,8 @@ func (f *Fanout) Apply(c controlplane.Change) {
 		f.applyAccount(c)
 	case controlplane.TenantCreated:
 		tn := c.Tenant
+		f.tenantCount++
+		f.systemDirty = true
 		f.publish(SystemAdminChannel, EventTenantCreated, map[string]any{"tenant": map[string]any{
 			"id": tn.ID, "name": tn.Name, "status": tn.Status, "created_at": tn.CreatedAt,
 		}})
@@ -338,7 +353,9 @@ func (f *Fanout) Flush() {
 	if f.systemDirty {
 		f.systemDirty = false
 		all := dashboardStats{}
+		routers := 0
 		for _, t := range f.tenants {
+			routers += len(t.routers)
 			s := f.stats(t)
 			all.OnlineHotspot += s.OnlineHotspot
 			all.OnlinePPPoE += s.OnlinePPPoE
@@ -349,8 +366,11 @@ func (f *Fanout) Flush() {
 		}
 		all.At = f.opts.Now().UTC()
 		f.publish(SystemAdminChannel, EventSystemStatsUpdated, map[string]any{
-			"stats":       all,
-			"connections": f.hub.ConnectionCount(),
+			"stats":         all,
+			"connections":   f.hub.ConnectionCount(),
+			"tenants":       f.tenantCount,
+			"routers_total": routers,
+			"revenue":       f.revenue, // null until billing announces system-wide figures
 		})
 	}
 }

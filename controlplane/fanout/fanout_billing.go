@@ -87,10 +87,16 @@ func (f *Fanout) applyBilling(c controlplane.Change) bool {
 		f.publish(TenantChannel(cu.TenantID, TopicCustomers), EventCustomerUpdated, map[string]any{"customer": newCustomerView(cu)})
 	case controlplane.BillingStatsChanged:
 		channel := SystemAdminChannel
+		view := newBillingStatsView(c.Stats)
 		if c.Stats.TenantID != 0 {
 			channel = TenantChannel(c.Stats.TenantID, TopicStats)
+		} else {
+			// The system overview carries revenue too, with its other
+			// figures at the next flush.
+			f.revenue = &view
+			f.systemDirty = true
 		}
-		f.publish(channel, EventBillingStatsUpdated, map[string]any{"stats": newBillingStatsView(c.Stats)})
+		f.publish(channel, EventBillingStatsUpdated, map[string]any{"stats": view})
 	default:
 		return false
 	}

@@ -170,7 +170,9 @@ func (s *Service) SetJobs(j Inserter) { s.jobs = j }
 func (s *Service) SetPublicURL(u string) { s.o.PublicURL = strings.TrimRight(u, "/") }
 
 // dataAAD binds sealed data to its row's cause.
-func dataAAD(tenant int64, event string) string { return fmt.Sprintf("notification:%d:%s", tenant, event) }
+func dataAAD(tenant int64, event string) string {
+	return fmt.Sprintf("notification:%d:%s", tenant, event)
+}
 
 // recipient is one row to queue.
 type recipient struct {

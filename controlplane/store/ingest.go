@@ -110,6 +110,9 @@ func applyBatch(ctx context.Context, tx *dbtx, b *protocol.EventBatch) (controlp
 		a.Applied++
 		a.LastSeq = ev.Seq
 	}
+	if err := addLogins(ctx, tx, loginCounts(a.TenantID, b.Router, a.Changes)); err != nil {
+		return controlplane.Applied{}, err
+	}
 	// last_seen_at moves even when every event was a redelivery: the agent
 	// is evidently alive.
 	if _, err := tx.exec(ctx, `UPDATE routers SET last_seq = $1, last_seen_at = $2, epoch = $3 WHERE id = $4`,
@@ -340,4 +343,27 @@ func endLiveSession(ctx context.Context, tx *dbtx, live liveRows, v controlplane
 		return controlplane.SessionRecord{}, err
 	}
 	return rec, insertHistory(ctx, tx, rec)
+}
+
+// loginCounts counts the batch's session starts per hour and service for
+// the login series, by session kind (hotspot, pppoe): one upsert per
+// (hour, kind) instead of one per session.
+func loginCounts(tenant int64, router string, changes []controlplane.Change) []controlplane.LoginCount {
+	var out []controlplane.LoginCount
+	for _, c := range changes {
+		st, ok := c.(controlplane.SessionStarted)
+		if !ok {
+			continue
+		}
+		h := st.Session.StartedAt.UTC().Truncate(time.Hour)
+		i := 0
+		for i < len(out) && (!out[i].Hour.Equal(h) || out[i].Service != string(st.Session.Kind)) {
+			i++
+		}
+		if i == len(out) {
+			out = append(out, controlplane.LoginCount{TenantID: tenant, RouterID: router, Hour: h, Service: string(st.Session.Kind)})
+		}
+		out[i].Logins++
+	}
+	return out
 }

@@ -12,13 +12,14 @@ import (
 	"github.com/sitepulse/sitepulse/protocol"
 )
 
-const userColumns = `id, tenant_id, email, name, role, disabled, created_at`
+const userColumns = `id, tenant_id, email, name, role, disabled, created_at, last_login_at`
 
 func scanUser(sc interface{ Scan(...any) error }) (controlplane.User, error) {
 	var u controlplane.User
 	var tenant sql.NullInt64
-	err := sc.Scan(&u.ID, &tenant, &u.Email, &u.Name, &u.Role, &u.Disabled, &u.CreatedAt)
-	u.TenantID, u.CreatedAt = tenant.Int64, u.CreatedAt.UTC()
+	var last sql.NullTime
+	err := sc.Scan(&u.ID, &tenant, &u.Email, &u.Name, &u.Role, &u.Disabled, &u.CreatedAt, &last)
+	u.TenantID, u.CreatedAt, u.LastLoginAt = tenant.Int64, u.CreatedAt.UTC(), timePtr(last)
 	return u, err
 }
 
@@ -197,9 +198,10 @@ func (s *Store) CheckPassword(ctx context.Context, email, password string) (cont
 	r, err := read(ctx, s, func(tx *dbtx) (row, error) {
 		var r row
 		var tenant sql.NullInt64
+		var last sql.NullTime
 		err := tx.queryRow(ctx, `SELECT `+userColumns+`, password_hash FROM users WHERE lower(email) = $1`, normalizeEmail(email)).
-			Scan(&r.u.ID, &tenant, &r.u.Email, &r.u.Name, &r.u.Role, &r.u.Disabled, &r.u.CreatedAt, &r.hash)
-		r.u.TenantID, r.u.CreatedAt = tenant.Int64, r.u.CreatedAt.UTC()
+			Scan(&r.u.ID, &tenant, &r.u.Email, &r.u.Name, &r.u.Role, &r.u.Disabled, &r.u.CreatedAt, &last, &r.hash)
+		r.u.TenantID, r.u.CreatedAt, r.u.LastLoginAt = tenant.Int64, r.u.CreatedAt.UTC(), timePtr(last)
 		return r, err
 	})
 	if errors.Is(err, sql.ErrNoRows) {

@@ -27,6 +27,10 @@ var adapterEdges = map[string][]string{
 	// SMS and Telegram clients to its narrow channel interfaces in one
 	// file (notify/channels.go).
 	"controlplane/notify": {"controlplane/store", "controlplane/jobs", "controlplane/mail", "controlplane/sms", "controlplane/telegram"},
+	// Auth-tracking counts failed logins and writes lockouts with their
+	// audit entry in store transactions, and runs its jobs (last login,
+	// sweeps) on the job runner.
+	"controlplane/authtrack": {"controlplane/store", "controlplane/jobs"},
 	// The job runner keeps River's tables in the store's database and
 	// inserts jobs in the store's transactions.
 	"controlplane/jobs": {"controlplane/store"},

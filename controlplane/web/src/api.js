@@ -366,6 +366,15 @@ export const api = {
     return normalizeStats(await request('GET', '/stats', { params: scoped({}) }))
   },
 
+  /** GET /stats/logins?hours=N → {tenant_id, data:[{hour, logins}]}. */
+  loginStats(hours = 24) {
+    return request('GET', '/stats/logins', { params: scoped({ hours }) })
+  },
+  /** GET /system/stats (system admins) → {tenants, stats, revenue}. */
+  systemStats() {
+    return request('GET', '/system/stats')
+  },
+
   /** GET /sessions: one page {data,total,limit,offset}. */
   sessions(params) {
     return request('GET', '/sessions', { params: scoped(params) })

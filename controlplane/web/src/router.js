@@ -17,6 +17,7 @@ import PaymentsView from './views/PaymentsView.vue'
 // Loaded on first visit: the main chunk stays under Vite's 300 kB mark.
 const VouchersView = () => import('./views/VouchersView.vue')
 const PortalView = () => import('./views/PortalView.vue')
+const SystemView = () => import('./views/SystemView.vue')
 import NotFoundView from './views/NotFoundView.vue'
 
 // History mode: the Go handler (web.go) answers every extension-less path
@@ -41,6 +42,7 @@ export const router = createRouter({
     { path: '/team', name: 'team', component: TeamView, meta: { title: 'Team', tenant: true } },
     { path: '/audit', name: 'audit', component: AuditView, meta: { title: 'Audit log' } },
     { path: '/tenants', name: 'tenants', component: TenantsView, meta: { title: 'Tenants', system: true } },
+    { path: '/system', name: 'system', component: SystemView, meta: { title: 'System', system: true } },
     { path: '/:rest(.*)*', name: 'notfound', component: NotFoundView, meta: { title: 'Not found' } },
   ],
 })
