@@ -26,6 +26,7 @@ import (
 
 	"github.com/sitepulse/sitepulse/controlplane"
 	"github.com/sitepulse/sitepulse/controlplane/api"
+	"github.com/sitepulse/sitepulse/controlplane/authtrack"
 	"github.com/sitepulse/sitepulse/controlplane/billing"
 	"github.com/sitepulse/sitepulse/controlplane/broker"
 	"github.com/sitepulse/sitepulse/controlplane/cluster"
@@ -129,6 +130,7 @@ type Main struct {
 	prov      *provisioning.Service
 	billing   *billing.Service
 	notify    *notify.Service
+	auth      *authtrack.Tracker
 	ring      *seal.Keyring // seals third-party credentials
 	secretKey *seal.Key     // derives the HMAC keys of callback URLs
 	portal    *portal.Portal
@@ -229,6 +231,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err := m.newBilling(); err != nil {
 		return err
 	}
+	if m.auth, err = authtrack.New(authtrack.Options{Store: m.store, Notifier: m.notify,
+		Logger: m.log.With("component", "authtrack"), Registerer: m.registry}); err != nil {
+		return fmt.Errorf("auth tracking: %w", err)
+	}
 	if err := m.newProvisioning(); err != nil {
 		return err
 	}
@@ -266,6 +272,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Bus:           m.bus,
 		Tenants:       m.prov,
 		Notifications: m.notify,
+		Logins:        m.auth,
 		Provisioning:  m.prov,
 		Billing:       m.billing,
 		Portal:        m.portal,
@@ -390,6 +397,11 @@ func (m *Main) startRealtime(ctx context.Context) error {
 	}
 	fan := fanout.New(m.hub, fanout.Options{Logger: m.log.With("component", "fanout")})
 	fan.Seed(sessions, routers)
+	tenants, err := m.store.ListTenants(ctx)
+	if err != nil {
+		return fmt.Errorf("seed realtime: %w", err)
+	}
+	fan.SeedTenants(len(tenants))
 	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m.fanStop = cancel
 	m.fanDone = make(chan struct{})

@@ -16,7 +16,7 @@ func (m *Main) newProvisioning() error {
 	o := m.Config.Provisioning
 	o.Store, o.Bus = m.store, m.bus
 	o.Logger, o.Registerer = m.log, m.registry
-	o.Jobs = append(o.Jobs, m.billing, m.notify)
+	o.Jobs = append(o.Jobs, m.billing, m.notify, m.auth)
 	o.Users = m.notify
 	if o.Now == nil {
 		o.Now = m.Config.Now
@@ -27,6 +27,7 @@ func (m *Main) newProvisioning() error {
 	}
 	m.billing.SetProvisioning(m.prov)
 	m.notify.SetJobs(m.prov)
+	m.auth.SetInserter(m.prov)
 	return nil
 }
 

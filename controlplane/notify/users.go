@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"strconv"
+	"time"
 
 	"github.com/sitepulse/sitepulse/controlplane"
 	"github.com/sitepulse/sitepulse/controlplane/store"
@@ -51,10 +52,17 @@ func (s *Service) CreateUserTx(ctx context.Context, tx *store.Tx, by controlplan
 }
 
 // UserLockedOut queues the lockout email to u in tx (authtrack's
-// LockoutNotifier).
-func (s *Service) UserLockedOut(ctx context.Context, tx *store.Tx, u controlplane.User, until, ip string) error {
+// LockoutNotifier), once per lockout.
+func (s *Service) UserLockedOut(ctx context.Context, tx *store.Tx, u controlplane.User, until time.Time, ip string) error {
+	tz := "UTC"
+	if u.TenantID != 0 {
+		if b, err := tx.BillingSettings(ctx, u.TenantID); err == nil {
+			tz = b.Timezone
+		}
+	}
 	_, err := s.NotifyTx(ctx, tx, controlplane.NotificationEvent{TenantID: u.TenantID, Kind: controlplane.NotifyLockout,
-		Event: "user:" + strconv.FormatInt(u.ID, 10) + ":lockout:" + until, To: controlplane.Audience{Email: u.Email},
-		Data: map[string]string{"until": until, "ip": ip}})
+		Event: "user:" + strconv.FormatInt(u.ID, 10) + ":lockout:" + strconv.FormatInt(until.Unix(), 10),
+		To:    controlplane.Audience{Email: u.Email},
+		Data:  map[string]string{"until": controlplane.LocalTime(until, tz), "ip": ip}})
 	return err
 }
