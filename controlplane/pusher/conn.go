@@ -515,6 +515,7 @@ func (c *conn) handleClientEvent(f Frame) {
 	}
 	h.mu.RUnlock()
 	h.metrics.clientEvents.WithLabelValues("relayed").Inc()
+	h.hooks.emit(WebhookEvent{Name: WebhookClientEvent, Channel: f.Channel, Event: f.Event, Data: webhookData(f.Data), SocketID: c.socketID, UserID: userID})
 }
 
 // takeToken takes one client-event token from c's bucket (refilled at
@@ -534,4 +535,14 @@ func (c *conn) takeToken() bool {
 	}
 	c.tokens--
 	return true
+}
+
+// webhookData is a client event's data as Pusher's client_event webhook
+// carries it: a string, the client's JSON text when it sent an object.
+func webhookData(data json.RawMessage) string {
+	var s string
+	if len(data) > 0 && data[0] == '"' && json.Unmarshal(data, &s) == nil {
+		return s
+	}
+	return string(data)
 }
