@@ -81,6 +81,9 @@ type Config struct {
 	// ClientEvents allows Pusher client-* events on private and presence
 	// channels.
 	ClientEvents bool
+	// PusherWebhooks configure Pusher webhooks from the realtime hub; no
+	// URL means none.
+	PusherWebhooks pusher.WebhookOptions
 	// AdminEmail and AdminPassword create the first system admin when the
 	// store has no user. An empty password means a generated one, printed
 	// once to Stdout.
@@ -359,7 +362,7 @@ func (m *Main) startRealtime(ctx context.Context) error {
 		key = "sitepulse"
 	}
 	var err error
-	m.hub, err = pusher.New(pusher.Options{AppID: appID, Key: key, Secret: secret, ClientEvents: m.Config.ClientEvents, Logger: m.log.With("component", "realtime"), Registerer: m.registry})
+	m.hub, err = pusher.New(pusher.Options{AppID: appID, Key: key, Secret: secret, ClientEvents: m.Config.ClientEvents, Webhooks: m.Config.PusherWebhooks, Logger: m.log.With("component", "realtime"), Registerer: m.registry})
 	if err != nil {
 		return fmt.Errorf("realtime: %w", err)
 	}

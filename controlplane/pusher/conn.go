@@ -509,13 +509,15 @@ func (c *conn) handleClientEvent(f Frame) {
 		out.Data = f.Data
 	}
 	frame := mustMarshal(out)
+	// Queue the webhook before anyone receives the event, so that what a
+	// receiver does next (say, leave) comes after it in the webhooks.
+	h.hooks.emit(WebhookEvent{Name: WebhookClientEvent, Channel: f.Channel, Event: f.Event, Data: webhookData(f.Data), SocketID: c.socketID, UserID: userID})
 	h.mu.RLock()
 	if ch := h.channels[f.Channel]; ch != nil {
 		h.broadcastLocked(ch, frame, c)
 	}
 	h.mu.RUnlock()
 	h.metrics.clientEvents.WithLabelValues("relayed").Inc()
-	h.hooks.emit(WebhookEvent{Name: WebhookClientEvent, Channel: f.Channel, Event: f.Event, Data: webhookData(f.Data), SocketID: c.socketID, UserID: userID})
 }
 
 // takeToken takes one client-event token from c's bucket (refilled at
