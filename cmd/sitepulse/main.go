@@ -84,6 +84,11 @@ type Config struct {
 	// PusherWebhooks configure Pusher webhooks from the realtime hub; no
 	// URL means none.
 	PusherWebhooks pusher.WebhookOptions
+	// Roles are the parts this process runs (see roles.go); nil means all.
+	// Without RoleJobs the process inserts River jobs but runs none.
+	Roles Roles
+	// QueueWorkers overrides the worker count of single River queues.
+	QueueWorkers map[string]int
 	// AdminEmail and AdminPassword create the first system admin when the
 	// store has no user. An empty password means a generated one, printed
 	// once to Stdout.
@@ -198,6 +203,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}()
 	c := m.Config
+	if err := checkRoles(c.Roles); err != nil {
+		return err
+	}
 	m.registry = prometheus.NewRegistry()
 	m.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.bus = &controlplane.Bus{}

@@ -17,6 +17,11 @@ func (m *Main) newProvisioning() error {
 	o.Store, o.Bus = m.store, m.bus
 	o.Logger, o.Registerer = m.log, m.registry
 	o.Jobs = append(o.Jobs, m.billing)
+	// Without the jobs role: insert in the same transactions, run nothing.
+	o.InsertOnly = !m.Config.Roles.Has(RoleJobs)
+	if m.Config.QueueWorkers != nil {
+		o.QueueWorkers = m.Config.QueueWorkers
+	}
 	if o.Now == nil {
 		o.Now = m.Config.Now
 	}
