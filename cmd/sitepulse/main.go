@@ -458,6 +458,7 @@ func (m *Main) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	} else {
 		checks["broker"] = "ok"
 	}
+	checks["jobs"] = m.jobsCheck()
 	status := http.StatusOK
 	if !ready {
 		status = http.StatusServiceUnavailable

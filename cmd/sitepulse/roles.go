@@ -144,3 +144,13 @@ func roleOptions(cmd *cli.Command) (Roles, map[string]int, error) {
 	q, err := parseQueueWorkers(cmd.StringSlice("queue-workers"))
 	return r, q, err
 }
+
+// jobsCheck is /readyz's informational "jobs" entry: whether this process
+// runs River's workers or only inserts jobs. It never makes the process
+// unready.
+func (m *Main) jobsCheck() string {
+	if m.Config.Roles.Has(RoleJobs) {
+		return "running"
+	}
+	return "insert-only"
+}

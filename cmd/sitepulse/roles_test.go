@@ -86,6 +86,9 @@ func TestRolesWithoutJobs(t *testing.T) {
 	if code := root.call("POST", "/api/v1/tenants", map[string]string{"name": "Kilimani WiFi"}, &acc); code != http.StatusAccepted {
 		t.Fatalf("create tenant: %d", code)
 	}
+	if code, body := httpGet(t, base+"/readyz", ""); code != http.StatusOK || !strings.Contains(string(body), `"jobs":"insert-only"`) {
+		t.Errorf("readyz = %d %s, want 200 with jobs insert-only", code, body)
+	}
 	state := func() string {
 		var s string
 		if err := a.Store().DB().QueryRowContext(context.Background(),
