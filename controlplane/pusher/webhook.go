@@ -213,7 +213,9 @@ func (w *webhooks) emit(ev WebhookEvent) {
 
 func (w *webhooks) pushLocked(ev WebhookEvent) {
 	if len(w.queue) >= w.opts.QueueSize {
-		w.queue = slices.Delete(w.queue, 0, 1)
+		// Reslicing is O(1) under the hub's lock; append moves the queue
+		// to a fresh array now and then (amortized O(1)).
+		w.queue = w.queue[1:]
 		w.metrics.webhookDropped.Inc()
 	}
 	w.queue = append(w.queue, ev)
@@ -265,7 +267,7 @@ func (w *webhooks) run() {
 			w.releaseLocked(w.now())
 			k := min(len(w.queue), w.opts.MaxBatch)
 			batch := slices.Clone(w.queue[:k])
-			w.queue = slices.Delete(w.queue, 0, k)
+			w.queue = w.queue[k:]
 			w.mu.Unlock()
 			w.send(w.ctx, batch)
 			continue
