@@ -43,8 +43,9 @@ type WebhookOptions struct {
 	BatchWindow time.Duration
 	// MaxBatch bounds the events in one request. Zero means 100.
 	MaxBatch int
-	// QueueSize bounds the events waiting to be sent; when it is full the
-	// oldest is dropped (and counted). Zero means 10000.
+	// QueueSize bounds the events waiting to be sent, and separately the
+	// removals waiting out Debounce; when either is full its oldest event
+	// is dropped (and counted). Zero means 10000.
 	QueueSize int
 	// Attempts is how often one batch is tried per URL. Zero means 5.
 	Attempts int
@@ -190,6 +191,10 @@ func (w *webhooks) emit(ev WebhookEvent) {
 	if w.opts.Debounce > 0 {
 		switch ev.Name {
 		case WebhookMemberRemoved, WebhookChannelVacated:
+			if len(w.pending) >= w.opts.QueueSize {
+				w.pending = w.pending[1:]
+				w.metrics.webhookDropped.Inc()
+			}
 			w.pending = append(w.pending, pendingEvent{key: ev.Name + "\x00" + debounceKey(ev), ev: ev, due: w.now().Add(w.opts.Debounce)})
 			w.signal()
 			return
