@@ -92,6 +92,7 @@ func TestKubernetesManifests(t *testing.T) {
 		t.Fatal(err)
 	}
 	kinds := map[string]map[string]any{}
+	var deployments []map[string]any // the web replicas and the jobs process
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	for {
 		var doc map[string]any
@@ -109,29 +110,40 @@ func TestKubernetesManifests(t *testing.T) {
 			}
 		}
 		kinds[doc["kind"].(string)] = doc
+		if doc["kind"] == "Deployment" {
+			deployments = append(deployments, doc)
+		}
 	}
 	for _, k := range []string{"Deployment", "Service", "Secret"} {
 		if kinds[k] == nil {
 			t.Fatalf("no %s", k)
 		}
 	}
-	dep := kinds["Deployment"]
-	spec := dig(t, dep, "spec", "template", "spec")
-	containers := spec["containers"].([]any)
-	c := containers[0].(map[string]any)
-	for _, probe := range []string{"readinessProbe", "livenessProbe"} {
-		path := dig(t, c, probe, "httpGet")["path"]
-		if path != "/readyz" && path != "/healthz" {
-			t.Errorf("%s path %v", probe, path)
+	var web map[string]any
+	for _, dep := range deployments {
+		if dig(t, dep, "metadata")["name"] == "sitepulse" {
+			web = dep
+		}
+		spec := dig(t, dep, "spec", "template", "spec")
+		containers := spec["containers"].([]any)
+		c := containers[0].(map[string]any)
+		for _, probe := range []string{"readinessProbe", "livenessProbe"} {
+			path := dig(t, c, probe, "httpGet")["path"]
+			if path != "/readyz" && path != "/healthz" {
+				t.Errorf("%s path %v", probe, path)
+			}
+		}
+		res := dig(t, c, "resources")
+		if res["requests"] == nil || res["limits"] == nil {
+			t.Error("resources need requests and limits")
+		}
+		envFrom := c["envFrom"].([]any)
+		if dig(t, envFrom[0].(map[string]any), "secretRef")["name"] != dig(t, kinds["Secret"], "metadata")["name"] {
+			t.Error("the Deployment does not read the Secret")
 		}
 	}
-	res := dig(t, c, "resources")
-	if res["requests"] == nil || res["limits"] == nil {
-		t.Error("resources need requests and limits")
-	}
-	envFrom := c["envFrom"].([]any)
-	if dig(t, envFrom[0].(map[string]any), "secretRef")["name"] != dig(t, kinds["Secret"], "metadata")["name"] {
-		t.Error("the Deployment does not read the Secret")
+	if web == nil {
+		t.Fatal("no Deployment named sitepulse")
 	}
 	secret := dig(t, kinds["Secret"], "stringData")
 	for _, k := range []string{"SITEPULSE_DATABASE_URL", "SITEPULSE_MQTT_URL", "SITEPULSE_PUSHER_SECRET"} {
@@ -140,7 +152,7 @@ func TestKubernetesManifests(t *testing.T) {
 		}
 	}
 	sel := dig(t, kinds["Service"], "spec", "selector")
-	labels := dig(t, dep, "spec", "template", "metadata", "labels")
+	labels := dig(t, web, "spec", "template", "metadata", "labels")
 	for k, v := range sel {
 		if labels[k] != v {
 			t.Errorf("Service selector %s=%v does not match the pods", k, v)

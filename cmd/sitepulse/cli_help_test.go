@@ -31,7 +31,8 @@ func TestServeHelpIsGroupedLikeURFaveCLI(t *testing.T) {
 	// section maps each flag line to the heading above it.
 	section := map[string]string{}
 	heading := ""
-	flagLine := regexp.MustCompile(`^   --([a-z-]+)( [a-z]+)?  .*\[\$(SITEPULSE_[A-Z_]+)\]$`)
+	// A repeatable flag shows as "--name string [ --name string ]".
+	flagLine := regexp.MustCompile(`^   --([a-z-]+)( [a-z]+)?( \[ --[a-z-]+ [a-z]+ \])?  .*\[\$(SITEPULSE_[A-Z_]+)\]$`)
 	for _, line := range strings.Split(help, "\n") {
 		if h, ok := strings.CutPrefix(line, "   "); ok && h != "" && !strings.HasPrefix(h, "-") && !strings.HasPrefix(h, " ") {
 			heading = h
@@ -40,8 +41,8 @@ func TestServeHelpIsGroupedLikeURFaveCLI(t *testing.T) {
 			heading = "GLOBAL OPTIONS"
 		}
 		if m := flagLine.FindStringSubmatch(line); m != nil {
-			if want := "SITEPULSE_" + strings.ToUpper(strings.ReplaceAll(m[1], "-", "_")); m[3] != want {
-				t.Errorf("--%s names $%s, want $%s", m[1], m[3], want)
+			if want := "SITEPULSE_" + strings.ToUpper(strings.ReplaceAll(m[1], "-", "_")); m[4] != want {
+				t.Errorf("--%s names $%s, want $%s", m[1], m[4], want)
 			}
 			section[m[1]] = heading
 		}
@@ -53,6 +54,7 @@ func TestServeHelpIsGroupedLikeURFaveCLI(t *testing.T) {
 		"command-ttl": "Jobs", "job-workers": "Jobs", "stale-after": "Jobs",
 		"mqtt-addr": "MQTT", "mqtt-url": "MQTT", "mqtt-tls-cert": "MQTT", "public-mqtt-url": "MQTT",
 		"pusher-key": "Realtime", "pusher-secret-file": "Realtime", "pusher-client-events": "Realtime",
+		"pusher-webhook-url": "Realtime", "pusher-webhook-events": "Realtime",
 		"log-level": "GLOBAL OPTIONS", "log-format": "GLOBAL OPTIONS",
 	} {
 		if got := section[name]; got != want {

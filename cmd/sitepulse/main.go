@@ -84,6 +84,14 @@ type Config struct {
 	// ClientEvents allows Pusher client-* events on private and presence
 	// channels.
 	ClientEvents bool
+	// PusherWebhooks configure Pusher webhooks from the realtime hub; no
+	// URL means none.
+	PusherWebhooks pusher.WebhookOptions
+	// Roles are the parts this process runs (see roles.go); nil means all.
+	// Without RoleJobs the process inserts River jobs but runs none.
+	Roles Roles
+	// QueueWorkers overrides the worker count of single River queues.
+	QueueWorkers map[string]int
 	// AdminEmail and AdminPassword create the first system admin when the
 	// store has no user. An empty password means a generated one, printed
 	// once to Stdout.
@@ -204,6 +212,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}()
 	c := m.Config
+	if err := checkRoles(c.Roles); err != nil {
+		return err
+	}
 	m.registry = prometheus.NewRegistry()
 	m.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.bus = &controlplane.Bus{}
@@ -380,7 +391,7 @@ func (m *Main) startRealtime(ctx context.Context) error {
 		key = "sitepulse"
 	}
 	var err error
-	m.hub, err = pusher.New(pusher.Options{AppID: appID, Key: key, Secret: secret, ClientEvents: m.Config.ClientEvents, Logger: m.log.With("component", "realtime"), Registerer: m.registry})
+	m.hub, err = pusher.New(pusher.Options{AppID: appID, Key: key, Secret: secret, ClientEvents: m.Config.ClientEvents, Webhooks: m.Config.PusherWebhooks, Logger: m.log.With("component", "realtime"), Registerer: m.registry})
 	if err != nil {
 		return fmt.Errorf("realtime: %w", err)
 	}
@@ -473,6 +484,7 @@ func (m *Main) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	} else {
 		checks["broker"] = "ok"
 	}
+	checks["jobs"] = m.jobsCheck()
 	status := http.StatusOK
 	if !ready {
 		status = http.StatusServiceUnavailable

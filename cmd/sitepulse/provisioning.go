@@ -18,6 +18,11 @@ func (m *Main) newProvisioning() error {
 	o.Logger, o.Registerer = m.log, m.registry
 	o.Jobs = append(o.Jobs, m.billing, m.notify, m.auth)
 	o.Users = m.notify
+	// Without the jobs role: insert in the same transactions, run nothing.
+	o.InsertOnly = !m.Config.Roles.Has(RoleJobs)
+	if m.Config.QueueWorkers != nil {
+		o.QueueWorkers = m.Config.QueueWorkers
+	}
 	if o.Now == nil {
 		o.Now = m.Config.Now
 	}

@@ -2,6 +2,10 @@ package provisioning
 
 import (
 	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -109,6 +113,21 @@ func (s *Service) newRiver() (*jobs.Client, error) {
 		for q, n := range set.JobQueues() {
 			cfg.Queues[q] = n
 		}
+	}
+	for q, n := range s.opts.QueueWorkers {
+		if _, ok := cfg.Queues[q]; !ok {
+			return nil, fmt.Errorf("unknown job queue %q (known: %s)", q, strings.Join(slices.Sorted(maps.Keys(cfg.Queues)), ", "))
+		}
+		if n < 1 {
+			return nil, fmt.Errorf("job queue %s: %d workers, want at least 1", q, n)
+		}
+		cfg.Queues[q] = n
+	}
+	if s.opts.InsertOnly {
+		// River inserts without queues; it runs nothing and needs no
+		// periodic jobs (the workers' process schedules them).
+		cfg.Queues = nil
+		return jobs.NewClient(cfg)
 	}
 	if !s.opts.DisablePeriodic {
 		cfg.Periodic = s.periodicJobs()

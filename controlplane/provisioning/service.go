@@ -88,6 +88,15 @@ type Options struct {
 	// Workers bounds concurrent jobs per queue; 0 means 10 on PostgreSQL
 	// and 4 on SQLite (one connection).
 	Workers int
+	// QueueWorkers overrides Workers for single queues (by queue name,
+	// including those of Jobs). An unknown queue is an error naming the
+	// known ones.
+	QueueWorkers map[string]int
+	// InsertOnly builds a River client that inserts jobs (in the same
+	// transactions as before) but runs none: no queues, no periodic jobs.
+	// Another process with workers on the same database runs them. Command
+	// delivery to routers that come online still happens here.
+	InsertOnly bool
 	// DisablePeriodic leaves out the periodic jobs (tests that drive the
 	// sweeps by hand).
 	DisablePeriodic bool
@@ -205,6 +214,11 @@ func (s *Service) Start(ctx context.Context, pub Publisher) error {
 	go s.follow(s.sub, s.subDone)
 	// River stops when its Start context ends; the service runs until
 	// Close, so ctx bounds only the start.
+	if s.opts.InsertOnly {
+		s.cancel = func() {}
+		s.started = true
+		return nil
+	}
 	if err := s.river.Start(context.WithoutCancel(ctx)); err != nil {
 		s.sub.Close()
 		<-s.subDone
@@ -257,10 +271,12 @@ func (s *Service) Close(ctx context.Context) error {
 	started := s.started
 	s.mu.Unlock()
 	var errs []error
-	if started {
+	if started && !s.opts.InsertOnly {
 		if err := s.river.Stop(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("stop jobs: %w", err))
 		}
+	}
+	if started {
 		s.cancel()
 		s.sub.Close()
 		<-s.subDone

@@ -509,6 +509,9 @@ func (c *conn) handleClientEvent(f Frame) {
 		out.Data = f.Data
 	}
 	frame := mustMarshal(out)
+	// Queue the webhook before anyone receives the event, so that what a
+	// receiver does next (say, leave) comes after it in the webhooks.
+	h.hooks.emit(WebhookEvent{Name: WebhookClientEvent, Channel: f.Channel, Event: f.Event, Data: webhookData(f.Data), SocketID: c.socketID, UserID: userID})
 	h.mu.RLock()
 	if ch := h.channels[f.Channel]; ch != nil {
 		h.broadcastLocked(ch, frame, c)
@@ -534,4 +537,14 @@ func (c *conn) takeToken() bool {
 	}
 	c.tokens--
 	return true
+}
+
+// webhookData is a client event's data as Pusher's client_event webhook
+// carries it: a string, the client's JSON text when it sent an object.
+func webhookData(data json.RawMessage) string {
+	var s string
+	if len(data) > 0 && data[0] == '"' && json.Unmarshal(data, &s) == nil {
+		return s
+	}
+	return string(data)
 }

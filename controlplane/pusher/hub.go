@@ -65,6 +65,11 @@ type Options struct {
 	// bearer-token-signed channel auth, not cookies.
 	CheckOrigin func(r *http.Request) bool
 
+	// Webhooks configure Pusher webhooks (channel_occupied, member_added,
+	// client_event…); no URL means none. They are sent from their own
+	// goroutine: publishing and subscribing never wait for them.
+	Webhooks WebhookOptions
+
 	// Logger receives connection-level diagnostics. Nil discards.
 	Logger *slog.Logger
 	// Registerer receives the hub's Prometheus collectors. Nil means the
@@ -118,6 +123,7 @@ type Hub struct {
 	socketPrefix uint32
 	socketSeq    atomic.Uint64
 	forward      func(APIEvent) // see ForwardAPIEvents
+	hooks        *webhooks      // nil without webhook URLs
 
 	// mu guards channels, conns, closed and every channel's state. Publishing
 	// takes it shared and only enqueues (never blocks on a socket);
@@ -177,6 +183,12 @@ func New(opts Options) (*Hub, error) {
 		if err := h.metrics.register(opts.Registerer); err != nil {
 			return nil, err
 		}
+	}
+	if len(opts.Webhooks.URLs) > 0 {
+		if err := ValidateWebhookEvents(opts.Webhooks.Events); err != nil {
+			return nil, err
+		}
+		h.hooks = newWebhooks(opts.Webhooks, opts.Key, opts.Secret, opts.Logger.With("component", "pusher-webhooks"), h.metrics, opts.Now)
 	}
 	return h, nil
 }
@@ -305,6 +317,7 @@ func (h *Hub) removeSubLocked(c *conn, name string) {
 			m.conns--
 			if m.conns == 0 {
 				delete(ch.members, userID)
+				h.hooks.emit(WebhookEvent{Name: WebhookMemberRemoved, Channel: name, UserID: userID})
 				h.broadcastLocked(ch, encodeEventJSON("pusher_internal:member_removed", name,
 					struct {
 						UserID string `json:"user_id"`
@@ -315,6 +328,7 @@ func (h *Hub) removeSubLocked(c *conn, name string) {
 	if len(ch.subs) == 0 {
 		delete(h.channels, name)
 		h.metrics.channels.Dec()
+		h.hooks.emit(WebhookEvent{Name: WebhookChannelVacated, Channel: name})
 	}
 }
 
@@ -342,6 +356,7 @@ func (h *Hub) subscribe(c *conn, name string, kind ChannelKind, userID string, i
 		}
 		h.channels[name] = ch
 		h.metrics.channels.Inc()
+		h.hooks.emit(WebhookEvent{Name: WebhookChannelOccupied, Channel: name})
 	}
 	_, already := ch.subs[c]
 	if !already {
@@ -353,6 +368,7 @@ func (h *Hub) subscribe(c *conn, name string, kind ChannelKind, userID string, i
 			if m == nil {
 				m = &member{info: info}
 				ch.members[userID] = m
+				h.hooks.emit(WebhookEvent{Name: WebhookMemberAdded, Channel: name, UserID: userID})
 				// Tell the others before adding c's own frame, so the
 				// subscriber does not see itself being added.
 				h.broadcastLocked(ch, encodeEventJSON("pusher_internal:member_added", name,
@@ -581,8 +597,11 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	go func() { h.wg.Wait(); close(done) }()
 	select {
 	case <-done:
-		return nil
+		// The connections' vacated and member_removed events are queued
+		// now: send them once before stopping.
+		return h.hooks.close(ctx)
 	case <-ctx.Done():
+		_ = h.hooks.close(ctx)
 		return fmt.Errorf("pusher shutdown: %w", ctx.Err())
 	}
 }

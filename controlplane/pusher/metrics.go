@@ -22,6 +22,9 @@ type metrics struct {
 	clientEvents       *prometheus.CounterVec
 	published          prometheus.Counter
 	badFrames          prometheus.Counter
+	webhookSent        prometheus.Counter
+	webhookFailed      prometheus.Counter
+	webhookDropped     prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -77,6 +80,18 @@ func newMetrics() *metrics {
 			Namespace: ns, Subsystem: sub, Name: "bad_frames_total",
 			Help: "Client frames that were not valid Pusher JSON or named an unknown event.",
 		}),
+		webhookSent: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "webhook_events_sent_total",
+			Help: "Pusher webhook events delivered (counted once per URL).",
+		}),
+		webhookFailed: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "webhook_events_failed_total",
+			Help: "Pusher webhook events given up on after every attempt (counted once per URL).",
+		}),
+		webhookDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "webhook_events_dropped_total",
+			Help: "Pusher webhook events dropped, oldest first, because the send queue was full.",
+		}),
 	}
 }
 
@@ -84,7 +99,7 @@ func (m *metrics) register(r prometheus.Registerer) error {
 	for _, c := range []prometheus.Collector{
 		m.connections, m.channels, m.subscriptions, m.messagesSent, m.writeBatches,
 		m.messagesDropped, m.slowConsumerCloses, m.closes, m.authFailures,
-		m.clientEvents, m.published, m.badFrames,
+		m.clientEvents, m.published, m.badFrames, m.webhookSent, m.webhookFailed, m.webhookDropped,
 	} {
 		if err := r.Register(c); err != nil {
 			return fmt.Errorf("register pusher metrics: %w", err)
