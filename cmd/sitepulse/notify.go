@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/urfave/cli/v3"
 
@@ -25,6 +26,10 @@ type NotifyConfig struct {
 	// Workers is the notifications queue's concurrency; 0 means the
 	// default.
 	Workers int
+	// RouterSweep and ReminderSweep are the periods of the router alert
+	// and reminder sweeps; zero means notify's defaults (tests shorten
+	// them).
+	RouterSweep, ReminderSweep time.Duration
 }
 
 // newNotify builds the notification outbox and its channels; provisioning
@@ -42,7 +47,7 @@ func (m *Main) newNotify() error {
 	m.notify, err = notify.New(notify.Options{
 		Store: m.store, Bus: m.bus, Sealer: m.ring, Logger: m.log, Registerer: m.registry, Now: m.Config.Now,
 		PublicURL: m.Config.Billing.PublicURL, ReportKey: m.secretKey.Derive("sms delivery report tokens"),
-		Workers: c.Workers, MailFrom: c.MailFrom, Mail: mailer,
+		Workers: c.Workers, MailFrom: c.MailFrom, Mail: mailer, RouterSweep: c.RouterSweep, ReminderSweep: c.ReminderSweep,
 		SMS: notify.SMSGateway{Client: sms.New(sms.Config{BaseURL: smsURL, Logger: m.log.With("component", "sms")})},
 		Telegram: notify.TelegramBot{Client: telegram.New(telegram.Config{BaseURL: c.TelegramBaseURL,
 			Logger: m.log.With("component", "telegram")})},
