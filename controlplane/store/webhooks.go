@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sitepulse/sitepulse/controlplane"
 )
@@ -242,4 +243,12 @@ func (tx *Tx) WebhookAttempts(ctx context.Context, delivery int64) ([]controlpla
 		return a, err
 	}, `SELECT id, delivery_id, status_code, duration_ms, error, response, at FROM webhook_attempts
 		WHERE delivery_id = $1 ORDER BY id`, delivery)
+}
+
+// OverdueWebhookDeliveries returns up to limit pending or failed
+// deliveries whose next attempt was due before t.
+func (tx *Tx) OverdueWebhookDeliveries(ctx context.Context, t time.Time, limit int) ([]controlplane.WebhookDelivery, error) {
+	return queryAll(ctx, tx.t, scanWebhookDelivery, `SELECT `+webhookDeliveryColumns+` FROM webhook_deliveries
+		WHERE status IN ($1, $2) AND next_attempt_at < $3 ORDER BY next_attempt_at LIMIT $4`,
+		controlplane.DeliveryPending, controlplane.DeliveryFailed, dbTime(t), limit)
 }
