@@ -82,3 +82,40 @@ type WebhookEndpointChanged struct {
 
 // ChangeTenant implements Change.
 func (c WebhookEndpointChanged) ChangeTenant() int64 { return c.Endpoint.TenantID }
+
+// WebhookEndpointRequest registers an endpoint (POST /api/v1/webhooks).
+type WebhookEndpointRequest struct {
+	TenantID    int64    `json:"tenant_id,omitempty"` // system admins name the tenant
+	URL         string   `json:"url"`
+	Description string   `json:"description"`
+	EventTypes  []string `json:"event_types"` // "*" subscribes to every event
+}
+
+// WebhookEndpointPatch changes an endpoint (PATCH /api/v1/webhooks/{id});
+// nil fields stay. Enabling clears the failure counters and the reason.
+type WebhookEndpointPatch struct {
+	URL            *string   `json:"url,omitempty"`
+	Description    *string   `json:"description,omitempty"`
+	EventTypes     *[]string `json:"event_types,omitempty"`
+	Enabled        *bool     `json:"enabled,omitempty"`
+	DisabledReason *string   `json:"disabled_reason,omitempty"`
+}
+
+// WebhookEndpointCreated answers a registration: the endpoint and its
+// signing secret, shown only here and on rotation.
+type WebhookEndpointCreated struct {
+	Endpoint WebhookEndpoint `json:"endpoint"`
+	Secret   string          `json:"secret"`
+}
+
+// WebhookSecret is a rotated signing secret, shown once.
+type WebhookSecret struct {
+	Secret string `json:"secret"`
+}
+
+// WebhookDeliveryPage is a page of an endpoint's deliveries, newest
+// first, each with its attempts.
+type WebhookDeliveryPage struct {
+	Deliveries []WebhookDelivery `json:"deliveries"`
+	Total      int               `json:"total"`
+}

@@ -12,24 +12,6 @@ import (
 	"github.com/sitepulse/sitepulse/controlplane/store"
 )
 
-// EndpointInput is a new endpoint.
-type EndpointInput struct {
-	TenantID    int64    `json:"tenant_id,omitempty"` // system admins name the tenant
-	URL         string   `json:"url"`
-	Description string   `json:"description"`
-	EventTypes  []string `json:"event_types"`
-}
-
-// EndpointPatch changes an endpoint; nil fields stay. Enabling clears
-// the failure counters and the disabled reason.
-type EndpointPatch struct {
-	URL            *string   `json:"url,omitempty"`
-	Description    *string   `json:"description,omitempty"`
-	EventTypes     *[]string `json:"event_types,omitempty"`
-	Enabled        *bool     `json:"enabled,omitempty"`
-	DisabledReason *string   `json:"disabled_reason,omitempty"`
-}
-
 // tenantOf resolves the tenant a request acts on: a system admin names
 // it, everyone else acts on their own.
 func tenantOf(p controlplane.Principal, named int64) (int64, error) {
@@ -61,7 +43,7 @@ func audit(tx *store.Tx, ctx context.Context, p controlplane.Principal, tenant i
 // secret, which is shown only now (and on RotateSecret). EINVALID for a
 // refused URL (not https, or not a public address) or unknown event types;
 // EFORBIDDEN below tenant admin.
-func (s *Service) CreateEndpoint(ctx context.Context, p controlplane.Principal, in EndpointInput) (controlplane.WebhookEndpoint, string, error) {
+func (s *Service) CreateEndpoint(ctx context.Context, p controlplane.Principal, in controlplane.WebhookEndpointRequest) (controlplane.WebhookEndpoint, string, error) {
 	if err := needManage(p, "manage webhooks"); err != nil {
 		return controlplane.WebhookEndpoint{}, "", err
 	}
@@ -135,7 +117,7 @@ func (s *Service) Endpoint(ctx context.Context, p controlplane.Principal, id int
 }
 
 // UpdateEndpoint applies patch. EINVALID for a refused URL or event type.
-func (s *Service) UpdateEndpoint(ctx context.Context, p controlplane.Principal, id int64, patch EndpointPatch) (controlplane.WebhookEndpoint, error) {
+func (s *Service) UpdateEndpoint(ctx context.Context, p controlplane.Principal, id int64, patch controlplane.WebhookEndpointPatch) (controlplane.WebhookEndpoint, error) {
 	if err := needManage(p, "manage webhooks"); err != nil {
 		return controlplane.WebhookEndpoint{}, err
 	}

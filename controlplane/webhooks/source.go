@@ -193,3 +193,7 @@ func (s *Service) insertDeliveries(ctx context.Context, tenant int64, eps []cont
 	})
 	return n, err
 }
+
+// EventTypes lists the subscribable event names (GET
+// /api/v1/webhooks/event-types).
+func (s *Service) EventTypes() []string { return EventTypes() }

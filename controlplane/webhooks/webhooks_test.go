@@ -25,7 +25,7 @@ func TestRetriesThenOneSuccess(t *testing.T) {
 			}
 			return http.StatusOK
 		})
-		ep, secret, err := e.svc.CreateEndpoint(e.ctx, e.admin, EndpointInput{URL: rcv.srv.URL + "/hook",
+		ep, secret, err := e.svc.CreateEndpoint(e.ctx, e.admin, controlplane.WebhookEndpointRequest{URL: rcv.srv.URL + "/hook",
 			EventTypes: []string{"RouterStatusUpdated"}})
 		if err != nil {
 			t.Fatal(err)
@@ -114,14 +114,14 @@ func TestTimeoutAndRefusedRetried(t *testing.T) {
 			}
 			return 0
 		}
-		slow, _, err := e.svc.CreateEndpoint(e.ctx, e.admin, EndpointInput{URL: rcv.srv.URL, EventTypes: []string{"RouterStatusUpdated"}})
+		slow, _, err := e.svc.CreateEndpoint(e.ctx, e.admin, controlplane.WebhookEndpointRequest{URL: rcv.srv.URL, EventTypes: []string{"RouterStatusUpdated"}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		closed := httptest.NewServer(http.NotFoundHandler())
 		closedURL := closed.URL
 		closed.Close()
-		dead, _, err := e.svc.CreateEndpoint(e.ctx, e.admin, EndpointInput{URL: closedURL, EventTypes: []string{"RouterStatusUpdated"}})
+		dead, _, err := e.svc.CreateEndpoint(e.ctx, e.admin, controlplane.WebhookEndpointRequest{URL: closedURL, EventTypes: []string{"RouterStatusUpdated"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -151,7 +151,7 @@ func TestFailingEndpointDisabled(t *testing.T) {
 	eachStore(t, Options{AllowPrivate: true, DisableAfterDead: 2,
 		Retry: RetryPolicy{Base: 5 * time.Millisecond, Max: 10 * time.Millisecond, Window: 40 * time.Millisecond}}, func(t *testing.T, e *env) {
 		rcv := newReceiver(t, func(int) int { return http.StatusBadGateway })
-		ep, _, err := e.svc.CreateEndpoint(e.ctx, e.admin, EndpointInput{URL: rcv.srv.URL, EventTypes: []string{"RouterStatusUpdated"}})
+		ep, _, err := e.svc.CreateEndpoint(e.ctx, e.admin, controlplane.WebhookEndpointRequest{URL: rcv.srv.URL, EventTypes: []string{"RouterStatusUpdated"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -191,7 +191,7 @@ func TestSSRF(t *testing.T) {
 		for _, u := range []string{"https://127.0.0.1/x", "https://10.1.2.3/", "https://192.168.88.1/", "https://169.254.169.254/latest",
 			"https://[::1]/", "https://[fd00::1]/", "https://100.64.0.1/", "https://0.0.0.0/", "https://224.0.0.1/",
 			"http://93.184.215.14/", "https://localhost/", "ftp://example.com/", "https://user:pw@93.184.215.14/"} {
-			if _, _, err := e.svc.CreateEndpoint(e.ctx, e.admin, EndpointInput{URL: u, EventTypes: []string{"*"}}); controlplane.ErrorCode(err) != controlplane.EINVALID {
+			if _, _, err := e.svc.CreateEndpoint(e.ctx, e.admin, controlplane.WebhookEndpointRequest{URL: u, EventTypes: []string{"*"}}); controlplane.ErrorCode(err) != controlplane.EINVALID {
 				t.Errorf("%s: %v, want EINVALID", u, err)
 			}
 		}
@@ -223,7 +223,7 @@ func TestNoRedirect(t *testing.T) {
 		target := newReceiver(t, func(int) int { return 200 })
 		redir := httptest.NewServer(http.RedirectHandler(target.srv.URL, http.StatusFound))
 		t.Cleanup(redir.Close)
-		ep, _, err := e.svc.CreateEndpoint(e.ctx, e.admin, EndpointInput{URL: redir.URL, EventTypes: []string{"*"}})
+		ep, _, err := e.svc.CreateEndpoint(e.ctx, e.admin, controlplane.WebhookEndpointRequest{URL: redir.URL, EventTypes: []string{"*"}})
 		if err != nil {
 			t.Fatal(err)
 		}
