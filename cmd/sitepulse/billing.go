@@ -53,6 +53,7 @@ func (m *Main) newBilling() error {
 	if err != nil {
 		return fmt.Errorf("billing: %w", err)
 	}
+	m.sealer = ring // webhook secrets are sealed with it too
 	m.portKey = key.Derive("portal tokens")
 	base := c.MpesaBaseURL
 	if base == "" {

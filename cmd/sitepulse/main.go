@@ -27,6 +27,8 @@ import (
 	"github.com/sitepulse/sitepulse/controlplane"
 	"github.com/sitepulse/sitepulse/controlplane/api"
 	"github.com/sitepulse/sitepulse/controlplane/billing"
+	"github.com/sitepulse/sitepulse/controlplane/seal"
+	"github.com/sitepulse/sitepulse/controlplane/webhooks"
 	"github.com/sitepulse/sitepulse/controlplane/broker"
 	"github.com/sitepulse/sitepulse/controlplane/cluster"
 	"github.com/sitepulse/sitepulse/controlplane/fanout"
@@ -96,6 +98,8 @@ type Config struct {
 	Provisioning provisioning.Options
 	// Billing configures plans, subscriptions and payments.
 	Billing BillingConfig
+	// Webhooks configures outgoing webhooks.
+	Webhooks WebhooksConfig
 	// Now is the clock of the store, provisioning and billing; nil means
 	// time.Now. End-to-end tests move it forward to reach expiries.
 	Now func() time.Time
@@ -124,6 +128,8 @@ type Main struct {
 	fanDone  chan struct{}
 	prov     *provisioning.Service
 	billing  *billing.Service
+	webhooks *webhooks.Service
+	sealer   *seal.Keyring // seals credentials and webhook secrets
 	portal   *portal.Portal
 	portKey  []byte // signs the portal's purchase tokens
 	api      *api.Server
@@ -216,9 +222,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err := m.newBilling(); err != nil {
 		return err
 	}
+	if err := m.newWebhooks(); err != nil {
+		return err
+	}
 	if err := m.newProvisioning(); err != nil {
 		return err
 	}
+	m.startWebhooks(ctx)
 	ingestOpts := ingest.Options{Store: m.store, Bus: m.bus, CommandResults: m.prov, Logger: m.log, Registerer: m.registry}
 	if c.External.URL != "" {
 		// A shared subscription spreads a router's batches over replicas.
@@ -254,6 +264,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Tenants:       m.prov,
 		Provisioning:  m.prov,
 		Billing:       m.billing,
+		Webhooks:      m.webhooks,
 		Portal:        m.portal,
 		Invalidator:   m.invalidator(),
 		PublicMQTTURL: c.PublicMQTTURL,
@@ -480,6 +491,10 @@ func (m *Main) Close() error {
 			}
 		} else if m.httpLn != nil {
 			_ = m.httpLn.Close()
+		}
+		if m.webhooks != nil {
+			// Before provisioning: the bus reader writes jobs River runs.
+			m.webhooks.Close()
 		}
 		if m.prov != nil {
 			// Before the broker: running jobs may still deliver commands.

@@ -16,7 +16,7 @@ func (m *Main) newProvisioning() error {
 	o := m.Config.Provisioning
 	o.Store, o.Bus = m.store, m.bus
 	o.Logger, o.Registerer = m.log, m.registry
-	o.Jobs = append(o.Jobs, m.billing)
+	o.Jobs = append(o.Jobs, m.billing, m.webhooks)
 	if o.Now == nil {
 		o.Now = m.Config.Now
 	}
