@@ -27,8 +27,6 @@ import (
 	"github.com/sitepulse/sitepulse/controlplane"
 	"github.com/sitepulse/sitepulse/controlplane/api"
 	"github.com/sitepulse/sitepulse/controlplane/billing"
-	"github.com/sitepulse/sitepulse/controlplane/seal"
-	"github.com/sitepulse/sitepulse/controlplane/webhooks"
 	"github.com/sitepulse/sitepulse/controlplane/broker"
 	"github.com/sitepulse/sitepulse/controlplane/cluster"
 	"github.com/sitepulse/sitepulse/controlplane/fanout"
@@ -36,8 +34,10 @@ import (
 	"github.com/sitepulse/sitepulse/controlplane/portal"
 	"github.com/sitepulse/sitepulse/controlplane/provisioning"
 	"github.com/sitepulse/sitepulse/controlplane/pusher"
+	"github.com/sitepulse/sitepulse/controlplane/seal"
 	"github.com/sitepulse/sitepulse/controlplane/store"
 	"github.com/sitepulse/sitepulse/controlplane/web"
+	"github.com/sitepulse/sitepulse/controlplane/webhooks"
 )
 
 // Version is the build's version, set with -ldflags "-X main.Version=…".

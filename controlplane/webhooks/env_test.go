@@ -65,7 +65,7 @@ func (n *notes) count() int {
 type nopPublisher struct{}
 
 func (nopPublisher) PublishCommand(context.Context, *protocol.Command) error { return nil }
-func (nopPublisher) Connected(string) bool                                  { return false }
+func (nopPublisher) Connected(string) bool                                   { return false }
 
 func eachStore(t *testing.T, opts Options, fn func(t *testing.T, e *env)) {
 	testkit.EachDialect(t, func(t *testing.T, db testkit.Database) {
