@@ -154,7 +154,7 @@ func webhooksRun(e *env, dialect string, so store.Options, cmd string) error {
 	mu.Lock()
 	defer mu.Unlock()
 	name := map[string]string{"sqlite": "SQLite", "postgres": "PostgreSQL"}[dialect]
-	note := fmt.Sprintf("%d RouterStatusUpdated changes at %d/s, one endpoint; River's default poll interval (1 s) bounds the SQLite figure, PostgreSQL jobs are woken by LISTEN/NOTIFY", n, pace)
+	note := fmt.Sprintf("%d RouterStatusUpdated changes at %d/s, one endpoint; River's default job fetch (as serve runs it) dominates the latency, not the HTTP call", n, pace)
 	e.add(Row{Section: "9 webhooks", Name: "bus change → receiver p50 (" + name + ")", Value: ms(percentile(lat, 0.5)), Unit: "ms", Command: cmd, Note: note})
 	e.add(Row{Section: "9 webhooks", Name: "bus change → receiver p99 (" + name + ")", Value: ms(percentile(lat, 0.99)), Unit: "ms", Command: cmd,
 		Note: fmt.Sprintf("max %.0f ms", ms(percentile(lat, 1)))})
