@@ -54,7 +54,7 @@ func serveCommand(stdout, stderr io.Writer) *cli.Command {
 			"SITEPULSE_ADMIN_PASSWORD. Without a password it generates one and prints it once\n" +
 			"to standard output (not the log). Later starts ignore both: change users through\n" +
 			"the API or the dashboard.",
-		Flags: append(append(append(append(append(append(storeFlags(), provisioningFlags()...), billingFlags()...), notifyFlags()...), pusherWebhookFlags()...), roleFlags()...),
+		Flags: append(append(append(append(append(append(append(storeFlags(), provisioningFlags()...), billingFlags()...), notifyFlags()...), webhooksFlags()...), pusherWebhookFlags()...), roleFlags()...),
 			&cli.StringFlag{Name: "http-addr", Category: "HTTP", Value: "127.0.0.1:8080", Usage: "API, realtime and metrics listener", Sources: cli.EnvVars("SITEPULSE_HTTP_ADDR")},
 			&cli.StringFlag{Name: "mqtt-addr", Category: "MQTT", Value: "127.0.0.1:1883", Usage: "MQTT TCP listener; empty disables it", Sources: cli.EnvVars("SITEPULSE_MQTT_ADDR")},
 			&cli.StringFlag{Name: "mqtt-tls-addr", Category: "MQTT", Usage: "MQTT TLS listener, e.g. :8883; needs --mqtt-tls-cert and --mqtt-tls-key", Sources: cli.EnvVars("SITEPULSE_MQTT_TLS_ADDR")},
@@ -125,6 +125,7 @@ func serveCommand(stdout, stderr io.Writer) *cli.Command {
 				Provisioning:    provisioningOptions(cmd),
 				Billing:         billingConfig(cmd),
 				Notify:          notifyConfig(cmd),
+				Webhooks:        webhooksConfig(cmd),
 				Logger:          logger,
 				Stdout:          stdout,
 			})

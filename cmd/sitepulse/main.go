@@ -39,6 +39,7 @@ import (
 	"github.com/sitepulse/sitepulse/controlplane/seal"
 	"github.com/sitepulse/sitepulse/controlplane/store"
 	"github.com/sitepulse/sitepulse/controlplane/web"
+	"github.com/sitepulse/sitepulse/controlplane/webhooks"
 )
 
 // Version is the build's version, set with -ldflags "-X main.Version=…".
@@ -109,6 +110,8 @@ type Config struct {
 	Billing BillingConfig
 	// Notify configures notification channels.
 	Notify NotifyConfig
+	// Webhooks configures outgoing webhooks.
+	Webhooks WebhooksConfig
 	// Now is the clock of the store, provisioning and billing; nil means
 	// time.Now. End-to-end tests move it forward to reach expiries.
 	Now func() time.Time
@@ -139,6 +142,7 @@ type Main struct {
 	billing   *billing.Service
 	notify    *notify.Service
 	auth      *authtrack.Tracker
+	webhooks  *webhooks.Service
 	ring      *seal.Keyring // seals third-party credentials
 	secretKey *seal.Key     // derives the HMAC keys of callback URLs
 	portal    *portal.Portal
@@ -246,9 +250,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Logger: m.log.With("component", "authtrack"), Registerer: m.registry}); err != nil {
 		return fmt.Errorf("auth tracking: %w", err)
 	}
+	if err := m.newWebhooks(); err != nil {
+		return err
+	}
 	if err := m.newProvisioning(); err != nil {
 		return err
 	}
+	m.startWebhooks(ctx)
 	ingestOpts := ingest.Options{Store: m.store, Bus: m.bus, CommandResults: m.prov, Logger: m.log, Registerer: m.registry}
 	if c.External.URL != "" {
 		// A shared subscription spreads a router's batches over replicas.
@@ -286,6 +294,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Logins:        m.auth,
 		Provisioning:  m.prov,
 		Billing:       m.billing,
+		Webhooks:      m.webhooks,
 		Portal:        m.portal,
 		Invalidator:   m.invalidator(),
 		PublicMQTTURL: c.PublicMQTTURL,
@@ -518,6 +527,10 @@ func (m *Main) Close() error {
 			}
 		} else if m.httpLn != nil {
 			_ = m.httpLn.Close()
+		}
+		if m.webhooks != nil {
+			// Before provisioning: the bus reader writes jobs River runs.
+			m.webhooks.Close()
 		}
 		if m.prov != nil {
 			// Before the broker: running jobs may still deliver commands.

@@ -16,7 +16,7 @@ func (m *Main) newProvisioning() error {
 	o := m.Config.Provisioning
 	o.Store, o.Bus = m.store, m.bus
 	o.Logger, o.Registerer = m.log, m.registry
-	o.Jobs = append(o.Jobs, m.billing, m.notify, m.auth)
+	o.Jobs = append(o.Jobs, m.billing, m.notify, m.auth, m.webhooks)
 	o.Users = m.notify
 	// Without the jobs role: insert in the same transactions, run nothing.
 	o.InsertOnly = !m.Config.Roles.Has(RoleJobs)

@@ -234,6 +234,15 @@ var billingSchemas = map[string]any{
 	"VoucherBatchRequest":  controlplane.VoucherBatchRequest{},
 	"RedeemRequest":        controlplane.RedeemRequest{},
 	"Redemption":           controlplane.Redemption{},
+
+	"WebhookEndpoint":        controlplane.WebhookEndpoint{},
+	"WebhookDelivery":        controlplane.WebhookDelivery{},
+	"WebhookDeliveryAttempt": controlplane.WebhookDeliveryAttempt{},
+	"WebhookEndpointRequest": controlplane.WebhookEndpointRequest{},
+	"WebhookEndpointPatch":   controlplane.WebhookEndpointPatch{},
+	"WebhookEndpointCreated": controlplane.WebhookEndpointCreated{},
+	"WebhookSecret":          controlplane.WebhookSecret{},
+	"WebhookDeliveryPage":    controlplane.WebhookDeliveryPage{},
 }
 
 // TestOpenAPIMoneyIsNeverANumber: no billing schema has a number anywhere in it

@@ -54,6 +54,9 @@ type Options struct {
 	// settings and figures, and the payment providers' public hooks. nil
 	// means those endpoints answer 503.
 	Billing Billing
+	// Webhooks keeps outgoing webhook endpoints and deliveries. nil means
+	// /api/v1/webhooks… answer 503.
+	Webhooks Webhooks
 	// Portal keeps the captive portal's settings. nil means GET/PUT
 	// /api/v1/portal/settings answer 503.
 	Portal PortalSettings
@@ -245,6 +248,8 @@ func (s *Server) register() {
 	authed("GET", "/api/v1/billing/settings", s.handleGetBillingSettings)
 	authed("PUT", "/api/v1/billing/settings", s.handleUpdateBillingSettings)
 	authed("GET", "/api/v1/billing/stats", s.handleBillingStats)
+
+	s.webhookRoutes(authed)
 
 	authed("GET", "/api/v1/portal/settings", s.handleGetPortalSettings)
 	authed("PUT", "/api/v1/portal/settings", s.handleUpdatePortalSettings)

@@ -34,7 +34,7 @@ func TestInsertOnly(t *testing.T) {
 	eachStore(t, func(t *testing.T, so store.Options) {
 		e := newEnv(t, so, Options{InsertOnly: true}, true)
 		ctx := context.Background()
-		tn, err := e.svc.CreateTenant(ctx, "ISP insert-only")
+		tn, err := e.svc.CreateTenant(ctx, "ISP insert-only", nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -42,6 +42,10 @@ var adapterEdges = map[string][]string{
 	"controlplane/telegram": nil,
 	// Scale-out relays the fan-out's events between replicas' hubs.
 	"controlplane/cluster": {"controlplane/fanout", "controlplane/pusher"},
+	// Outgoing webhooks compose store transactions (deliveries and their
+	// jobs commit together), run on the job runner, and render events with
+	// the fan-out itself, so a webhook's data is exactly a dashboard's.
+	"controlplane/webhooks": {"controlplane/store", "controlplane/jobs", "controlplane/fanout"},
 }
 
 // wiring are the trees allowed to import any package: the mains and the

@@ -546,6 +546,49 @@ export const api = {
     return request('GET', '/billing/stats')
   },
 
+  // ----------------------------------------------------------- webhooks
+
+  /** GET /webhooks/event-types → string[] (the subscribable event names). */
+  async webhookEventTypes() {
+    const r = (await request('GET', '/webhooks/event-types')) || {}
+    return r.event_types || []
+  },
+  /** GET /webhooks → WebhookEndpoint[] (never their secrets). */
+  async webhooks() {
+    const r = (await request('GET', '/webhooks', { params: scoped({}) })) || {}
+    return r.webhooks || []
+  },
+  /** POST /webhooks {url, description, event_types} → 201 {endpoint, secret}: the secret is shown only now. */
+  createWebhook(req) {
+    const body = { ...req }
+    if (tenantScope !== null) body.tenant_id = tenantScope
+    return request('POST', '/webhooks', { body })
+  },
+  /** PATCH /webhooks/{id} WebhookEndpointPatch → WebhookEndpoint. */
+  updateWebhook(id, patch) {
+    return request('PATCH', `/webhooks/${encodeURIComponent(id)}`, { body: patch })
+  },
+  /** DELETE /webhooks/{id} → 204. */
+  deleteWebhook(id) {
+    return request('DELETE', `/webhooks/${encodeURIComponent(id)}`)
+  },
+  /** POST /webhooks/{id}/rotate-secret → {secret}, shown only now. */
+  rotateWebhookSecret(id) {
+    return request('POST', `/webhooks/${encodeURIComponent(id)}/rotate-secret`)
+  },
+  /** POST /webhooks/{id}/test → 202 WebhookDelivery (a ping). */
+  testWebhook(id) {
+    return request('POST', `/webhooks/${encodeURIComponent(id)}/test`)
+  },
+  /** GET /webhooks/{id}/deliveries?limit&before → {deliveries (with attempt_log), total}. */
+  webhookDeliveries(id, { limit = 50, before } = {}) {
+    return request('GET', `/webhooks/${encodeURIComponent(id)}/deliveries`, { params: { limit, before } })
+  },
+  /** POST /webhooks/{id}/deliveries/{delivery}/replay → 202 WebhookDelivery. */
+  replayWebhookDelivery(id, delivery) {
+    return request('POST', `/webhooks/${encodeURIComponent(id)}/deliveries/${encodeURIComponent(delivery)}/replay`)
+  },
+
   // ---------------------------------------------------- vouchers, portal
 
   /** GET /vouchers/batches → VoucherBatch[] (every page), with counts per status. */

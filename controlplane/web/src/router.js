@@ -18,6 +18,7 @@ import PaymentsView from './views/PaymentsView.vue'
 const VouchersView = () => import('./views/VouchersView.vue')
 const PortalView = () => import('./views/PortalView.vue')
 const SystemView = () => import('./views/SystemView.vue')
+const WebhooksView = () => import('./views/WebhooksView.vue')
 import NotFoundView from './views/NotFoundView.vue'
 
 // History mode: the Go handler (web.go) answers every extension-less path
@@ -39,6 +40,7 @@ export const router = createRouter({
     { path: '/vouchers', name: 'vouchers', component: VouchersView, meta: { title: 'Vouchers', tenant: true } },
     // Not /portal: the control plane serves the captive portal itself under /portal/.
     { path: '/captive-portal', name: 'portal', component: PortalView, meta: { title: 'Captive portal', tenant: true } },
+    { path: '/webhooks', name: 'webhooks', component: WebhooksView, meta: { title: 'Webhooks', tenant: true } },
     { path: '/team', name: 'team', component: TeamView, meta: { title: 'Team', tenant: true } },
     { path: '/audit', name: 'audit', component: AuditView, meta: { title: 'Audit log' } },
     { path: '/tenants', name: 'tenants', component: TenantsView, meta: { title: 'Tenants', system: true } },
