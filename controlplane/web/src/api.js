@@ -625,6 +625,32 @@ export const api = {
     if (tenantScope !== null) body.tenant_id = tenantScope
     return request('PUT', '/portal/settings', { body })
   },
+
+  // ------------------------------------------------------- notifications
+
+  /**
+   * GET /notifications?status&channel&kind&before&limit → one page
+   * {data, next_before} newest first; next_before is null on the last page.
+   */
+  async notifications({ status, channel, kind, before, limit = 100 } = {}) {
+    const page = (await request('GET', '/notifications', { params: scoped({ status, channel, kind, before, limit }) })) || {}
+    const next = page.next_before
+    return { data: inScope(rowsOf(page)), next_before: next === undefined || next === null ? null : Number(next) }
+  },
+  /** POST /notifications/{id}/resend → 202 Notification (queued again). */
+  resendNotification(id) {
+    return request('POST', `/notifications/${encodeURIComponent(id)}/resend`)
+  },
+  /** GET /notifications/settings → NotificationSettings (secrets only as *_set). */
+  notificationSettings() {
+    return request('GET', '/notifications/settings', { params: scoped({}) })
+  },
+  /** PUT /notifications/settings NotificationSettingsPatch (changed fields only) → NotificationSettings. */
+  updateNotificationSettings(patch) {
+    const body = { ...patch }
+    if (tenantScope !== null) body.tenant_id = tenantScope
+    return request('PUT', '/notifications/settings', { body })
+  },
 }
 
 /** Every row of a paged list endpoint, up to MAX_ROWS. */

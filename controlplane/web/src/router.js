@@ -17,6 +17,7 @@ import PaymentsView from './views/PaymentsView.vue'
 // Loaded on first visit: the main chunk stays under Vite's 300 kB mark.
 const VouchersView = () => import('./views/VouchersView.vue')
 const PortalView = () => import('./views/PortalView.vue')
+const NotificationsView = () => import('./views/NotificationsView.vue')
 const SystemView = () => import('./views/SystemView.vue')
 const WebhooksView = () => import('./views/WebhooksView.vue')
 import NotFoundView from './views/NotFoundView.vue'
@@ -41,6 +42,7 @@ export const router = createRouter({
     // Not /portal: the control plane serves the captive portal itself under /portal/.
     { path: '/captive-portal', name: 'portal', component: PortalView, meta: { title: 'Captive portal', tenant: true } },
     { path: '/webhooks', name: 'webhooks', component: WebhooksView, meta: { title: 'Webhooks', tenant: true } },
+    { path: '/notifications', name: 'notifications', component: NotificationsView, meta: { title: 'Notifications', tenant: true } },
     { path: '/team', name: 'team', component: TeamView, meta: { title: 'Team', tenant: true } },
     { path: '/audit', name: 'audit', component: AuditView, meta: { title: 'Audit log' } },
     { path: '/tenants', name: 'tenants', component: TenantsView, meta: { title: 'Tenants', system: true } },
