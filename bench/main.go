@@ -111,7 +111,7 @@ func run(quick bool, only, out string) error {
 		fn   func(*env) error
 	}{
 		{"e2e", benchE2E}, {"broker", benchBroker}, {"fanout", benchFanout}, {"agent", benchAgent},
-		{"outbox", benchOutbox}, {"polling", benchPolling}, {"scale", benchScale}, {"billing", benchBilling}, {"webhooks", benchWebhooks},
+		{"outbox", benchOutbox}, {"polling", benchPolling}, {"scale", benchScale}, {"billing", benchBilling}, {"webhooks", benchWebhooks}, {"notify", benchNotify},
 	}
 	want := map[string]bool{}
 	for _, s := range strings.Split(only, ",") {

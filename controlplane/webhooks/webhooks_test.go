@@ -161,7 +161,10 @@ func TestFailingEndpointDisabled(t *testing.T) {
 			return err == nil && !got.Enabled
 		})
 		got, _ := e.svc.Endpoint(e.ctx, e.admin, ep.ID)
-		if !strings.Contains(got.DisabledReason, "dead deliveries") || got.ConsecutiveDead != 2 {
+		// Whichever rule trips first on a loaded machine: the dead count
+		// or failing for longer than the (here 40 ms) retry window.
+		if !(strings.Contains(got.DisabledReason, "2 dead deliveries") && got.ConsecutiveDead == 2) &&
+			!(strings.Contains(got.DisabledReason, "failing for more than") && got.ConsecutiveDead >= 1) {
 			t.Errorf("disabled endpoint = %+v", got)
 		}
 		testkit.Eventually(t, 5*time.Second, "the notice", func() bool { return e.notes.count() == 1 })
