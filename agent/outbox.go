@@ -206,14 +206,21 @@ func (o *outbox) record(ctx context.Context, cs ...change) error {
 	return nil
 }
 
-// lose counts the events of changes the outbox gives up on.
-func (o *outbox) lose(cs []change) int {
+// countEvents counts the changes that carry an event (not acks or
+// flush marks).
+func countEvents(cs []change) int {
 	n := 0
 	for _, c := range cs {
 		if c.event != nil {
 			n++
 		}
 	}
+	return n
+}
+
+// lose counts the events of changes the outbox gives up on.
+func (o *outbox) lose(cs []change) int {
+	n := countEvents(cs)
 	o.lost.Add(int64(n))
 	return n
 }
@@ -418,7 +425,7 @@ func (o *outbox) commitRetrying(group []change) {
 			return
 		default:
 		}
-		o.log.Error("outbox commit failed; retrying", "err", err, "attempt", attempt, "changes", len(group))
+		o.log.Error("outbox commit failed; retrying", "err", err, "attempt", attempt, "changes", len(group), "events", countEvents(group))
 		t.Reset(delay)
 		select {
 		case <-t.C:
