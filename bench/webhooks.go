@@ -29,7 +29,7 @@ import (
 // allow-private flag (the receiver is on loopback).
 func benchWebhooks(e *env) error {
 	const cmd = "go run ./bench -only webhooks"
-	pg, pgErr := harness.OpenPostgres(e.ctx, e.tmp)
+	pg, pgErr := harness.OpenPostgres(e.ctx, filepath.Join(e.tmp, "webhooks"))
 	if pg != nil {
 		defer pg.Close()
 	}

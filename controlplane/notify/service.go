@@ -71,7 +71,7 @@ type Classified interface {
 
 // Defaults applied by New to zero Options fields.
 const (
-	DefaultWorkers       = 8
+	DefaultWorkers       = 32
 	DefaultMaxAttempts   = 8
 	DefaultRouterSweep   = 15 * time.Second
 	DefaultReminderSweep = time.Minute
