@@ -69,6 +69,26 @@ func (d *demo) startMpesaSim(ctx context.Context) (string, error) {
 	return m[1], nil
 }
 
+// startSMSSim starts the SMS gateway simulator (Africa's Talking's API):
+// receipts and logins the customers get appear on the Notifications page.
+func (d *demo) startSMSSim(ctx context.Context) (string, error) {
+	p, err := startChild(d.logs, "sms-sim", filepath.Join(d.c.bin, "sitepulse-sms-sim"),
+		[]string{"--addr", "127.0.0.1:0", "--control-addr", "", "--any-account"})
+	if err != nil {
+		return "", err
+	}
+	d.sims = append(d.sims, p)
+	line, err := p.waitLine(ctx, 15*time.Second, regexp.MustCompile(`sitepulse-sms-sim running`))
+	if err != nil {
+		return "", err
+	}
+	m := regexp.MustCompile(`api=(\S+)`).FindStringSubmatch(line)
+	if m == nil {
+		return "", fmt.Errorf("no api= in %q", line)
+	}
+	return m[1], nil
+}
+
 // openShop sets the tenant's M-Pesa settings to the simulator's app and
 // creates the plans, as the tenant's owner.
 func (d *demo) openShop(ctx context.Context, tenant int64, owner, tech *client.Client) (*shop, error) {
@@ -78,6 +98,10 @@ func (d *demo) openShop(ctx context.Context, tenant int64, owner, tech *client.C
 		// The simulator calls back from this machine.
 		AllowedSources: &[]string{"127.0.0.1"}}); err != nil {
 		return nil, fmt.Errorf("billing settings: %w", err)
+	}
+	user, apiKey := "demo", "demo-sms-key"
+	if _, err := owner.UpdateNotificationSettings(ctx, controlplane.NotificationSettingsPatch{SMSUsername: &user, SMSAPIKey: &apiKey}); err != nil {
+		return nil, fmt.Errorf("notification settings: %w", err)
 	}
 	s := &shop{d: d, tech: tech, rng: rand.New(rand.NewPCG(7, 11)), pending: map[int64]*purchase{}}
 	for _, req := range demoPlans {

@@ -140,7 +140,7 @@ type demo struct {
 
 func (d *demo) run(ctx context.Context) error {
 	c := d.c
-	for _, b := range []string{"sitepulse", "sitepulse-agent", "sitepulse-sim", "sitepulse-mpesa-sim"} {
+	for _, b := range []string{"sitepulse", "sitepulse-agent", "sitepulse-sim", "sitepulse-mpesa-sim", "sitepulse-sms-sim"} {
 		if _, err := os.Stat(filepath.Join(c.bin, b)); err != nil {
 			return fmt.Errorf("%s not found in %s: run `make demo` (or `make web build`) first", b, c.bin)
 		}
@@ -167,12 +167,17 @@ func (d *demo) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	step("starting the SMS gateway simulator (receipts and logins by SMS)")
+	smsURL, err := d.startSMSSim(ctx)
+	if err != nil {
+		return err
+	}
 	admin := logins[0]
 	step("starting the control plane (SQLite in %s, MQTT %s, HTTP %s)", c.dir, c.mqttAddr, c.httpAddr)
 	d.cp, err = startChild(d.logs, "sitepulse", filepath.Join(c.bin, "sitepulse"),
 		[]string{"--log-format", "json", "serve", "--data-dir", filepath.Join(c.dir, "controlplane"),
 			"--http-addr", c.httpAddr, "--mqtt-addr", c.mqttAddr, "--public-mqtt-url", "tcp://" + c.mqttAddr,
-			"--mpesa-base-url", mpesaURL},
+			"--mpesa-base-url", mpesaURL, "--sms-base-url", smsURL},
 		"SITEPULSE_ADMIN_EMAIL="+admin.email, "SITEPULSE_ADMIN_PASSWORD="+admin.password)
 	if err != nil {
 		return err
