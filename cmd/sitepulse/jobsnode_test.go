@@ -108,6 +108,12 @@ func TestRolesJobsNode(t *testing.T) {
 	if n < 2 {
 		t.Errorf("agent got the command %d times, want the jobs node's redelivery too", n)
 	}
+	if r := deliveries(t, jobs, "redelivered"); r < 1 {
+		t.Errorf("jobs node redelivered %v commands, want the redelivery counted there", r)
+	}
+	if r := deliveries(t, web, "redelivered"); r != 0 {
+		t.Errorf("api node redelivered %v commands, want none (it runs no jobs)", r)
+	}
 	if s := dash.commandStatuses(cmd.ID); s[len(s)-1] != string(controlplane.CommandSucceeded) {
 		t.Errorf("dashboard statuses %v, want succeeded last", s)
 	}
@@ -132,6 +138,28 @@ func TestRolesJobsNode(t *testing.T) {
 	if code, _ := httpGet(t, jbase+"/api/v1/routers", root.token); code != http.StatusNotFound {
 		t.Errorf("jobs node serves the API: %d", code)
 	}
+}
+
+// deliveries reads m's sitepulse_command_deliveries_total{result}.
+func deliveries(t *testing.T, m *Main, result string) float64 {
+	t.Helper()
+	mfs, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "sitepulse_command_deliveries_total" {
+			continue
+		}
+		for _, x := range mf.GetMetric() {
+			for _, l := range x.GetLabel() {
+				if l.GetName() == "result" && l.GetValue() == result {
+					return x.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }
 
 // A jobs node needs the external broker; other partial role sets are
