@@ -138,7 +138,7 @@ func parseQueueWorkers(values []string) (map[string]int, error) {
 // roleFlags select what a serve process runs.
 func roleFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringSliceFlag{Name: "roles", Category: "Jobs", Value: []string{Roles(AllRoles).String()}, Usage: "parts this process runs: api, ingest, realtime, jobs (River workers); without jobs it only inserts jobs, which a process with jobs on the same database runs", Sources: cli.EnvVars("SITEPULSE_ROLES")},
+		&cli.StringSliceFlag{Name: "roles", Category: "Jobs", Value: []string{Roles(AllRoles).String()}, Usage: "parts this process runs: api, ingest, realtime, jobs (River workers); api,ingest,realtime only inserts jobs, which a process with jobs on the same database runs; jobs alone is a worker node (needs --mqtt-url)", Sources: cli.EnvVars("SITEPULSE_ROLES")},
 		&cli.StringSliceFlag{Name: "queue-workers", Category: "Jobs", Usage: "per-queue worker counts overriding --job-workers, e.g. provisioning=8,payments=2", Sources: cli.EnvVars("SITEPULSE_QUEUE_WORKERS")},
 	}
 }
