@@ -63,7 +63,7 @@ func TestParseQueueWorkers(t *testing.T) {
 func TestServeRefusesUnknownQueue(t *testing.T) {
 	m := NewMain(Config{HTTPAddr: "127.0.0.1:0", MQTTAddr: "127.0.0.1:0", DataDir: t.TempDir(), PasswordIterations: 1000,
 		AdminPassword: "a very long admin password", Stdout: io.Discard,
-		QueueWorkers: map[string]int{"notifications": 8}})
+		QueueWorkers: map[string]int{"no-such-queue": 8}})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := m.Run(ctx)
