@@ -50,15 +50,21 @@ func (m *Main) startCluster(ctx context.Context) error {
 	if m.Config.MQTTTLSAddr != "" {
 		return errors.New("--mqtt-url and --mqtt-tls-addr exclude each other: the embedded broker does not run with an external one")
 	}
+	var h cluster.Handler
+	if m.ingest != nil {
+		h = m.ingest
+	}
 	var err error
 	m.cluster, err = cluster.New(cluster.Options{
 		URL:        x.URL,
 		TLSConfig:  tc,
 		ClientID:   x.ClientID,
 		ShareGroup: x.ShareGroup,
-		Handler:    m.ingest,
-		Logger:     m.log,
-		Registerer: m.registry,
+		// A jobs node has no ingest: it publishes and relays only.
+		PublishOnly: m.Config.Roles.jobsOnly(),
+		Handler:     h,
+		Logger:      m.log,
+		Registerer:  m.registry,
 	})
 	if err != nil {
 		return err

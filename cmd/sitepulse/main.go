@@ -216,7 +216,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}()
 	c := m.Config
-	if err := checkRoles(c.Roles); err != nil {
+	if err := checkRoles(c.Roles, c.External.URL); err != nil {
 		return err
 	}
 	m.registry = prometheus.NewRegistry()
@@ -233,8 +233,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
-	if err := m.bootstrapAdmin(ctx); err != nil {
-		return err
+	if !c.Roles.jobsOnly() { // the API nodes create the first admin
+		if err := m.bootstrapAdmin(ctx); err != nil {
+			return err
+		}
 	}
 
 	if err := m.loadSecretKey(); err != nil {
@@ -257,6 +259,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	m.startWebhooks(ctx)
+	if c.Roles.jobsOnly() {
+		return m.runJobsOnly(ctx)
+	}
 	ingestOpts := ingest.Options{Store: m.store, Bus: m.bus, CommandResults: m.prov, Logger: m.log, Registerer: m.registry}
 	if c.External.URL != "" {
 		// A shared subscription spreads a router's batches over replicas.
@@ -319,14 +324,27 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.hub.Mount(mux, fanout.ChannelAuth(m.store))
 	m.mountPortal(mux)
-	mux.HandleFunc("GET /healthz", m.handleHealthz)
-	mux.HandleFunc("GET /readyz", m.handleReadyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry}))
+	m.mountProbes(mux)
 	mux.Handle("/", dashboard)
 
-	m.httpLn, err = net.Listen("tcp", c.HTTPAddr)
+	if err := m.serveHTTP(mux); err != nil {
+		return err
+	}
+	if c.Billing.PublicURL == "" {
+		// Providers on this machine (the Daraja simulator) reach us here.
+		m.billing.SetPublicURL("http://" + m.HTTPAddr())
+	}
+	m.log.Info("serving", slog.String("http", m.HTTPAddr()), slog.String("mqtt", m.MQTTAddr()),
+		slog.String("mqtt_tls", m.MQTTTLSAddr()), slog.String("store", m.store.Dialect()))
+	return nil
+}
+
+// serveHTTP listens on Config.HTTPAddr and serves mux.
+func (m *Main) serveHTTP(mux *http.ServeMux) error {
+	var err error
+	m.httpLn, err = net.Listen("tcp", m.Config.HTTPAddr)
 	if err != nil {
-		return fmt.Errorf("http listen %s: %w", c.HTTPAddr, err)
+		return fmt.Errorf("http listen %s: %w", m.Config.HTTPAddr, err)
 	}
 	m.httpSrv = &http.Server{
 		Handler:           mux,
@@ -336,13 +354,14 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.httpDone = make(chan error, 1)
 	go func() { m.httpDone <- m.httpSrv.Serve(m.httpLn) }()
-	if c.Billing.PublicURL == "" {
-		// Providers on this machine (the Daraja simulator) reach us here.
-		m.billing.SetPublicURL("http://" + m.HTTPAddr())
-	}
-	m.log.Info("serving", slog.String("http", m.HTTPAddr()), slog.String("mqtt", m.MQTTAddr()),
-		slog.String("mqtt_tls", m.MQTTTLSAddr()), slog.String("store", m.store.Dialect()))
 	return nil
+}
+
+// mountProbes adds /healthz, /readyz and /metrics to mux.
+func (m *Main) mountProbes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /healthz", m.handleHealthz)
+	mux.HandleFunc("GET /readyz", m.handleReadyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry}))
 }
 
 // startBroker starts the embedded broker with ingest as its handler.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -73,24 +74,34 @@ func parseRoles(values []string) (Roles, error) {
 	return out, nil
 }
 
-// checkRoles refuses the role sets this version cannot run. api, ingest
-// and realtime run together; only jobs may be left out (that process
-// inserts jobs in its transactions and another process, one with the jobs
-// role on the same database, runs them).
+// checkRoles refuses the role sets this version cannot run. Two kinds of
+// process exist:
 //
-// Not yet supported: a jobs-only process. Its jobs deliver commands and
-// commit changes that dashboards must see, so it would need the cluster
-// relay (--mqtt-url) as publisher and towards the realtime nodes without
-// joining the shared ingest subscription, which controlplane/cluster does
-// not offer yet.
-func checkRoles(r Roles) error {
-	for _, need := range []Role{RoleAPI, RoleIngest, RoleRealtime} {
-		if !r.Has(need) {
-			return fmt.Errorf("--roles=%s: not supported yet: api, ingest and realtime run in one process; only jobs can be left out (--roles=api,ingest,realtime inserts jobs that a process with the jobs role runs)", r)
-		}
+//   - api, ingest and realtime together, with or without jobs: without
+//     jobs it inserts jobs in its transactions and runs none;
+//   - jobs alone (a worker node), which runs River's workers and periodic
+//     jobs on the shared database. It needs the external broker
+//     (externalURL, --mqtt-url): its jobs deliver router commands there
+//     (a publish-only cluster client, which joins no shared ingest
+//     subscription), and the changes they commit reach the dashboards
+//     through the relay to the realtime nodes. The embedded broker of
+//     another process cannot be reached, so without --mqtt-url it is
+//     refused rather than run with commands that never leave it.
+func checkRoles(r Roles, externalURL string) error {
+	if r.Has(RoleAPI) && r.Has(RoleIngest) && r.Has(RoleRealtime) {
+		return nil
 	}
-	return nil
+	if slices.Equal(r, Roles{RoleJobs}) {
+		if externalURL == "" {
+			return errors.New("--roles=jobs needs --mqtt-url (the external broker the api,ingest,realtime nodes use): a jobs node delivers router commands and relays its changes to the dashboards through it")
+		}
+		return nil
+	}
+	return fmt.Errorf("--roles=%s: not supported: api, ingest and realtime run together in one process (--roles=api,ingest,realtime, which only inserts jobs), and jobs runs with them or alone (--roles=jobs)", r)
 }
+
+// jobsOnly reports whether r is a worker node's --roles=jobs.
+func (r Roles) jobsOnly() bool { return len(r) > 0 && !r.Has(RoleAPI) }
 
 // parseQueueWorkers reads --queue-workers values such as
 // "notifications=8,webhooks=4". Queue names are checked against the
@@ -127,7 +138,7 @@ func parseQueueWorkers(values []string) (map[string]int, error) {
 // roleFlags select what a serve process runs.
 func roleFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringSliceFlag{Name: "roles", Category: "Jobs", Value: []string{Roles(AllRoles).String()}, Usage: "parts this process runs: api, ingest, realtime, jobs (River workers); without jobs it only inserts jobs, which a process with jobs on the same database runs", Sources: cli.EnvVars("SITEPULSE_ROLES")},
+		&cli.StringSliceFlag{Name: "roles", Category: "Jobs", Value: []string{Roles(AllRoles).String()}, Usage: "parts this process runs: api, ingest, realtime, jobs (River workers); api,ingest,realtime only inserts jobs, which a process with jobs on the same database runs; jobs alone is a worker node (needs --mqtt-url)", Sources: cli.EnvVars("SITEPULSE_ROLES")},
 		&cli.StringSliceFlag{Name: "queue-workers", Category: "Jobs", Usage: "per-queue worker counts overriding --job-workers, e.g. provisioning=8,payments=2", Sources: cli.EnvVars("SITEPULSE_QUEUE_WORKERS")},
 	}
 }
@@ -136,9 +147,6 @@ func roleFlags() []cli.Flag {
 func roleOptions(cmd *cli.Command) (Roles, map[string]int, error) {
 	r, err := parseRoles(cmd.StringSlice("roles"))
 	if err != nil {
-		return nil, nil, err
-	}
-	if err := checkRoles(r); err != nil {
 		return nil, nil, err
 	}
 	q, err := parseQueueWorkers(cmd.StringSlice("queue-workers"))

@@ -33,10 +33,13 @@ func TestParseRoles(t *testing.T) {
 			t.Errorf("parseRoles(%q) = %v, want an error listing the roles", in, err)
 		}
 	}
-	if err := checkRoles(Roles{RoleJobs}); err == nil {
-		t.Error("checkRoles accepted a jobs-only process")
+	if err := checkRoles(Roles{RoleJobs}, ""); err == nil {
+		t.Error("checkRoles accepted a jobs-only process without --mqtt-url")
 	}
-	if err := checkRoles(Roles{RoleAPI, RoleIngest, RoleRealtime}); err != nil {
+	if err := checkRoles(Roles{RoleJobs}, "tcp://broker:1883"); err != nil {
+		t.Error(err)
+	}
+	if err := checkRoles(Roles{RoleAPI, RoleIngest, RoleRealtime}, ""); err != nil {
 		t.Error(err)
 	}
 }

@@ -59,8 +59,16 @@ type Options struct {
 	// ShareGroup is the shared-subscription group; empty means
 	// DefaultShareGroup.
 	ShareGroup string
-	// Handler applies agent messages. Required.
+	// Handler applies agent messages. Required unless PublishOnly.
 	Handler Handler
+	// PublishOnly makes a client for a process without ingest (a
+	// --roles=jobs node): it publishes commands (PublishCommand) and relays
+	// its own committed changes (Relay) but joins no shared subscription
+	// and applies no agent message. It subscribes only to the agents'
+	// retained statuses, unshared, to answer Connected; other replicas'
+	// relays are not received. Its session is clean: nothing is queued for
+	// it while it is away. Handler and ShareGroup are ignored.
+	PublishOnly bool
 	// HandleTimeout bounds one Handler call; 0 means DefaultHandleTimeout.
 	HandleTimeout time.Duration
 	// RetryDelay is how long the client waits, after a retryable Handler
@@ -127,7 +135,7 @@ func New(o Options) (*Client, error) {
 	if o.URL == "" {
 		return nil, errors.New("cluster: Options.URL is required")
 	}
-	if o.Handler == nil {
+	if o.Handler == nil && !o.PublishOnly {
 		return nil, errors.New("cluster: Options.Handler is required")
 	}
 	if o.ClientID == "" {
@@ -229,7 +237,9 @@ func (c *Client) clientOptions() (*mqtt.ClientOptions, error) {
 	}
 	mo.AddBroker(u.String())
 	mo.SetClientID(c.opts.ClientID)
-	mo.SetCleanSession(false)
+	// A publish-only client has nothing the broker should keep for it:
+	// statuses are retained and resent on every subscription.
+	mo.SetCleanSession(c.opts.PublishOnly)
 	mo.SetOrderMatters(true) // one router's batches must be applied in order
 	mo.SetAutoAckDisabled(true)
 	mo.SetAutoReconnect(true)
@@ -295,12 +305,26 @@ func ingestFilters(g string) map[string]byte {
 	}
 }
 
+// publishOnlyFilters are the subscriptions of a PublishOnly client: the
+// agents' statuses alone, for Connected.
+func publishOnlyFilters() map[string]byte {
+	return map[string]byte{protocol.TopicRoot + "/+/" + string(protocol.TopicStatus): 1}
+}
+
+// filters are the subscriptions of this client.
+func (c *Client) filters() map[string]byte {
+	if c.opts.PublishOnly {
+		return publishOnlyFilters()
+	}
+	return ingestFilters(c.opts.ShareGroup)
+}
+
 // onConnect subscribes on every (re)connection. The persistent session
 // keeps the subscriptions, but a broker may have lost it.
 func (c *Client) onConnect(cl mqtt.Client) {
 	c.poisoned.Store(false)
 	c.m.connects.Inc()
-	filters := ingestFilters(c.opts.ShareGroup)
+	filters := c.filters()
 	tok := cl.SubscribeMultiple(filters, c.onMessage)
 	if !tok.WaitTimeout(c.opts.ConnectTimeout) || tok.Error() != nil {
 		c.log.Error("subscribe failed; reconnecting", "err", tok.Error())
@@ -328,10 +352,13 @@ func (c *Client) leaveShared() {
 		return
 	}
 	var shared []string
-	for f := range ingestFilters(c.opts.ShareGroup) {
+	for f := range c.filters() {
 		if strings.HasPrefix(f, "$share/") {
 			shared = append(shared, f)
 		}
+	}
+	if len(shared) == 0 {
+		return
 	}
 	tok := c.cl.Unsubscribe(shared...)
 	if !tok.WaitTimeout(c.opts.ConnectTimeout) || tok.Error() != nil {
@@ -372,6 +399,11 @@ func (c *Client) onMessage(_ mqtt.Client, msg mqtt.Message) {
 	payload := msg.Payload()
 	if strings.HasSuffix(topic, "/"+string(protocol.TopicStatus)) {
 		payload = c.onStatus(topic, payload)
+	}
+	if c.opts.PublishOnly {
+		// Tracked for Connected; the replicas with ingest apply it.
+		msg.Ack()
+		return
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, c.opts.HandleTimeout)
 	err := c.opts.Handler.HandleMessage(ctx, topic, payload)

@@ -226,6 +226,35 @@ func (c *Client) Fanin(ctx context.Context, local <-chan controlplane.Change, ro
 	return out
 }
 
+// Relay sends every change read from local to the other replicas, as
+// Fanin does, for a process without a realtime fan-out (a PublishOnly
+// client's jobs node): its changes reach the dashboards through the
+// replicas that run one. It returns when ctx is done or local is closed.
+//
+//	sub := bus.Subscribe(1024)
+//	go client.Relay(ctx, sub.C)
+func (c *Client) Relay(ctx context.Context, local <-chan controlplane.Change) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ch, ok := <-local:
+			if !ok {
+				return
+			}
+			if head, isHead := ch.(controlplane.BatchApplied); isHead {
+				g, ok := readGroup(ctx, head, local)
+				if !ok {
+					return
+				}
+				c.publishGroup(g)
+				continue
+			}
+			c.publishRelay(ch)
+		}
+	}
+}
+
 // readGroup reads the changes that follow head on local (the bus keeps
 // them together).
 func readGroup(ctx context.Context, head controlplane.BatchApplied, local <-chan controlplane.Change) (*group, bool) {
