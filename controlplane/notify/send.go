@@ -196,6 +196,8 @@ func (e *sendError) MaybeSent() bool { return e.maybeSent }
 
 func permanent(err error) error { return &sendError{err: err, perm: true} }
 
+var errNoSMTP = errors.New("no SMTP server is configured")
+
 // Resend queues notification id again (a failed, skipped or unknown one,
 // or a sent one the recipient lost), with a new attempt count kept in
 // Resends. Tenant managers; ECONFLICT while it is being sent or queued.
