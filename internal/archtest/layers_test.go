@@ -122,11 +122,11 @@ func TestTestKitOnlyInTests(t *testing.T) {
 	g := load(t)
 	for _, p := range g.own {
 		rel := g.rel(p.ImportPath)
-		if under(rel, "internal/testkit") || under(rel, "internal/testpg") {
+		if under(rel, "internal/testkit") || under(rel, "internal/testpg") || under(rel, "internal/testmail") {
 			continue
 		}
 		for _, d := range p.Imports {
-			if g.inModule(d) && (under(g.rel(d), "internal/testkit") || under(g.rel(d), "internal/testpg")) {
+			if g.inModule(d) && (under(g.rel(d), "internal/testkit") || under(g.rel(d), "internal/testpg") || under(g.rel(d), "internal/testmail")) {
 				t.Errorf("%s imports %s outside its tests", rel, g.rel(d))
 			}
 		}
