@@ -333,6 +333,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if c.Billing.PublicURL == "" {
 		// Providers on this machine (the Daraja simulator) reach us here.
 		m.billing.SetPublicURL("http://" + m.HTTPAddr())
+		m.notify.SetPublicURL("http://" + m.HTTPAddr())
 	}
 	m.log.Info("serving", slog.String("http", m.HTTPAddr()), slog.String("mqtt", m.MQTTAddr()),
 		slog.String("mqtt_tls", m.MQTTTLSAddr()), slog.String("store", m.store.Dialect()))

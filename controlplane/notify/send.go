@@ -128,7 +128,7 @@ func (s *Service) deliver(ctx context.Context, row store.NotificationRow, set st
 	if err := json.Unmarshal(raw, &data); err != nil {
 		return "", permanent(fmt.Errorf("notification data: %w", err))
 	}
-	msg, err := s.tpl.render(row.Kind, row.Language, view{Tenant: tenantName, URL: s.o.PublicURL, D: data})
+	msg, err := s.tpl.render(row.Kind, row.Language, view{Tenant: tenantName, URL: s.publicURL(), D: data})
 	if err != nil {
 		return "", permanent(err)
 	}
@@ -149,7 +149,7 @@ func (s *Service) deliver(ctx context.Context, row store.NotificationRow, set st
 			}
 		}
 		return "", s.o.Mail.SendMail(ctx, smtpURL, Email{From: from, To: row.Recipient, Subject: msg.Subject, Text: msg.Text,
-			HTML: msg.HTML, MessageID: messageID(row, s.o.PublicURL),
+			HTML: msg.HTML, MessageID: messageID(row, s.publicURL()),
 			Headers: map[string]string{"X-SitePulse-Notification": strconv.FormatInt(row.ID, 10)}})
 	case controlplane.ChannelSMS:
 		if s.o.SMS == nil || set.SealedSMSKey == "" {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -115,6 +116,7 @@ type Service struct {
 	m    *metrics
 	jobs Inserter
 	tpl  *templates
+	pub  atomic.Pointer[string] // PublicURL, or the HTTP listener's (SetPublicURL)
 	// afterSend, for tests, runs between a send and the commit of its
 	// result; an error there acts as a crash at that point.
 	afterSend func(controlplane.Notification) error
@@ -159,7 +161,9 @@ func New(o Options) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("notify: %w", err)
 	}
-	return &Service{o: o, st: o.Store, log: o.Logger.With("component", "notify"), now: o.Now, m: m, tpl: tpl}, nil
+	s := &Service{o: o, st: o.Store, log: o.Logger.With("component", "notify"), now: o.Now, m: m, tpl: tpl}
+	s.SetPublicURL(o.PublicURL)
+	return s, nil
 }
 
 // SetJobs hands the service the River client that inserts its jobs.
@@ -167,7 +171,12 @@ func (s *Service) SetJobs(j Inserter) { s.jobs = j }
 
 // SetPublicURL changes the dashboard address used in messages (serve sets
 // its listener's when no --public-url was given).
-func (s *Service) SetPublicURL(u string) { s.o.PublicURL = strings.TrimRight(u, "/") }
+func (s *Service) SetPublicURL(u string) {
+	u = strings.TrimRight(u, "/")
+	s.pub.Store(&u)
+}
+
+func (s *Service) publicURL() string { return *s.pub.Load() }
 
 // dataAAD binds sealed data to its row's cause.
 func dataAAD(tenant int64, event string) string {

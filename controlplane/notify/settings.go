@@ -28,10 +28,10 @@ func ReportToken(key []byte, tenant int64) string {
 
 // reportURL is where the tenant points its gateway's delivery reports.
 func (s *Service) reportURL(tenant int64) string {
-	if s.o.PublicURL == "" {
+	if s.publicURL() == "" {
 		return ""
 	}
-	return s.o.PublicURL + "/api/v1/hooks/sms/" + strconv.FormatInt(tenant, 10) + "/" + ReportToken(s.o.ReportKey, tenant)
+	return s.publicURL() + "/api/v1/hooks/sms/" + strconv.FormatInt(tenant, 10) + "/" + ReportToken(s.o.ReportKey, tenant)
 }
 
 func (s *Service) view(r store.NotificationSettingsRow) controlplane.NotificationSettings {
