@@ -12,8 +12,8 @@
 // commit, a timeout after the request went out) leaves the row "unknown"
 // rather than sending again. SMTP has no idempotency key: a server that
 // accepted DATA may deliver a message whose 250 reply we never read, and a
-// manual resend of an unknown one may duplicate it; each message carries a
-// stable Message-ID so mail clients can tell copies apart.
+// manual resend of an unknown one may duplicate it; each message's
+// Message-ID names the notification and its resend count.
 //
 // The package also runs the sweeps that cause notifications on their own:
 // subscription expiry reminders and router offline alerts (one per
