@@ -38,7 +38,7 @@ func TestNotificationsEndToEnd(t *testing.T) {
 			}
 		})
 		mp := testmail.Start(t)
-		gw := smsgw.New(smsgw.Options{AnyAccount: true, AnyBot: true, DeliveryReportDelay: 50 * time.Millisecond,
+		gw := smsgw.New(smsgw.Options{AnyAccount: true, AnyBot: true, DeliveryReportDelay: 500 * time.Millisecond, ReportAttempts: 8,
 			ReportBackoff: 100 * time.Millisecond})
 		if err := gw.Start(t.Context(), "127.0.0.1:0"); err != nil {
 			t.Fatal(err)
