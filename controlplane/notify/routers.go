@@ -40,10 +40,6 @@ func (s *Service) SweepRouters(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	byID := make(map[string]controlplane.Router, len(routers))
-	for _, r := range routers {
-		byID[r.ID] = r
-	}
 	n := 0
 	err = s.st.Write(ctx, func(tx *store.Tx) error {
 		now := tx.Now().UTC()
@@ -129,13 +125,6 @@ func (s *Service) SweepRouters(ctx context.Context) (int, error) {
 				}
 				add(recovered, r.TenantID, r, o.DownSince, up.Sub(o.DownSince))
 				if err := tx.EndRouterOutage(ctx, r.ID); err != nil {
-					return err
-				}
-			}
-		}
-		for id := range open {
-			if _, ok := byID[id]; !ok {
-				if err := tx.EndRouterOutage(ctx, id); err != nil {
 					return err
 				}
 			}

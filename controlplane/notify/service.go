@@ -152,7 +152,6 @@ func New(o Options) (*Service, error) {
 	if o.ReminderSweep <= 0 {
 		o.ReminderSweep = DefaultReminderSweep
 	}
-	o.PublicURL = strings.TrimRight(o.PublicURL, "/")
 	m, err := newMetrics(o.Registerer)
 	if err != nil {
 		return nil, fmt.Errorf("notify: %w", err)
