@@ -81,6 +81,8 @@ type Event struct {
 	Snapshot *Snapshot `json:"snapshot,omitempty"`
 	// Resources is set for router.resources.
 	Resources *Resources `json:"resources,omitempty"`
+	// Voucher is set for voucher.used.
+	Voucher *VoucherUse `json:"voucher,omitempty"`
 }
 
 // Snapshot is one part of a full session list. Parts of one snapshot share
@@ -99,18 +101,21 @@ type Session struct {
 	// volatile RouterOS .id alone.
 	Key string `json:"key"`
 	// RouterOSID is the item's .id, usable to kick it until the next reboot.
-	RouterOSID string    `json:"ros_id,omitempty"`
-	User       string    `json:"user"`
-	Address    string    `json:"address,omitempty"`
-	MAC        string    `json:"mac,omitempty"`     // hotspot mac-address or PPP caller-id
-	Service    string    `json:"service,omitempty"` // hotspot server or PPP service
-	LoginBy    string    `json:"login_by,omitempty"`
-	SessionID  string    `json:"session_id,omitempty"` // PPP session-id
-	StartedAt  time.Time `json:"started_at"`
-	BytesIn    uint64    `json:"bytes_in"`
-	BytesOut   uint64    `json:"bytes_out"`
-	PacketsIn  uint64    `json:"packets_in,omitempty"`
-	PacketsOut uint64    `json:"packets_out,omitempty"`
+	RouterOSID string `json:"ros_id,omitempty"`
+	User       string `json:"user"`
+	Address    string `json:"address,omitempty"`
+	MAC        string `json:"mac,omitempty"`     // hotspot mac-address or PPP caller-id
+	Service    string `json:"service,omitempty"` // hotspot server or PPP service
+	LoginBy    string `json:"login_by,omitempty"`
+	SessionID  string `json:"session_id,omitempty"` // PPP session-id
+	// AcctSessionID is the RADIUS Acct-Session-Id, set when the router
+	// authenticates the session by RADIUS (see RadiusSync).
+	AcctSessionID string    `json:"acct_session_id,omitempty"`
+	StartedAt     time.Time `json:"started_at"`
+	BytesIn       uint64    `json:"bytes_in"`
+	BytesOut      uint64    `json:"bytes_out"`
+	PacketsIn     uint64    `json:"packets_in,omitempty"`
+	PacketsOut    uint64    `json:"packets_out,omitempty"`
 }
 
 // HotspotKey is the stable identity of a hotspot session: user, MAC and

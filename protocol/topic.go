@@ -132,6 +132,12 @@ func ParseTopic(s string) (Topic, error) {
 		t.Kind = TopicCmd
 	case string(TopicCmdResult):
 		t.Kind = TopicCmdResult
+	case string(TopicRadiusSync):
+		t.Kind = TopicRadiusSync
+	case string(TopicRadiusState):
+		t.Kind = TopicRadiusState
+	case string(TopicRadiusAsk):
+		t.Kind = TopicRadiusAsk
 	default:
 		return Topic{}, fmt.Errorf("topic %q: unknown kind", s)
 	}

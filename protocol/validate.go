@@ -104,7 +104,7 @@ func (e *Event) validate(f string) error {
 	}
 	// Each type carries exactly its own fields; the others must be absent so
 	// that a consumer never has to guess which one counts.
-	var session, reason, snapshot, resources bool
+	var session, reason, snapshot, resources, voucher bool
 	switch e.Type {
 	case EventSessionStarted, EventSessionUpdated:
 		session = true
@@ -114,6 +114,8 @@ func (e *Event) validate(f string) error {
 		snapshot = true
 	case EventRouterResources:
 		resources = true
+	case EventVoucherUsed:
+		voucher = true
 	case "":
 		return fieldErr(f+".type", "required")
 	default:
@@ -127,6 +129,7 @@ func (e *Event) validate(f string) error {
 		{"reason", reason, e.Reason != ""},
 		{"snapshot", snapshot, e.Snapshot != nil},
 		{"resources", resources, e.Resources != nil},
+		{"voucher", voucher, e.Voucher != nil},
 	} {
 		switch {
 		case p.allowed && !p.set:
@@ -150,6 +153,8 @@ func (e *Event) validate(f string) error {
 		return nil
 	case snapshot:
 		return e.Snapshot.validate(f + ".snapshot")
+	case voucher:
+		return e.Voucher.validate(f + ".voucher")
 	default:
 		return e.Resources.validate(f + ".resources")
 	}
@@ -196,6 +201,7 @@ func (s *Session) validate(f string) error {
 	if err := checkTexts(f+".",
 		namedText{"ros_id", s.RouterOSID}, namedText{"address", s.Address}, namedText{"mac", s.MAC},
 		namedText{"service", s.Service}, namedText{"login_by", s.LoginBy}, namedText{"session_id", s.SessionID},
+		namedText{"acct_session_id", s.AcctSessionID},
 	); err != nil {
 		return err
 	}
