@@ -82,8 +82,16 @@ func (r *Router) login(kind, user, mac, address, loginBy string) (string, error)
 }
 
 // Logout ends an active hotspot or PPP session by its .id (reason "kicked",
-// as an administrator's remove would).
-func (r *Router) Logout(id string) error {
+// as an administrator's remove would; RADIUS Acct-Terminate-Cause
+// Admin-Reset).
+func (r *Router) Logout(id string) error { return r.logout(id, "kicked") }
+
+// LogoutUser ends a session as its user would: the hotspot's /logout page
+// or a PPPoE client hanging up (reason "logout"; Acct-Terminate-Cause
+// User-Request).
+func (r *Router) LogoutUser(id string) error { return r.logout(id, "logout") }
+
+func (r *Router) logout(id, reason string) error {
 	n, ok := parseID(id)
 	if !ok {
 		return fmt.Errorf("sim: logout: bad id %q", id)
@@ -92,7 +100,7 @@ func (r *Router) Logout(id string) error {
 	defer r.mu.Unlock()
 	for _, path := range []string{"/ip/hotspot/active", "/ppp/active"} {
 		if it := r.tables[path].byID(n); it != nil {
-			r.endSessionLocked(it.sess, "kicked")
+			r.endSessionLocked(it.sess, reason)
 			return nil
 		}
 	}
