@@ -27,7 +27,7 @@ type radServer struct {
 	authAddr, acctAddr string
 
 	mu        sync.Mutex
-	passwords map[string]string            // user → clear-text password
+	passwords map[string]string               // user → clear-text password
 	reply     map[string]func(*radius.Packet) // user → attributes added to its Access-Accept
 	rejectMsg string                          // Reply-Message of every Access-Reject
 	badMSCHAP bool                            // answer MS-CHAPv2 with a wrong MS-CHAP2-Success
