@@ -71,7 +71,6 @@ type radiusState struct {
 	// The /radius incoming listener.
 	in     net.PacketConn
 	inAddr string
-	inDone chan struct{}
 }
 
 // RadiusStats returns the RADIUS client's counters.
