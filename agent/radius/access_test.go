@@ -22,12 +22,14 @@ func TestPAP(t *testing.T) {
 	s.dec.add(protocol.KindHotspot, "alice", Secret{Password: testPassword})
 	s.dec.add(protocol.KindHotspot, "ntonly", Secret{NTHash: NTHash(testPassword), HasNT: true})
 	s.dec.add(protocol.KindHotspot, "expired", Secret{Password: testPassword})
-	s.dec.decide = func(r Request) Decision {
-		if r.User == "expired" {
-			return Decision{Reason: "subscription expired"}
+	s.dec.set(func(f *fakeDecider) {
+		f.decide = func(r Request) Decision {
+			if r.User == "expired" {
+				return Decision{Reason: "subscription expired"}
+			}
+			return Decision{Accept: true, RateLimit: "2M/5M"}
 		}
-		return Decision{Accept: true, RateLimit: "2M/5M"}
-	}
+	})
 	cases := []struct {
 		name, user, password string
 		code                 radius.Code
@@ -74,10 +76,12 @@ func TestPAP(t *testing.T) {
 func TestAcceptCarriesTheDecision(t *testing.T) {
 	s := startServer(t, nil)
 	s.dec.add(protocol.KindHotspot, "alice", Secret{Password: testPassword})
-	s.dec.decide = func(Request) Decision {
-		return Decision{Accept: true, Profile: "gold", RateLimit: "2M/5M", SessionTimeout: 90*time.Second + 700*time.Millisecond,
-			TotalLimit: 5<<30 + 123, InterimInterval: 5 * time.Minute, FramedPool: "hs-pool"}
-	}
+	s.dec.set(func(f *fakeDecider) {
+		f.decide = func(Request) Decision {
+			return Decision{Accept: true, Profile: "gold", RateLimit: "2M/5M", SessionTimeout: 90*time.Second + 700*time.Millisecond,
+				TotalLimit: 5<<30 + 123, InterimInterval: 5 * time.Minute, FramedPool: "hs-pool"}
+		}
+	})
 	p := accessRequest("alice")
 	_ = rfc2865.UserPassword_SetString(p, testPassword)
 	_ = rfc2869.NASPortID_SetString(p, "bridge-hs")
@@ -111,7 +115,9 @@ func TestAcceptCarriesTheDecision(t *testing.T) {
 	}
 
 	// A minimal decision sends no limit attributes; a sub-second timeout is 1 s.
-	s.dec.decide = func(Request) Decision { return Decision{Accept: true, SessionTimeout: time.Millisecond} }
+	s.dec.set(func(f *fakeDecider) {
+		f.decide = func(Request) Decision { return Decision{Accept: true, SessionTimeout: time.Millisecond} }
+	})
 	resp = exchange(t, papRequest(t, "alice", testPassword), s.AuthAddr())
 	if got := rfc2865.SessionTimeout_Get(resp); got != 1 {
 		t.Errorf("Session-Timeout %d, want 1", got)
@@ -164,7 +170,9 @@ func TestMSCHAPv2(t *testing.T) {
 	// PPP entries are synced with the NT hash only.
 	s.dec.add(protocol.KindPPPoE, "pppuser", Secret{NTHash: NTHash(testPassword), HasNT: true})
 	s.dec.add(protocol.KindPPPoE, "clear", Secret{Password: testPassword})
-	s.dec.decide = func(Request) Decision { return Decision{Accept: true, RateLimit: "10M/10M", FramedPool: "ppp-pool"} }
+	s.dec.set(func(f *fakeDecider) {
+		f.decide = func(Request) Decision { return Decision{Accept: true, RateLimit: "10M/10M", FramedPool: "ppp-pool"} }
+	})
 
 	for _, user := range []string{"pppuser", "clear"} {
 		t.Run(user, func(t *testing.T) {

@@ -274,10 +274,10 @@ func parseAccounting(p *radius.Packet, arrived time.Time) Accounting {
 		InputPackets:   uint64(rfc2866.AcctInputPackets_Get(p)),
 		OutputPackets:  uint64(rfc2866.AcctOutputPackets_Get(p)),
 		TerminateCause: int(rfc2866.AcctTerminateCause_Get(p)),
-		EventTime:      arrived.Add(-time.Duration(rfc2866.AcctDelayTime_Get(p)) * time.Second),
+		EventTime:      arrived.Add(-time.Duration(rfc2866.AcctDelayTime_Get(p)) * time.Second).UTC(),
 	}
 	if t, err := rfc2869.EventTimestamp_Lookup(p); err == nil {
-		rec.EventTime = t
+		rec.EventTime = t.UTC()
 	}
 	return rec
 }

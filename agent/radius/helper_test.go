@@ -59,6 +59,14 @@ func (f *fakeDecider) add(kind protocol.SessionKind, user string, sec Secret) {
 	f.creds[string(kind)+"/"+user] = sec
 }
 
+// set changes the fake under its lock (the server reads it from other
+// goroutines).
+func (f *fakeDecider) set(edit func(f *fakeDecider)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	edit(f)
+}
+
 func (f *fakeDecider) Credentials(kind protocol.SessionKind, user string) (Secret, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -197,7 +205,15 @@ func exchangeErr(p *radius.Packet, addr net.Addr) (*radius.Packet, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := checkMessageAuthenticator(resp, p.Authenticator); err != nil {
+	// The reply is signed over the request authenticator on the wire,
+	// which Encode computes for an Accounting-Request.
+	wire, err := p.Encode()
+	if err != nil {
+		return nil, err
+	}
+	var auth [16]byte
+	copy(auth[:], wire[4:20])
+	if _, err := checkMessageAuthenticator(resp, auth); err != nil {
 		return nil, err
 	}
 	return resp, nil
