@@ -95,7 +95,7 @@ type Accounting struct {
 	InputOctets, OutputOctets           uint64 // Acct-*-Gigawords folded in
 	InputPackets, OutputPackets         uint64
 	TerminateCause                      int       // Acct-Terminate-Cause, 0 if absent
-	EventTime                           time.Time // Event-Timestamp, else receipt time less Acct-Delay-Time
+	EventTime                           time.Time // Event-Timestamp, else receipt time less Acct-Delay-Time; UTC
 }
 
 // Decider answers for the accounts: the agent implements it over its
