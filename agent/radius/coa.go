@@ -209,10 +209,13 @@ func parseCoAResponse(req, resp, secret []byte) (*radius.Packet, error) {
 	if !radius.IsAuthenticResponse(resp, req, secret) {
 		return nil, errors.New("radius: bad response authenticator")
 	}
-	var reqAuth [16]byte
-	copy(reqAuth[:], req[4:20])
-	if _, err := checkMessageAuthenticator(p, reqAuth); err != nil {
-		return nil, err
+	// RFC 5176 §3.3 reads as signing the answer over the request's
+	// authenticator, FreeRADIUS signs it over zeros (see msgauth.go):
+	// either proves the secret.
+	if _, err := checkMessageAuthenticator(p, [16]byte(req[4:20])); err != nil {
+		if _, err := checkMessageAuthenticator(p, [16]byte{}); err != nil {
+			return nil, err
+		}
 	}
 	return p, nil
 }

@@ -59,14 +59,25 @@ func (n *fakeNAS) requests() []*radius.Packet {
 	return append([]*radius.Packet(nil), n.got...)
 }
 
-// reply answers r with code, signed, plus what add puts in.
+// reply answers r with code, signed the FreeRADIUS way (over zeros), plus
+// what add puts in.
 func reply(t *testing.T, code radius.Code, add func(*radius.Packet)) func(radius.ResponseWriter, *radius.Request) {
+	return replySigned(t, code, false, add)
+}
+
+// replySigned signs over the request's authenticator when overRequest
+// (RFC 5176 §3.3 read literally), else over zeros.
+func replySigned(t *testing.T, code radius.Code, overRequest bool, add func(*radius.Packet)) func(radius.ResponseWriter, *radius.Request) {
 	return func(w radius.ResponseWriter, r *radius.Request) {
 		resp := r.Response(code)
 		if add != nil {
 			add(resp)
 		}
-		if err := signMessageAuthenticator(resp, r.Authenticator); err != nil {
+		var auth [16]byte
+		if overRequest {
+			auth = r.Authenticator
+		}
+		if err := signMessageAuthenticator(resp, auth); err != nil {
 			t.Error(err)
 		}
 		_ = w.Write(resp)
@@ -107,7 +118,7 @@ func TestDisconnectACK(t *testing.T) {
 }
 
 func TestChangeAuthorizationACK(t *testing.T) {
-	nas := startNAS(t, testSecret, reply(t, radius.CodeCoAACK, nil))
+	nas := startNAS(t, testSecret, replySigned(t, radius.CodeCoAACK, true, nil))
 	d := Decision{Accept: true, Reason: "not sent", RateLimit: "1M/2M", SessionTimeout: time.Hour}
 	if err := ChangeAuthorization(context.Background(), nas.addr, testSecret, Target{AcctSessionID: "0x81500001"}, d); err != nil {
 		t.Fatal(err)
@@ -166,6 +177,16 @@ func TestCoATimeout(t *testing.T) {
 		nas := startNAS(t, testSecret, func(w radius.ResponseWriter, r *radius.Request) {
 			resp := r.Response(radius.CodeDisconnectACK)
 			resp.Secret = []byte("wrong")
+			_ = w.Write(resp)
+		})
+		if err := Disconnect(context.Background(), nas.addr, testSecret, Target{User: "alice"}); !errors.Is(err, ErrTimeout) {
+			t.Fatalf("got %v, want ErrTimeout", err)
+		}
+	})
+	t.Run("answer with a wrong Message-Authenticator", func(t *testing.T) {
+		nas := startNAS(t, testSecret, func(w radius.ResponseWriter, r *radius.Request) {
+			resp := r.Response(radius.CodeDisconnectACK)
+			_ = rfc2869.MessageAuthenticator_Set(resp, make([]byte, 16))
 			_ = w.Write(resp)
 		})
 		if err := Disconnect(context.Background(), nas.addr, testSecret, Target{User: "alice"}); !errors.Is(err, ErrTimeout) {

@@ -89,7 +89,7 @@ func (s *Server) handle(ctx context.Context, l *listener, src netip.AddrPort, b 
 	// Every Access reply is signed (BlastRADIUS); an Accounting-Response
 	// when its request was.
 	if !l.acct || hasMA {
-		err = signMessageAuthenticator(reply, p.Authenticator)
+		err = signMessageAuthenticator(reply, replyHMACAuthenticator(reply.Code, p.Authenticator))
 	}
 	var wire []byte
 	if err == nil {

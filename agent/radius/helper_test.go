@@ -213,7 +213,7 @@ func exchangeErr(p *radius.Packet, addr net.Addr) (*radius.Packet, error) {
 	}
 	var auth [16]byte
 	copy(auth[:], wire[4:20])
-	if _, err := checkMessageAuthenticator(resp, auth); err != nil {
+	if _, err := checkMessageAuthenticator(resp, replyHMACAuthenticator(resp.Code, auth)); err != nil {
 		return nil, err
 	}
 	return resp, nil

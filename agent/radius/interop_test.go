@@ -173,7 +173,8 @@ func TestInteropRadclientAccounting(t *testing.T) {
 		{"Acct-Status-Type = Interim-Update\nAcct-Session-Time = 60\nAcct-Input-Octets = 100\nAcct-Input-Gigawords = 1\n" +
 			"Acct-Output-Octets = 200\nAcct-Input-Packets = 3\nAcct-Output-Packets = 4\n",
 			Accounting{Status: AcctInterim, SessionTime: time.Minute, InputOctets: 1<<32 + 100, OutputOctets: 200, InputPackets: 3, OutputPackets: 4}},
-		{"Acct-Status-Type = Stop\nAcct-Session-Time = 120\nAcct-Input-Octets = 500\nAcct-Output-Octets = 900\nAcct-Terminate-Cause = Admin-Reset\n",
+		{"Acct-Status-Type = Stop\nAcct-Session-Time = 120\nAcct-Input-Octets = 500\nAcct-Output-Octets = 900\nAcct-Terminate-Cause = Admin-Reset\n" +
+			"Message-Authenticator = 0x00\n", // signed the FreeRADIUS way: checked, and the answer signed
 			Accounting{Status: AcctStop, SessionTime: 2 * time.Minute, InputOctets: 500, OutputOctets: 900, TerminateCause: 6}},
 	}
 	for i, st := range steps {

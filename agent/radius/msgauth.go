@@ -12,9 +12,13 @@ import (
 // Message-Authenticator (RFC 3579 §3.2, RFC 5176 §3.3) is HMAC-MD5, keyed
 // with the shared secret, over the packet with the attribute's value set to
 // zeros and the Authenticator field holding: the request's own random
-// authenticator in an Access-Request, zeros in an Accounting-, CoA- or
-// Disconnect-Request (as FreeRADIUS does), and the request's authenticator
-// in every reply. layeh.com/radius has the attribute but not the MAC.
+// authenticator in an Access-Request, the request's authenticator in an
+// Access-Accept, -Reject or -Challenge, and zeros in every accounting and
+// dynamic-authorization packet, requests and replies alike. The last is
+// what FreeRADIUS does (its rad_sign), and radclient rejects an
+// Accounting-Response signed otherwise; for the answers to our own CoA and
+// Disconnect requests both readings are accepted (parseCoAResponse).
+// layeh.com/radius has the attribute but not the MAC.
 
 var errBadMessageAuthenticator = errors.New("radius: bad Message-Authenticator")
 
@@ -26,6 +30,17 @@ func hmacAuthenticator(p *radius.Packet) [16]byte {
 		return [16]byte{}
 	}
 	return p.Authenticator
+}
+
+// replyHMACAuthenticator is what the Authenticator field holds while the
+// Message-Authenticator of a reply with code is computed, reqAuth being
+// its request's authenticator.
+func replyHMACAuthenticator(code radius.Code, reqAuth [16]byte) [16]byte {
+	switch code {
+	case radius.CodeAccessAccept, radius.CodeAccessReject, radius.CodeAccessChallenge:
+		return reqAuth
+	}
+	return [16]byte{}
 }
 
 // messageAuthenticator computes the MAC of p with auth in the Authenticator
