@@ -35,8 +35,10 @@
 // sitepulse_agent_radius_dropped_total{reason} and logged at most once a
 // minute per reason. Every Access-Accept and -Reject carries a
 // Message-Authenticator as its first attribute; an Accounting-Response
-// does when its request did. Passwords, secrets and hashes are never
-// logged.
+// does when its request did. In accounting and dynamic-authorization
+// packets (requests and answers) the Message-Authenticator is computed with
+// a zeroed Authenticator field, as FreeRADIUS does (see msgauth.go).
+// Passwords, secrets and hashes are never logged.
 //
 // # Duplicates
 //
