@@ -24,7 +24,7 @@ const (
 	dropMsgAuth       = "bad_message_authenticator"     // Message-Authenticator present and wrong
 	dropNoMsgAuth     = "missing_message_authenticator" // absent while RequireMessageAuthenticator
 	dropCode          = "unexpected_code"               // a code this port does not serve
-	dropInternal      = "internal"                      // the reply could not be built
+	dropInternal      = "internal"                      // the reply could not be built, or the Decider panicked
 )
 
 const (

@@ -212,6 +212,15 @@ func (s *Server) readLoop(ctx context.Context, l *listener) error {
 }
 
 func (s *Server) serveDatagram(ctx context.Context, l *listener, src netip.AddrPort, b []byte, arrived time.Time) {
+	// A Decider that panics costs its request (left unanswered, its
+	// retransmissions dropped until the duplicate entry expires), not the
+	// agent.
+	defer func() {
+		if r := recover(); r != nil {
+			s.metrics.dropped.WithLabelValues(dropInternal).Inc()
+			s.log.Error("radius request handling panicked", "from", src, "panic", r)
+		}
+	}()
 	out := s.handle(ctx, l, src, b, arrived)
 	if out.reply == nil {
 		return

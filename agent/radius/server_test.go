@@ -95,3 +95,23 @@ func TestMetricsRegistered(t *testing.T) {
 		}
 	}
 }
+
+func TestDeciderPanicCostsOnlyItsRequest(t *testing.T) {
+	s := startServer(t, nil)
+	s.dec.add(protocol.KindHotspot, "alice", Secret{Password: testPassword})
+	s.dec.add(protocol.KindHotspot, "boom", Secret{Password: testPassword})
+	s.dec.set(func(f *fakeDecider) {
+		f.decide = func(r Request) Decision {
+			if r.User == "boom" {
+				panic("decider bug")
+			}
+			return Decision{Accept: true}
+		}
+	})
+	c := dialRaw(t, s.AuthAddr())
+	c.send(encode(t, papRequest(t, "boom", testPassword)))
+	testkit.Eventually(t, 0, "the panic counted", func() bool { return s.dropped(dropInternal) == 1 })
+	if resp := exchange(t, papRequest(t, "alice", testPassword), s.AuthAddr()); resp.Code != radius.CodeAccessAccept {
+		t.Errorf("after a panic: %v", resp.Code)
+	}
+}
