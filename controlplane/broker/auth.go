@@ -169,8 +169,8 @@ func (h *authHook) OnPacketRead(cl *mochi.Client, pk packets.Packet) (packets.Pa
 		return pk, nil
 	}
 	if cl.Properties.ProtocolVersion == 5 {
-		// A topic alias without a name is resolved later by mochi; the ACL
-		// then checks the resolved name.
+		// An empty name (a topic alias alone) reaches mochi's ACL check
+		// as is, before mochi resolves the alias, and is denied there.
 		if pk.TopicName != "" && !mochi.IsValidFilter(pk.TopicName, true) {
 			h.b.denyACL(cl, aclPublish, pk.TopicName)
 			pk.TopicName = deniedTopic
