@@ -12,6 +12,7 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/sitepulse/sitepulse/controlplane"
 	"github.com/sitepulse/sitepulse/controlplane/store"
 )
 
@@ -69,6 +70,7 @@ func serveCommand(stdout, stderr io.Writer) *cli.Command {
 			&cli.StringFlag{Name: "pusher-key", Category: "Realtime", Value: "sitepulse", Usage: "Pusher app key dashboards connect with", Sources: cli.EnvVars("SITEPULSE_PUSHER_KEY")},
 			&cli.StringFlag{Name: "pusher-secret", Category: "Realtime", Usage: "Pusher app secret; prefer SITEPULSE_PUSHER_SECRET or --pusher-secret-file (empty: random per process)", Sources: cli.EnvVars("SITEPULSE_PUSHER_SECRET")},
 			&cli.StringFlag{Name: "pusher-secret-file", Category: "Realtime", Usage: "file holding the Pusher app secret", Sources: cli.EnvVars("SITEPULSE_PUSHER_SECRET_FILE")},
+			&cli.DurationFlag{Name: "bus-max-wait", Category: "Realtime", Value: controlplane.DefaultBusMaxWait, Usage: "longest ingest waits for slow realtime/webhook consumers before an agent's PUBACK; past it their changes are queued, then dropped as seq gaps (dashboards refetch)", Sources: cli.EnvVars("SITEPULSE_BUS_MAX_WAIT")},
 			&cli.IntFlag{Name: "mqtt-max-clients", Category: "MQTT", Value: 20000, Usage: "embedded broker: most agents connected at once (0: no limit)", Sources: cli.EnvVars("SITEPULSE_MQTT_MAX_CLIENTS")},
 			&cli.BoolFlag{Name: "pusher-client-events", Category: "Realtime", Usage: "allow client-* events on private and presence channels (Pusher's client events; off by default)", Sources: cli.EnvVars("SITEPULSE_PUSHER_CLIENT_EVENTS")},
 			&cli.StringFlag{Name: "admin-email", Category: "First start", Usage: "first start only: email of the system admin created in an empty store (default admin@localhost)", Sources: cli.EnvVars("SITEPULSE_ADMIN_EMAIL")},
@@ -115,6 +117,7 @@ func serveCommand(stdout, stderr io.Writer) *cli.Command {
 				PusherKey:       cmd.String("pusher-key"),
 				PusherSecret:    secret,
 				MQTTMaxClients:  int(cmd.Int("mqtt-max-clients")),
+				BusMaxWait:      cmd.Duration("bus-max-wait"),
 				ClientEvents:    cmd.Bool("pusher-client-events"),
 				PusherWebhooks:  webhooks,
 				Roles:           roles,

@@ -97,6 +97,10 @@ type Config struct {
 	// store has no user. An empty password means a generated one, printed
 	// once to Stdout.
 	AdminEmail, AdminPassword string
+	// BusMaxWait bounds how long one publish on the change bus (ingest's,
+	// before the PUBACK) waits for slow subscribers; 0 means
+	// controlplane.DefaultBusMaxWait.
+	BusMaxWait time.Duration
 	// ShutdownTimeout bounds Close. 0 means 15 seconds.
 	ShutdownTimeout time.Duration
 	// PasswordIterations is the store's PBKDF2 work factor; 0 means the
@@ -221,7 +225,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.registry = prometheus.NewRegistry()
 	m.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m.bus = &controlplane.Bus{}
+	m.bus = &controlplane.Bus{MaxWait: c.BusMaxWait}
 
 	m.store, err = store.Open(ctx, store.Options{
 		DataDir:            c.DataDir,

@@ -49,7 +49,7 @@ func (h *authHook) ID() string { return "sitepulse-auth" }
 // Provides implements mochi.Hook.
 func (h *authHook) Provides(hook byte) bool {
 	switch hook {
-	case mochi.OnConnect, mochi.OnConnectAuthenticate, mochi.OnACLCheck, mochi.OnSessionEstablished:
+	case mochi.OnConnect, mochi.OnConnectAuthenticate, mochi.OnACLCheck, mochi.OnSessionEstablished, mochi.OnPacketRead:
 		return true
 	}
 	return false
@@ -148,6 +148,52 @@ func (h *authHook) OnSessionEstablished(cl *mochi.Client, pk packets.Packet) {
 	h.b.disconnect(cl, packets.ErrNotAuthorized)
 }
 
+// deniedTopic replaces the topic of an MQTT 5 publish whose topic name
+// mochi would drop without an answer ($SYS, wildcards), so that it reaches
+// the ACL check and gets its PUBACK "not authorized". It is never a router's
+// topic; OnPacketRead has counted and logged the original.
+const deniedTopic = "sitepulse/denied"
+
+// OnPacketRead answers the QoS 1 and 2 publishes the ACL denies before mochi
+// sees them. MQTT 3.1.1 has no negative PUBACK: the server must acknowledge
+// a publish it does not authorize or close the connection (MQTT-3.3.5-2).
+// mochi closes, but only after writing a DISCONNECT, which 3.1.1 clients
+// never receive from a server, and it drops publishes to $SYS or wildcard
+// topics with no answer at all, leaving the client waiting for a PUBACK.
+// Stopping the client and rejecting the packet here closes the connection
+// at once, no DISCONNECT written (mochi's read loop ends with the error and
+// sends the will, as for any lost connection). QoS 0
+// needs no answer; mochi drops it after OnACLCheck.
+func (h *authHook) OnPacketRead(cl *mochi.Client, pk packets.Packet) (packets.Packet, error) {
+	if cl.Net.Inline || pk.FixedHeader.Type != packets.Publish || pk.FixedHeader.Qos == 0 {
+		return pk, nil
+	}
+	if cl.Properties.ProtocolVersion == 5 {
+		// An empty name (a topic alias alone) reaches mochi's ACL check
+		// as is, before mochi resolves the alias, and is denied there.
+		if pk.TopicName != "" && !mochi.IsValidFilter(pk.TopicName, true) {
+			h.b.denyACL(cl, aclPublish, pk.TopicName)
+			pk.TopicName = deniedTopic
+		}
+		return pk, nil
+	}
+	if h.allowedPublish(cl.ID, pk.TopicName) {
+		return pk, nil
+	}
+	b := h.b
+	b.metrics.aclDenied.WithLabelValues(aclPublish).Inc()
+	b.metrics.aclDisconnects.Inc()
+	b.log.Warn("MQTT ACL denied a QoS 1/2 publish of an MQTT 3.1.1 client; closing its connection (MQTT-3.3.5-2)",
+		"client", logSafe(cl.ID), "topic", logSafe(pk.TopicName), "qos", pk.FixedHeader.Qos, "remote", cl.Net.Remote)
+	cl.Stop(packets.ErrNotAuthorized)
+	// The only error mochi's OnPacketRead passes on; it ends the read loop.
+	return pk, packets.ErrRejectPacket
+}
+
+func (h *authHook) allowedPublish(r, topic string) bool {
+	return topic == protocol.EventsTopic(r) || topic == protocol.StatusTopic(r) || topic == protocol.CmdResultTopic(r)
+}
+
 // OnACLCheck allows a router only its own topics. mochi calls it for
 // publishes (write) and for subscription filters and deliveries (read); the
 // inline client never reaches it.
@@ -157,10 +203,12 @@ func (h *authHook) OnACLCheck(cl *mochi.Client, topic string, write bool) bool {
 	}
 	r := cl.ID
 	if write {
-		if topic == protocol.EventsTopic(r) || topic == protocol.StatusTopic(r) || topic == protocol.CmdResultTopic(r) {
+		switch {
+		case h.allowedPublish(r, topic):
 			return true
+		case topic != deniedTopic: // else counted by OnPacketRead
+			h.b.denyACL(cl, aclPublish, topic)
 		}
-		h.b.denyACL(cl, aclPublish, topic)
 		return false
 	}
 	if topic == protocol.CmdTopic(r) {

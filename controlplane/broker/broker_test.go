@@ -331,6 +331,9 @@ func TestACL(t *testing.T) {
 	if got := counter(t, tb.reg, "sitepulse_broker_acl_denied_total", "action", aclPublish); got != float64(len(others)) {
 		t.Errorf("acl denied{publish} = %v, want %d", got, len(others))
 	}
+	if got := counter(t, tb.reg, "sitepulse_broker_acl_disconnects_total"); got != float64(len(others)) {
+		t.Errorf("acl disconnects = %v, want %d", got, len(others))
+	}
 	// Nor was anything delivered: r2's first message is the control
 	// plane's command, not r1's publish to r2's command topic.
 	cmd := &protocol.Command{V: protocol.Version, ID: "c-1", Router: r2, Kind: protocol.CmdResync, IssuedAt: t0}

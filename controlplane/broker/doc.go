@@ -10,11 +10,15 @@
 // ACL: client R may publish only sp/v1/R/events, sp/v1/R/status and
 // sp/v1/R/cmd/result, may subscribe only to sp/v1/R/cmd, and may set a will
 // only on sp/v1/R/status. Everything else is denied, logged and counted.
-// mochi answers a denied subscribe with a failure return code; a denied
-// publish from an MQTT 3.1.1 client closes the connection (3.1.1 has no
-// negative PUBACK), from an MQTT 5 client it is answered with a PUBACK
-// "not authorized". Either way it is dropped: neither delivered nor handed
-// to the Handler.
+// mochi answers a denied subscribe with a failure return code. A denied
+// QoS 1 publish from an MQTT 3.1.1 client closes the connection at once,
+// without a DISCONNECT (3.1.1 has no negative PUBACK, and MQTT-3.3.5-2
+// requires an acknowledgement or a close; counted in
+// sitepulse_broker_acl_disconnects_total); from an MQTT 5 client it is
+// answered with a PUBACK "not authorized" (0x87) and the connection stays,
+// also for $SYS and wildcard topic names, which mochi alone would leave
+// unanswered. A denied QoS 0 publish needs no answer. Either way it is
+// dropped: neither delivered nor handed to the Handler.
 //
 // Ingest and delivery guarantee: mochi calls the OnPublish hook on the
 // publishing client's connection goroutine before it writes the PUBACK of a

@@ -28,6 +28,7 @@ type metrics struct {
 	sent           prometheus.Counter
 	authFailures   *prometheus.CounterVec
 	aclDenied      *prometheus.CounterVec
+	aclDisconnects prometheus.Counter
 	rejected       *prometheus.CounterVec
 	handlerRetries prometheus.Counter
 	handleSeconds  prometheus.Histogram
@@ -51,6 +52,10 @@ func newMetrics(reg prometheus.Registerer, srv *mochi.Server) (*metrics, error) 
 			Name: "sitepulse_broker_acl_denied_total",
 			Help: "Publishes, subscriptions and wills outside a router's own topics, by action.",
 		}, []string{"action"}),
+		aclDisconnects: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sitepulse_broker_acl_disconnects_total",
+			Help: "MQTT 3.1.1 connections closed for a QoS 1 or 2 publish the ACL denied (3.1.1 has no negative PUBACK; MQTT-3.3.5-2).",
+		}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sitepulse_broker_rejected_total",
 			Help: "Messages acknowledged but dropped (Handler rejections by error code) or packets refused for their size.",
@@ -81,7 +86,7 @@ func newMetrics(reg prometheus.Registerer, srv *mochi.Server) (*metrics, error) 
 		Name: "sitepulse_broker_clients_connected",
 		Help: "Agents currently connected and authenticated.",
 	}, func() float64 { return float64(atomic.LoadInt64(&srv.Info.ClientsConnected)) })
-	for _, c := range []prometheus.Collector{connected, m.received, m.sent, m.authFailures, m.aclDenied, m.rejected, m.handlerRetries, m.handleSeconds} {
+	for _, c := range []prometheus.Collector{connected, m.received, m.sent, m.authFailures, m.aclDenied, m.aclDisconnects, m.rejected, m.handlerRetries, m.handleSeconds} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

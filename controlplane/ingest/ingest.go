@@ -39,7 +39,8 @@ type Options struct {
 	// Store applies batches and statuses. Required.
 	Store Store
 	// Bus receives the changes of every committed batch and status; nil
-	// means changes are not announced.
+	// means changes are not announced. Its MaxWait bounds the delay slow
+	// subscribers add before a PUBACK.
 	Bus *controlplane.Bus
 	// CommandResults receives command results; nil means they are
 	// acknowledged and ignored.
@@ -78,7 +79,7 @@ func New(o Options) (*Ingest, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	m, err := newMetrics(o.Registerer)
+	m, err := newMetrics(o.Registerer, o.Bus)
 	if err != nil {
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
@@ -130,11 +131,20 @@ func (in *Ingest) events(ctx context.Context, t protocol.Topic, payload []byte) 
 	if in.bus != nil && applied.Applied > 0 {
 		// Headed by BatchApplied even when nothing changed, so the router's
 		// chain of batches has no holes (see controlplane.BatchApplied).
-		in.bus.Publish(append([]controlplane.Change{controlplane.BatchApplied{
+		in.publish(append([]controlplane.Change{controlplane.BatchApplied{
 			TenantID: applied.TenantID, RouterID: t.Router, Epoch: applied.Epoch, Prev: applied.PrevSeq, Last: applied.LastSeq, Changes: len(applied.Changes),
 		}}, applied.Changes...)...)
 	}
 	return nil
+}
+
+// publish announces committed changes. It runs before the broker's PUBACK,
+// so the time it waits for slow bus subscribers delays the agent; the Bus
+// bounds it (Bus.MaxWait) and sitepulse_ingest_bus_wait_seconds shows it.
+func (in *Ingest) publish(changes ...controlplane.Change) {
+	start := time.Now()
+	in.bus.Publish(changes...)
+	in.m.busWait.Observe(time.Since(start).Seconds())
 }
 
 // apply applies b, waiting up to in.wait for the batch it follows.
@@ -189,7 +199,7 @@ func (in *Ingest) status(ctx context.Context, t protocol.Topic, payload []byte) 
 	}
 	in.m.statuses.WithLabelValues(string(st.State)).Inc()
 	if changed && in.bus != nil {
-		in.bus.Publish(controlplane.RouterStatusChanged{Router: r})
+		in.publish(controlplane.RouterStatusChanged{Router: r})
 	}
 	return nil
 }

@@ -1,6 +1,10 @@
 package ingest
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sitepulse/sitepulse/controlplane"
+)
 
 type metrics struct {
 	rejected       *prometheus.CounterVec
@@ -12,9 +16,12 @@ type metrics struct {
 	statuses       *prometheus.CounterVec
 	commandResults *prometheus.CounterVec
 	predecessor    *prometheus.CounterVec
+	busWait        prometheus.Histogram
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+// newMetrics makes ingest's metrics; with a bus, also the bus's counts
+// (ingest is the publisher that waits on it before PUBACKs).
+func newMetrics(reg prometheus.Registerer, bus *controlplane.Bus) (*metrics, error) {
 	m := &metrics{
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sitepulse_ingest_rejected_total",
@@ -49,6 +56,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "sitepulse_ingest_predecessor_waits_total",
 			Help: "Batches that arrived before the batch they follow had been applied (replicas sharing a subscription), by outcome: applied (after waiting) or timeout (applied anyway: events of the late batch will be skipped).",
 		}, []string{"outcome"}),
+		busWait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "sitepulse_ingest_bus_wait_seconds",
+			Help:    "Time ingest waited to hand committed changes to the bus's subscribers (realtime fan-out, webhooks…) before the PUBACK; bounded by the bus's maximum wait.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
+		}),
 		commandResults: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sitepulse_ingest_command_results_total",
 			Help: "Command results received, by outcome (applied, or ignored without a CommandResults).",
@@ -63,7 +75,24 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.rejected, m.failures, m.batches, m.eventsApplied, m.eventsSkipped, m.applySeconds, m.statuses, m.commandResults, m.predecessor} {
+	cs := []prometheus.Collector{m.rejected, m.failures, m.batches, m.eventsApplied, m.eventsSkipped, m.applySeconds, m.statuses, m.commandResults, m.predecessor, m.busWait}
+	if bus != nil {
+		cs = append(cs,
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "sitepulse_bus_changes_deferred_total",
+				Help: "Changes queued for a slow bus subscriber instead of waited for, once a publish had waited the bus's maximum wait.",
+			}, func() float64 { return float64(bus.Stats().Deferred) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "sitepulse_bus_changes_dropped_total",
+				Help: "Changes a slow bus subscriber lost because its backlog was full; the realtime fan-out turns them into seq gaps, so dashboards refetch.",
+			}, func() float64 { return float64(bus.Stats().Dropped) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "sitepulse_bus_backlog",
+				Help: "Changes queued for slow bus subscribers now.",
+			}, func() float64 { return float64(bus.Stats().Backlog) }),
+		)
+	}
+	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

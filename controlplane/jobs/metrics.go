@@ -31,7 +31,8 @@ func (c *failedJobs) Describe(ch chan<- *prometheus.Desc) { ch <- failedJobsDesc
 func (c *failedJobs) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	rows, err := c.st.DB().QueryContext(ctx, `SELECT queue, state, count(*) FROM river_job
+	// The read pool: a scrape must not queue behind ingest on SQLite's writer.
+	rows, err := c.st.ReadDB().QueryContext(ctx, `SELECT queue, state, count(*) FROM river_job
 		WHERE state IN ('retryable', 'discarded') GROUP BY queue, state`)
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(failedJobsDesc, err)

@@ -9,7 +9,12 @@
 // per-dialect migrations and in a small switch on Store.Dialect.
 //
 // Store methods are thin wrappers over functions that take a *dbtx, so that
-// several steps commit together (see read and write). ApplyBatch is the
+// several steps commit together (see read and write). Writes run in
+// transactions on the writer (on SQLite its one connection, which
+// serializes them); reads outside a transaction run on a separate pool (on
+// SQLite query_only connections, which WAL lets read the last committed
+// state while a write transaction is open), so a GET, a metrics scrape or a
+// dashboard never waits for a long ApplyBatch. ApplyBatch is the
 // exactly-once heart of ingest: it applies a batch of agent events in one
 // transaction guarded by the router's last_seq.
 //

@@ -52,11 +52,25 @@ type Options struct {
 	// hashes; 0 means DefaultPasswordIterations. Existing hashes keep the
 	// count they were made with.
 	PasswordIterations int
+	// SQLiteReaders is the size of SQLite's read-only connection pool;
+	// 0 means DefaultSQLiteReaders. PostgreSQL reads use the one pool.
+	SQLiteReaders int
 }
+
+// DefaultSQLiteReaders is the read pool size when Options.SQLiteReaders is
+// 0: reads are short, and a few connections keep dashboards and scrapes
+// from queueing behind one another.
+const DefaultSQLiteReaders = 4
 
 // Store is the control plane's database. It is safe for concurrent use.
 type Store struct {
-	db         *sql.DB
+	db *sql.DB
+	// rdb serves the reads that run outside a transaction (read). On
+	// SQLite it is a pool of query_only connections beside db's single
+	// writer connection: WAL lets them read the last committed state
+	// while a write transaction holds the writer, so GETs, metrics and
+	// dashboards never queue behind ApplyBatch. On PostgreSQL it is db.
+	rdb        *sql.DB
 	pool       *pgxpool.Pool // nil on SQLite
 	dialect    string
 	log        *slog.Logger
@@ -80,6 +94,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if s.iterations <= 0 {
 		s.iterations = DefaultPasswordIterations
 	}
+	var path string // of the SQLite file
 	switch {
 	case strings.HasPrefix(o.DatabaseURL, "postgres://"), strings.HasPrefix(o.DatabaseURL, "postgresql://"):
 		cfg, err := pgxpool.ParseConfig(o.DatabaseURL)
@@ -93,6 +108,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		}
 		s.pool = pool
 		s.db = stdlib.OpenDBFromPool(pool)
+		s.rdb = s.db
 		s.dialect = DialectPostgres
 	case o.DatabaseURL != "":
 		return nil, controlplane.Errorf(controlplane.EINVALID, "database URL must start with postgres:// or postgresql://")
@@ -104,7 +120,8 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
-		db, err := sql.Open("sqlite", sqliteDSN(filepath.Join(dir, SQLiteFile)))
+		path = filepath.Join(dir, SQLiteFile)
+		db, err := sql.Open("sqlite", sqliteDSN(path))
 		if err != nil {
 			return nil, fmt.Errorf("open store: sqlite: %w", err)
 		}
@@ -124,6 +141,13 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if err := s.Migrate(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if s.dialect == DialectSQLite {
+		// After the writer has switched the file to WAL and migrated it.
+		if err := s.openReaders(ctx, path, o.SQLiteReaders); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("open store: %w", err)
+		}
 	}
 	h, err := hashPassword("not a password", 1)
 	if err != nil {
@@ -155,6 +179,43 @@ func sqliteDSN(path string) string {
 	return "file:" + path + "?" + q.Encode()
 }
 
+// sqliteReadDSN returns the DSN of the read pool's connections: the same
+// time encoding as the writer's, query_only so that a write sent there by
+// mistake fails instead of taking the write lock, and deferred (plain)
+// transactions, since IMMEDIATE would take it too. The file is already in
+// WAL mode (it is persistent), which is what lets readers and the writer
+// proceed together.
+func sqliteReadDSN(path string) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", "query_only(1)")
+	q.Set("_txlock", "deferred")
+	q.Set("_time_integer_format", "unix_micro")
+	q.Set("_inttotime", "1")
+	return "file:" + path + "?" + q.Encode()
+}
+
+// openReaders opens SQLite's read pool (Store.rdb) of n connections.
+func (s *Store) openReaders(ctx context.Context, path string, n int) error {
+	if n <= 0 {
+		n = DefaultSQLiteReaders
+	}
+	rdb, err := sql.Open("sqlite", sqliteReadDSN(path))
+	if err != nil {
+		return fmt.Errorf("sqlite readers: %w", err)
+	}
+	rdb.SetMaxOpenConns(n)
+	rdb.SetMaxIdleConns(n)
+	rdb.SetConnMaxIdleTime(0)
+	rdb.SetConnMaxLifetime(0)
+	if err := rdb.PingContext(ctx); err != nil {
+		rdb.Close()
+		return fmt.Errorf("sqlite readers: %w", err)
+	}
+	s.rdb = rdb
+	return nil
+}
+
 // connect makes the first connection. On SQLite it retries while the file
 // is busy: SQLite answers "PRAGMA journal_mode=WAL" with SQLITE_BUSY without
 // consulting busy_timeout when another process is initializing the same
@@ -178,6 +239,9 @@ func (s *Store) connect(ctx context.Context) error {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	if s.rdb != nil && s.rdb != s.db {
+		s.rdb.Close()
+	}
 	err := s.db.Close()
 	if s.pool != nil {
 		s.pool.Close()
@@ -189,9 +253,17 @@ func (s *Store) Close() error {
 func (s *Store) Dialect() string { return s.dialect }
 
 // DB returns the underlying database, for River and tests. On SQLite it has
-// exactly one connection: never hold a transaction on it while calling a
-// Store method, which would wait for that connection forever.
+// exactly one connection, the writer: never hold a transaction on it while
+// calling a Store method that writes, which would wait for that connection
+// forever. (Store reads use ReadDB's pool; inside a transaction they do not
+// see its uncommitted writes.)
 func (s *Store) DB() *sql.DB { return s.db }
+
+// ReadDB returns the pool for reads outside a transaction (metrics,
+// dashboards): on SQLite read-only connections beside DB's single writer,
+// which see committed data without waiting for a write transaction; on
+// PostgreSQL the same pool as DB. Never write through it.
+func (s *Store) ReadDB() *sql.DB { return s.rdb }
 
 // PgxPool returns the pgx pool behind DB on PostgreSQL (River's riverpgxv5
 // driver needs it), or nil on SQLite.
@@ -283,9 +355,10 @@ func (t *dbtx) forUpdate() string {
 	return ""
 }
 
-// read runs fn outside a transaction.
+// read runs fn outside a transaction, on the read pool: it sees what was
+// committed, never waits for a write transaction, and must not write.
 func read[T any](ctx context.Context, s *Store, fn func(*dbtx) (T, error)) (T, error) {
-	return fn(&dbtx{q: s.db, dialect: s.dialect, now: dbTime(s.now())})
+	return fn(&dbtx{q: s.rdb, dialect: s.dialect, now: dbTime(s.now())})
 }
 
 // write runs fn in a transaction and commits if it returns no error. The

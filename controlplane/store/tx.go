@@ -20,9 +20,11 @@ type Tx struct {
 // Write runs fn in one transaction and commits when fn returns nil; any
 // error rolls everything back and is returned as is.
 //
-// On SQLite the store has one connection, held by the transaction: inside
-// fn, call only Tx methods (and River's InsertTx with Tx.SQL), never Store
-// methods, which would wait for that connection forever.
+// On SQLite the store has one writer connection, held by the transaction:
+// inside fn, call only Tx methods (and River's InsertTx with Tx.SQL), never
+// Store methods that write, which would wait for that connection forever.
+// Store methods that read do not wait (they use the read pool) but see only
+// what was committed, not fn's own writes: read through the Tx instead.
 func (s *Store) Write(ctx context.Context, fn func(tx *Tx) error) error {
 	_, err := write(ctx, s, func(t *dbtx) (struct{}, error) {
 		return struct{}{}, fn(&Tx{t: t})
