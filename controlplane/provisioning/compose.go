@@ -66,11 +66,9 @@ func (s *Service) ApplyAccountTx(ctx context.Context, tx *store.Tx, p controlpla
 			return res, "", err
 		}
 		for _, r := range routers {
-			c, err := s.provisionInTx(ctx, tx, p, a, r, opAdd, true)
-			if err != nil {
+			if err := s.provisionInTx(ctx, tx, p, a, r, opAdd, true, &res); err != nil {
 				return res, "", err
 			}
-			res.Commands = append(res.Commands, c)
 		}
 		if err := tx.Audit(ctx, controlplane.AuditEntry{TenantID: a.TenantID, ActorID: p.UserID, Actor: p.Email,
 			Action: "account.create", Target: accountTarget(a.ID), Result: "ok",
@@ -118,17 +116,13 @@ func (s *Service) ApplyAccountTx(ctx context.Context, tx *store.Tx, p controlpla
 			if err != nil {
 				return res, "", err
 			}
-			c, err := s.provisionInTx(ctx, tx, p, a, r, op, true)
-			if err != nil {
+			if err := s.provisionInTx(ctx, tx, p, a, r, op, true, &res); err != nil {
 				return res, "", err
 			}
-			res.Commands = append(res.Commands, c)
 			if a.Disabled && !old.Disabled {
-				k, err := s.provisionInTx(ctx, tx, p, a, r, opKick, false)
-				if err != nil {
+				if err := s.provisionInTx(ctx, tx, p, a, r, opKick, false, &res); err != nil {
 					return res, "", err
 				}
-				res.Commands = append(res.Commands, k)
 			}
 		}
 	}
@@ -136,11 +130,9 @@ func (s *Service) ApplyAccountTx(ctx context.Context, tx *store.Tx, p controlpla
 		if on[r.ID] || r.Status == controlplane.RouterRevoked {
 			continue
 		}
-		c, err := s.provisionInTx(ctx, tx, p, a, r, opAdd, true)
-		if err != nil {
+		if err := s.provisionInTx(ctx, tx, p, a, r, opAdd, true, &res); err != nil {
 			return res, "", err
 		}
-		res.Commands = append(res.Commands, c)
 		changed = true
 	}
 	if !changed {
@@ -174,6 +166,7 @@ func (s *Service) Announce(op AccountOp, res controlplane.AccountResult) {
 		s.publish(controlplane.AccountChanged{Op: op, Account: res.Account})
 	}
 	s.announceQueued(res.Commands)
+	s.announceRadius(res)
 }
 
 // AnnounceCommands publishes commands queued by QueueCommandTx and starts
