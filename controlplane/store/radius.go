@@ -124,6 +124,11 @@ func (tx *Tx) BumpVoucherEntries(ctx context.Context, tenantID int64, vs []contr
 	return ids, nil
 }
 
+// BatchVouchers returns the vouchers of batch id, by id.
+func (tx *Tx) BatchVouchers(ctx context.Context, id int64) ([]controlplane.Voucher, error) {
+	return queryAll(ctx, tx.t, scanVoucher, `SELECT `+voucherColumns+voucherFrom+` WHERE v.batch_id = $1 ORDER BY v.id`, id)
+}
+
 // UnusedVouchers returns the tenant's unused vouchers, by id.
 func (tx *Tx) UnusedVouchers(ctx context.Context, tenantID int64) ([]controlplane.Voucher, error) {
 	return queryAll(ctx, tx.t, scanVoucher, `SELECT `+voucherColumns+voucherFrom+` WHERE v.tenant_id = $1 AND v.status = $2 ORDER BY v.id`,
