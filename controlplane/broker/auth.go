@@ -157,13 +157,15 @@ func (h *authHook) OnACLCheck(cl *mochi.Client, topic string, write bool) bool {
 	}
 	r := cl.ID
 	if write {
-		if topic == protocol.EventsTopic(r) || topic == protocol.StatusTopic(r) || topic == protocol.CmdResultTopic(r) {
+		switch topic {
+		case protocol.EventsTopic(r), protocol.StatusTopic(r), protocol.CmdResultTopic(r),
+			protocol.RadiusStateTopic(r), protocol.RadiusAskTopic(r):
 			return true
 		}
 		h.b.denyACL(cl, aclPublish, topic)
 		return false
 	}
-	if topic == protocol.CmdTopic(r) {
+	if topic == protocol.CmdTopic(r) || topic == protocol.RadiusSyncTopic(r) {
 		return true
 	}
 	h.b.denyACL(cl, aclSubscribe, topic)

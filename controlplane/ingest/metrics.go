@@ -12,6 +12,7 @@ type metrics struct {
 	statuses       *prometheus.CounterVec
 	commandResults *prometheus.CounterVec
 	predecessor    *prometheus.CounterVec
+	radius         *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -53,17 +54,21 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "sitepulse_ingest_command_results_total",
 			Help: "Command results received, by outcome (applied, or ignored without a CommandResults).",
 		}, []string{"outcome"}),
+		radius: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sitepulse_ingest_radius_messages_total",
+			Help: "RADIUS sync states and asks received, by kind and outcome (applied, or ignored without a Radius handler).",
+		}, []string{"kind", "outcome"}),
 	}
 	for _, r := range reasons {
 		m.rejected.WithLabelValues(r)
 	}
-	for _, k := range []string{kindEvents, kindStatus, kindCmdResult} {
+	for _, k := range []string{kindEvents, kindStatus, kindCmdResult, kindRadiusState, kindRadiusAsk} {
 		m.failures.WithLabelValues(k)
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.rejected, m.failures, m.batches, m.eventsApplied, m.eventsSkipped, m.applySeconds, m.statuses, m.commandResults, m.predecessor} {
+	for _, c := range []prometheus.Collector{m.rejected, m.failures, m.batches, m.eventsApplied, m.eventsSkipped, m.applySeconds, m.statuses, m.commandResults, m.predecessor, m.radius} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

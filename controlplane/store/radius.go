@@ -242,8 +242,17 @@ func (tx *Tx) RadiusRows(ctx context.Context, id string, from uint64, limit int)
 
 // RadiusEntry returns one entry of router id with its content.
 // ENOTFOUND when the router has no such entry.
+func (s *Store) RadiusEntry(ctx context.Context, id string, kind protocol.SessionKind, name string) (RadiusRow, error) {
+	return read(ctx, s, func(t *dbtx) (RadiusRow, error) { return radiusEntry(ctx, t, id, kind, name) })
+}
+
+// RadiusEntry is Store.RadiusEntry in tx.
 func (tx *Tx) RadiusEntry(ctx context.Context, id string, kind protocol.SessionKind, name string) (RadiusRow, error) {
-	rows, err := loadRadiusRows(ctx, tx.t, `SELECT kind, name, version, deleted, account_id, voucher_id FROM radius_entries
+	return radiusEntry(ctx, tx.t, id, kind, name)
+}
+
+func radiusEntry(ctx context.Context, t *dbtx, id string, kind protocol.SessionKind, name string) (RadiusRow, error) {
+	rows, err := loadRadiusRows(ctx, t, `SELECT kind, name, version, deleted, account_id, voucher_id FROM radius_entries
 		WHERE router_id = $1 AND kind = $2 AND name = $3`, id, string(kind), name)
 	if err != nil {
 		return RadiusRow{}, err
