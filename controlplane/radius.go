@@ -69,3 +69,10 @@ type VoucherDoubleUse struct {
 
 // ChangeTenant implements Change.
 func (c VoucherDoubleUse) ChangeTenant() int64 { return c.Voucher.TenantID }
+
+// RouterRadius answers GET /api/v1/routers/{id}/radius.
+type RouterRadius struct {
+	RouterID string       `json:"router_id"`
+	AuthMode string       `json:"auth_mode"`
+	Radius   RadiusStatus `json:"radius"`
+}
