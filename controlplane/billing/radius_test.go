@@ -50,11 +50,22 @@ func TestVouchersOnRadiusRouters(t *testing.T) {
 				t.Errorf("local router %s has entries %v", r.Name, got)
 			}
 		}
+		// The plan's limits change: its entries get new versions.
+		if _, err := e.svc.UpdatePlan(e.ctx, e.admin, plan.ID, controlplane.PlanPatch{RateLimit: ptr("4M/8M")}); err != nil {
+			t.Fatal(err)
+		}
+		want = []string{vs[0].Code + "@4:voucher", vs[1].Code + "@5:voucher", vs[2].Code + "@6:voucher"}
+		if got := e.radiusEntries(rad.ID, 3); !slices.Equal(got, want) {
+			t.Fatalf("entries after the plan change %v, want %v", got, want)
+		}
+		if r := e.radiusRow(rad.ID, vs[0].Code); r.Plan == nil || r.Plan.RateLimit != "4M/8M" {
+			t.Errorf("entry's plan %+v", r.Plan)
+		}
 		// Revoked: a tombstone.
 		if _, err := e.svc.RevokeVoucher(e.ctx, e.admin, vs[0].ID); err != nil {
 			t.Fatal(err)
 		}
-		if got := e.radiusEntries(rad.ID, 3); !slices.Equal(got, []string{vs[0].Code + "@4:-"}) {
+		if got := e.radiusEntries(rad.ID, 6); !slices.Equal(got, []string{vs[0].Code + "@7:-"}) {
 			t.Errorf("entries after revoking %v", got)
 		}
 		// Redeemed: the account entry replaces the voucher entry.
@@ -63,7 +74,7 @@ func TestVouchersOnRadiusRouters(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := e.radiusEntries(rad.ID, 4); !slices.Equal(got, []string{vs[1].Code + "@5:account"}) {
+		if got := e.radiusEntries(rad.ID, 7); !slices.Equal(got, []string{vs[1].Code + "@8:account"}) {
 			t.Errorf("entries after redeeming %v", got)
 		}
 		// The plan's profile is still a command (Mikrotik-Group names it);
@@ -86,12 +97,12 @@ func TestVouchersOnRadiusRouters(t *testing.T) {
 		if _, err := e.svc.EndVouchers(e.ctx); err != nil {
 			t.Fatal(err)
 		}
-		if got := e.radiusEntries(rad.ID, 6); !slices.Equal(got, []string{short[0].Code + "@7:-"}) {
+		if got := e.radiusEntries(rad.ID, 9); !slices.Equal(got, []string{short[0].Code + "@10:-"}) {
 			t.Errorf("entries after expiry %v", got)
 		}
 		got := changesOf[controlplane.RadiusChanged](e)
-		if len(got) != 5 {
-			t.Errorf("RadiusChanged %d times, want 5 (generate, revoke, redeem, generate, expire)", len(got))
+		if len(got) != 6 {
+			t.Errorf("RadiusChanged %d times, want 6 (generate, plan, revoke, redeem, generate, expire)", len(got))
 		}
 	})
 }

@@ -322,6 +322,9 @@ func (s *Service) UpdateAccount(ctx context.Context, p controlplane.Principal, i
 			a.LimitUptime != old.LimitUptime || a.LimitBytesTotal != old.LimitBytesTotal || a.Disabled != old.Disabled ||
 			a.Email != old.Email || a.Comment != old.Comment
 		changed = routersSee || a.Phone != old.Phone || !sameTime(a.ExpiresAt, old.ExpiresAt) || a.Expired != old.Expired
+		// A RADIUS copy holds the expiry too: the agent ends sessions and
+		// rejects logins by it, so a renewal alone changes the entry.
+		radiusSees := routersSee || !sameTime(a.ExpiresAt, old.ExpiresAt) || a.Expired != old.Expired
 		if !changed {
 			res.Account = old
 			return nil
@@ -329,13 +332,13 @@ func (s *Service) UpdateAccount(ctx context.Context, p controlplane.Principal, i
 		if _, err := tx.UpdateAccount(ctx, a); err != nil {
 			return err
 		}
-		if routersSee {
+		if radiusSees {
 			for _, ar := range old.Routers {
 				r, err := tx.Router(ctx, 0, ar.RouterID)
 				if err != nil {
 					return err
 				}
-				if r.Status == controlplane.RouterRevoked {
+				if r.Status == controlplane.RouterRevoked || (!routersSee && r.AuthMode != protocol.AuthRadius) {
 					continue
 				}
 				op, err := updateOp(ctx, tx, ar)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sitepulse/sitepulse/controlplane"
 	"github.com/sitepulse/sitepulse/controlplane/store"
+	"github.com/sitepulse/sitepulse/protocol"
 )
 
 // JobSet is another service's River queues, workers and periodic jobs,
@@ -94,6 +95,9 @@ func (s *Service) ApplyAccountTx(ctx context.Context, tx *store.Tx, p controlpla
 		a.LimitUptime != old.LimitUptime || a.LimitBytesTotal != old.LimitBytesTotal || a.Disabled != old.Disabled ||
 		a.Email != old.Email || a.Comment != old.Comment
 	changed := routersSee || a.Phone != old.Phone || !sameTime(a.ExpiresAt, old.ExpiresAt) || a.Expired != old.Expired
+	// A RADIUS copy holds the expiry too: the agent ends sessions and
+	// rejects logins by it, so a renewal alone changes the entry.
+	radiusSees := routersSee || !sameTime(a.ExpiresAt, old.ExpiresAt) || a.Expired != old.Expired
 	on := map[string]bool{}
 	for _, ar := range old.Routers {
 		on[ar.RouterID] = true
@@ -103,13 +107,13 @@ func (s *Service) ApplyAccountTx(ctx context.Context, tx *store.Tx, p controlpla
 			return res, "", err
 		}
 	}
-	if routersSee {
+	if radiusSees {
 		for _, ar := range old.Routers {
 			r, err := tx.Router(ctx, 0, ar.RouterID)
 			if err != nil {
 				return res, "", err
 			}
-			if r.Status == controlplane.RouterRevoked {
+			if r.Status == controlplane.RouterRevoked || (!routersSee && r.AuthMode != protocol.AuthRadius) {
 				continue
 			}
 			op, err := updateOp(ctx, tx, ar)

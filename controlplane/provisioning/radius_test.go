@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/sitepulse/sitepulse/controlplane"
 	"github.com/sitepulse/sitepulse/controlplane/store"
@@ -90,6 +91,20 @@ func TestAccountsOnRadiusRouter(t *testing.T) {
 			t.Fatalf("RecordRadiusState: %v %v", changed, err)
 		}
 
+		// A new expiry alone: the RADIUS copy holds it, the local router
+		// does not (its expiry is the control plane's job).
+		later := e.clock.Now().Add(48 * time.Hour)
+		res, err = e.svc.UpdateAccount(ctx, tech, res.Account.ID, controlplane.AccountPatch{ExpiresAt: &later})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Commands) != 0 {
+			t.Errorf("commands for a new expiry: %v, want none", kinds(res.Commands, loc.ID))
+		}
+		if got := e.entries(rad.ID, 1); !slices.Equal(got, []string{"pppoe/bob@2"}) {
+			t.Errorf("entries after a new expiry %v", got)
+		}
+
 		// Disabling: the entry changes and the kick is still a command.
 		off := true
 		res, err = e.svc.UpdateAccount(ctx, tech, res.Account.ID, controlplane.AccountPatch{Disabled: &off})
@@ -99,7 +114,7 @@ func TestAccountsOnRadiusRouter(t *testing.T) {
 		if got := kinds(res.Commands, rad.ID); !slices.Equal(got, []protocol.CommandKind{protocol.CmdPPPActiveKick}) {
 			t.Errorf("commands on the RADIUS router after disabling: %v, want the kick", got)
 		}
-		if got := e.entries(rad.ID, 1); !slices.Equal(got, []string{"pppoe/bob@2"}) {
+		if got := e.entries(rad.ID, 2); !slices.Equal(got, []string{"pppoe/bob@3"}) {
 			t.Errorf("entries after disabling %v", got)
 		}
 		if st := routerState(res.Account, rad.ID); st.State != controlplane.SyncPending {
@@ -114,7 +129,7 @@ func TestAccountsOnRadiusRouter(t *testing.T) {
 		if got := kinds(exp.Commands, rad.ID); !slices.Equal(got, []protocol.CommandKind{protocol.CmdPPPActiveKick}) {
 			t.Errorf("expiry commands on the RADIUS router: %v", got)
 		}
-		if got := e.entries(rad.ID, 2); !slices.Equal(got, []string{"pppoe/bob@3"}) {
+		if got := e.entries(rad.ID, 3); !slices.Equal(got, []string{"pppoe/bob@4"}) {
 			t.Errorf("entries after expiry %v", got)
 		}
 
@@ -126,7 +141,7 @@ func TestAccountsOnRadiusRouter(t *testing.T) {
 		if got := kinds(res.Commands, rad.ID); !slices.Equal(got, []protocol.CommandKind{protocol.CmdPPPActiveKick}) {
 			t.Errorf("delete commands on the RADIUS router: %v", got)
 		}
-		if got := e.entries(rad.ID, 3); !slices.Equal(got, []string{"pppoe/bob@4-"}) {
+		if got := e.entries(rad.ID, 4); !slices.Equal(got, []string{"pppoe/bob@5-"}) {
 			t.Errorf("entries after delete %v", got)
 		}
 	})

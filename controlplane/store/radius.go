@@ -129,6 +129,44 @@ func (tx *Tx) BatchVouchers(ctx context.Context, id int64) ([]controlplane.Vouch
 	return queryAll(ctx, tx.t, scanVoucher, `SELECT `+voucherColumns+voucherFrom+` WHERE v.batch_id = $1 ORDER BY v.id`, id)
 }
 
+// BumpPlanEntries gives every live entry whose content comes from plan
+// (its accounts, by profile, and its unused vouchers) a new version on its
+// router, so that the agents get the plan's new limits, and returns those
+// routers' ids.
+func (tx *Tx) BumpPlanEntries(ctx context.Context, plan controlplane.Plan) ([]string, error) {
+	type row struct {
+		router string
+		key    RadiusKey
+	}
+	rows, err := queryAll(ctx, tx.t, func(sc interface{ Scan(...any) error }) (row, error) {
+		var x row
+		var acc, vou sql.NullInt64
+		err := sc.Scan(&x.router, &x.key.Kind, &x.key.Name, &acc, &vou)
+		x.key.AccountID, x.key.VoucherID = acc.Int64, vou.Int64
+		return x, err
+	}, `SELECT e.router_id, e.kind, e.name, e.account_id, e.voucher_id FROM radius_entries e
+		WHERE e.deleted = $1 AND (e.account_id IN (SELECT id FROM accounts WHERE tenant_id = $2 AND profile = $3)
+			OR e.voucher_id IN (SELECT id FROM vouchers WHERE plan_id = $4))
+		ORDER BY e.router_id, e.version`, false, plan.TenantID, plan.Profile, plan.ID)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	byRouter := map[string][]RadiusKey{}
+	for _, x := range rows {
+		if _, ok := byRouter[x.router]; !ok {
+			ids = append(ids, x.router)
+		}
+		byRouter[x.router] = append(byRouter[x.router], x.key)
+	}
+	for _, id := range ids {
+		if _, err := tx.BumpRadius(ctx, id, byRouter[id]...); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
+}
+
 // UnusedVouchers returns the tenant's unused vouchers, by id.
 func (tx *Tx) UnusedVouchers(ctx context.Context, tenantID int64) ([]controlplane.Voucher, error) {
 	return queryAll(ctx, tx.t, scanVoucher, `SELECT `+voucherColumns+voucherFrom+` WHERE v.tenant_id = $1 AND v.status = $2 ORDER BY v.id`,
