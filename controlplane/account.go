@@ -56,6 +56,9 @@ type AccountPatch struct {
 type AccountResult struct {
 	Account  Account   `json:"account"`
 	Commands []Command `json:"commands"`
+	// RadiusRouters are the routers in RADIUS mode whose synced copy the
+	// change reached instead of a command (see RadiusChanged).
+	RadiusRouters []string `json:"radius_routers,omitempty"`
 }
 
 // AccountKind says which RouterOS menu an account lives in.

@@ -115,7 +115,14 @@ type Router struct {
 	Epoch           string              `json:"-"` // the agent's seq space of LastSeq (protocol.EventBatch.Epoch)
 	LastSeenAt      *time.Time          `json:"last_seen_at"`
 	Resources       *protocol.Resources `json:"resources,omitempty"`
-	CreatedAt       time.Time           `json:"created_at"`
+	// AuthMode is how the router checks logins: protocol.AuthLocal
+	// (accounts provisioned into it) or protocol.AuthRadius (its agent's
+	// RADIUS server, from a synced copy).
+	AuthMode string `json:"auth_mode"`
+	// Radius is the state of the router's RADIUS copy (also kept, and
+	// tombstoned, while the router is local).
+	Radius    RadiusStatus `json:"radius"`
+	CreatedAt time.Time    `json:"created_at"`
 }
 
 // Session is a live hotspot or PPPoE session as stored by the control plane.

@@ -7,6 +7,9 @@ type CreateRouterRequest struct {
 	// TenantID is required for system admins and must be the caller's own
 	// tenant (or absent) for everyone else.
 	TenantID *int64 `json:"tenant_id"`
+	// AuthMode is protocol.AuthLocal (the default when empty) or
+	// protocol.AuthRadius.
+	AuthMode string `json:"auth_mode,omitempty"`
 }
 
 // RouterSecret answers router creation and secret rotation. Secret is the

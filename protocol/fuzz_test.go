@@ -39,10 +39,27 @@ func FuzzDecodeCommandResult(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) { roundTrip(t, b, protocol.DecodeCommandResult) })
 }
 
+func FuzzDecodeRadiusSync(f *testing.F) {
+	seedFuzz(f, "radiussync", `{"v":1,"router":"r1","mode":"radius","from":0,"to":0,"head":0}`,
+		`{"v":1,"router":"r1","mode":"radius","from":1,"to":2,"head":2,"entries":[{"kind":"pppoe","name":"b","version":2,"nt_hash":"8846F7EAEE8FB117AD06BDD830B7586C"}]}`)
+	f.Fuzz(func(t *testing.T, b []byte) { roundTrip(t, b, protocol.DecodeRadiusSync) })
+}
+
+func FuzzDecodeRadiusState(f *testing.F) {
+	seedFuzz(f, "radiusstate", `{"v":1,"router":"r1","version":18446744073709551615,"count":1}`)
+	f.Fuzz(func(t *testing.T, b []byte) { roundTrip(t, b, protocol.DecodeRadiusState) })
+}
+
+func FuzzDecodeRadiusAsk(f *testing.F) {
+	seedFuzz(f, "radiusask", `{"v":1,"router":"r1","id":"1","code":"A","ts":"2026-11-27T10:40:00.5+03:00"}`)
+	f.Fuzz(func(t *testing.T, b []byte) { roundTrip(t, b, protocol.DecodeRadiusAsk) })
+}
+
 func FuzzParseTopic(f *testing.F) {
 	for _, s := range []string{
 		protocol.EventsTopic("r1"), protocol.StatusTopic("r1"), protocol.CmdTopic("r1"),
 		protocol.CmdResultTopic("site-042_core"), protocol.BroadcastTopic("7", "private-tenant.7.sessions"),
+		protocol.RadiusSyncTopic("r1"), protocol.RadiusStateTopic("r1"), protocol.RadiusAskTopic("r1"), "sp/v1/r1/radius/x",
 		protocol.SharedEventsFilter, "sp/v1/+/events", "sp/v1/#", "sp/v1//events", "sp/v1/r1/cmd/result/x",
 	} {
 		f.Add(s)

@@ -227,7 +227,43 @@ func goldenCases() map[string]protocol.Message {
 	for i, kind := range protocol.CommandKinds {
 		cases["cmd."+string(kind)+".json"] = command(fmt.Sprintf("cmd-%04d", i+1), kind, cmds[kind])
 	}
+	for name, msg := range radiusCases() {
+		cases[name] = msg
+	}
 	return cases
+}
+
+// radiusCases are the RADIUS-at-the-edge messages: sync pages (entries of
+// every shape, answers), the agent's state, a voucher's first-use
+// question, and the voucher.used event.
+func radiusCases() map[string]protocol.Message {
+	at := t0.Add(-10 * time.Minute)
+	return map[string]protocol.Message{
+		"radiussync.page.json": &protocol.RadiusSync{V: protocol.Version, Router: router, Mode: protocol.AuthRadius,
+			From: 40, To: 44, Head: 50, InterimSeconds: 300, Entries: []protocol.RadiusEntry{
+				{Kind: protocol.KindHotspot, Name: "+254712345678", Version: 41, Password: "pw-1", Profile: "sp-plan-3", RateLimit: "2M/5M",
+					ExpiresAt: t0.Add(24 * time.Hour), UptimeLimitSeconds: 3600, DataCapBytes: 1 << 30, UsedBytes: 1 << 20, SharedUsers: 2},
+				{Kind: protocol.KindPPPoE, Name: "bob-home", Version: 42, NTHash: "8846f7eaee8fb117ad06bdd830b7586c", Profile: "sp-plan-9",
+					RateLimit: "10M/20M", FramedPool: "pppoe-pool"},
+				{Kind: protocol.KindHotspot, Name: "KW7H3QXM", Version: 43, Voucher: true, Password: "KW7H3QXM", VoucherSeconds: 3600,
+					Profile: "sp-plan-3", RateLimit: "2M/5M"},
+				{Kind: protocol.KindHotspot, Name: "guest-0042", Version: 44, Disabled: true, Reason: "expired", Password: "s3cret!"},
+			}},
+		"radiussync.tombstone-last.json": &protocol.RadiusSync{V: protocol.Version, Router: router, Mode: protocol.AuthLocal,
+			From: 44, To: 50, Head: 50, Entries: []protocol.RadiusEntry{{Kind: protocol.KindPPPoE, Name: "bob-home", Version: 47, Deleted: true}}},
+		"radiussync.answers.json": &protocol.RadiusSync{V: protocol.Version, Router: router, Mode: protocol.AuthRadius,
+			From: 50, To: 50, Head: 51, Answers: []protocol.RadiusAnswer{
+				{ID: "ask-1", Accept: true, Entry: &protocol.RadiusEntry{Kind: protocol.KindHotspot, Name: "KW7H3QXM", Version: 51,
+					Password: "KW7H3QXM", Profile: "sp-plan-3", ExpiresAt: t0.Add(time.Hour)}},
+				{ID: "ask-2", Reason: "voucher not valid"},
+			}},
+		"radiusstate.connect.json": &protocol.RadiusState{V: protocol.Version, Router: router, Version: 44, Count: 3},
+		"radiusstate.empty.json":   &protocol.RadiusState{V: protocol.Version, Router: router},
+		"radiusask.first-use.json": &protocol.RadiusAsk{V: protocol.Version, Router: router, ID: "ask-1", Code: "KW7H3QXM",
+			MAC: "AA:BB:CC:00:11:22", IP: "10.5.50.23", TS: t0},
+		"events.voucher-used.json": batch(protocol.Event{Seq: 15, TS: at, Type: protocol.EventVoucherUsed, Voucher: &protocol.VoucherUse{
+			Code: "KW7H3QXM", MAC: "AA:BB:CC:00:11:22", IP: "10.5.50.23", At: at, EndsAt: at.Add(time.Hour)}}),
+	}
 }
 
 // decodeAs decodes b with the decoder for like's type.
@@ -241,6 +277,12 @@ func decodeAs(like protocol.Message, b []byte) (protocol.Message, error) {
 		return unwrap(protocol.DecodeCommand(b))
 	case *protocol.CommandResult:
 		return unwrap(protocol.DecodeCommandResult(b))
+	case *protocol.RadiusSync:
+		return unwrap(protocol.DecodeRadiusSync(b))
+	case *protocol.RadiusState:
+		return unwrap(protocol.DecodeRadiusState(b))
+	case *protocol.RadiusAsk:
+		return unwrap(protocol.DecodeRadiusAsk(b))
 	}
 	panic(fmt.Sprintf("no decoder for %T", like))
 }

@@ -36,6 +36,7 @@ import (
 	"github.com/sitepulse/sitepulse/controlplane/portal"
 	"github.com/sitepulse/sitepulse/controlplane/provisioning"
 	"github.com/sitepulse/sitepulse/controlplane/pusher"
+	"github.com/sitepulse/sitepulse/controlplane/radiussync"
 	"github.com/sitepulse/sitepulse/controlplane/seal"
 	"github.com/sitepulse/sitepulse/controlplane/store"
 	"github.com/sitepulse/sitepulse/controlplane/web"
@@ -143,6 +144,7 @@ type Main struct {
 	fanStop   context.CancelFunc
 	fanDone   chan struct{}
 	prov      *provisioning.Service
+	radius    *radiussync.Service
 	billing   *billing.Service
 	notify    *notify.Service
 	auth      *authtrack.Tracker
@@ -266,7 +268,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if c.Roles.jobsOnly() {
 		return m.runJobsOnly(ctx)
 	}
-	ingestOpts := ingest.Options{Store: m.store, Bus: m.bus, CommandResults: m.prov, Logger: m.log, Registerer: m.registry}
+	if err := m.newRadius(); err != nil {
+		return err
+	}
+	ingestOpts := ingest.Options{Store: m.store, Bus: m.bus, CommandResults: m.prov, Radius: m.radius, Logger: m.log, Registerer: m.registry}
 	if c.External.URL != "" {
 		// A shared subscription spreads a router's batches over replicas.
 		ingestOpts.PredecessorWait = predecessorWait
@@ -289,6 +294,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	// After the fan-out subscribed, so that no CommandUpdated is missed.
 	if err := m.startProvisioning(ctx); err != nil {
+		return err
+	}
+	if err := m.startRadius(ctx); err != nil {
 		return err
 	}
 
@@ -561,6 +569,10 @@ func (m *Main) Close() error {
 			if err := m.prov.Close(ctx); err != nil {
 				errs = append(errs, err)
 			}
+		}
+		if m.radius != nil {
+			// Before the broker: a page may be on its way.
+			_ = m.radius.Close()
 		}
 		if m.broker != nil {
 			if err := m.broker.Close(); err != nil {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/sitepulse/sitepulse/controlplane"
+	"github.com/sitepulse/sitepulse/protocol"
 )
 
 // AgentSecretFile is where the agent command stores the secret.
@@ -42,6 +43,13 @@ func (s *Server) handleCreateRouter(w http.ResponseWriter, r *http.Request, p co
 	if err := checkName("site", req.Site, false); err != nil {
 		return err
 	}
+	switch req.AuthMode {
+	case "":
+		req.AuthMode = protocol.AuthLocal
+	case protocol.AuthLocal, protocol.AuthRadius:
+	default:
+		return invalid("auth_mode", "want %q or %q", protocol.AuthLocal, protocol.AuthRadius)
+	}
 	tid := p.TenantID
 	switch {
 	case p.IsSystemAdmin() && req.TenantID == nil:
@@ -60,8 +68,8 @@ func (s *Server) handleCreateRouter(w http.ResponseWriter, r *http.Request, p co
 	case t.Status != controlplane.TenantActive:
 		return controlplane.Errorf(controlplane.ECONFLICT, "tenant_id: tenant %d is %s, not active yet", tid, t.Status)
 	}
-	rt, secret, err := s.store.CreateRouter(r.Context(), tid, req.Name, req.Site)
-	s.audit(r, p, tid, "router.create", routerTarget(rt.ID), err, "name "+req.Name)
+	rt, secret, err := s.store.CreateRouterMode(r.Context(), tid, req.Name, req.Site, req.AuthMode)
+	s.audit(r, p, tid, "router.create", routerTarget(rt.ID), err, "name "+req.Name+", auth "+req.AuthMode)
 	if err != nil {
 		return err
 	}

@@ -192,6 +192,8 @@ func (s *Server) register() {
 	authed("GET", "/api/v1/routers", s.handleListRouters)
 	authed("POST", "/api/v1/routers", s.handleCreateRouter)
 	authed("GET", "/api/v1/routers/{id}", s.handleGetRouter)
+	authed("PATCH", "/api/v1/routers/{id}", s.handleUpdateRouter)
+	authed("GET", "/api/v1/routers/{id}/radius", s.handleRouterRadius)
 	authed("POST", "/api/v1/routers/{id}/rotate-secret", s.handleRotateSecret)
 	authed("POST", "/api/v1/routers/{id}/revoke", s.handleRevokeRouter)
 	authed("GET", "/api/v1/routers/{id}/sessions", s.handleRouterSessions)

@@ -67,6 +67,9 @@ type UserStore interface {
 type RouterStore interface {
 	// CreateRouter returns the router and its agent secret, shown once.
 	CreateRouter(ctx context.Context, tenantID int64, name, site string) (controlplane.Router, string, error)
+	// CreateRouterMode is CreateRouter with the authentication mode
+	// (protocol.AuthLocal or protocol.AuthRadius; EINVALID otherwise).
+	CreateRouterMode(ctx context.Context, tenantID int64, name, site, mode string) (controlplane.Router, string, error)
 	// GetRouter returns ENOTFOUND for a missing router or one outside scope.
 	GetRouter(ctx context.Context, scope int64, id string) (controlplane.Router, error)
 	// ListRouters lists the routers in scope.

@@ -182,6 +182,7 @@ func (s *Service) UpdatePlan(ctx context.Context, p controlplane.Principal, id i
 	}
 	var plan controlplane.Plan
 	var cmds []controlplane.Command
+	var radius []string
 	err := s.st.Write(ctx, func(tx *store.Tx) error {
 		old, err := tx.Plan(ctx, p.Scope(), id, true)
 		if err != nil {
@@ -242,6 +243,13 @@ func (s *Service) UpdatePlan(ctx context.Context, p controlplane.Principal, id i
 				return err
 			}
 		}
+		// The RADIUS copies carry the plan's limits in each entry.
+		if plan.RateLimit != old.RateLimit || plan.SharedUsers != old.SharedUsers || plan.DataCapBytes != old.DataCapBytes ||
+			plan.DurationSeconds != old.DurationSeconds {
+			if radius, err = tx.BumpPlanEntries(ctx, plan); err != nil {
+				return err
+			}
+		}
 		return tx.Audit(ctx, controlplane.AuditEntry{TenantID: plan.TenantID, ActorID: p.UserID, Actor: p.Email,
 			Action: "plan.update", Target: planTarget(plan.ID), Result: "ok",
 			Detail: fmt.Sprintf("%s for %s; %d router commands", plan.Name, plan.Price, len(cmds))})
@@ -250,6 +258,7 @@ func (s *Service) UpdatePlan(ctx context.Context, p controlplane.Principal, id i
 		return controlplane.Plan{}, fmt.Errorf("update plan %d: %w", id, err)
 	}
 	s.publish(controlplane.PlanChanged{Op: controlplane.AccountUpdated, Plan: plan})
+	s.publishRadius(plan.TenantID, radius)
 	s.prov.AnnounceCommands(cmds)
 	return plan, nil
 }

@@ -95,6 +95,7 @@ func (s *Service) GenerateVouchers(ctx context.Context, p controlplane.Principal
 		return controlplane.VoucherBatch{}, controlplane.Errorf(controlplane.EINVALID, "note: at most 200 bytes of UTF-8")
 	}
 	var b controlplane.VoucherBatch
+	var radius []string
 	err = s.st.Write(ctx, func(tx *store.Tx) error {
 		plan, err := tx.Plan(ctx, tenant, req.PlanID, false)
 		if err != nil {
@@ -136,6 +137,16 @@ func (s *Service) GenerateVouchers(ctx context.Context, p controlplane.Principal
 		if b, err = tx.VoucherBatch(ctx, 0, b.ID); err != nil {
 			return err
 		}
+		// Routers in RADIUS mode decide logins from their agents' copies:
+		// an unredeemed code is an entry there, so its first use works
+		// while the cloud is unreachable.
+		vs, err := tx.BatchVouchers(ctx, b.ID)
+		if err != nil {
+			return err
+		}
+		if radius, err = tx.BumpVoucherEntries(ctx, tenant, vs, false); err != nil {
+			return err
+		}
 		return tx.Audit(ctx, controlplane.AuditEntry{TenantID: tenant, ActorID: p.UserID, Actor: p.Email, Action: "voucher.generate",
 			Target: fmt.Sprintf("voucher_batch:%d", b.ID), Result: "ok",
 			Detail: fmt.Sprintf("%d vouchers of plan %d at %s", b.Count, plan.ID, b.Price)})
@@ -144,6 +155,7 @@ func (s *Service) GenerateVouchers(ctx context.Context, p controlplane.Principal
 		return controlplane.VoucherBatch{}, fmt.Errorf("generate vouchers: %w", err)
 	}
 	s.publish(controlplane.VoucherChanged{Batch: &b})
+	s.publishRadius(tenant, radius)
 	return b, nil
 }
 
@@ -180,6 +192,7 @@ func (s *Service) RevokeVoucher(ctx context.Context, p controlplane.Principal, i
 	}
 	var v controlplane.Voucher
 	var res controlplane.AccountResult
+	var radius []string
 	err := s.st.Write(ctx, func(tx *store.Tx) error {
 		var err error
 		if v, err = tx.Voucher(ctx, p.Scope(), id, true); err != nil {
@@ -187,6 +200,11 @@ func (s *Service) RevokeVoucher(ctx context.Context, p controlplane.Principal, i
 		}
 		if v.Status != controlplane.VoucherUnused && v.Status != controlplane.VoucherActive {
 			return controlplane.Errorf(controlplane.ECONFLICT, "voucher %d is %s", id, v.Status)
+		}
+		if v.Status == controlplane.VoucherUnused {
+			if radius, err = tx.BumpVoucherEntries(ctx, v.TenantID, []controlplane.Voucher{v}, true); err != nil {
+				return err
+			}
 		}
 		if v.Status == controlplane.VoucherActive && v.AccountID != 0 {
 			if res, _, err = s.prov.ExpireAccountTx(ctx, tx, v.AccountID, fmt.Sprintf("voucher %d revoked by %s", id, p.Email)); err != nil &&
@@ -205,6 +223,7 @@ func (s *Service) RevokeVoucher(ctx context.Context, p controlplane.Principal, i
 		return controlplane.Voucher{}, fmt.Errorf("revoke voucher %d: %w", id, err)
 	}
 	s.publish(controlplane.VoucherChanged{Voucher: v})
+	s.publishRadius(v.TenantID, radius)
 	if res.Account.ID != 0 {
 		s.prov.Announce(controlplane.AccountUpdated, res)
 	}
@@ -243,91 +262,12 @@ func normalMAC(s string) (string, error) {
 // tenant; ENOTFOUND for a router not of the tenant. The portal limits and
 // counts attempts, not billing.
 func (s *Service) RedeemVoucher(ctx context.Context, req controlplane.RedeemRequest) (controlplane.Redemption, error) {
-	code, err := controlplane.NormalizeVoucherCode(req.Code)
-	if err != nil {
-		return controlplane.Redemption{}, err
-	}
-	if req.TenantID <= 0 {
-		return controlplane.Redemption{}, controlplane.Errorf(controlplane.EINVALID, "tenant_id: required")
-	}
-	mac, err := normalMAC(req.MAC)
-	if err != nil {
-		return controlplane.Redemption{}, err
-	}
-	if len(req.IP) > 64 {
-		return controlplane.Redemption{}, controlplane.Errorf(controlplane.EINVALID, "ip: too long")
-	}
 	var out controlplane.Redemption
-	var res controlplane.AccountResult
-	var op string
-	fresh := false
-	err = s.st.Write(ctx, func(tx *store.Tx) error {
-		if req.RouterID != "" {
-			if _, err := tx.Router(ctx, req.TenantID, req.RouterID); err != nil {
-				return err
-			}
-		}
-		v, err := tx.VoucherByCode(ctx, req.TenantID, code, true)
-		if controlplane.ErrorCode(err) == controlplane.ENOTFOUND {
-			return notValid()
-		}
-		if err != nil {
-			return err
-		}
-		now := tx.Now()
-		switch {
-		case v.Status == controlplane.VoucherActive && mac != "" && v.RedeemedBy == mac && v.AccountID != 0 &&
-			v.EndsAt != nil && v.EndsAt.After(now):
-			a, err := tx.Account(ctx, 0, v.AccountID, false)
-			if err != nil {
-				return err
-			}
-			out = controlplane.Redemption{Voucher: v, Credentials: controlplane.Credentials{Username: a.Name, Password: a.Password}}
-			return nil
-		case v.Status != controlplane.VoucherUnused, v.ExpiresAt != nil && !v.ExpiresAt.After(now):
-			return notValid()
-		}
-		plan, err := tx.Plan(ctx, req.TenantID, v.PlanID, false)
-		if controlplane.ErrorCode(err) == controlplane.ENOTFOUND {
-			return notValid() // the plan was deleted
-		}
-		if err != nil {
-			return err
-		}
-		end := now.Add(time.Duration(plan.DurationSeconds) * time.Second)
-		until := end.Add(time.Duration(plan.GraceSeconds) * time.Second)
-		want := controlplane.Account{TenantID: v.TenantID, Kind: controlplane.AccountHotspot, Name: code, Password: code,
-			Profile: plan.Profile, ExpiresAt: &until, LimitBytesTotal: plan.DataCapBytes, // the router enforces the cap
-			Comment: fmt.Sprintf("SitePulse voucher %d", v.ID)}
-		all, err := tx.Routers(ctx, v.TenantID)
-		if err != nil {
-			return err
-		}
-		var routers []controlplane.Router
-		for _, r := range all {
-			if r.Status != controlplane.RouterRevoked {
-				routers = append(routers, r)
-			}
-		}
-		if res, op, err = s.prov.ApplyAccountTx(ctx, tx, system, want, routers); err != nil {
-			return err
-		}
-		v.Status, v.RedeemedAt, v.EndsAt = controlplane.VoucherActive, &now, &end
-		v.AccountID, v.RouterID, v.RedeemedBy = res.Account.ID, req.RouterID, mac
-		if v, err = tx.UpdateVoucher(ctx, v); err != nil {
-			return err
-		}
-		set, err := tx.BillingSettings(ctx, v.TenantID)
-		if err != nil {
-			return err
-		}
-		if err := tx.AddRevenue(ctx, v.TenantID, day(now, set.Timezone), v.Price, 1); err != nil {
-			return err
-		}
-		fresh = true
-		out = controlplane.Redemption{Voucher: v, Credentials: controlplane.Credentials{Username: code, Password: code}}
-		return tx.Audit(ctx, controlplane.AuditEntry{TenantID: v.TenantID, Actor: "voucher", Action: "voucher.redeem",
-			Target: fmt.Sprintf("voucher:%d", v.ID), Result: "ok", Detail: fmt.Sprintf("router %s, account %d", req.RouterID, v.AccountID)})
+	var announce func()
+	err := s.st.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		out, announce, err = s.RedeemVoucherTx(ctx, tx, req, tx.Now())
+		return err
 	})
 	if err != nil {
 		if controlplane.ErrorCode(err) == controlplane.ENOTFOUND || controlplane.ErrorCode(err) == controlplane.EINVALID {
@@ -335,15 +275,106 @@ func (s *Service) RedeemVoucher(ctx context.Context, req controlplane.RedeemRequ
 		}
 		return controlplane.Redemption{}, fmt.Errorf("redeem voucher: %w", err)
 	}
-	if fresh {
+	announce()
+	return out, nil
+}
+
+// RedeemVoucherTx is RedeemVoucher in tx, as of at: the voucher's clock
+// starts then (a voucher the edge let in while the cloud was unreachable
+// is redeemed as of its first use). Call announce after the commit. Errors
+// as RedeemVoucher.
+func (s *Service) RedeemVoucherTx(ctx context.Context, tx *store.Tx, req controlplane.RedeemRequest, at time.Time) (out controlplane.Redemption, announce func(), err error) {
+	announce = func() {}
+	code, err := controlplane.NormalizeVoucherCode(req.Code)
+	if err != nil {
+		return out, announce, err
+	}
+	if req.TenantID <= 0 {
+		return out, announce, controlplane.Errorf(controlplane.EINVALID, "tenant_id: required")
+	}
+	mac, err := normalMAC(req.MAC)
+	if err != nil {
+		return out, announce, err
+	}
+	if len(req.IP) > 64 {
+		return out, announce, controlplane.Errorf(controlplane.EINVALID, "ip: too long")
+	}
+	if req.RouterID != "" {
+		if _, err := tx.Router(ctx, req.TenantID, req.RouterID); err != nil {
+			return out, announce, err
+		}
+	}
+	v, err := tx.VoucherByCode(ctx, req.TenantID, code, true)
+	if controlplane.ErrorCode(err) == controlplane.ENOTFOUND {
+		return out, announce, notValid()
+	}
+	if err != nil {
+		return out, announce, err
+	}
+	now := at.UTC()
+	switch {
+	case v.Status == controlplane.VoucherActive && mac != "" && v.RedeemedBy == mac && v.AccountID != 0 &&
+		v.EndsAt != nil && v.EndsAt.After(now):
+		a, err := tx.Account(ctx, 0, v.AccountID, false)
+		if err != nil {
+			return out, announce, err
+		}
+		out = controlplane.Redemption{Voucher: v, Credentials: controlplane.Credentials{Username: a.Name, Password: a.Password}}
+		return out, announce, nil
+	case v.Status != controlplane.VoucherUnused, v.ExpiresAt != nil && !v.ExpiresAt.After(now):
+		return out, announce, notValid()
+	}
+	plan, err := tx.Plan(ctx, req.TenantID, v.PlanID, false)
+	if controlplane.ErrorCode(err) == controlplane.ENOTFOUND {
+		return out, announce, notValid() // the plan was deleted
+	}
+	if err != nil {
+		return out, announce, err
+	}
+	end := now.Add(time.Duration(plan.DurationSeconds) * time.Second)
+	until := end.Add(time.Duration(plan.GraceSeconds) * time.Second)
+	want := controlplane.Account{TenantID: v.TenantID, Kind: controlplane.AccountHotspot, Name: code, Password: code,
+		Profile: plan.Profile, ExpiresAt: &until, LimitBytesTotal: plan.DataCapBytes, // the router enforces the cap
+		Comment: fmt.Sprintf("SitePulse voucher %d", v.ID)}
+	all, err := tx.Routers(ctx, v.TenantID)
+	if err != nil {
+		return out, announce, err
+	}
+	var routers []controlplane.Router
+	for _, r := range all {
+		if r.Status != controlplane.RouterRevoked {
+			routers = append(routers, r)
+		}
+	}
+	res, op, err := s.prov.ApplyAccountTx(ctx, tx, system, want, routers)
+	if err != nil {
+		return out, announce, err
+	}
+	v.Status, v.RedeemedAt, v.EndsAt = controlplane.VoucherActive, &now, &end
+	v.AccountID, v.RouterID, v.RedeemedBy = res.Account.ID, req.RouterID, mac
+	if v, err = tx.UpdateVoucher(ctx, v); err != nil {
+		return out, announce, err
+	}
+	set, err := tx.BillingSettings(ctx, v.TenantID)
+	if err != nil {
+		return out, announce, err
+	}
+	if err := tx.AddRevenue(ctx, v.TenantID, day(now, set.Timezone), v.Price, 1); err != nil {
+		return out, announce, err
+	}
+	out = controlplane.Redemption{Voucher: v, Credentials: controlplane.Credentials{Username: code, Password: code}}
+	if err := tx.Audit(ctx, controlplane.AuditEntry{TenantID: v.TenantID, Actor: "voucher", Action: "voucher.redeem",
+		Target: fmt.Sprintf("voucher:%d", v.ID), Result: "ok", Detail: fmt.Sprintf("router %s, account %d", req.RouterID, v.AccountID)}); err != nil {
+		return out, announce, err
+	}
+	announce = func() {
 		s.prov.Announce(op, res)
-		v := out.Voucher
 		changes := []controlplane.Change{controlplane.VoucherChanged{Voucher: v},
 			controlplane.PortalPurchaseChanged{Purchase: controlplane.PortalPurchase{TenantID: v.TenantID, RouterID: v.RouterID,
 				VoucherID: v.ID, PlanID: v.PlanID, MAC: v.RedeemedBy, Status: "redeemed", At: *v.RedeemedAt}}}
 		s.publish(append(changes, s.statsChanges(ctx, v.TenantID)...)...)
 	}
-	return out, nil
+	return out, announce, nil
 }
 
 // statsChanges are the tenant's and the system's revenue figures after
@@ -366,10 +397,25 @@ func (s *Service) statsChanges(ctx context.Context, tenant int64) []controlplane
 // their batch's expiry expired. It returns how many moved.
 func (s *Service) EndVouchers(ctx context.Context) (int, error) {
 	var ended []controlplane.Voucher
+	radius := map[int64][]string{}
 	err := s.st.Write(ctx, func(tx *store.Tx) error {
 		var err error
-		ended, err = tx.EndVouchers(ctx, s.now(), 500)
-		return err
+		if ended, err = tx.EndVouchers(ctx, s.now(), 500); err != nil {
+			return err
+		}
+		// Unused vouchers that expired leave the RADIUS copies.
+		byTenant := map[int64][]controlplane.Voucher{}
+		for _, v := range ended {
+			if v.Status == controlplane.VoucherExpired {
+				byTenant[v.TenantID] = append(byTenant[v.TenantID], v)
+			}
+		}
+		for t, vs := range byTenant {
+			if radius[t], err = tx.BumpVoucherEntries(ctx, t, vs, true); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("voucher sweep: %w", err)
@@ -379,5 +425,16 @@ func (s *Service) EndVouchers(ctx context.Context) (int, error) {
 		changes[i] = controlplane.VoucherChanged{Voucher: v}
 	}
 	s.publish(changes...)
+	for t, ids := range radius {
+		s.publishRadius(t, ids)
+	}
 	return len(ended), nil
+}
+
+// publishRadius tells the RADIUS sync that the copies of routers changed.
+// Call it after the commit.
+func (s *Service) publishRadius(tenant int64, routers []string) {
+	for _, id := range routers {
+		s.publish(controlplane.RadiusChanged{TenantID: tenant, RouterID: id})
+	}
 }

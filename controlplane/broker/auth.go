@@ -191,7 +191,8 @@ func (h *authHook) OnPacketRead(cl *mochi.Client, pk packets.Packet) (packets.Pa
 }
 
 func (h *authHook) allowedPublish(r, topic string) bool {
-	return topic == protocol.EventsTopic(r) || topic == protocol.StatusTopic(r) || topic == protocol.CmdResultTopic(r)
+	return topic == protocol.EventsTopic(r) || topic == protocol.StatusTopic(r) || topic == protocol.CmdResultTopic(r) ||
+		topic == protocol.RadiusStateTopic(r) || topic == protocol.RadiusAskTopic(r)
 }
 
 // OnACLCheck allows a router only its own topics. mochi calls it for
@@ -211,7 +212,7 @@ func (h *authHook) OnACLCheck(cl *mochi.Client, topic string, write bool) bool {
 		}
 		return false
 	}
-	if topic == protocol.CmdTopic(r) {
+	if topic == protocol.CmdTopic(r) || topic == protocol.RadiusSyncTopic(r) {
 		return true
 	}
 	h.b.denyACL(cl, aclSubscribe, topic)

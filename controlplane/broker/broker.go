@@ -342,6 +342,27 @@ func (b *Broker) PublishCommand(ctx context.Context, cmd *protocol.Command) erro
 	return nil
 }
 
+// PublishRadius sends a RADIUS sync page to its router on
+// sp/v1/{router}/radius at QoS 1 through the inline client, as
+// PublishCommand does. EINVALID for an invalid page, EUNAVAILABLE when the
+// broker is not running.
+func (b *Broker) PublishRadius(ctx context.Context, page *protocol.RadiusSync) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("publish radius page: %w", err)
+	}
+	payload, err := protocol.Encode(page)
+	if err != nil {
+		return controlplane.Errorf(controlplane.EINVALID, "radius page: %v", err)
+	}
+	if !b.running() {
+		return controlplane.Errorf(controlplane.EUNAVAILABLE, "broker not running")
+	}
+	if err := b.srv.Publish(protocol.RadiusSyncTopic(page.Router), payload, false, 1); err != nil {
+		return fmt.Errorf("publish radius page %d..%d to %s: %w", page.From, page.To, page.Router, err)
+	}
+	return nil
+}
+
 func (b *Broker) running() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()

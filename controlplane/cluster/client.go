@@ -297,6 +297,9 @@ func ingestFilters(g string) map[string]byte {
 	return map[string]byte{
 		share + "/+/" + string(protocol.TopicEvents):    1,
 		share + "/+/" + string(protocol.TopicCmdResult): 1,
+		// A RADIUS state or ask is handled by one replica, like a result.
+		share + "/+/" + string(protocol.TopicRadiusState): 1,
+		share + "/+/" + string(protocol.TopicRadiusAsk):   1,
 		// Not shared: every replica tracks which agents are connected
 		// (Connected) and the will's time (see onStatus). Applying a
 		// status on every replica is idempotent; only one sees it change.
@@ -534,6 +537,28 @@ func (c *Client) PublishCommand(ctx context.Context, cmd *protocol.Command) erro
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("publish command %s to %s: %w", cmd.ID, cmd.Router, ctx.Err())
+	}
+}
+
+// PublishRadius publishes a RADIUS sync page on its router's radius topic
+// at QoS 1 and waits for the broker's acknowledgement, as PublishCommand.
+func (c *Client) PublishRadius(ctx context.Context, page *protocol.RadiusSync) error {
+	payload, err := protocol.Encode(page)
+	if err != nil {
+		return controlplane.Errorf(controlplane.EINVALID, "radius page: %v", err)
+	}
+	if c.closed.Load() || !c.cl.IsConnectionOpen() {
+		return controlplane.Errorf(controlplane.EUNAVAILABLE, "not connected to the broker")
+	}
+	tok := c.cl.Publish(protocol.RadiusSyncTopic(page.Router), 1, false, payload)
+	select {
+	case <-tok.Done():
+		if err := tok.Error(); err != nil {
+			return controlplane.Errorf(controlplane.EUNAVAILABLE, "publish radius page to %s: %v", page.Router, err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("publish radius page to %s: %w", page.Router, ctx.Err())
 	}
 }
 

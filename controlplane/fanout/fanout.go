@@ -468,12 +468,21 @@ type routerView struct {
 	Board           string              `json:"board"`
 	LastSeenAt      *time.Time          `json:"last_seen_at"`
 	Resources       *protocol.Resources `json:"resources,omitempty"`
+	// AuthMode and Radius: how the router checks logins and its RADIUS
+	// copy's sync state (no secrets); absent from routers read before.
+	AuthMode string                     `json:"auth_mode,omitempty"`
+	Radius   *controlplane.RadiusStatus `json:"radius,omitempty"`
 }
 
 func newRouterView(r controlplane.Router) routerView {
-	return routerView{
+	v := routerView{
 		ID: r.ID, Name: r.Name, Site: r.Site, Status: r.Status, RouterConnected: r.RouterConnected,
 		Identity: r.Identity, RouterOSVersion: r.RouterOSVersion, AgentVersion: r.AgentVersion,
-		Board: r.Board, LastSeenAt: r.LastSeenAt, Resources: r.Resources,
+		Board: r.Board, LastSeenAt: r.LastSeenAt, Resources: r.Resources, AuthMode: r.AuthMode,
 	}
+	if r.AuthMode != "" {
+		rs := r.Radius
+		v.Radius = &rs
+	}
+	return v
 }

@@ -34,6 +34,18 @@ type CommandResults interface {
 	ApplyCommandResult(ctx context.Context, r *protocol.CommandResult) error
 }
 
+// Radius handles what agents report of their RADIUS copies; the RADIUS
+// sync (*radiussync.Service) implements it.
+type Radius interface {
+	// HandleRadiusState records the version an agent holds (and sends it
+	// what it misses). ENOTFOUND for an unknown router, EUNAUTHORIZED for
+	// a revoked one; other errors are retried.
+	HandleRadiusState(ctx context.Context, st *protocol.RadiusState) error
+	// HandleRadiusAsk decides a voucher's first use and answers it. Errors
+	// as HandleRadiusState.
+	HandleRadiusAsk(ctx context.Context, a *protocol.RadiusAsk) error
+}
+
 // Options configure an Ingest.
 type Options struct {
 	// Store applies batches and statuses. Required.
@@ -45,6 +57,9 @@ type Options struct {
 	// CommandResults receives command results; nil means they are
 	// acknowledged and ignored.
 	CommandResults CommandResults
+	// Radius receives RADIUS sync states and asks; nil means they are
+	// acknowledged and ignored.
+	Radius Radius
 	// PredecessorWait is how long a batch that arrived before the batch it
 	// follows (protocol.EventBatch.Prev) waits for it to be applied before
 	// it is applied anyway. Zero means batches arrive in order (the
@@ -66,6 +81,7 @@ type Ingest struct {
 	st      Store
 	bus     *controlplane.Bus
 	results CommandResults
+	radius  Radius
 	wait    time.Duration
 	log     *slog.Logger
 	m       *metrics
@@ -83,7 +99,7 @@ func New(o Options) (*Ingest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
-	return &Ingest{st: o.Store, bus: o.Bus, results: o.CommandResults, wait: o.PredecessorWait, log: o.Logger.With("component", "ingest"), m: m}, nil
+	return &Ingest{st: o.Store, bus: o.Bus, results: o.CommandResults, radius: o.Radius, wait: o.PredecessorWait, log: o.Logger.With("component", "ingest"), m: m}, nil
 }
 
 // HandleMessage applies a message published on topic. See the package
@@ -100,6 +116,10 @@ func (in *Ingest) HandleMessage(ctx context.Context, topic string, payload []byt
 		return in.status(ctx, t, payload)
 	case protocol.TopicCmdResult:
 		return in.cmdResult(ctx, t, payload)
+	case protocol.TopicRadiusState:
+		return in.radiusState(ctx, t, payload)
+	case protocol.TopicRadiusAsk:
+		return in.radiusAsk(ctx, t, payload)
 	default:
 		return in.reject(ReasonTopic, t.Router, topic, len(payload), fmt.Errorf("agents do not publish %s", t.Kind))
 	}
@@ -223,11 +243,51 @@ func (in *Ingest) cmdResult(ctx context.Context, t protocol.Topic, payload []byt
 	return nil
 }
 
+func (in *Ingest) radiusState(ctx context.Context, t protocol.Topic, payload []byte) error {
+	st, err := protocol.DecodeRadiusState(payload)
+	if err != nil {
+		return in.reject(protocol.Reason(err), t.Router, t.String(), len(payload), err)
+	}
+	if st.Router != t.Router {
+		return in.reject(ReasonRouterMismatch, t.Router, t.String(), len(payload), fmt.Errorf("radius state of router %q", st.Router))
+	}
+	if in.radius == nil {
+		in.m.radius.WithLabelValues(kindRadiusState, "ignored").Inc()
+		return nil
+	}
+	if err := in.radius.HandleRadiusState(ctx, st); err != nil {
+		return in.storeError(kindRadiusState, t, len(payload), err)
+	}
+	in.m.radius.WithLabelValues(kindRadiusState, "applied").Inc()
+	return nil
+}
+
+func (in *Ingest) radiusAsk(ctx context.Context, t protocol.Topic, payload []byte) error {
+	a, err := protocol.DecodeRadiusAsk(payload)
+	if err != nil {
+		return in.reject(protocol.Reason(err), t.Router, t.String(), len(payload), err)
+	}
+	if a.Router != t.Router {
+		return in.reject(ReasonRouterMismatch, t.Router, t.String(), len(payload), fmt.Errorf("radius ask of router %q", a.Router))
+	}
+	if in.radius == nil {
+		in.m.radius.WithLabelValues(kindRadiusAsk, "ignored").Inc()
+		return nil
+	}
+	if err := in.radius.HandleRadiusAsk(ctx, a); err != nil {
+		return in.storeError(kindRadiusAsk, t, len(payload), err)
+	}
+	in.m.radius.WithLabelValues(kindRadiusAsk, "applied").Inc()
+	return nil
+}
+
 // What a store error concerned, the label of sitepulse_ingest_failures_total.
 const (
-	kindEvents    = "events"
-	kindStatus    = "status"
-	kindCmdResult = "cmd_result"
+	kindEvents      = "events"
+	kindStatus      = "status"
+	kindCmdResult   = "cmd_result"
+	kindRadiusState = "radius_state"
+	kindRadiusAsk   = "radius_ask"
 )
 
 // storeError turns the store's permanent answers into rejections and

@@ -17,6 +17,7 @@ type metrics struct {
 	commandResults *prometheus.CounterVec
 	predecessor    *prometheus.CounterVec
 	busWait        prometheus.Histogram
+	radius         *prometheus.CounterVec
 }
 
 // newMetrics makes ingest's metrics; with a bus, also the bus's counts
@@ -65,17 +66,21 @@ func newMetrics(reg prometheus.Registerer, bus *controlplane.Bus) (*metrics, err
 			Name: "sitepulse_ingest_command_results_total",
 			Help: "Command results received, by outcome (applied, or ignored without a CommandResults).",
 		}, []string{"outcome"}),
+		radius: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sitepulse_ingest_radius_messages_total",
+			Help: "RADIUS sync states and asks received, by kind and outcome (applied, or ignored without a Radius handler).",
+		}, []string{"kind", "outcome"}),
 	}
 	for _, r := range reasons {
 		m.rejected.WithLabelValues(r)
 	}
-	for _, k := range []string{kindEvents, kindStatus, kindCmdResult} {
+	for _, k := range []string{kindEvents, kindStatus, kindCmdResult, kindRadiusState, kindRadiusAsk} {
 		m.failures.WithLabelValues(k)
 	}
 	if reg == nil {
 		return m, nil
 	}
-	cs := []prometheus.Collector{m.rejected, m.failures, m.batches, m.eventsApplied, m.eventsSkipped, m.applySeconds, m.statuses, m.commandResults, m.predecessor, m.busWait}
+	cs := []prometheus.Collector{m.rejected, m.failures, m.batches, m.eventsApplied, m.eventsSkipped, m.applySeconds, m.statuses, m.commandResults, m.predecessor, m.busWait, m.radius}
 	if bus != nil {
 		cs = append(cs,
 			prometheus.NewCounterFunc(prometheus.CounterOpts{

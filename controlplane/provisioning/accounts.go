@@ -144,23 +144,50 @@ func resolveRouters(ctx context.Context, tx *store.Tx, p controlplane.Principal,
 	return out, nil
 }
 
-// provisionInTx queues op for a on router r in tx; decides makes the
-// command the one that decides a's sync state there.
+// provisionInTx carries op for a to router r in tx and records it in res;
+// decides makes it what decides a's sync state there. On a router in
+// RADIUS mode every op but a kick is a change of a's entry in the router's
+// synced copy (res.RadiusRouters; the state stays pending until the agent
+// holds it), since the router checks logins with its agent and holds no
+// local user; a kick is a command still, which the agent turns into a
+// Disconnect-Request. Elsewhere op is a command (res.Commands), and a
+// deciding one decides the state when it finishes.
 func (s *Service) provisionInTx(ctx context.Context, tx *store.Tx, p controlplane.Principal, a controlplane.Account,
-	r controlplane.Router, op accountOp, decides bool) (controlplane.Command, error) {
+	r controlplane.Router, op accountOp, decides bool, res *controlplane.AccountResult) error {
+	if r.AuthMode == protocol.AuthRadius && op != opKick {
+		if _, err := tx.BumpRadius(ctx, r.ID, store.AccountKey(a, op == opRemove)); err != nil {
+			return err
+		}
+		if !slices.Contains(res.RadiusRouters, r.ID) {
+			res.RadiusRouters = append(res.RadiusRouters, r.ID)
+		}
+		if decides {
+			return tx.SetAccountRouterRadius(ctx, a.ID, r.ID)
+		}
+		return nil
+	}
 	req := accountCommand(a, op)
 	c := newCommand(p, r, req, tx.Now().Add(s.opts.DefaultTTL))
 	c.AccountID = a.ID
 	c, err := s.queueInTx(ctx, tx, c, fmt.Sprintf("account %d", a.ID))
 	if err != nil {
-		return controlplane.Command{}, err
+		return err
 	}
 	if decides {
 		if err := tx.SetAccountRouter(ctx, a.ID, c); err != nil {
-			return controlplane.Command{}, err
+			return err
 		}
 	}
-	return c, nil
+	res.Commands = append(res.Commands, c)
+	return nil
+}
+
+// announceRadius tells the RADIUS sync which routers' copies res changed.
+// Call it after the commit.
+func (s *Service) announceRadius(res controlplane.AccountResult) {
+	for _, id := range res.RadiusRouters {
+		s.publish(controlplane.RadiusChanged{TenantID: res.Account.TenantID, RouterID: id})
+	}
 }
 
 func accountTarget(id int64) string { return fmt.Sprintf("account:%d", id) }
@@ -205,11 +232,9 @@ func (s *Service) CreateAccount(ctx context.Context, p controlplane.Principal, r
 			return err
 		}
 		for _, r := range routers {
-			c, err := s.provisionInTx(ctx, tx, p, a, r, opAdd, true)
-			if err != nil {
+			if err := s.provisionInTx(ctx, tx, p, a, r, opAdd, true, &res); err != nil {
 				return err
 			}
-			res.Commands = append(res.Commands, c)
 		}
 		if err := tx.Audit(ctx, controlplane.AuditEntry{TenantID: tenant, ActorID: p.UserID, Actor: p.Email,
 			Action: "account.create", Target: accountTarget(a.ID), Result: "ok",
@@ -226,6 +251,7 @@ func (s *Service) CreateAccount(ctx context.Context, p controlplane.Principal, r
 	}
 	s.publish(controlplane.AccountChanged{Op: controlplane.AccountCreated, Account: res.Account})
 	s.announceQueued(res.Commands)
+	s.announceRadius(res)
 	return res, nil
 }
 
@@ -296,6 +322,9 @@ func (s *Service) UpdateAccount(ctx context.Context, p controlplane.Principal, i
 			a.LimitUptime != old.LimitUptime || a.LimitBytesTotal != old.LimitBytesTotal || a.Disabled != old.Disabled ||
 			a.Email != old.Email || a.Comment != old.Comment
 		changed = routersSee || a.Phone != old.Phone || !sameTime(a.ExpiresAt, old.ExpiresAt) || a.Expired != old.Expired
+		// A RADIUS copy holds the expiry too: the agent ends sessions and
+		// rejects logins by it, so a renewal alone changes the entry.
+		radiusSees := routersSee || !sameTime(a.ExpiresAt, old.ExpiresAt) || a.Expired != old.Expired
 		if !changed {
 			res.Account = old
 			return nil
@@ -303,31 +332,27 @@ func (s *Service) UpdateAccount(ctx context.Context, p controlplane.Principal, i
 		if _, err := tx.UpdateAccount(ctx, a); err != nil {
 			return err
 		}
-		if routersSee {
+		if radiusSees {
 			for _, ar := range old.Routers {
 				r, err := tx.Router(ctx, 0, ar.RouterID)
 				if err != nil {
 					return err
 				}
-				if r.Status == controlplane.RouterRevoked {
+				if r.Status == controlplane.RouterRevoked || (!routersSee && r.AuthMode != protocol.AuthRadius) {
 					continue
 				}
 				op, err := updateOp(ctx, tx, ar)
 				if err != nil {
 					return err
 				}
-				c, err := s.provisionInTx(ctx, tx, p, a, r, op, true)
-				if err != nil {
+				if err := s.provisionInTx(ctx, tx, p, a, r, op, true, &res); err != nil {
 					return err
 				}
-				res.Commands = append(res.Commands, c)
 				if a.Disabled && !old.Disabled {
 					// Disabling does not end live sessions on RouterOS.
-					k, err := s.provisionInTx(ctx, tx, p, a, r, opKick, false)
-					if err != nil {
+					if err := s.provisionInTx(ctx, tx, p, a, r, opKick, false, &res); err != nil {
 						return err
 					}
-					res.Commands = append(res.Commands, k)
 				}
 			}
 		}
@@ -347,6 +372,7 @@ func (s *Service) UpdateAccount(ctx context.Context, p controlplane.Principal, i
 	if changed {
 		s.publish(controlplane.AccountChanged{Op: controlplane.AccountUpdated, Account: res.Account})
 		s.announceQueued(res.Commands)
+		s.announceRadius(res)
 	}
 	return res, nil
 }
@@ -406,11 +432,9 @@ func (s *Service) SetAccountRouters(ctx context.Context, p controlplane.Principa
 			if have[r.ID] {
 				continue
 			}
-			c, err := s.provisionInTx(ctx, tx, p, a, r, opAdd, true)
-			if err != nil {
+			if err := s.provisionInTx(ctx, tx, p, a, r, opAdd, true, &res); err != nil {
 				return err
 			}
-			res.Commands = append(res.Commands, c)
 		}
 		for _, ar := range a.Routers {
 			if keep[ar.RouterID] {
@@ -426,11 +450,9 @@ func (s *Service) SetAccountRouters(ctx context.Context, p controlplane.Principa
 			if r.Status == controlplane.RouterRevoked {
 				continue
 			}
-			c, err := s.provisionInTx(ctx, tx, p, a, r, opRemove, false)
-			if err != nil {
+			if err := s.provisionInTx(ctx, tx, p, a, r, opRemove, false, &res); err != nil {
 				return err
 			}
-			res.Commands = append(res.Commands, c)
 		}
 		if err := tx.Audit(ctx, controlplane.AuditEntry{TenantID: a.TenantID, ActorID: p.UserID, Actor: p.Email,
 			Action: "account.routers", Target: accountTarget(a.ID), Result: "ok",
@@ -445,9 +467,10 @@ func (s *Service) SetAccountRouters(ctx context.Context, p controlplane.Principa
 	if err != nil {
 		return controlplane.AccountResult{}, fmt.Errorf("set routers of account %d: %w", id, err)
 	}
-	if len(res.Commands) > 0 {
+	if len(res.Commands) > 0 || len(res.RadiusRouters) > 0 {
 		s.publish(controlplane.AccountChanged{Op: controlplane.AccountUpdated, Account: res.Account})
 		s.announceQueued(res.Commands)
+		s.announceRadius(res)
 	}
 	return res, nil
 }
@@ -474,11 +497,9 @@ func (s *Service) DeleteAccount(ctx context.Context, p controlplane.Principal, i
 				continue
 			}
 			for _, op := range []accountOp{opRemove, opKick} {
-				c, err := s.provisionInTx(ctx, tx, p, a, r, op, false)
-				if err != nil {
+				if err := s.provisionInTx(ctx, tx, p, a, r, op, false, &res); err != nil {
 					return err
 				}
-				res.Commands = append(res.Commands, c)
 			}
 		}
 		if err := tx.DeleteAccount(ctx, a.ID); err != nil {
@@ -496,6 +517,7 @@ func (s *Service) DeleteAccount(ctx context.Context, p controlplane.Principal, i
 	}
 	s.publish(controlplane.AccountChanged{Op: controlplane.AccountDeleted, Account: res.Account})
 	s.announceQueued(res.Commands)
+	s.announceRadius(res)
 	return res, nil
 }
 
@@ -570,15 +592,12 @@ func (s *Service) expireAccountTx(ctx context.Context, tx *store.Tx, id int64, r
 		if r.Status == controlplane.RouterRevoked {
 			continue
 		}
-		d, err := s.provisionInTx(ctx, tx, system, a, r, opDisable, true)
-		if err != nil {
+		if err := s.provisionInTx(ctx, tx, system, a, r, opDisable, true, &res); err != nil {
 			return res, false, err
 		}
-		k, err := s.provisionInTx(ctx, tx, system, a, r, opKick, false)
-		if err != nil {
+		if err := s.provisionInTx(ctx, tx, system, a, r, opKick, false, &res); err != nil {
 			return res, false, err
 		}
-		res.Commands = append(res.Commands, d, k)
 		jobs = append(jobs, deliverArgs{RouterID: r.ID})
 	}
 	detail := fmt.Sprintf("disabled and kicked on %d routers", len(jobs))

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sitepulse/sitepulse/controlplane"
 	"github.com/sitepulse/sitepulse/controlplane/store"
+	"github.com/sitepulse/sitepulse/protocol"
 )
 
 // JobSet is another service's River queues, workers and periodic jobs,
@@ -66,11 +67,9 @@ func (s *Service) ApplyAccountTx(ctx context.Context, tx *store.Tx, p controlpla
 			return res, "", err
 		}
 		for _, r := range routers {
-			c, err := s.provisionInTx(ctx, tx, p, a, r, opAdd, true)
-			if err != nil {
+			if err := s.provisionInTx(ctx, tx, p, a, r, opAdd, true, &res); err != nil {
 				return res, "", err
 			}
-			res.Commands = append(res.Commands, c)
 		}
 		if err := tx.Audit(ctx, controlplane.AuditEntry{TenantID: a.TenantID, ActorID: p.UserID, Actor: p.Email,
 			Action: "account.create", Target: accountTarget(a.ID), Result: "ok",
@@ -96,6 +95,9 @@ func (s *Service) ApplyAccountTx(ctx context.Context, tx *store.Tx, p controlpla
 		a.LimitUptime != old.LimitUptime || a.LimitBytesTotal != old.LimitBytesTotal || a.Disabled != old.Disabled ||
 		a.Email != old.Email || a.Comment != old.Comment
 	changed := routersSee || a.Phone != old.Phone || !sameTime(a.ExpiresAt, old.ExpiresAt) || a.Expired != old.Expired
+	// A RADIUS copy holds the expiry too: the agent ends sessions and
+	// rejects logins by it, so a renewal alone changes the entry.
+	radiusSees := routersSee || !sameTime(a.ExpiresAt, old.ExpiresAt) || a.Expired != old.Expired
 	on := map[string]bool{}
 	for _, ar := range old.Routers {
 		on[ar.RouterID] = true
@@ -105,30 +107,26 @@ func (s *Service) ApplyAccountTx(ctx context.Context, tx *store.Tx, p controlpla
 			return res, "", err
 		}
 	}
-	if routersSee {
+	if radiusSees {
 		for _, ar := range old.Routers {
 			r, err := tx.Router(ctx, 0, ar.RouterID)
 			if err != nil {
 				return res, "", err
 			}
-			if r.Status == controlplane.RouterRevoked {
+			if r.Status == controlplane.RouterRevoked || (!routersSee && r.AuthMode != protocol.AuthRadius) {
 				continue
 			}
 			op, err := updateOp(ctx, tx, ar)
 			if err != nil {
 				return res, "", err
 			}
-			c, err := s.provisionInTx(ctx, tx, p, a, r, op, true)
-			if err != nil {
+			if err := s.provisionInTx(ctx, tx, p, a, r, op, true, &res); err != nil {
 				return res, "", err
 			}
-			res.Commands = append(res.Commands, c)
 			if a.Disabled && !old.Disabled {
-				k, err := s.provisionInTx(ctx, tx, p, a, r, opKick, false)
-				if err != nil {
+				if err := s.provisionInTx(ctx, tx, p, a, r, opKick, false, &res); err != nil {
 					return res, "", err
 				}
-				res.Commands = append(res.Commands, k)
 			}
 		}
 	}
@@ -136,11 +134,9 @@ func (s *Service) ApplyAccountTx(ctx context.Context, tx *store.Tx, p controlpla
 		if on[r.ID] || r.Status == controlplane.RouterRevoked {
 			continue
 		}
-		c, err := s.provisionInTx(ctx, tx, p, a, r, opAdd, true)
-		if err != nil {
+		if err := s.provisionInTx(ctx, tx, p, a, r, opAdd, true, &res); err != nil {
 			return res, "", err
 		}
-		res.Commands = append(res.Commands, c)
 		changed = true
 	}
 	if !changed {
@@ -174,6 +170,7 @@ func (s *Service) Announce(op AccountOp, res controlplane.AccountResult) {
 		s.publish(controlplane.AccountChanged{Op: op, Account: res.Account})
 	}
 	s.announceQueued(res.Commands)
+	s.announceRadius(res)
 }
 
 // AnnounceCommands publishes commands queued by QueueCommandTx and starts

@@ -177,6 +177,12 @@ func sessionKeys(evs []protocol.Event, after uint64) []string {
 func applyEvent(ctx context.Context, tx *dbtx, live liveRows, tenant int64, router string, ev *protocol.Event, out []controlplane.Change) ([]controlplane.Change, error) {
 	ts := dbTime(ev.TS)
 	switch ev.Type {
+	case protocol.EventVoucherUsed:
+		c, err := recordVoucherUse(ctx, tx, tenant, router, ev.Voucher)
+		if err != nil {
+			return out, err
+		}
+		return append(out, c), nil
 	case protocol.EventSessionStarted, protocol.EventSessionUpdated:
 		c, err := upsertSession(ctx, tx, live, sessionFromWire(tenant, router, ev.Session, ts), "")
 		if c != nil {

@@ -21,18 +21,23 @@ import (
 const SecretPrefix = "sps_"
 
 const routerColumns = `id, tenant_id, name, site, status, router_connected, identity, routeros_version,
-	agent_version, board, last_seq, last_seen_at, resources, created_at, epoch`
+	agent_version, board, last_seq, last_seen_at, resources, created_at, epoch,
+	auth_mode, radius_version, radius_agent_version, radius_agent_count, radius_agent_at`
 
 func scanRouter(sc interface{ Scan(...any) error }) (controlplane.Router, error) {
 	var r controlplane.Router
 	var lastSeq int64
 	var seen sql.NullTime
 	var res sql.NullString
+	var head, agent, count int64
+	var agentAt sql.NullTime
 	err := sc.Scan(&r.ID, &r.TenantID, &r.Name, &r.Site, &r.Status, &r.RouterConnected, &r.Identity, &r.RouterOSVersion,
-		&r.AgentVersion, &r.Board, &lastSeq, &seen, &res, &r.CreatedAt, &r.Epoch)
+		&r.AgentVersion, &r.Board, &lastSeq, &seen, &res, &r.CreatedAt, &r.Epoch,
+		&r.AuthMode, &head, &agent, &count, &agentAt)
 	if err != nil {
 		return controlplane.Router{}, err
 	}
+	radiusStatus(&r, head, agent, count, agentAt)
 	r.LastSeq, r.LastSeenAt, r.CreatedAt = uint64(lastSeq), timePtr(seen), r.CreatedAt.UTC()
 	if res.Valid && res.String != "" {
 		r.Resources = new(protocol.Resources)
@@ -97,8 +102,20 @@ func validateRouterText(name, site string) error {
 // the agent secret, which is stored only as a hash and cannot be shown
 // again. ENOTFOUND if the tenant does not exist.
 func (s *Store) CreateRouter(ctx context.Context, tenantID int64, name, site string) (controlplane.Router, string, error) {
+	return s.CreateRouterMode(ctx, tenantID, name, site, protocol.AuthLocal)
+}
+
+// CreateRouterMode is CreateRouter with the router's authentication mode
+// (protocol.AuthLocal or protocol.AuthRadius; EINVALID otherwise).
+func (s *Store) CreateRouterMode(ctx context.Context, tenantID int64, name, site, mode string) (controlplane.Router, string, error) {
 	name, site = strings.TrimSpace(name), strings.TrimSpace(site)
 	if err := validateRouterText(name, site); err != nil {
+		return controlplane.Router{}, "", err
+	}
+	if mode == "" {
+		mode = protocol.AuthLocal
+	}
+	if err := validAuthMode(mode); err != nil {
 		return controlplane.Router{}, "", err
 	}
 	secret, err := newSecret(SecretPrefix)
@@ -112,9 +129,9 @@ func (s *Store) CreateRouter(ctx context.Context, tenantID int64, name, site str
 			return controlplane.Router{}, "", err
 		}
 		r, err := write(ctx, s, func(tx *dbtx) (controlplane.Router, error) {
-			return scanRouter(tx.queryRow(ctx, `INSERT INTO routers (id, tenant_id, name, site, secret_hash, status, created_at)
-				VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING `+routerColumns,
-				id, tenantID, name, site, secretHash(secret), controlplane.RouterPending, tx.now))
+			return scanRouter(tx.queryRow(ctx, `INSERT INTO routers (id, tenant_id, name, site, secret_hash, status, created_at, auth_mode)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING `+routerColumns,
+				id, tenantID, name, site, secretHash(secret), controlplane.RouterPending, tx.now, mode))
 		})
 		switch {
 		case isUniqueViolation(err) && attempt < 3:

@@ -41,7 +41,8 @@ func testRoutersCreate(t *testing.T, e *env) {
 		t.Errorf("router id %q", r.ID)
 	}
 	want := controlplane.Router{ID: r.ID, TenantID: ten.ID, Name: "Kibera POP", Site: "Kibera",
-		Status: controlplane.RouterPending, CreatedAt: e.clock.Now()}
+		Status: controlplane.RouterPending, AuthMode: protocol.AuthLocal, Radius: controlplane.RadiusStatus{InSync: true},
+		CreatedAt: e.clock.Now()}
 	if r != want {
 		t.Errorf("CreateRouter = %+v, want %+v", r, want)
 	}

@@ -42,6 +42,10 @@ var adapterEdges = map[string][]string{
 	"controlplane/telegram": nil,
 	// Scale-out relays the fan-out's events between replicas' hubs.
 	"controlplane/cluster": {"controlplane/fanout", "controlplane/pusher"},
+	// The RADIUS sync builds its pages from the store's entries and
+	// reconciles voucher uses in store transactions composed with the
+	// redemption (billing's, through a small interface).
+	"controlplane/radiussync": {"controlplane/store"},
 	// Outgoing webhooks compose store transactions (deliveries and their
 	// jobs commit together), run on the job runner, and render events with
 	// the fan-out itself, so a webhook's data is exactly a dashboard's.
