@@ -98,8 +98,10 @@ func (l *sessionLedger) account(rec radius.Accounting, now time.Time, ref entryR
 	if e == nil {
 		e = l.findForAcct(rec)
 	}
-	if e != nil && e.ended && !nearLogin(e.s.StartedAt, loginAt) {
-		e = nil // an id a reboot gave to a new session
+	// A Start on a finished session's id is a new session (a reboot
+	// renumbers); anything else on it is late or repeated.
+	if e != nil && e.ended && rec.Status == radius.AcctStart {
+		e = nil
 	}
 	var cs []change
 	if e == nil {

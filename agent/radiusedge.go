@@ -80,7 +80,9 @@ type radiusEdge struct {
 	srv    *radius.Server
 
 	pub publisher
-	coa coaClient
+
+	coaMu sync.Mutex
+	coa   coaClient
 
 	syncCh  chan []byte
 	actions chan enforceAction
@@ -174,6 +176,12 @@ func unixNanoTime(n int64) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(0, n)
+}
+
+func (x *radiusEdge) coaClient() coaClient {
+	x.coaMu.Lock()
+	defer x.coaMu.Unlock()
+	return x.coa
 }
 
 // listen binds the RADIUS sockets.

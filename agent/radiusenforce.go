@@ -60,7 +60,7 @@ func (x *radiusEdge) runActions(ctx context.Context) {
 // that its end carries the reason.
 func (x *radiusEdge) disconnect(ctx context.Context, s *protocol.Session, reason protocol.EndReason, why string) error {
 	x.ledger.markEnding(s.Key, reason)
-	err := x.coa.disconnect(ctx, targetOf(s))
+	err := x.coaClient().disconnect(ctx, targetOf(s))
 	res := "ack"
 	switch {
 	case err == nil:
@@ -79,7 +79,7 @@ func (x *radiusEdge) disconnect(ctx context.Context, s *protocol.Session, reason
 }
 
 func (x *radiusEdge) changeAuthorization(ctx context.Context, s *protocol.Session, d radius.Decision, why string) error {
-	err := x.coa.changeAuthorization(ctx, targetOf(s), d)
+	err := x.coaClient().changeAuthorization(ctx, targetOf(s), d)
 	res := "ack"
 	switch {
 	case err == nil:
