@@ -108,10 +108,11 @@ func (l *sessionLedger) account(rec radius.Accounting, now time.Time, ref entryR
 		e = &liveSession{s: sessionFromAcct(rec, loginAt), radius: true, at: now}
 		if p, ok := l.pending[ak]; ok {
 			e.endsAt = p.endsAt
-			delete(l.pending, ak)
+			l.dropPending(ak)
 		}
 		setCounters(&e.s, acctCounters(rec))
 		l.index(e)
+		l.addUser(e)
 		sess := e.s
 		cs = append(cs, change{event: &protocol.Event{TS: ts, Type: protocol.EventSessionStarted, Session: &sess}})
 	} else if !e.radius {
@@ -120,9 +121,10 @@ func (l *sessionLedger) account(rec radius.Accounting, now time.Time, ref entryR
 		e.s.AcctSessionID = rec.AcctSessionID
 		if p, ok := l.pending[ak]; ok {
 			e.endsAt = p.endsAt
-			delete(l.pending, ak)
+			l.dropPending(ak)
 		}
 		l.index(e)
+		l.addUser(e)
 	}
 	if e.ended {
 		return nil, false, nil // a late or repeated record of a finished session
@@ -154,6 +156,7 @@ func (l *sessionLedger) account(rec radius.Accounting, now time.Time, ref entryR
 	switch rec.Status {
 	case radius.AcctStop:
 		e.ended = true
+		l.dropUser(e)
 		reason := e.reason
 		if reason == "" {
 			reason = endReasonForCause(rec.TerminateCause)
@@ -226,6 +229,7 @@ func (x *radiusEdge) endAllRadius(now time.Time) []change {
 			continue
 		}
 		e.ended, e.at = true, now
+		l.dropUser(e)
 		sess := e.s
 		c := change{event: &protocol.Event{TS: now.UTC(), Type: protocol.EventSessionEnded, Session: &sess, Reason: protocol.EndVanished},
 			exec: forgetRadiusRow(e.s.Kind, e.s.AcctSessionID)}

@@ -90,11 +90,45 @@ type sessionLedger struct {
 	byAcct  map[keyRef]*liveSession // kind + Acct-Session-Id
 	usage   map[entryRef]*entryUsage
 	pending map[keyRef]pendingAccept // kind + Acct-Session-Id
+	// users indexes the live RADIUS sessions and the pending accepts by
+	// account, so that a decision looks at that account's only.
+	users map[entryRef]map[*liveSession]bool
+	pends map[entryRef]map[keyRef]bool
+}
+
+func (l *sessionLedger) addUser(e *liveSession) {
+	r := entryRef{e.s.Kind, e.s.User}
+	if l.users[r] == nil {
+		l.users[r] = map[*liveSession]bool{}
+	}
+	l.users[r][e] = true
+}
+
+func (l *sessionLedger) dropUser(e *liveSession) {
+	r := entryRef{e.s.Kind, e.s.User}
+	delete(l.users[r], e)
+	if len(l.users[r]) == 0 {
+		delete(l.users, r)
+	}
+}
+
+func (l *sessionLedger) dropPending(k keyRef) {
+	p, ok := l.pending[k]
+	if !ok {
+		return
+	}
+	delete(l.pending, k)
+	r := entryRef{k.kind, p.user}
+	delete(l.pends[r], k)
+	if len(l.pends[r]) == 0 {
+		delete(l.pends, r)
+	}
 }
 
 func newSessionLedger() *sessionLedger {
 	return &sessionLedger{byKey: map[string]*liveSession{}, byRef: map[keyRef]*liveSession{},
-		byAcct: map[keyRef]*liveSession{}, usage: map[entryRef]*entryUsage{}, pending: map[keyRef]pendingAccept{}}
+		byAcct: map[keyRef]*liveSession{}, usage: map[entryRef]*entryUsage{}, pending: map[keyRef]pendingAccept{},
+		users: map[entryRef]map[*liveSession]bool{}, pends: map[entryRef]map[keyRef]bool{}}
 }
 
 // hotspotIDFromAcct maps a hotspot Acct-Session-Id to the active row's
@@ -224,6 +258,7 @@ func (l *sessionLedger) apiEnd(s *protocol.Session, reason protocol.EndReason, n
 		}
 		return true, reason, nil
 	}
+	l.dropUser(e)
 	return true, reason, forgetRadiusRow(e.s.Kind, e.s.AcctSessionID)
 }
 
@@ -239,8 +274,10 @@ func (l *sessionLedger) restore(s *protocol.Session) {
 func (l *sessionLedger) restoreRadius(r *radiusRow) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.index(&liveSession{s: r.Session, api: r.API, radius: true, reason: r.Reason, counted: r.Counted,
-		countedSecs: r.CountedSecs, endsAt: r.EndsAt, at: r.At})
+	e := &liveSession{s: r.Session, api: r.API, radius: true, reason: r.Reason, counted: r.Counted,
+		countedSecs: r.CountedSecs, endsAt: r.EndsAt, at: r.At}
+	l.index(e)
+	l.addUser(e)
 }
 
 // markEnding records why the agent is about to end the session named by
@@ -271,18 +308,20 @@ func (l *sessionLedger) live(match func(*liveSession) bool) []liveSession {
 func (l *sessionLedger) sharing(kind protocol.SessionKind, user, mac string, now time.Time) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	r := entryRef{kind, user}
 	n := 0
-	for _, e := range l.byAcct {
-		if e.radius && !e.ended && e.s.Kind == kind && e.s.User == user && (mac == "" || e.s.MAC != mac) {
+	for e := range l.users[r] {
+		if !e.ended && (mac == "" || e.s.MAC != mac) {
 			n++
 		}
 	}
-	for k, p := range l.pending {
+	for k := range l.pends[r] {
+		p := l.pending[k]
 		if now.Sub(p.at) > pendingTTL {
-			delete(l.pending, k)
+			l.dropPending(k)
 			continue
 		}
-		if k.kind == kind && p.user == user && (mac == "" || p.mac != mac) && l.byAcct[k] == nil {
+		if mac == "" || p.mac != mac {
 			n++
 		}
 	}
@@ -296,7 +335,14 @@ func (l *sessionLedger) accepted(kind protocol.SessionKind, acct, user, mac stri
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.pending[keyRef{kind, acct}] = pendingAccept{user: user, mac: mac, endsAt: endsAt, at: now}
+	k := keyRef{kind, acct}
+	l.dropPending(k)
+	l.pending[k] = pendingAccept{user: user, mac: mac, endsAt: endsAt, at: now}
+	r := entryRef{kind, user}
+	if l.pends[r] == nil {
+		l.pends[r] = map[keyRef]bool{}
+	}
+	l.pends[r][k] = true
 }
 
 // used returns what the agent counted for ref since version.
@@ -313,8 +359,8 @@ func (l *sessionLedger) used(ref entryRef, version uint64) (uint64, int64) {
 func (l *sessionLedger) setEndsAt(ref entryRef, endsAt time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, e := range l.byAcct {
-		if e.radius && !e.ended && e.s.Kind == ref.kind && e.s.User == ref.name {
+	for e := range l.users[ref] {
+		if !e.ended {
 			e.endsAt = endsAt
 		}
 	}
@@ -337,7 +383,7 @@ func (l *sessionLedger) purge(now time.Time) {
 	}
 	for k, p := range l.pending {
 		if now.Sub(p.at) > pendingTTL {
-			delete(l.pending, k)
+			l.dropPending(k)
 		}
 	}
 }
