@@ -715,3 +715,33 @@ func TestRadiusKickAndEntryChanges(t *testing.T) {
 		t.Fatalf("end reasons %v, want k1 kicked, k4 expired", reasons)
 	}
 }
+
+// An Acct-Session-Id that names no row (another format) still finds the
+// API's session of the same user and device.
+func TestRadiusAccountingMatchesByUserAndMAC(t *testing.T) {
+	g := startRadiusRig(t)
+	ctx := context.Background()
+	if err := g.router.AddHotspotUser("m1", "pw", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.router.LoginHotspot("m1", mac(3), ip(3)); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 10*time.Second, "the API's session.started", func() bool { return len(g.rcv.ofType(protocol.EventSessionStarted)) == 1 })
+	key := g.rcv.ofType(protocol.EventSessionStarted)[0].Session.Key
+	for _, st := range []radius.AcctStatus{radius.AcctStart, radius.AcctInterim} {
+		if err := g.dec.Account(ctx, radius.Accounting{Status: st, Kind: protocol.KindHotspot, AcctSessionID: "sess-77", User: "m1", MAC: mac(3),
+			InputOctets: 10, OutputOctets: 20, EventTime: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitPublished(t, g.a, g.rcv)
+	started, _ := keyCount(g.rcv.events())
+	if len(started) != 1 || started[key] != 1 {
+		t.Fatalf("started %v, want only the API's %s", started, key)
+	}
+	ups := g.rcv.ofType(protocol.EventSessionUpdated)
+	if len(ups) == 0 || ups[len(ups)-1].Session.Key != key || ups[len(ups)-1].Session.AcctSessionID != "sess-77" {
+		t.Fatalf("updates %+v, want the interim under %s with its Acct-Session-Id", ups, key)
+	}
+}

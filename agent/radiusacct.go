@@ -184,18 +184,33 @@ func (l *sessionLedger) account(rec radius.Accounting, now time.Time, ref entryR
 // findForAcct finds the API's view of an accounted session: by the
 // hotspot row's .id derived from Acct-Session-Id (same user and MAC), or
 // by the PPP key.
+//
+// Failing that (an id in another format), the one live API session of the
+// same user and MAC that accounting has not claimed is it.
 func (l *sessionLedger) findForAcct(rec radius.Accounting) *liveSession {
 	if rec.Kind == protocol.KindHotspot {
-		id, ok := hotspotIDFromAcct(rec.AcctSessionID)
-		if !ok {
-			return nil
+		if id, ok := hotspotIDFromAcct(rec.AcctSessionID); ok {
+			if e := l.byRef[keyRef{rec.Kind, id}]; e != nil && e.s.User == rec.User && (rec.MAC == "" || e.s.MAC == rec.MAC) {
+				return e
+			}
+			return nil // it names a row the API has not seen (yet)
 		}
-		if e := l.byRef[keyRef{rec.Kind, id}]; e != nil && e.s.User == rec.User && (rec.MAC == "" || e.s.MAC == rec.MAC) {
-			return e
-		}
+	} else if e := l.byKey[protocol.PPPKey(rec.User, rec.AcctSessionID)]; e != nil {
+		return e
+	}
+	if rec.MAC == "" {
 		return nil
 	}
-	return l.byKey[protocol.PPPKey(rec.User, rec.AcctSessionID)]
+	var found *liveSession
+	for _, e := range l.byKey {
+		if e.api && !e.radius && !e.ended && e.s.Kind == rec.Kind && e.s.User == rec.User && e.s.MAC == rec.MAC {
+			if found != nil {
+				return nil // ambiguous: two sessions of one device
+			}
+			found = e
+		}
+	}
+	return found
 }
 
 // sessionFromAcct names a session accounting saw first (ledger key rule).

@@ -181,6 +181,9 @@ func (l *sessionLedger) apiStart(s *protocol.Session) bool {
 	} else {
 		e = l.byKey[s.Key]
 	}
+	if e == nil {
+		e = l.unclaimedRadius(s)
+	}
 	// A tombstone names this row only if it is the same login: a reboot
 	// renumbers rows, so an old .id may come back for a new session.
 	if e != nil && e.ended && !nearLogin(e.s.StartedAt, s.StartedAt) {
@@ -199,6 +202,25 @@ func (l *sessionLedger) apiStart(s *protocol.Session) bool {
 	e.s.Service, e.s.LoginBy = s.Service, s.LoginBy
 	l.index(e)
 	return false
+}
+
+// unclaimedRadius finds the one live RADIUS session of s's user and MAC
+// that no API row has claimed and whose Acct-Session-Id names no row (a
+// hotspot id that names one is matched by it, or not at all).
+func (l *sessionLedger) unclaimedRadius(s *protocol.Session) *liveSession {
+	if s.MAC == "" {
+		return nil
+	}
+	var found *liveSession
+	for e := range l.users[entryRef{s.Kind, s.User}] {
+		if !e.api && !e.ended && e.s.MAC == s.MAC && e.s.RouterOSID == "" {
+			if found != nil {
+				return nil
+			}
+			found = e
+		}
+	}
+	return found
 }
 
 // acctSlack is how far the API's and accounting's login times (both on
@@ -226,6 +248,7 @@ func (l *sessionLedger) apiUpdate(s *protocol.Session) bool {
 	if e.ended {
 		return false
 	}
+	s.AcctSessionID = e.s.AcctSessionID
 	setCounters(&e.s, maxCounters(counters(&e.s), counters(s)))
 	return true
 }
@@ -247,6 +270,7 @@ func (l *sessionLedger) apiEnd(s *protocol.Session, reason protocol.EndReason, n
 	if e.ended {
 		return false, reason, nil
 	}
+	s.AcctSessionID = e.s.AcctSessionID
 	e.ended, e.at = true, now
 	if e.reason != "" {
 		reason = e.reason
