@@ -398,6 +398,18 @@ type Status struct {
 	Outbox         OutboxStatus    `json:"outbox"`
 	PendingResults int             `json:"pending_results"`
 	RecentCommands []CommandRecord `json:"recent_commands"`
+	// Radius is set when the agent serves RADIUS.
+	Radius *RadiusStatus `json:"radius,omitempty"`
+}
+
+// RadiusStatus is the RADIUS half of Status.
+type RadiusStatus struct {
+	Mode     string `json:"mode"`
+	Version  uint64 `json:"version"`
+	Entries  int    `json:"entries"`
+	AuthAddr string `json:"auth_addr,omitempty"`
+	AcctAddr string `json:"acct_addr,omitempty"`
+	CoAAddr  string `json:"coa_addr"`
 }
 
 // OutboxStatus describes the pending events.
@@ -424,6 +436,12 @@ func (a *Agent) Status(ctx context.Context) Status {
 	s.RecentCommands = a.exec.recent(ctx, 10)
 	if s.RecentCommands == nil {
 		s.RecentCommands = []CommandRecord{}
+	}
+	if a.radius != nil {
+		mode, _ := a.radius.book.settings()
+		v, n := a.radius.book.state()
+		auth, acct := a.RadiusAddrs()
+		s.Radius = &RadiusStatus{Mode: mode, Version: v, Entries: n, AuthAddr: addrString(auth), AcctAddr: addrString(acct), CoAAddr: a.radius.cfg.CoAAddr}
 	}
 	return s
 }

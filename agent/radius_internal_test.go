@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sitepulse/sitepulse/agent/radius"
 	"github.com/sitepulse/sitepulse/protocol"
@@ -201,4 +202,34 @@ func FuzzRadiusSync(f *testing.F) {
 			t.Fatalf("reports %d entries, holds %d", n, rows)
 		}
 	})
+}
+
+func TestLedgerEndsStaleRadiusSessions(t *testing.T) {
+	l := newSessionLedger()
+	t0 := time.Now()
+	rec := radius.Accounting{Status: radius.AcctStart, Kind: protocol.KindPPPoE, AcctSessionID: "0x1", User: "u", MAC: "02:00:00:00:00:01"}
+	if cs, _, _ := l.account(rec, t0, entryRef{protocol.KindPPPoE, "u"}, 1, 0, 0); len(cs) != 1 || cs[0].event.Type != protocol.EventSessionStarted {
+		t.Fatalf("start: %+v", cs)
+	}
+	// An API-tracked session is the API's to end.
+	api := protocol.Session{Kind: protocol.KindPPPoE, Key: protocol.PPPKey("w", "0x2"), User: "w", SessionID: "0x2", RouterOSID: "*5"}
+	l.apiStart(&api)
+	rec2 := rec
+	rec2.AcctSessionID, rec2.User = "0x2", "w"
+	l.account(rec2, t0, entryRef{protocol.KindPPPoE, "w"}, 1, 0, 0)
+	if cs := l.endStale(t0.Add(time.Minute), 2*time.Minute); len(cs) != 0 {
+		t.Fatalf("ended %d sessions before they went quiet", len(cs))
+	}
+	cs := l.endStale(t0.Add(3*time.Minute), 2*time.Minute)
+	if len(cs) != 1 || cs[0].event.Session.User != "u" || cs[0].event.Reason != protocol.EndVanished {
+		t.Fatalf("stale ends %+v, want u's session vanished", cs)
+	}
+	if cs := l.endStale(t0.Add(4*time.Minute), 2*time.Minute); len(cs) != 0 {
+		t.Fatal("a stale session ended twice")
+	}
+	// Its late Stop adds nothing.
+	rec.Status = radius.AcctStop
+	if cs, _, _ := l.account(rec, t0.Add(5*time.Minute), entryRef{protocol.KindPPPoE, "u"}, 1, 0, 0); len(cs) != 0 {
+		t.Fatalf("late stop: %+v", cs)
+	}
 }

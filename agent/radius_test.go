@@ -306,6 +306,9 @@ func TestRadiusSyncApply(t *testing.T) {
 	if !ok || !s.HasNT || s.NTHash[0] != 0xab || s.Password != "" {
 		t.Fatalf("ppp entry credentials %+v %v, want the NT hash only", s, ok)
 	}
+	if rs := g.a.Status(ctx).Radius; rs == nil || rs.Mode != protocol.AuthRadius || rs.Version != 4 || rs.Entries != 2 {
+		t.Fatalf("/status radius %+v, want radius mode, version 4, 2 entries", rs)
+	}
 	if d := g.dec.Decide(ctx, hsReq("a", mac(1), "00000001")); !d.Accept || d.InterimInterval != 30*time.Second {
 		t.Fatalf("decision %+v, want accept with the sync's interim", d)
 	}

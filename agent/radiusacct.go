@@ -255,3 +255,22 @@ func (x *radiusEdge) endAllRadius(now time.Time) []change {
 	}
 	return cs
 }
+
+// endStale ends the RADIUS sessions, unseen by the API, whose last
+// accounting is older than quiet.
+func (l *sessionLedger) endStale(now time.Time, quiet time.Duration) []change {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var cs []change
+	for _, e := range l.byAcct {
+		if !e.radius || e.ended || e.api || now.Sub(e.at) < quiet {
+			continue
+		}
+		e.ended, e.at = true, now
+		l.dropUser(e)
+		sess := e.s
+		cs = append(cs, change{event: &protocol.Event{TS: now.UTC(), Type: protocol.EventSessionEnded, Session: &sess, Reason: protocol.EndVanished},
+			exec: forgetRadiusRow(e.s.Kind, e.s.AcctSessionID)})
+	}
+	return cs
+}

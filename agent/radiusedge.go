@@ -236,8 +236,10 @@ func (x *radiusEdge) run(ctx context.Context) {
 		case p := <-x.syncCh:
 			x.handleSync(ctx, p)
 		case <-tick.C:
-			x.enforceTimes(x.cfg.Now())
-			x.ledger.purge(x.cfg.Now())
+			now := x.cfg.Now()
+			x.enforceTimes(now)
+			x.endStale(ctx, now)
+			x.ledger.purge(now)
 		}
 	}
 }

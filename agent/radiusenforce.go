@@ -108,6 +108,22 @@ func (x *radiusEdge) enforceTimes(now time.Time) {
 	}
 }
 
+// endStale ends the RADIUS sessions the API does not see and accounting
+// has not mentioned for three interim intervals and a minute: the router
+// lost them without a Stop (a crash, a reboot without Accounting-On).
+func (x *radiusEdge) endStale(ctx context.Context, now time.Time) {
+	_, interim := x.book.settings()
+	cs := x.ledger.endStale(now, 3*interim+time.Minute)
+	if len(cs) == 0 {
+		return
+	}
+	if err := x.ob.record(ctx, cs...); err != nil {
+		x.log.Error("record stale radius sessions", "err", err)
+		return
+	}
+	x.log.Info("radius sessions without accounting ended", "count", len(cs))
+}
+
 // entriesChanged acts on the live sessions of entries a sync page
 // changed: a disabled, deleted or expired entry ends them; a new rate
 // limit or end changes them.
