@@ -249,11 +249,26 @@ func (o *outbox) flush(ctx context.Context) error {
 // recordDurable records changes and returns once they have committed:
 // the RADIUS side answers the router only then.
 func (o *outbox) recordDurable(ctx context.Context, cs ...change) error {
+	wait, err := o.recordThen(ctx, cs...)
+	if err != nil {
+		return err
+	}
+	return wait()
+}
+
+// recordThen queues changes and returns a wait for their commit, so that
+// a caller can queue under its own lock (keeping its order) and wait
+// outside it.
+func (o *outbox) recordThen(ctx context.Context, cs ...change) (func() error, error) {
 	done := make(chan struct{})
 	cs = append(cs, change{done: done})
 	if err := o.record(ctx, cs...); err != nil {
-		return err
+		return nil, err
 	}
+	return func() error { return o.waitDone(ctx, done) }, nil
+}
+
+func (o *outbox) waitDone(ctx context.Context, done chan struct{}) error {
 	select {
 	case <-done:
 		return nil

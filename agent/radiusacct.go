@@ -37,7 +37,13 @@ func (x *radiusEdge) Account(ctx context.Context, rec radius.Accounting) error {
 	x.m.radiusAccounting.WithLabelValues(acctStatusName(rec.Status)).Inc()
 	now := x.cfg.Now()
 	if rec.Status == acctOn || rec.Status == acctOff {
-		return x.ob.recordDurable(ctx, x.endAllRadius(now)...)
+		x.acctMu.Lock()
+		wait, err := x.ob.recordThen(ctx, x.endAllRadius(now)...)
+		x.acctMu.Unlock()
+		if err != nil {
+			return err
+		}
+		return wait()
 	}
 	if rec.AcctSessionID == "" || rec.User == "" {
 		return nil // nothing to tie it to; acknowledged so the router stops resending
@@ -48,12 +54,21 @@ func (x *radiusEdge) Account(ctx context.Context, rec radius.Accounting) error {
 	if e, err := x.book.get(ctx, rec.Kind, rec.User); err == nil && e != nil {
 		version, cap, usedBase, expires = e.Version, e.DataCapBytes, e.UsedBytes, e.ExpiresAt
 	}
+	// Decided and queued under acctMu, so that the outbox keeps the order
+	// the ledger decided in (an Interim never lands after its Stop); the
+	// commit is awaited outside it.
+	x.acctMu.Lock()
 	cs, overCap, sess := x.ledger.account(rec, now, entryRef{rec.Kind, rec.User}, version, cap, usedBase)
 	if len(cs) == 0 {
+		x.acctMu.Unlock()
 		return nil
 	}
-	// The outbox queue keeps the order the ledger decided in.
-	if err := x.ob.recordDurable(ctx, cs...); err != nil {
+	wait, err := x.ob.recordThen(ctx, cs...)
+	x.acctMu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := wait(); err != nil {
 		return err
 	}
 	if rec.Status == radius.AcctInterim && sess != nil {

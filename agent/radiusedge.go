@@ -87,6 +87,10 @@ type radiusEdge struct {
 	syncCh  chan []byte
 	actions chan enforceAction
 
+	// acctMu orders accounting's ledger decisions with their outbox
+	// queueing.
+	acctMu sync.Mutex
+
 	asksMu sync.Mutex
 	asks   map[string]chan protocol.RadiusAnswer
 

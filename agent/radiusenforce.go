@@ -113,6 +113,8 @@ func (x *radiusEdge) enforceTimes(now time.Time) {
 // lost them without a Stop (a crash, a reboot without Accounting-On).
 func (x *radiusEdge) endStale(ctx context.Context, now time.Time) {
 	_, interim := x.book.settings()
+	x.acctMu.Lock()
+	defer x.acctMu.Unlock()
 	cs := x.ledger.endStale(now, 3*interim+time.Minute)
 	if len(cs) == 0 {
 		return
