@@ -117,7 +117,10 @@
 // first to see a session names it and records its start and end, the
 // other adopts its key (hotspot Acct-Session-Id "0000001A" is active row
 // "*1A"; PPP's is the session-id in the key). Sessions accounting told of
-// are persisted (radius_sessions) so that a restart keeps their keys.
+// are persisted (radius_sessions) so that a restart keeps their keys; one
+// the API does not see and accounting has not mentioned for three interim
+// intervals and a minute ends as vanished-on-resync (the router lost it
+// without a Stop).
 //
 // Enforcement: an interim that uses up the data cap, an end that passes
 // (checked every RadiusEnforceInterval) and an entry disabled, deleted

@@ -233,3 +233,12 @@ func TestLedgerEndsStaleRadiusSessions(t *testing.T) {
 		t.Fatalf("late stop: %+v", cs)
 	}
 }
+
+func TestEndReasonForCause(t *testing.T) {
+	for cause, want := range map[int]protocol.EndReason{0: protocol.EndLogout, 1: protocol.EndLogout, 4: protocol.EndLogout,
+		5: protocol.EndExpired, 6: protocol.EndKicked, 10: protocol.EndKicked} {
+		if got := endReasonForCause(cause); got != want {
+			t.Errorf("cause %d: %s, want %s", cause, got, want)
+		}
+	}
+}

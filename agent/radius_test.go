@@ -146,9 +146,9 @@ func (cp *radiusCP) checkClean(t *testing.T) {
 	}
 }
 
-func radiusTestConfig(t *testing.T, router *sim.Router, brokerURL string) agent.Config {
+func radiusTestConfig(t *testing.T, router *sim.Router, brokerURL string, logs *testkit.LogBuffer) agent.Config {
 	t.Helper()
-	cfg := testConfig(t, router, brokerURL, nil)
+	cfg := testConfig(t, router, brokerURL, logs)
 	cfg.RadiusAuthAddr, cfg.RadiusAcctAddr = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.RadiusSecret = []byte(testRadiusSecret)
 	cfg.RadiusAskTimeout = 300 * time.Millisecond
@@ -218,15 +218,26 @@ type radiusRig struct {
 	a      *runningAgent
 	dec    radius.Decider
 	coa    *coaRecorder
+	logs   *testkit.LogBuffer
+}
+
+// checkNoSecrets fails if any of the secrets reached the logs.
+func (g *radiusRig) checkNoSecrets(t *testing.T, secrets ...string) {
+	t.Helper()
+	for _, s := range append(secrets, testRadiusSecret) {
+		if g.logs.Contains(s) {
+			t.Errorf("logs contain the secret %q", s)
+		}
+	}
 }
 
 func startRadiusRig(t *testing.T) *radiusRig {
 	t.Helper()
-	g := &radiusRig{rcv: newReceiver(), coa: &coaRecorder{nak: map[string]bool{}}}
+	g := &radiusRig{rcv: newReceiver(), coa: &coaRecorder{nak: map[string]bool{}}, logs: &testkit.LogBuffer{}}
 	g.br = startBroker(t, "127.0.0.1:0", g.rcv)
 	g.cp = newRadiusCP(t, g.br)
 	g.router = startSim(t, sim.Config{})
-	g.cfg = radiusTestConfig(t, g.router, g.br.url())
+	g.cfg = radiusTestConfig(t, g.router, g.br.url(), g.logs)
 	g.start(t)
 	return g
 }
@@ -328,6 +339,12 @@ func TestRadiusSyncApply(t *testing.T) {
 	testkit.Eventually(t, 5*time.Second, "local mode", func() bool {
 		return g.dec.Decide(ctx, hsReq("a", mac(1), "00000003")).Reason == "radius not enabled for this router"
 	})
+	// A malformed page is counted and logged without its content.
+	if err := g.cp.br.srv.Publish(protocol.RadiusSyncTopic(testRouterID), []byte(`{"v":1,"router":"site-1","mode":"radius","from":4,"to":5,"head":5,"entries":[{"kind":"hotspot","name":"z","version":5,"password":"pw-leak","nt_hash":"xyz"}]}`), false, 1); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 5*time.Second, "the invalid page logged", func() bool { return g.logs.Contains("invalid radius sync page") })
+	g.checkNoSecrets(t, "pw-a", "pw-b", strings.Repeat("ab", 16), "pw-leak")
 	g.cp.checkClean(t)
 	g.rcv.checkClean(t)
 }
@@ -624,6 +641,8 @@ func TestRadiusVoucher(t *testing.T) {
 			t.Fatalf("same device after a restart: %+v, want accept", d)
 		}
 	})
+	// Voucher codes are passwords: never logged.
+	g.checkNoSecrets(t, "V-OFFLINE", "V-ANSWERED", "V-DOWN")
 	g.cp.checkClean(t)
 }
 
