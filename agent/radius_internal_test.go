@@ -242,3 +242,40 @@ func TestEndReasonForCause(t *testing.T) {
 		}
 	}
 }
+
+// An overlapping page applies from the held version on, and no page
+// replaces an entry with a newer one (an accepted answer's).
+func TestRadiusBookOverlapAndNewerEntries(t *testing.T) {
+	x := newTestEdge(t)
+	ctx := context.Background()
+	page := func(from, to uint64, es ...protocol.RadiusEntry) *protocol.RadiusSync {
+		return &protocol.RadiusSync{V: protocol.Version, Router: "bench-1", Mode: protocol.AuthRadius, From: from, To: to, Head: to, Entries: es}
+	}
+	hs := func(name string, v uint64, pw string) protocol.RadiusEntry {
+		return protocol.RadiusEntry{Kind: protocol.KindHotspot, Name: name, Version: v, Password: pw}
+	}
+	if out, _, err := x.book.apply(ctx, page(0, 2, hs("a", 1, "a1"), hs("b", 2, "b2"))); err != nil || out != syncApplied {
+		t.Fatalf("first page: %v %v", out, err)
+	}
+	// The answer's entry for c at version 9 arrives before the sync has it.
+	if _, err := x.book.put(ctx, &protocol.RadiusEntry{Kind: protocol.KindHotspot, Name: "c", Version: 9, Password: "c9"}); err != nil {
+		t.Fatal(err)
+	}
+	// 1..4 overlaps what is held (2): a at version 1 is already applied and
+	// is skipped, and c at 4 must not replace c at 9.
+	out, changes, err := x.book.apply(ctx, page(1, 4, hs("a", 1, "stale"), hs("d", 3, "d3"), hs("c", 4, "c4")))
+	if err != nil || out != syncApplied {
+		t.Fatalf("overlapping page: %v %v", out, err)
+	}
+	if len(changes) != 1 || changes[0].cur.Name != "d" {
+		t.Fatalf("changes %+v, want only d", changes)
+	}
+	for name, want := range map[string]string{"a": "a1", "c": "c9", "d": "d3"} {
+		if s, ok := x.Credentials(protocol.KindHotspot, name); !ok || s.Password != want {
+			t.Errorf("%s: password %q, want %q", name, s.Password, want)
+		}
+	}
+	if v, n := x.book.state(); v != 4 || n != 4 {
+		t.Fatalf("state %d/%d, want version 4 with 4 entries", v, n)
+	}
+}
