@@ -224,7 +224,7 @@ func (u *uplink) runConnection(ctx context.Context) error {
 	if r, ok := st.(*mqtt.SubscribeToken); ok {
 		for topic, code := range r.Result() {
 			if code >= 0x80 {
-				u.log.Error("broker refused the command subscription", "topic", topic, "code", code)
+				u.log.Error("broker refused a subscription (cmd, or radius on a control plane without RADIUS)", "topic", topic, "code", code)
 			}
 		}
 	}
