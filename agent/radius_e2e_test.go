@@ -1,10 +1,7 @@
-//go:build radiusserver
-
-// Enable with -tags radiusserver once agent/radius is radsrv's real
-// package (the stub in api_stub.go has no server): the lead drops the
-// stub and the tag at merge.
-
 package agent_test
+
+// The agent's RADIUS over UDP with the real agent/radius server, driven
+// by layeh's client as the router would be.
 
 import (
 	"context"

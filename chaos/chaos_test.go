@@ -288,7 +288,7 @@ func TestChaos(t *testing.T) {
 	g := &truth{started: map[string]time.Time{}, ended: map[string]time.Time{}, login: map[string]time.Time{}, user: map[string]string{}, byPKey: map[string][]string{}, pkey: map[string]string{}}
 	initial := map[string]bool{}
 	routers := make([]*sim.Router, m.routers)
-	proxies := make([]*blackhole, m.routers)
+	proxies := make([]*harness.Blackhole, m.routers)
 	agents := make([]*agentProc, m.routers)
 	for i, cred := range fx.Routers {
 		r := sim.New(sim.Config{User: "sitepulse", Password: "router-pw", Identity: fmt.Sprintf("chaos-%d", i),
@@ -308,14 +308,14 @@ func TestChaos(t *testing.T) {
 		}
 		defer r.Close()
 		routers[i] = r
-		if proxies[i], err = newBlackhole(srv.MQTTAddr); err != nil {
+		if proxies[i], err = harness.NewBlackhole(srv.MQTTAddr); err != nil {
 			t.Fatal(err)
 		}
-		defer proxies[i].close()
+		defer proxies[i].Close()
 		dir := filepath.Join(tmp, "agent"+strconv.Itoa(i))
 		agents[i] = &agentProc{bin: bins.Agent, dir: dir, log: dir + ".log", args: []string{"run",
 			"--router-id", cred.ID, "--router-addr", r.Addr(), "--router-user", "sitepulse", "--router-password", "router-pw",
-			"--mqtt-url", "tcp://" + proxies[i].addr(), "--mqtt-secret", cred.Secret, "--data-dir", dir, "--listen-addr", "",
+			"--mqtt-url", "tcp://" + proxies[i].Addr(), "--mqtt-secret", cred.Secret, "--data-dir", dir, "--listen-addr", "",
 			"--counters-interval", "2s", "--resync-interval", "15s", "--log-level", "warn"}}
 		agents[i].start(t)
 	}
@@ -401,10 +401,10 @@ func TestChaos(t *testing.T) {
 	settle()
 
 	// 4. cut the agent's network (blackhole, connections held).
-	proxies[ri].setCut(true)
+	proxies[ri].SetCut(true)
 	note("network cut between agent %s and broker for %v (connections held, nothing forwarded)", fx.Routers[ri].ID, m.cut)
 	time.Sleep(m.cut)
-	proxies[ri].setCut(false)
+	proxies[ri].SetCut(false)
 	note("network restored for %s", fx.Routers[ri].ID)
 	settle()
 

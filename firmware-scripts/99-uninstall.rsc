@@ -24,7 +24,21 @@ remove [find list=$spEnvList]
 /container mounts
 remove [find list=$spMountList]
 
+# RADIUS (04): back to RouterOS's defaults, local users only.
+/ppp aaa
+set use-radius=no interim-update=0s
+
+/ip hotspot profile
+set [find] use-radius=no
+
+/radius incoming
+set accept=no
+
+/radius
+remove [find comment="SitePulse agent"]
+
 /ip firewall filter
+remove [find comment="SitePulse agent RADIUS incoming"]
 remove [find comment="SitePulse agent API"]
 
 /ip firewall nat

@@ -62,7 +62,8 @@ func (c *clock) Sleep(d time.Duration) {
 // touched are the menus the scripts change, compared whole between runs.
 var touched = []string{"/user", "/user/group", "/ip/service", "/interface", "/interface/veth",
 	"/interface/bridge", "/interface/bridge/port", "/ip/address", "/ip/firewall/filter", "/ip/firewall/nat",
-	"/container", "/container/envs", "/container/mounts", "/container/config"}
+	"/container", "/container/envs", "/container/mounts", "/container/config",
+	"/radius", "/radius/incoming", "/ppp/aaa", "/ip/hotspot/profile"}
 
 type state map[string][]map[string]string
 
@@ -174,14 +175,14 @@ func loadScripts(t *testing.T) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"01-agent-api-user.rsc", "02-container-network.rsc", "03-container-install.rsc", "99-uninstall.rsc", "hotspot-portal.rsc"}
+	want := []string{"01-agent-api-user.rsc", "02-container-network.rsc", "03-container-install.rsc", "04-radius.rsc", "99-uninstall.rsc", "hotspot-portal.rsc"}
 	if !reflect.DeepEqual(names, want) {
 		t.Fatalf("scripts: got %v, want %v", names, want)
 	}
 	return all
 }
 
-var install = []string{"01-agent-api-user.rsc", "02-container-network.rsc", "03-container-install.rsc"}
+var install = []string{"01-agent-api-user.rsc", "02-container-network.rsc", "03-container-install.rsc", "04-radius.rsc"}
 
 func TestScriptsOnSimulator(t *testing.T) {
 	scripts := loadScripts(t)
@@ -210,7 +211,7 @@ func TestScriptsOnSimulator(t *testing.T) {
 		checkInstalled(&g)
 	})
 
-	// Idempotency: a second import of 01–03 changes nothing.
+	// Idempotency: a second import of 01–04 changes nothing.
 	for _, name := range install {
 		if _, err := g.script(name, scripts[name]); err != nil {
 			t.Fatalf("second run: %v", err)
@@ -251,7 +252,7 @@ func TestScriptsOnSimulator(t *testing.T) {
 	}
 }
 
-// checkInstalled asserts what 01–03 must have configured.
+// checkInstalled asserts what 01–04 must have configured.
 func checkInstalled(g *rig) {
 	t := g.t
 	check := func(what string, got map[string]string, want map[string]string) {
@@ -321,6 +322,43 @@ func checkInstalled(g *rig) {
 		"running": "true", "stopped": "false", "extracting": "false"})
 	check("container config", g.one("/container/config"), map[string]string{
 		"tmpdir": "disk1/tmp", "registry-url": "https://registry-1.docker.io"})
+	checkRadiusInstalled(g)
+}
+
+// checkRadiusInstalled asserts what 04 must have configured.
+func checkRadiusInstalled(g *rig) {
+	t := g.t
+	rad := g.one("/radius", "?comment=SitePulse agent")
+	for k, v := range map[string]string{"service": "ppp,hotspot", "address": "172.17.0.2", "timeout": "3s",
+		"authentication-port": "1812", "accounting-port": "1813", "disabled": "false"} {
+		if rad[k] != v {
+			t.Errorf("/radius %s: got %q, want %q (%v)", k, rad[k], v, rad)
+		}
+	}
+	if got := g.one("/radius/incoming"); got["accept"] != "true" || got["port"] != "3799" {
+		t.Errorf("/radius incoming: %v", got)
+	}
+	if got := g.one("/ppp/aaa"); got["use-radius"] != "true" || got["accounting"] != "true" || got["interim-update"] != "1m" {
+		t.Errorf("/ppp aaa: %v", got)
+	}
+	for _, p := range g.print("/ip/hotspot/profile") {
+		if p["use-radius"] != "true" || p["radius-accounting"] != "true" {
+			t.Errorf("hotspot profile %s: use-radius %q radius-accounting %q", p["name"], p["use-radius"], p["radius-accounting"])
+		}
+	}
+	filter := g.print("/ip/firewall/filter")
+	at := slices.IndexFunc(filter, func(r map[string]string) bool { return r["comment"] == "SitePulse agent RADIUS incoming" })
+	if at < 0 {
+		t.Fatalf("no RADIUS incoming accept rule in %v", filter)
+	}
+	if r := filter[at]; r["protocol"] != "udp" || r["dst-port"] != "3799" || r["src-address"] != "172.17.0.0/24" {
+		t.Errorf("RADIUS incoming rule: %v", r)
+	}
+	for i, r := range filter[:at] {
+		if r["chain"] == "input" && r["action"] == "drop" {
+			t.Errorf("input drop rule %d is above the RADIUS incoming accept rule at %d", i, at)
+		}
+	}
 }
 
 // TestScriptErrorsAreCaught shows the simulator guards the scripts: a

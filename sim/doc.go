@@ -37,6 +37,27 @@
 // LoginHotspotPassword that start the session the agent sees, /status and
 // /logout.
 //
+// It is also RouterOS's RADIUS client (radius_*.go), configured through
+// /radius (servers per service, tried in order: each gets the request and
+// two retransmits /radius timeout apart before the next is tried),
+// /radius incoming (accept, port; the listener binds
+// Config.RadiusIncomingAddr), /ppp/aaa and use-radius, radius-accounting
+// and radius-interim-update on /ip/hotspot/profile. A hotspot login
+// (HotspotLogin, LoginHotspotPassword, the login page) or a PPPoE dial
+// (DialPPPoE, LoginPPPPassword) for a name without a local user or secret
+// goes to RADIUS — CHAP with the page's challenge or PAP, MS-CHAPv2 for
+// PPPoE — with Message-Authenticator, and starts the session only on an
+// Access-Accept (whose Message-Authenticator it requires, as RouterOS 7.15+
+// does by default), applying Session-Timeout, Mikrotik-Rate-Limit,
+// Mikrotik-Total-Limit(+Gigawords), Acct-Interim-Interval and
+// Mikrotik-Group. Accounting Start, Interim-Update and Stop (with
+// Acct-Terminate-Cause) carry the sessions' counters; an unanswered Stop
+// is kept and resent. Disconnect-Request and CoA-Request on /radius
+// incoming end or change sessions. RadiusStats counts it all and
+// SetRadiusFaults scripts lost requests, delays and lost accounting
+// answers. The attributes follow the project's RADIUS conventions, which
+// the agent's server parses.
+//
 // Like RouterOS, listen reports added and changed items and removals
 // (.dead=true) but not the constant growth of traffic counters and uptime;
 // clients read those with print =interval=. SetListenRemovals makes a menu

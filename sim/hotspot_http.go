@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"crypto/md5"
 	"crypto/rand"
 	"crypto/subtle"
@@ -386,7 +387,7 @@ func (r *Router) hotspotLogin(w http.ResponseWriter, req *http.Request, v hotspo
 		return
 	}
 	user, password := req.Form.Get("username"), req.Form.Get("password")
-	_, err := r.hotspotCheck(v, user, password)
+	_, err := r.hotspotCheck(req.Context(), v, user, password)
 	var le *LoginError
 	switch {
 	case errors.As(err, &le):
@@ -416,8 +417,10 @@ func (r *Router) hotspotLogin(w http.ResponseWriter, req *http.Request, v hotspo
 // hotspotCheck logs the device in if password proves the account's
 // password: as CHAP against one of the device's recent challenges (then
 // used up) when login-by has http-chap, or in plain text when it has
-// http-pap.
-func (r *Router) hotspotCheck(v hotspotView, user, password string) (string, error) {
+// http-pap. Without a local user and with use-radius=yes the RADIUS
+// servers decide (see HotspotLogin): with CHAP they get the device's
+// newest challenge and its response, with PAP the password.
+func (r *Router) hotspotCheck(ctx context.Context, v hotspotView, user, password string) (string, error) {
 	r.hs.mu.Lock()
 	chaps := append([]chapChallenge(nil), r.hs.chaps[v.mac]...)
 	r.hs.mu.Unlock()
@@ -445,6 +448,20 @@ func (r *Router) hotspotCheck(v hotspotView, user, password string) (string, err
 		return "", false
 	}
 	id, err := r.loginVerified("hotspot", user, verify, v.mac, v.ip)
+	if errors.Is(err, errNeedRadius) {
+		var auth radiusAuth
+		switch {
+		case v.chap && len(resp) == md5.Size && len(chaps) > 0:
+			used = 0
+			auth = radiusAuth{method: "chap", chapID: chaps[0].id, chapChallenge: chaps[0].challenge}
+			copy(auth.chapResp[:], resp)
+		case v.pap:
+			auth = radiusAuth{method: "pap", password: password}
+		default:
+			return "", &LoginError{LoginInvalid}
+		}
+		id, err = r.radiusLogin(ctx, "hotspot", user, auth, v.mac, v.ip)
+	}
 	if err == nil && used >= 0 {
 		r.hs.mu.Lock()
 		cur := r.hs.chaps[v.mac]

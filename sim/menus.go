@@ -279,8 +279,8 @@ var hotspotUserSpec = &menuSpec{
 var hotspotActiveSpec = &menuSpec{
 	path: "/ip/hotspot/active",
 	fields: []string{"server", "user", "domain", "address", "mac-address", "login-by", "uptime",
-		"idle-time", "session-time-left", "idle-timeout", "keepalive-timeout", "bytes-in", "bytes-out",
-		"packets-in", "packets-out", "radius", "blocked"},
+		"idle-time", "session-time-left", "idle-timeout", "keepalive-timeout", "limit-bytes-total", "rate-limit",
+		"bytes-in", "bytes-out", "packets-in", "packets-out", "radius", "blocked"},
 	verbs:  []string{"print", "listen", "remove"},
 	idBase: 1,
 	render: renderSession,
@@ -344,7 +344,7 @@ var pppSecretSpec = &menuSpec{
 var pppActiveSpec = &menuSpec{
 	path: "/ppp/active",
 	fields: []string{"name", "service", "caller-id", "address", "uptime", "encoding", "session-id",
-		"limit-bytes-in", "limit-bytes-out", "radius"},
+		"limit-bytes-in", "limit-bytes-out", "rate-limit", "radius"},
 	verbs:  []string{"print", "listen", "remove"},
 	idBase: 0x80000001,
 	render: renderSession,
@@ -392,6 +392,7 @@ var menuSpecs = []*menuSpec{
 	vethSpec, bridgeSpec, bridgePortSpec, ipAddressSpec, firewallFilterSpec, firewallNATSpec,
 	containerSpec, containerEnvsSpec, containerMountsSpec, containerConfigSpec,
 	hotspotServerProfileSpec, hotspotServerSpec, walledGardenSpec, walledGardenIPSpec, fileSpec,
+	radiusSpec, radiusIncomingSpec, pppAAASpec,
 }
 
 // knownDirs holds every directory prefix of the menu table, so an unknown

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strconv"
@@ -93,17 +94,19 @@ func (e *LoginError) Error() string { return "sim: login refused: " + e.Message 
 // shared-users must allow one more session. The session ends by itself
 // (reason "expired") once the profile's session-timeout, or the rest of
 // limit-uptime if sooner, passes on the simulator's clock; Tick and every
-// login apply it. It returns the /ip/hotspot/active .id.
+// login apply it. It returns the /ip/hotspot/active .id. Without such a
+// user and with use-radius=yes it asks RADIUS: see HotspotLogin.
 func (r *Router) LoginHotspotPassword(user, password, mac, address string) (string, error) {
-	return r.loginChecked("hotspot", user, password, mac, address)
+	return r.HotspotLogin(context.Background(), HotspotLoginRequest{User: user, Password: password, MAC: mac, IP: address})
 }
 
 // LoginPPPPassword is LoginHotspotPassword for a PPPoE client: the secret
 // must exist with this password and be enabled, and its profile's
 // only-one=yes allows a single session. session-timeout applies as for
-// hotspot. It returns the /ppp/active .id.
+// hotspot. It returns the /ppp/active .id. Without such a secret and
+// with /ppp aaa use-radius=yes it asks RADIUS: see DialPPPoE.
 func (r *Router) LoginPPPPassword(name, password, callerID, address string) (string, error) {
-	return r.loginChecked("pppoe", name, password, callerID, address)
+	return r.DialPPPoE(context.Background(), name, password, callerID, address)
 }
 
 // ExpireSessions ends every session whose session-timeout has passed on
@@ -115,15 +118,7 @@ func (r *Router) ExpireSessions() {
 	r.expireLocked(r.now())
 }
 
-func (r *Router) loginChecked(kind, user, password, mac, address string) (string, error) {
-	loginBy := ""
-	if kind == "hotspot" {
-		loginBy = "http-chap"
-	}
-	return r.loginVerified(kind, user, func(stored string) (string, bool) { return loginBy, stored == password }, mac, address)
-}
-
-// loginVerified is loginChecked with the password check left to verify,
+// loginVerified checks a login with the password check left to verify,
 // which gets the account's password and says whether the submission
 // proves it and how (login-by: http-chap, http-pap); it runs with
 // Router.mu held.
@@ -143,6 +138,9 @@ func (r *Router) loginVerified(kind, user string, verify func(stored string) (lo
 	// A wrong password and an unknown user read the same, as on RouterOS,
 	// so the login page does not reveal which names exist.
 	if acct == nil || acct.attrs["name"] != user {
+		if r.radiusEnabledLocked(kind) {
+			return "", errNeedRadius
+		}
 		return "", &LoginError{LoginInvalid}
 	}
 	loginBy, ok := verify(acct.attrs["password"])
@@ -203,6 +201,8 @@ func (r *Router) expireLocked(now time.Time) {
 		for _, it := range slices.Clone(r.tables[path].items) {
 			if s := it.sess; s != nil && !s.deadline.IsZero() && !now.Before(s.deadline) {
 				r.endSessionLocked(s, "expired")
+			} else if s != nil && (s.rad != nil || s.totalLimit > 0) {
+				r.radiusTickLocked(s, now)
 			}
 		}
 	}

@@ -46,6 +46,12 @@ type Config struct {
 	// RebootDown is how long Reboot refuses connections when asked for a
 	// zero duration (and what SIGUSR1 uses in the command); 0 means 2s.
 	RebootDown time.Duration
+
+	// RadiusIncomingAddr is where /radius incoming listens once
+	// accept=yes (RouterOS: every address, the menu's port 3799); "" means
+	// 127.0.0.1:0, so many simulated routers can share loopback.
+	// RadiusIncomingAddr reports the bound address.
+	RadiusIncomingAddr string
 }
 
 // Router is a simulated RouterOS device. All methods are safe for
@@ -55,7 +61,12 @@ type Router struct {
 	log *slog.Logger
 	now func() time.Time
 
-	hs hotspotHTTP // the hotspot's HTTP side; see HotspotHandler
+	hs  hotspotHTTP // the hotspot's HTTP side; see HotspotHandler
+	rad radiusState // the RADIUS client; see radius_client.go
+
+	// bg is cancelled by Close: it bounds the accounting retries.
+	bg       context.Context
+	bgCancel context.CancelFunc
 
 	callsMu sync.Mutex
 	calls   map[string]int // command path ("/ip/hotspot/user/add") → times run
@@ -109,6 +120,7 @@ func New(cfg Config) *Router {
 
 		activeBy: make(map[string]int),
 	}
+	r.bg, r.bgCancel = context.WithCancel(context.Background())
 	if r.log == nil {
 		r.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -206,6 +218,7 @@ func (r *Router) Close() error {
 	}
 	r.closed = true
 	close(r.stop)
+	r.bgCancel()
 	var err error
 	if r.ln != nil {
 		err = r.ln.Close()
@@ -222,6 +235,7 @@ func (r *Router) Close() error {
 		s.close()
 	}
 	r.closeHotspot()
+	r.closeIncoming()
 	r.wg.Wait()
 	if errors.Is(err, net.ErrClosed) {
 		err = nil

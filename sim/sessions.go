@@ -2,8 +2,10 @@ package sim
 
 import (
 	"errors"
+
 	"fmt"
 	"hash/fnv"
+	"layeh.com/radius/rfc2866"
 	"strconv"
 	"time"
 )
@@ -28,6 +30,9 @@ type session struct {
 	bytesOut uint64
 	pktsIn   uint64
 	pktsOut  uint64
+
+	rad        *radSession // set when a RADIUS server let it in
+	totalLimit uint64      // Mikrotik-Total-Limit(+Gigawords): bytes in+out that end it; 0 = none
 }
 
 var errDown = errors.New("sim: router is rebooting")
@@ -77,8 +82,16 @@ func (r *Router) login(kind, user, mac, address, loginBy string) (string, error)
 }
 
 // Logout ends an active hotspot or PPP session by its .id (reason "kicked",
-// as an administrator's remove would).
-func (r *Router) Logout(id string) error {
+// as an administrator's remove would; RADIUS Acct-Terminate-Cause
+// Admin-Reset).
+func (r *Router) Logout(id string) error { return r.logout(id, "kicked") }
+
+// LogoutUser ends a session as its user would: the hotspot's /logout page
+// or a PPPoE client hanging up (reason "logout"; Acct-Terminate-Cause
+// User-Request).
+func (r *Router) LogoutUser(id string) error { return r.logout(id, "logout") }
+
+func (r *Router) logout(id, reason string) error {
 	n, ok := parseID(id)
 	if !ok {
 		return fmt.Errorf("sim: logout: bad id %q", id)
@@ -87,7 +100,7 @@ func (r *Router) Logout(id string) error {
 	defer r.mu.Unlock()
 	for _, path := range []string{"/ip/hotspot/active", "/ppp/active"} {
 		if it := r.tables[path].byID(n); it != nil {
-			r.endSessionLocked(it.sess, "kicked")
+			r.endSessionLocked(it.sess, reason)
 			return nil
 		}
 	}
@@ -164,20 +177,40 @@ func (r *Router) loginLocked(kind, user, mac, addr, loginBy string) (*session, e
 	if acct.attrs["disabled"] == "true" {
 		return nil, fmt.Errorf("sim: login %s %q: account disabled", kind, user)
 	}
+	return r.startSessionLocked(kind, user, mac, addr, loginBy, acct.attrs, 0, ""), nil
+}
+
+// startSessionLocked creates the session rows. acct is the local account
+// (nil for a RADIUS user); id and sessionID are the .id and PPP
+// session-id reserved for it (0 and "": the next ones).
+func (r *Router) startSessionLocked(kind, user, mac, addr, loginBy string, acct map[string]string, id uint32, sessionID string) *session {
 	now := r.now()
 	s := &session{kind: kind, user: user, mac: mac, addr: addr, loginAt: now, lastActive: now}
+	insert := func(t *table, attrs map[string]string) *item {
+		if id == 0 {
+			return t.insert(attrs)
+		}
+		return t.insertWithID(id, attrs)
+	}
 	if kind == "hotspot" {
-		s.active = r.tables["/ip/hotspot/active"].insert(map[string]string{
+		s.active = insert(r.tables["/ip/hotspot/active"], map[string]string{
 			"server": "hotspot1", "user": user, "domain": "", "address": addr, "mac-address": mac,
 			"login-by": loginBy, "keepalive-timeout": "2m", "radius": "false", "blocked": "false",
 		})
 	} else {
-		r.sessionNo++
-		s.sessionID = fmt.Sprintf("0x%08X", 0x81A00000+r.sessionNo)
-		s.active = r.tables["/ppp/active"].insert(map[string]string{
+		s.sessionID = sessionID
+		if s.sessionID == "" {
+			r.sessionNo++
+			s.sessionID = fmt.Sprintf("0x%08X", 0x81A00000+r.sessionNo)
+		}
+		limIn, limOut := "0", "0"
+		if acct != nil {
+			limIn, limOut = acct["limit-bytes-in"], acct["limit-bytes-out"]
+		}
+		s.active = insert(r.tables["/ppp/active"], map[string]string{
 			"name": user, "service": "pppoe", "caller-id": mac, "address": addr, "encoding": "",
-			"session-id": s.sessionID, "limit-bytes-in": acct.attrs["limit-bytes-in"],
-			"limit-bytes-out": acct.attrs["limit-bytes-out"], "radius": "false",
+			"session-id": s.sessionID, "limit-bytes-in": limIn,
+			"limit-bytes-out": limOut, "radius": "false",
 		})
 		ifs := r.tables["/interface"]
 		ifName := "<pppoe-" + user + ">"
@@ -199,7 +232,7 @@ func (r *Router) loginLocked(kind, user, mac, addr, loginBy string) (*session, e
 	r.activeBy[kind+"/"+user]++
 	r.notifyLocked(r.tables[r.activePath(kind)], s.active, now)
 	r.emitLocked(s, "login", "", now)
-	return s, nil
+	return s
 }
 
 func (r *Router) activePath(kind string) string {
@@ -261,6 +294,7 @@ func (r *Router) endSessionLocked(s *session, reason string) {
 		}
 	}
 	r.emitLocked(s, "logout", reason, now)
+	r.accountLocked(s, rfc2866.AcctStatusType_Value_Stop, terminateCause(reason), now)
 }
 
 func (r *Router) clearSessionsLocked(reason string) {

@@ -92,6 +92,9 @@ type Main struct {
 	TLSCert, TLSKey string        // PEM files; both set = serve the API over TLS
 	NoEmpty         bool          // behave like RouterOS < 7.18
 	LogLevel        string        // debug, info, warn, error
+	// RadiusIncomingAddr is where /radius incoming listens once a script
+	// sets accept=yes (RouterOS: port 3799 on every address).
+	RadiusIncomingAddr string
 
 	Logger *slog.Logger // nil = text to Stderr at LogLevel
 	Stderr io.Writer    // usage and logs; nil = os.Stderr
@@ -107,7 +110,7 @@ func NewMain() *Main {
 	return &Main{
 		APIAddr: "127.0.0.1:8728", User: "admin", HotspotSessions: 20, PPPSessions: 10, Churn: 6,
 		Seed: 1, Identity: "MikroTik", TrafficInterval: time.Second, RebootDown: 5 * time.Second,
-		LogLevel: "info", Stderr: os.Stderr,
+		LogLevel: "info", Stderr: os.Stderr, RadiusIncomingAddr: "127.0.0.1:0",
 	}
 }
 
@@ -124,6 +127,11 @@ func (m *Main) ParseFlags(args []string) error {
 		"  GET /state (JSON of active sessions),\n" +
 		"  POST /login {kind: hotspot|ppp, user, password, mac, address} (checks the password, the user's state and\n" +
 		"  its profile's limits like RouterOS; 401/403 carry RouterOS's message), GET /profiles (hotspot and PPP profiles).\n" +
+		"RADIUS (the router as RouterOS's RADIUS client, configured with /radius, /radius incoming, /ppp aaa and\n" +
+		"  use-radius on /ip/hotspot/profile): POST /hotspot/login {user, password, mac, address, login_by: chap|pap} and\n" +
+		"  POST /pppoe/dial {user, password, mac, address} answer {ok, id} or {ok: false, error} (the login page's text),\n" +
+		"  POST /logout?id=&by=user (User-Request; default an admin kick), GET /radius (client counters, incoming_addr),\n" +
+		"  POST /radius/faults {drop_access, delay, deaf_accounting}.\n" +
 		"Hotspot HTTP (--hotspot-addr): what a device on the hotspot sees. A logged-out device's request is redirected\n" +
 		"  to /login?dst=…; /login serves hotspot/login.html from /file with RouterOS's $(var) substitution and takes\n" +
 		"  username + password (PAP) or the CHAP response; /status, /logout. A device is its MAC: a stable fake MAC of\n" +
@@ -150,6 +158,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.Group("HTTP")
 	fs.StringVar(&m.ControlAddr, "control-addr", m.ControlAddr, `HTTP control API listen address, e.g. 127.0.0.1:8080; "" = off. No auth: keep it on loopback`)
 	fs.StringVar(&m.HotspotAddr, "hotspot-addr", m.HotspotAddr, `hotspot HTTP listen address (the login page devices are sent to), e.g. 127.0.0.1:8081; "" = off`)
+	fs.StringVar(&m.RadiusIncomingAddr, "radius-incoming", m.RadiusIncomingAddr, `where /radius incoming listens for Disconnect/CoA once accept=yes (RouterOS: port 3799); GET /radius shows the bound address`)
 	fs.StringVar(&m.PortalURL, "portal-url", m.PortalURL, `at start, run firmware-scripts/hotspot-portal.rsc with this portal URL (e.g. http://127.0.0.1:8080/portal/1/r1), as an ISP would on a router; "" = RouterOS's default pages`)
 	fs.Group("Logging")
 	fs.StringVar(&m.LogLevel, "log-level", m.LogLevel, "log level: debug, info, warn or error")
@@ -204,7 +213,7 @@ func (m *Main) Run(ctx context.Context) error {
 		User: m.User, Password: password, Identity: m.Identity, Seed: m.Seed,
 		HotspotSessions: m.HotspotSessions, PPPSessions: m.PPPSessions, ChurnPerMinute: m.Churn,
 		TrafficInterval: m.TrafficInterval, NoEmpty: m.NoEmpty, TLS: tlsCfg, Logger: m.Logger,
-		RebootDown: m.RebootDown, ReplyDelay: m.ReplyDelay,
+		RebootDown: m.RebootDown, ReplyDelay: m.ReplyDelay, RadiusIncomingAddr: m.RadiusIncomingAddr,
 	})
 	if err := m.router.Start(ctx, m.APIAddr); err != nil {
 		return err
@@ -453,11 +462,107 @@ func (m *Main) controlHandler() http.Handler {
 		}
 		ok(w, map[string]string{"id": id, "mac": in.MAC, "address": in.Address})
 	})
+	// RADIUS logins: the result of a processed login is 200 either way,
+	// {ok: true, id} or {ok: false, error: the text the login page shows}.
+	type radiusLogin struct {
+		User     string `json:"user"`
+		Password string `json:"password"`
+		MAC      string `json:"mac"`
+		Address  string `json:"address"`
+		LoginBy  string `json:"login_by"`
+	}
+	radiusLoginHandler := func(kind string) http.HandlerFunc {
+		return func(w http.ResponseWriter, req *http.Request) {
+			var in radiusLogin
+			dec := json.NewDecoder(io.LimitReader(req.Body, 64<<10))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&in); err != nil {
+				fail(w, http.StatusBadRequest, "EINVALID", "body must be JSON {user, password, mac, address, login_by}: "+err.Error())
+				return
+			}
+			if in.User == "" {
+				fail(w, http.StatusBadRequest, "EINVALID", "user is required")
+				return
+			}
+			if in.MAC == "" {
+				in.MAC = macFor(in.User)
+			}
+			if in.Address == "" {
+				in.Address = addrFor(kind, in.User)
+			}
+			var id string
+			var err error
+			switch {
+			case kind == "pppoe" && in.LoginBy != "":
+				fail(w, http.StatusBadRequest, "EINVALID", "login_by is for hotspot logins")
+				return
+			case kind == "pppoe":
+				id, err = r().DialPPPoE(req.Context(), in.User, in.Password, in.MAC, in.Address)
+			case in.LoginBy != "" && in.LoginBy != "chap" && in.LoginBy != "pap":
+				fail(w, http.StatusBadRequest, "EINVALID", "login_by must be chap or pap")
+				return
+			default:
+				id, err = r().HotspotLogin(req.Context(), sim.HotspotLoginRequest{User: in.User, Password: in.Password,
+					MAC: in.MAC, IP: in.Address, LoginBy: in.LoginBy})
+			}
+			var le *sim.LoginError
+			switch {
+			case errors.As(err, &le):
+				ok(w, map[string]any{"ok": false, "error": le.Message})
+			case err != nil:
+				fail(w, http.StatusServiceUnavailable, "EUNAVAILABLE", err.Error())
+			default:
+				ok(w, map[string]any{"ok": true, "id": id, "mac": in.MAC, "address": in.Address})
+			}
+		}
+	}
+	mux.HandleFunc("POST /hotspot/login", radiusLoginHandler("hotspot"))
+	mux.HandleFunc("POST /pppoe/dial", radiusLoginHandler("pppoe"))
+	mux.HandleFunc("GET /radius", func(w http.ResponseWriter, req *http.Request) {
+		ok(w, map[string]any{"stats": r().RadiusStats(), "incoming_addr": r().RadiusIncomingAddr()})
+	})
+	mux.HandleFunc("POST /radius/faults", func(w http.ResponseWriter, req *http.Request) {
+		var in struct {
+			DropAccess     int    `json:"drop_access"`
+			Delay          string `json:"delay"`
+			DeafAccounting bool   `json:"deaf_accounting"`
+		}
+		dec := json.NewDecoder(io.LimitReader(req.Body, 64<<10))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&in); err != nil {
+			fail(w, http.StatusBadRequest, "EINVALID", "body must be JSON {drop_access, delay, deaf_accounting}: "+err.Error())
+			return
+		}
+		f := sim.RadiusFaults{DropAccess: in.DropAccess, DeafAccounting: in.DeafAccounting}
+		if in.Delay != "" {
+			d, err := time.ParseDuration(in.Delay)
+			if err != nil || d < 0 || d > time.Minute {
+				fail(w, http.StatusBadRequest, "EINVALID", "delay must be a duration like 500ms, at most 1m")
+				return
+			}
+			f.Delay = d
+		}
+		if f.DropAccess < 0 {
+			fail(w, http.StatusBadRequest, "EINVALID", "drop_access must not be negative")
+			return
+		}
+		r().SetRadiusFaults(f)
+		ok(w, map[string]bool{"ok": true})
+	})
 	mux.HandleFunc("GET /profiles", func(w http.ResponseWriter, req *http.Request) {
 		ok(w, map[string]any{"hotspot": r().HotspotProfiles(), "ppp": r().PPPProfiles()})
 	})
 	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, req *http.Request) {
-		if err := r().Logout(req.URL.Query().Get("id")); err != nil {
+		logout := r().Logout
+		switch req.URL.Query().Get("by") {
+		case "", "admin":
+		case "user":
+			logout = r().LogoutUser
+		default:
+			fail(w, http.StatusBadRequest, "EINVALID", "by must be user or admin")
+			return
+		}
+		if err := logout(req.URL.Query().Get("id")); err != nil {
 			fail(w, http.StatusNotFound, "ENOTFOUND", err.Error())
 			return
 		}
@@ -481,11 +586,12 @@ func (m *Main) controlHandler() http.Handler {
 	mux.HandleFunc("POST /ppp-secret", addAccount(func(n, p, pr string) error { return r().AddPPPSecret(n, p, pr) }))
 	mux.HandleFunc("GET /state", func(w http.ResponseWriter, req *http.Request) {
 		ok(w, map[string]any{
-			"identity":     r().Identity(),
-			"api_addr":     r().Addr(),
-			"hotspot_addr": r().HotspotAddr(),
-			"hotspot":      r().HotspotActive(),
-			"ppp":          r().PPPActive(),
+			"identity":             r().Identity(),
+			"api_addr":             r().Addr(),
+			"hotspot_addr":         r().HotspotAddr(),
+			"radius_incoming_addr": r().RadiusIncomingAddr(),
+			"hotspot":              r().HotspotActive(),
+			"ppp":                  r().PPPActive(),
 		})
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {

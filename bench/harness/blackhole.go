@@ -1,18 +1,16 @@
-//go:build chaos
-
-package chaos
+package harness
 
 import (
 	"net"
 	"sync"
 )
 
-// blackhole is a TCP proxy that can stop forwarding without closing
+// Blackhole is a TCP proxy that can stop forwarding without closing
 // anything: while cut, bytes already read wait, new connections are
 // accepted and held, and the kernel buffers fill up — what a dead link
 // looks like to both ends. Restoring resumes forwarding on the held
 // connections.
-type blackhole struct {
+type Blackhole struct {
 	ln       net.Listener
 	upstream string
 
@@ -22,27 +20,30 @@ type blackhole struct {
 	conns map[net.Conn]struct{}
 }
 
-func newBlackhole(upstream string) (*blackhole, error) {
+// NewBlackhole listens on a free loopback port and forwards to upstream.
+func NewBlackhole(upstream string) (*Blackhole, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	b := &blackhole{ln: ln, upstream: upstream, conns: map[net.Conn]struct{}{}}
+	b := &Blackhole{ln: ln, upstream: upstream, conns: map[net.Conn]struct{}{}}
 	b.cond = sync.NewCond(&b.mu)
 	go b.serve()
 	return b, nil
 }
 
-func (b *blackhole) addr() string { return b.ln.Addr().String() }
+// Addr is where clients connect instead of upstream.
+func (b *Blackhole) Addr() string { return b.ln.Addr().String() }
 
-func (b *blackhole) setCut(on bool) {
+// SetCut stops (true) or resumes (false) forwarding.
+func (b *Blackhole) SetCut(on bool) {
 	b.mu.Lock()
 	b.cut = on
 	b.mu.Unlock()
 	b.cond.Broadcast()
 }
 
-func (b *blackhole) waitOpen() {
+func (b *Blackhole) waitOpen() {
 	b.mu.Lock()
 	for b.cut {
 		b.cond.Wait()
@@ -50,7 +51,7 @@ func (b *blackhole) waitOpen() {
 	b.mu.Unlock()
 }
 
-func (b *blackhole) serve() {
+func (b *Blackhole) serve() {
 	for {
 		c, err := b.ln.Accept()
 		if err != nil {
@@ -60,7 +61,7 @@ func (b *blackhole) serve() {
 	}
 }
 
-func (b *blackhole) track(c net.Conn, on bool) {
+func (b *Blackhole) track(c net.Conn, on bool) {
 	b.mu.Lock()
 	if on {
 		b.conns[c] = struct{}{}
@@ -70,7 +71,7 @@ func (b *blackhole) track(c net.Conn, on bool) {
 	b.mu.Unlock()
 }
 
-func (b *blackhole) handle(c net.Conn) {
+func (b *Blackhole) handle(c net.Conn) {
 	b.track(c, true)
 	defer b.track(c, false)
 	b.waitOpen()
@@ -87,7 +88,7 @@ func (b *blackhole) handle(c net.Conn) {
 	<-done
 }
 
-func (b *blackhole) pipe(dst, src net.Conn) {
+func (b *Blackhole) pipe(dst, src net.Conn) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
@@ -105,9 +106,10 @@ func (b *blackhole) pipe(dst, src net.Conn) {
 	}
 }
 
-func (b *blackhole) close() {
+// Close stops listening and closes every held connection.
+func (b *Blackhole) Close() {
 	b.ln.Close()
-	b.setCut(false)
+	b.SetCut(false)
 	b.mu.Lock()
 	for c := range b.conns {
 		c.Close()
