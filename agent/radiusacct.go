@@ -119,6 +119,7 @@ func (l *sessionLedger) account(rec radius.Accounting, now time.Time, ref entryR
 		e = nil
 	}
 	var cs []change
+	adopted := false
 	if e == nil {
 		e = &liveSession{s: sessionFromAcct(rec, loginAt), radius: true, at: now}
 		if p, ok := l.pending[ak]; ok {
@@ -131,7 +132,9 @@ func (l *sessionLedger) account(rec radius.Accounting, now time.Time, ref entryR
 		sess := e.s
 		cs = append(cs, change{event: &protocol.Event{TS: ts, Type: protocol.EventSessionStarted, Session: &sess}})
 	} else if !e.radius {
-		// The API watcher saw it first: adopt its key, start nothing.
+		// The API watcher saw it first: adopt its key, start nothing (an
+		// update tells the control plane the Acct-Session-Id).
+		adopted = true
 		e.radius = true
 		e.s.AcctSessionID = rec.AcctSessionID
 		if p, ok := l.pending[ak]; ok {
@@ -187,7 +190,7 @@ func (l *sessionLedger) account(rec radius.Accounting, now time.Time, ref entryR
 		switch {
 		case len(cs) > 0: // just started: the start carries the counters
 			cs[0].exec = storeRadiusRow(e)
-		case rec.Status == radius.AcctInterim:
+		case rec.Status == radius.AcctInterim || adopted:
 			cs = append(cs, change{event: &protocol.Event{TS: ts, Type: protocol.EventSessionUpdated, Session: &sess}, exec: storeRadiusRow(e)})
 		default:
 			cs = append(cs, change{exec: storeRadiusRow(e)})
