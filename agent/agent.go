@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"sync"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/sitepulse/sitepulse/agent/radius"
 	"github.com/sitepulse/sitepulse/protocol"
 )
 
@@ -72,6 +74,25 @@ type Config struct {
 	// is considered dead; default 30 s.
 	MQTTAckTimeout time.Duration
 
+	// RADIUS at the edge (see doc.go). RadiusAuthAddr and RadiusAcctAddr
+	// are the UDP listen addresses (e.g. ":1812", ":1813"); both empty
+	// turn RADIUS off (no server, no sync subscription). RadiusSecret is
+	// the router's shared secret, required when either is set and never
+	// logged. RadiusCoAAddr is the router's /radius incoming; "" means
+	// the RouterAddr host at port 3799. RadiusAskTimeout bounds waiting
+	// for the control plane's answer on a voucher's first use (default
+	// 2 s). RadiusRequireMessageAuth drops Access-Requests without a
+	// Message-Authenticator (BlastRADIUS).
+	RadiusAuthAddr           string
+	RadiusAcctAddr           string
+	RadiusSecret             []byte
+	RadiusCoAAddr            string
+	RadiusAskTimeout         time.Duration
+	RadiusRequireMessageAuth bool
+	// RadiusEnforceInterval is how often live RADIUS sessions are checked
+	// against their end; default 5 s.
+	RadiusEnforceInterval time.Duration
+
 	// Logger receives the agent's logs; nil discards them. Secrets are
 	// never logged.
 	Logger *slog.Logger
@@ -97,7 +118,24 @@ func (c *Config) validate() error {
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data dir is required"))
 	}
+	if c.radiusOn() && len(c.RadiusSecret) == 0 {
+		errs = append(errs, errors.New("radius: a shared secret is required to serve RADIUS"))
+	}
 	return errors.Join(errs...)
+}
+
+func (c *Config) radiusOn() bool { return c.RadiusAuthAddr != "" || c.RadiusAcctAddr != "" }
+
+// coaAddr is RadiusCoAAddr, or the router's host at port 3799.
+func (c *Config) coaAddr() string {
+	if c.RadiusCoAAddr != "" {
+		return c.RadiusCoAAddr
+	}
+	host, _, err := net.SplitHostPort(c.RouterAddr)
+	if err != nil {
+		host = c.RouterAddr
+	}
+	return net.JoinHostPort(host, "3799")
 }
 
 // Agent watches one RouterOS router and forwards what happens there to the
@@ -112,6 +150,8 @@ type Agent struct {
 	router  *router
 	up      *uplink
 	exec    *executor
+	rdb     *sql.DB     // read-only pool for RADIUS lookups; nil without RADIUS
+	radius  *radiusEdge // nil without RADIUS
 
 	statusCh  chan struct{}
 	closeOnce sync.Once
@@ -141,18 +181,34 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 		return nil, err
 	}
 	a.results = newResultLog(db)
+	var ledger *sessionLedger
+	var kicker radiusKicker
+	if cfg.radiusOn() {
+		ledger = newSessionLedger()
+		if a.rdb, err = openReadDB(cfg.DataDir, 2); err == nil {
+			a.radius, err = newRadiusEdge(ctx, db, a.rdb, a.ob, ledger, radiusConfig{
+				Router: cfg.RouterID, AuthAddr: cfg.RadiusAuthAddr, AcctAddr: cfg.RadiusAcctAddr, Secret: cfg.RadiusSecret,
+				CoAAddr: cfg.coaAddr(), AskTimeout: cfg.RadiusAskTimeout, RequireMessageAuth: cfg.RadiusRequireMessageAuth,
+				EnforceInterval: cfg.RadiusEnforceInterval, Logger: a.log.With("part", "radius"), Metrics: a.m,
+			})
+		}
+		if err != nil {
+			a.closeEarly(ctx)
+			return nil, err
+		}
+		kicker = a.radius
+	}
 	a.router = newRouter(routerConfig{
 		Router: cfg.RouterID, Addr: cfg.RouterAddr, User: cfg.RouterUser, Password: cfg.RouterPassword, TLS: cfg.RouterTLS,
 		IOTimeout: cfg.IOTimeout, CountersInterval: cfg.CountersInterval, ResourcesInterval: cfg.ResourcesInterval,
 		ResyncInterval: cfg.ResyncInterval, MinBackoff: cfg.RouterMinBackoff, MaxBackoff: cfg.RouterMaxBackoff,
-		Logger: a.log.With("part", "router"), Metrics: a.m, OnStatus: a.statusChanged,
+		Logger: a.log.With("part", "router"), Metrics: a.m, OnStatus: a.statusChanged, Ledger: ledger,
 	}, a.ob)
 	a.exec, err = newExecutor(ctx, db, a.results, a.router, executorConfig{
-		Router: cfg.RouterID, RawAllow: cfg.RawAllow, Logger: a.log.With("part", "executor"), Metrics: a.m,
+		Router: cfg.RouterID, RawAllow: cfg.RawAllow, Logger: a.log.With("part", "executor"), Metrics: a.m, Radius: kicker,
 	})
 	if err != nil {
-		_ = a.ob.close(context.WithoutCancel(ctx))
-		_ = db.Close()
+		a.closeEarly(ctx)
 		return nil, err
 	}
 	a.up = newUplink(uplinkConfig{
@@ -161,7 +217,21 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 		Logger: a.log.With("part", "uplink"), Metrics: a.m,
 		Status: a.mqttStatus, StatusChanged: a.statusCh, OnCommand: a.exec.submit,
 	}, a.ob, a.results)
+	if a.radius != nil {
+		a.up.cfg.OnRadiusSync = a.radius.submitSync
+		a.up.cfg.OnConnected = a.radius.publishState
+		a.radius.pub = a.up
+	}
 	return a, nil
+}
+
+// closeEarly releases what New opened before it failed.
+func (a *Agent) closeEarly(ctx context.Context) {
+	_ = a.ob.close(context.WithoutCancel(ctx))
+	if a.rdb != nil {
+		_ = a.rdb.Close()
+	}
+	_ = a.db.Close()
 }
 
 func (a *Agent) statusChanged() {
@@ -190,6 +260,18 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer stopUplink()
 	var rwg, uwg sync.WaitGroup
 	rerr := make(chan error, 1)
+	if a.radius != nil {
+		if err := a.radius.listen(ctx); err != nil {
+			return err
+		}
+		// Stopped with the router side: accounting it acknowledged is in
+		// the outbox before the flush below.
+		rwg.Add(1)
+		go func() {
+			defer rwg.Done()
+			a.radius.run(rctx)
+		}()
+	}
 	rwg.Add(2)
 	go func() {
 		defer rwg.Done()
@@ -266,9 +348,41 @@ func (a *Agent) Close() error {
 			}
 			err = fmt.Errorf("close agent: %w", oerr)
 		}
+		if a.rdb != nil {
+			err = errors.Join(err, a.rdb.Close())
+		}
 		err = errors.Join(err, a.db.Close())
 	})
 	return err
+}
+
+// RadiusDecider is the agent's RADIUS decider (nil without RADIUS): what
+// its RADIUS server asks, exposed so that tests and tools can drive it
+// directly.
+func (a *Agent) RadiusDecider() radius.Decider {
+	if a.radius == nil {
+		return nil
+	}
+	return a.radius
+}
+
+// RadiusAddrs are the RADIUS server's auth and accounting addresses once
+// Run is listening (nil before, or without RADIUS).
+func (a *Agent) RadiusAddrs() (auth, acct net.Addr) {
+	if a.radius == nil {
+		return nil, nil
+	}
+	a.radius.addrMu.Lock()
+	defer a.radius.addrMu.Unlock()
+	return a.radius.authAddr, a.radius.acctAddr
+}
+
+// RadiusState is the sync version and entry count the agent holds.
+func (a *Agent) RadiusState() (version uint64, count int) {
+	if a.radius == nil {
+		return 0, 0
+	}
+	return a.radius.book.state()
 }
 
 // RouterStatus is the RouterOS half of Status.
@@ -284,6 +398,18 @@ type Status struct {
 	Outbox         OutboxStatus    `json:"outbox"`
 	PendingResults int             `json:"pending_results"`
 	RecentCommands []CommandRecord `json:"recent_commands"`
+	// Radius is set when the agent serves RADIUS.
+	Radius *RadiusStatus `json:"radius,omitempty"`
+}
+
+// RadiusStatus is the RADIUS half of Status.
+type RadiusStatus struct {
+	Mode     string `json:"mode"`
+	Version  uint64 `json:"version"`
+	Entries  int    `json:"entries"`
+	AuthAddr string `json:"auth_addr,omitempty"`
+	AcctAddr string `json:"acct_addr,omitempty"`
+	CoAAddr  string `json:"coa_addr"`
 }
 
 // OutboxStatus describes the pending events.
@@ -310,6 +436,12 @@ func (a *Agent) Status(ctx context.Context) Status {
 	s.RecentCommands = a.exec.recent(ctx, 10)
 	if s.RecentCommands == nil {
 		s.RecentCommands = []CommandRecord{}
+	}
+	if a.radius != nil {
+		mode, _ := a.radius.book.settings()
+		v, n := a.radius.book.state()
+		auth, acct := a.RadiusAddrs()
+		s.Radius = &RadiusStatus{Mode: mode, Version: v, Entries: n, AuthAddr: addrString(auth), AcctAddr: addrString(acct), CoAAddr: a.radius.cfg.CoAAddr}
 	}
 	return s
 }

@@ -311,6 +311,9 @@ func (s *apiSession) updateCounters(t *tracked, c [4]uint64) {
 		return
 	}
 	t.emitted = c
+	if !s.r.ledger.apiUpdate(&t.s) {
+		return // accounting already ended it
+	}
 	sess := t.s
 	// The state row is refreshed by the next diff, not here: at 10k
 	// sessions the upsert would double the outbox's write load for
@@ -325,22 +328,31 @@ func setCounters(s *protocol.Session, c [4]uint64) {
 
 // startSession tracks a subscriber session that appeared and records its
 // start with the state row that remembers it.
+// When RADIUS accounting already reported the session, it keeps the key
+// accounting gave it and only its state row is recorded.
 func (s *apiSession) startSession(cand sighting) {
+	emit := s.r.ledger.apiStart(&cand.s)
 	c := counters(&cand.s)
 	s.r.track(&tracked{s: cand.s, emitted: c, persisted: c, loginRef: cand.ref})
 	sess := cand.s
-	s.record(change{
-		event:  &protocol.Event{TS: s.r.cfg.Now().UTC(), Type: protocol.EventSessionStarted, Session: &sess},
-		upsert: &sess,
-	})
+	ch := change{upsert: &sess}
+	if emit {
+		ch.event = &protocol.Event{TS: s.r.cfg.Now().UTC(), Type: protocol.EventSessionStarted, Session: &sess}
+	}
+	s.record(ch)
 }
 
 // endSession forgets a subscriber session and records its end.
+// Not when RADIUS accounting already reported the end; an end the agent
+// caused by a Disconnect carries the agent's reason.
 func (s *apiSession) endSession(t *tracked, reason protocol.EndReason) {
 	s.r.untrack(t)
 	sess := t.s
-	s.record(change{
-		event:  &protocol.Event{TS: s.r.cfg.Now().UTC(), Type: protocol.EventSessionEnded, Session: &sess, Reason: reason},
-		forget: sessionRef(&sess),
-	})
+	now := s.r.cfg.Now()
+	emit, reason, exec := s.r.ledger.apiEnd(&sess, reason, now)
+	ch := change{forget: sessionRef(&sess), exec: exec}
+	if emit {
+		ch.event = &protocol.Event{TS: now.UTC(), Type: protocol.EventSessionEnded, Session: &sess, Reason: reason}
+	}
+	s.record(ch)
 }

@@ -102,6 +102,9 @@ type executorConfig struct {
 	Now     func() time.Time
 	Logger  *slog.Logger
 	Metrics *metrics
+	// Radius, when set, kicks RADIUS sessions of a router in radius mode
+	// by Disconnect-Request instead of the API.
+	Radius radiusKicker
 }
 
 // executor runs commands one at a time, exactly once per command id.
@@ -305,9 +308,13 @@ func (e *executor) handle(ctx context.Context, payload []byte) {
 		fail(protocol.CodeRefused, "raw command "+cmd.Raw.Path+" is not in this agent's allow-list")
 		return
 	}
-	wctx, cancel := context.WithTimeout(ctx, e.cfg.WaitRouter)
-	err = e.api.waitConnected(wctx)
-	cancel()
+	// A kick the RADIUS side does needs no API session.
+	err = nil
+	if !e.radiusKick(cmd) {
+		wctx, cancel := context.WithTimeout(ctx, e.cfg.WaitRouter)
+		err = e.api.waitConnected(wctx)
+		cancel()
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return // shutting down: not recorded, so a redelivery runs it
@@ -440,8 +447,14 @@ func (e *executor) dispatch(ctx context.Context, cmd *protocol.Command) (string,
 	case protocol.CmdPPPSecretDisable:
 		return "", nil, e.onNamed(ctx, pppSecret, cmd.PPPSecret.Name, nil, "disable", nil)
 	case protocol.CmdHotspotActiveKick:
+		if ss := e.radiusTargets(cmd); len(ss) > 0 {
+			return "", nil, e.cfg.Radius.kick(ctx, ss)
+		}
 		return "", nil, e.kick(ctx, protocol.KindHotspot, hsActive, "user", cmd.Kick)
 	case protocol.CmdPPPActiveKick:
+		if ss := e.radiusTargets(cmd); len(ss) > 0 {
+			return "", nil, e.cfg.Radius.kick(ctx, ss)
+		}
 		return "", nil, e.kick(ctx, protocol.KindPPPoE, pppActive, "name", cmd.Kick)
 	case protocol.CmdHotspotProfileLimit:
 		return "", nil, e.onNamed(ctx, hsProfile, cmd.Profile.Name, nil, "set", []string{"=rate-limit=" + cmd.Profile.RateLimit})
@@ -559,6 +572,23 @@ func (e *executor) removeProfile(ctx context.Context, menu, name string) error {
 	}
 	return nil
 }
+
+// radiusTargets returns the RADIUS sessions a kick command names while
+// the router is in radius mode: those are ended by Disconnect-Request.
+func (e *executor) radiusTargets(cmd *protocol.Command) []protocol.Session {
+	if e.cfg.Radius == nil || cmd.Kick == nil {
+		return nil
+	}
+	switch cmd.Kind {
+	case protocol.CmdHotspotActiveKick:
+		return e.cfg.Radius.kickTargets(protocol.KindHotspot, cmd.Kick)
+	case protocol.CmdPPPActiveKick:
+		return e.cfg.Radius.kickTargets(protocol.KindPPPoE, cmd.Kick)
+	}
+	return nil
+}
+
+func (e *executor) radiusKick(cmd *protocol.Command) bool { return len(e.radiusTargets(cmd)) > 0 }
 
 func (e *executor) kick(ctx context.Context, kind protocol.SessionKind, menu, userAttr string, k *protocol.Kick) error {
 	var ids []string

@@ -23,6 +23,16 @@ type metrics struct {
 	routerReconnects prometheus.Counter
 	routerConnected  prometheus.Gauge
 	commands         *prometheus.CounterVec
+
+	radiusEntries         prometheus.Gauge
+	radiusVersion         prometheus.Gauge
+	radiusSync            *prometheus.CounterVec
+	radiusAsks            *prometheus.CounterVec
+	radiusOfflineVouchers prometheus.Counter
+	radiusDisconnects     *prometheus.CounterVec
+	radiusCoA             *prometheus.CounterVec
+	radiusDecisions       *prometheus.CounterVec
+	radiusAccounting      *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -74,9 +84,47 @@ func newMetrics() *metrics {
 			Name: "sitepulse_agent_commands_total",
 			Help: "Commands handled, by final result (succeeded, failed code, duplicate, malformed).",
 		}, []string{"result"}),
+		radiusEntries: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "sitepulse_agent_radius_entries",
+			Help: "Synced RADIUS entries (accounts) held.",
+		}),
+		radiusVersion: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "sitepulse_agent_radius_sync_version",
+			Help: "The RADIUS sync version held.",
+		}),
+		radiusSync: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sitepulse_agent_radius_sync_pages_total",
+			Help: "RADIUS sync pages received, by outcome (applied, duplicate, gap, invalid, wrong_router, error, dropped).",
+		}, []string{"result"}),
+		radiusAsks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sitepulse_agent_radius_asks_total",
+			Help: "Voucher first-use questions to the control plane, by outcome (answered, timed_out, offline, late).",
+		}, []string{"result"}),
+		radiusOfflineVouchers: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sitepulse_agent_radius_offline_voucher_uses_total",
+			Help: "Vouchers let in by the offline rule (each a voucher.used event).",
+		}),
+		radiusDisconnects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sitepulse_agent_radius_disconnects_total",
+			Help: "Disconnect-Requests sent to the router, by result (ack, nak, error).",
+		}, []string{"result"}),
+		radiusCoA: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sitepulse_agent_radius_coa_total",
+			Help: "CoA-Requests sent to the router, by result (ack, nak, error).",
+		}, []string{"result"}),
+		radiusDecisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sitepulse_agent_radius_decisions_total",
+			Help: "Access-Requests decided after the password checked out, by result.",
+		}, []string{"result"}),
+		radiusAccounting: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sitepulse_agent_radius_accounting_total",
+			Help: "Accounting-Requests handled, by status type.",
+		}, []string{"status"}),
 	}
 	reg.MustRegister(m.eventsRecorded, m.eventsPublished, m.eventsCoalesced, m.outboxDepth, m.outboxBytes,
 		m.outboxErrors, m.publishLatency, m.mqttConnects, m.routerReconnects, m.routerConnected, m.commands,
+		m.radiusEntries, m.radiusVersion, m.radiusSync, m.radiusAsks, m.radiusOfflineVouchers, m.radiusDisconnects,
+		m.radiusCoA, m.radiusDecisions, m.radiusAccounting,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

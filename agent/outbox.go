@@ -39,6 +39,11 @@ type change struct {
 	upsert *protocol.Session
 	// forget deletes the last known state of a session (sessionRef).
 	forget string
+	// exec runs in the commit's transaction, so that state kept beside
+	// the outbox (RADIUS sessions, voucher redemptions) commits with its
+	// event. It may run again when a commit is retried: it must be
+	// idempotent (upserts, deletes).
+	exec func(ctx context.Context, tx *sql.Tx) error
 	// ack deletes published events ackFrom..ackTo after their PUBACK.
 	ackFrom, ackTo uint64
 	// done is closed once everything recorded before it has committed.
@@ -238,6 +243,39 @@ func (o *outbox) flush(ctx context.Context) error {
 		return errOutboxGaveUp
 	case <-ctx.Done():
 		return fmt.Errorf("outbox flush: %w", ctx.Err())
+	}
+}
+
+// recordDurable records changes and returns once they have committed:
+// the RADIUS side answers the router only then.
+func (o *outbox) recordDurable(ctx context.Context, cs ...change) error {
+	wait, err := o.recordThen(ctx, cs...)
+	if err != nil {
+		return err
+	}
+	return wait()
+}
+
+// recordThen queues changes and returns a wait for their commit, so that
+// a caller can queue under its own lock (keeping its order) and wait
+// outside it.
+func (o *outbox) recordThen(ctx context.Context, cs ...change) (func() error, error) {
+	done := make(chan struct{})
+	cs = append(cs, change{done: done})
+	if err := o.record(ctx, cs...); err != nil {
+		return nil, err
+	}
+	return func() error { return o.waitDone(ctx, done) }, nil
+}
+
+func (o *outbox) waitDone(ctx context.Context, done chan struct{}) error {
+	select {
+	case <-done:
+		return nil
+	case <-o.gaveUp:
+		return errOutboxGaveUp
+	case <-ctx.Done():
+		return fmt.Errorf("outbox commit: %w", ctx.Err())
 	}
 }
 
@@ -519,6 +557,11 @@ func (o *outbox) commit(group []change) (err error) {
 			}
 			if _, err = upSess.ExecContext(ctx, sessionRef(c.upsert), b); err != nil {
 				return fmt.Errorf("store session: %w", err)
+			}
+		}
+		if c.exec != nil {
+			if err = c.exec(ctx, tx); err != nil {
+				return fmt.Errorf("commit state: %w", err)
 			}
 		}
 		if c.forget != "" {

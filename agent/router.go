@@ -32,6 +32,9 @@ type routerConfig struct {
 	// OnStatus is called (and must not block) when the connection state or
 	// the router's resources change.
 	OnStatus func()
+	// Ledger, when RADIUS is on, is shared with accounting so that both
+	// views of a session agree on its key, start and end; nil means off.
+	Ledger *sessionLedger
 }
 
 // loginSlack is how far apart two computations of a session's login time
@@ -49,11 +52,12 @@ type keyRef struct {
 // go-routeros client for commands and /system prints, and a stream
 // connection read by wire.go for listens, interval prints and snapshots.
 type router struct {
-	cfg routerConfig
-	d   dialer
-	ob  *outbox
-	log *slog.Logger
-	m   *metrics
+	cfg    routerConfig
+	d      dialer
+	ob     *outbox
+	log    *slog.Logger
+	m      *metrics
+	ledger *sessionLedger // nil without RADIUS
 
 	connected atomic.Bool
 	mu        sync.Mutex
@@ -131,6 +135,7 @@ func newRouter(cfg routerConfig, ob *outbox) *router {
 		d: dialer{addr: cfg.Addr, user: cfg.User, password: cfg.Password, tls: cfg.TLS,
 			dialTimeout: cfg.DialTimeout, ioTimeout: cfg.IOTimeout},
 		ob:        ob,
+		ledger:    cfg.Ledger,
 		log:       orDiscard(cfg.Logger),
 		m:         cfg.Metrics,
 		upCh:      make(chan struct{}),
@@ -185,6 +190,7 @@ func (r *router) load(ctx context.Context) error {
 		if s.RouterOSID == "" {
 			continue
 		}
+		r.ledger.restore(&s)
 		c := counters(&s)
 		r.track(&tracked{s: s, emitted: c, persisted: c})
 	}

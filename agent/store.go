@@ -44,6 +44,26 @@ var schema = []string{
 	// The seq space's id (protocol.EventBatch.Epoch), drawn once when the
 	// database is created: a new database restarts seqs at 1.
 	`INSERT OR IGNORE INTO meta (k, v) VALUES ('epoch', 1 + (random() & 4611686018427387903))`,
+	// RADIUS at the edge (radiusbook.go): the synced entries, the version
+	// held (radius_version), the router's mode (0 local, 1 radius) and
+	// interim with the Head of the page they came from; the sessions
+	// accounting told of (radius_sessions, keyed kind:Acct-Session-Id) and
+	// the vouchers let in while the control plane could not be asked.
+	`CREATE TABLE IF NOT EXISTS radius_entries (
+		kind    TEXT NOT NULL,
+		name    TEXT NOT NULL,
+		version INTEGER NOT NULL,
+		body    BLOB NOT NULL,
+		PRIMARY KEY (kind, name))`,
+	`CREATE TABLE IF NOT EXISTS radius_sessions (acct TEXT PRIMARY KEY, body BLOB NOT NULL)`,
+	`CREATE TABLE IF NOT EXISTS radius_redemptions (
+		kind    TEXT NOT NULL,
+		code    TEXT NOT NULL,
+		mac     TEXT NOT NULL,
+		at      INTEGER NOT NULL,
+		ends_at INTEGER NOT NULL,
+		PRIMARY KEY (kind, code, mac))`,
+	`INSERT OR IGNORE INTO meta (k, v) VALUES ('radius_version', 0), ('radius_mode', 0), ('radius_head', 0), ('radius_interim', 0)`,
 }
 
 // openDB opens (creating if needed) the agent database in dir.
@@ -87,5 +107,24 @@ func openDB(ctx context.Context, dir string) (*sql.DB, error) {
 			return nil, fmt.Errorf("migrate %s: %w", path, err)
 		}
 	}
+	return db, nil
+}
+
+// openReadDB opens a read-only pool on the agent database that openDB
+// created: WAL lets its readers run while the writer commits.
+func openReadDB(dir string, conns int) (*sql.DB, error) {
+	path := filepath.Join(dir, "agent.db")
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", "query_only(1)")
+	q.Add("_pragma", "cache_size(-512)")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open %s read-only: %w", path, err)
+	}
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
 	return db, nil
 }

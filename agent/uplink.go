@@ -44,6 +44,12 @@ type uplinkConfig struct {
 	// OnCommand receives each payload on the cmd topic. It runs on paho's
 	// delivery goroutine and must return quickly.
 	OnCommand func(payload []byte)
+	// OnRadiusSync, if set, subscribes to the radius topic beside cmd and
+	// receives each payload there (like OnCommand, quickly).
+	OnRadiusSync func(payload []byte)
+	// OnConnected, if set, is called once a connection is subscribed and
+	// online (the RADIUS side reports its sync state then).
+	OnConnected func()
 }
 
 // uplink owns the MQTT connection: it publishes the outbox in seq order,
@@ -75,6 +81,7 @@ type uplink struct {
 	connected atomic.Bool
 	mu        sync.Mutex
 	lastErr   string
+	client    mqtt.Client // the online connection's client, nil while down
 }
 
 func newUplink(cfg uplinkConfig, ob *outbox, results *resultLog) *uplink {
@@ -193,19 +200,31 @@ func (u *uplink) runConnection(ctx context.Context) error {
 
 	sctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	st := c.Subscribe(protocol.CmdTopic(u.cfg.Router), 1, func(_ mqtt.Client, m mqtt.Message) {
-		if u.cfg.OnCommand != nil {
-			u.cfg.OnCommand(m.Payload())
+	cmdTopic, radiusTopic := protocol.CmdTopic(u.cfg.Router), protocol.RadiusSyncTopic(u.cfg.Router)
+	filters := map[string]byte{cmdTopic: 1}
+	if u.cfg.OnRadiusSync != nil {
+		filters[radiusTopic] = 1
+	}
+	st := c.SubscribeMultiple(filters, func(_ mqtt.Client, m mqtt.Message) {
+		switch m.Topic() {
+		case cmdTopic:
+			if u.cfg.OnCommand != nil {
+				u.cfg.OnCommand(m.Payload())
+			}
+		case radiusTopic:
+			if u.cfg.OnRadiusSync != nil {
+				u.cfg.OnRadiusSync(m.Payload())
+			}
 		}
 	})
 	if !waitToken(sctx, st, u.cfg.AckTimeout) || st.Error() != nil {
 		c.Disconnect(0)
-		return fmt.Errorf("mqtt subscribe %s: %v", protocol.CmdTopic(u.cfg.Router), tokenErr(st))
+		return fmt.Errorf("mqtt subscribe %s: %v", cmdTopic, tokenErr(st))
 	}
 	if r, ok := st.(*mqtt.SubscribeToken); ok {
 		for topic, code := range r.Result() {
 			if code >= 0x80 {
-				u.log.Error("broker refused the command subscription", "topic", topic, "code", code)
+				u.log.Error("broker refused a subscription (cmd, or radius on a control plane without RADIUS)", "topic", topic, "code", code)
 			}
 		}
 	}
@@ -215,8 +234,19 @@ func (u *uplink) runConnection(ctx context.Context) error {
 		c.Disconnect(0)
 		return err
 	}
+	u.mu.Lock()
+	u.client = c
+	u.mu.Unlock()
 	u.connected.Store(true)
-	defer u.connected.Store(false)
+	defer func() {
+		u.connected.Store(false)
+		u.mu.Lock()
+		u.client = nil
+		u.mu.Unlock()
+	}()
+	if u.cfg.OnConnected != nil {
+		u.cfg.OnConnected()
+	}
 
 	u.ob.resetCursor()
 	errs := make(chan error, 3)
@@ -250,6 +280,22 @@ func (u *uplink) runConnection(ctx context.Context) error {
 	}
 	c.Disconnect(0)
 	return cause
+}
+
+// publish sends payload to topic at QoS 1 on the current connection
+// without waiting for the PUBACK; it fails at once while there is none.
+// A message lost with its connection is the caller's to repeat (RADIUS
+// state is re-sent on every connect; an unanswered ask falls back to the
+// offline rule).
+func (u *uplink) publish(topic string, payload []byte) error {
+	u.mu.Lock()
+	c := u.client
+	u.mu.Unlock()
+	if c == nil || !u.connected.Load() {
+		return errNotConnected
+	}
+	c.Publish(topic, 1, false, payload)
+	return nil
 }
 
 func (u *uplink) publishStatus(ctx context.Context, c mqtt.Client, state protocol.AgentState) error {

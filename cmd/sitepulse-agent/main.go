@@ -159,6 +159,8 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		routerTLS, routerInsecure                              bool
 		routerCA, mqttCA, rawAllow, logLevel                   string
 		outboxMaxEvents                                        int
+		radiusListen, radiusAcctListen                         string
+		radiusSecret, radiusSecretFile                         string
 	)
 	c := &m.Config
 	fs.Group("RouterOS")
@@ -184,6 +186,14 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.IntVar(&outboxMaxEvents, "outbox-max-events", 100_000, "pending events before superseded updates are coalesced")
 	fs.Int64Var(&c.OutboxMaxBytes, "outbox-max-bytes", 64<<20, "pending bytes before superseded updates are coalesced")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful stop may spend flushing the outbox")
+	fs.Group("RADIUS")
+	fs.StringVar(&radiusListen, "radius-listen", "", "serve the router's RADIUS here, host:port for authentication (e.g. :1812; empty: off); accounting on port+1")
+	fs.StringVar(&radiusAcctListen, "radius-acct-listen", "", "RADIUS accounting address, if not the auth port+1")
+	fs.StringVar(&radiusSecret, "radius-secret", "", "the router's RADIUS shared secret (prefer --radius-secret-file or the env)")
+	fs.StringVar(&radiusSecretFile, "radius-secret-file", "", "file holding the RADIUS shared secret")
+	fs.StringVar(&c.RadiusCoAAddr, "radius-coa-addr", "", "the router's /radius incoming for Disconnect and CoA (default: the router's host, port 3799)")
+	fs.BoolVar(&c.RadiusRequireMessageAuth, "radius-require-message-authenticator", true, "drop Access-Requests without a Message-Authenticator (BlastRADIUS)")
+	fs.DurationVar(&c.RadiusAskTimeout, "radius-ask-timeout", 2*time.Second, "how long a voucher's first use waits for the control plane before the offline rule")
 	fs.Group("HTTP")
 	fs.StringVar(&m.ListenAddr, "listen-addr", m.ListenAddr, "local address for /healthz, /metrics and /status (empty: off)")
 	fs.Group("Logging")
@@ -206,6 +216,19 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	}
 	if c.MQTTSecret, err = secret("mqtt secret", mqttSecret, mqttSecretFile); err != nil {
 		return err
+	}
+	if err := radiusAddrs(c, radiusListen, radiusAcctListen); err != nil {
+		return err
+	}
+	rs, err := secret("radius secret", radiusSecret, radiusSecretFile)
+	if err != nil {
+		return err
+	}
+	if rs != "" {
+		c.RadiusSecret = []byte(rs)
+	}
+	if (c.RadiusAuthAddr != "" || c.RadiusAcctAddr != "") && len(c.RadiusSecret) == 0 {
+		return errors.New("--radius-listen needs the router's shared secret (--radius-secret-file or SITEPULSE_RADIUS_SECRET)")
 	}
 	if routerTLS {
 		c.RouterTLS = &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: routerInsecure} //nolint:gosec // opt-in for self-signed api-ssl
@@ -237,6 +260,35 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	}
 	if err := m.LogLevel.UnmarshalText([]byte(logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
+	}
+	return nil
+}
+
+// radiusAddrs sets the RADIUS listen addresses: accounting defaults to
+// the auth port + 1 (1812 → 1813).
+func radiusAddrs(c *agent.Config, auth, acct string) error {
+	if auth == "" {
+		if acct != "" {
+			return errors.New("--radius-acct-listen needs --radius-listen")
+		}
+		return nil
+	}
+	host, port, err := net.SplitHostPort(auth)
+	if err != nil {
+		return fmt.Errorf("--radius-listen: %w", err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 0 || p > 65534 {
+		return fmt.Errorf("--radius-listen: bad port %q", port)
+	}
+	c.RadiusAuthAddr = auth
+	switch {
+	case acct != "":
+		c.RadiusAcctAddr = acct
+	case p == 0:
+		c.RadiusAcctAddr = net.JoinHostPort(host, "0")
+	default:
+		c.RadiusAcctAddr = net.JoinHostPort(host, strconv.Itoa(p+1))
 	}
 	return nil
 }

@@ -82,6 +82,27 @@ func TestParseFlags(t *testing.T) {
 		{"ca without tls", []string{"--router-ca", pwFile}, base, "need --router-tls", nil},
 		{"bad raw path", []string{"--raw-allow", "ip/x"}, base, "not a RouterOS path", nil},
 		{"bad log level", []string{"--log-level", "loud"}, base, "log-level", nil},
+		{"radius off by default", nil, base, "", func(t *testing.T, m *Main) {
+			c := m.Config
+			if c.RadiusAuthAddr != "" || c.RadiusAcctAddr != "" || !c.RadiusRequireMessageAuth || c.RadiusAskTimeout != 2*time.Second {
+				t.Fatalf("radius config = %q %q %v %s", c.RadiusAuthAddr, c.RadiusAcctAddr, c.RadiusRequireMessageAuth, c.RadiusAskTimeout)
+			}
+		}},
+		{"radius from env", []string{"--radius-listen", "0.0.0.0:1812", "--radius-coa-addr", "10.0.0.1:3799"},
+			with("SITEPULSE_RADIUS_SECRET", "rs-1", "SITEPULSE_RADIUS_REQUIRE_MESSAGE_AUTHENTICATOR", "false"), "", func(t *testing.T, m *Main) {
+				c := m.Config
+				if c.RadiusAuthAddr != "0.0.0.0:1812" || c.RadiusAcctAddr != "0.0.0.0:1813" || string(c.RadiusSecret) != "rs-1" ||
+					c.RadiusCoAAddr != "10.0.0.1:3799" || c.RadiusRequireMessageAuth {
+					t.Fatalf("radius config = %q %q %q %v", c.RadiusAuthAddr, c.RadiusAcctAddr, c.RadiusCoAAddr, c.RadiusRequireMessageAuth)
+				}
+			}},
+		{"radius secret from file, own accounting port", []string{"--radius-listen", ":1812", "--radius-acct-listen", ":1646", "--radius-secret-file", pwFile}, base, "", func(t *testing.T, m *Main) {
+			if c := m.Config; c.RadiusAcctAddr != ":1646" || string(c.RadiusSecret) != "from-file" {
+				t.Fatalf("radius config = %q %q", c.RadiusAcctAddr, c.RadiusSecret)
+			}
+		}},
+		{"radius without a secret", []string{"--radius-listen", ":1812"}, base, "shared secret", nil},
+		{"radius bad listen", []string{"--radius-listen", "1812"}, with("SITEPULSE_RADIUS_SECRET", "x"), "--radius-listen", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -133,7 +154,7 @@ func (l *logBuf) String() string {
 // the simulator and a real broker; `status` reads the local endpoint; the
 // logs never contain a secret; Close publishes offline.
 func TestMainEndToEnd(t *testing.T) {
-	const routerPass, mqttSecret = "rp-Secret-93", "ms-Secret-17"
+	const routerPass, mqttSecret, radiusSecret = "rp-Secret-93", "ms-Secret-17", "rs-Secret-55"
 	router := sim.New(sim.Config{User: "api", Password: routerPass, Identity: "edge-7", TrafficInterval: -1})
 	if err := router.Start(context.Background(), "127.0.0.1:0"); err != nil {
 		t.Fatal(err)
@@ -145,7 +166,7 @@ func TestMainEndToEnd(t *testing.T) {
 
 	var mu sync.Mutex
 	var statuses []protocol.Status
-	events := 0
+	events, radiusStates := 0, 0
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -169,6 +190,10 @@ func TestMainEndToEnd(t *testing.T) {
 			if b, err := protocol.DecodeEventBatch(pk.Payload); err == nil {
 				events += len(b.Events)
 			}
+		case strings.HasSuffix(pk.TopicName, "/radius/state"):
+			if _, err := protocol.DecodeRadiusState(pk.Payload); err == nil {
+				radiusStates++
+			}
 		}
 	})
 
@@ -183,8 +208,8 @@ func TestMainEndToEnd(t *testing.T) {
 	err = m.ParseFlags([]string{
 		"--router-id", "edge-7", "--router-addr", router.Addr(), "--router-user", "api", "--router-password-file", pwFile,
 		"--mqtt-url", "tcp://" + ln.Addr().String(), "--data-dir", filepath.Join(dir, "data"), "--listen-addr", "127.0.0.1:0",
-		"--counters-interval", "200ms", "--log-level", "debug",
-	}, env(map[string]string{"SITEPULSE_MQTT_SECRET": mqttSecret}))
+		"--counters-interval", "200ms", "--log-level", "debug", "--radius-listen", "127.0.0.1:0",
+	}, env(map[string]string{"SITEPULSE_MQTT_SECRET": mqttSecret, "SITEPULSE_RADIUS_SECRET": radiusSecret}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +242,13 @@ func TestMainEndToEnd(t *testing.T) {
 	if last.State != protocol.StateOffline || n == 0 {
 		t.Fatalf("after Close: last status %q, %d events; want offline and some events", last.State, n)
 	}
-	for _, s := range []string{routerPass, mqttSecret} {
+	mu.Lock()
+	states := radiusStates
+	mu.Unlock()
+	if states == 0 {
+		t.Fatal("no radius/state published on connect")
+	}
+	for _, s := range []string{routerPass, mqttSecret, radiusSecret} {
 		if strings.Contains(logs.String(), s) {
 			t.Fatalf("logs contain secret %q", s)
 		}
@@ -234,7 +265,7 @@ func TestHelpIsGroupedLikeURFaveCLI(t *testing.T) {
 	help := errOut.String()
 	last := -1
 	for _, heading := range []string{"NAME:\n", "USAGE:\n   sitepulse-agent run [options]\n", "OPTIONS:\n",
-		"   RouterOS\n\n", "   MQTT\n\n", "   Outbox\n\n", "   HTTP\n\n", "   Logging\n\n", "   --help, -h"} {
+		"   RouterOS\n\n", "   MQTT\n\n", "   Outbox\n\n", "   RADIUS\n\n", "   HTTP\n\n", "   Logging\n\n", "   --help, -h"} {
 		i := strings.Index(help, heading)
 		if i < last {
 			t.Errorf("help lacks %q after the previous heading:\n%s", heading, help)
@@ -244,13 +275,15 @@ func TestHelpIsGroupedLikeURFaveCLI(t *testing.T) {
 	for _, name := range []string{"router-id", "router-addr", "router-user", "router-password", "router-password-file",
 		"router-tls", "router-ca", "router-tls-insecure", "mqtt-url", "mqtt-secret", "mqtt-secret-file", "mqtt-ca",
 		"data-dir", "listen-addr", "counters-interval", "resources-interval", "resync-interval", "outbox-max-events",
-		"outbox-max-bytes", "raw-allow", "shutdown-timeout", "log-level"} {
+		"outbox-max-bytes", "raw-allow", "shutdown-timeout", "log-level", "radius-listen", "radius-acct-listen",
+		"radius-secret", "radius-secret-file", "radius-coa-addr", "radius-require-message-authenticator", "radius-ask-timeout"} {
 		line := regexp.MustCompile(`(?m)^   --` + name + `( [a-z]+)?  .*\[\$` + envName(name) + `\]$`)
 		if !line.MatchString(help) {
 			t.Errorf("help lacks a line for --%s with [$%s]:\n%s", name, envName(name), help)
 		}
 	}
-	if want := `   --data-dir string              directory for the SQLite outbox and state (default: "./data") [$SITEPULSE_DATA_DIR]`; !strings.Contains(help, want+"\n") {
+	// The column is as wide as the longest flag, --radius-require-message-authenticator.
+	if want := `   --data-dir string                       directory for the SQLite outbox and state (default: "./data") [$SITEPULSE_DATA_DIR]`; !strings.Contains(help, want+"\n") {
 		t.Errorf("help lacks %q:\n%s", want, help)
 	}
 
