@@ -55,6 +55,8 @@ type conn struct {
 	ws       *websocket.Conn
 	nc       *batchConn
 	socketID string
+	// compressed is set when the connection negotiated permessage-deflate.
+	compressed bool
 
 	// subMu guards subs and gone. subs is the set of channel names c is
 	// subscribed to; gone is set when unregister has collected them, after
@@ -281,7 +283,15 @@ func (c *conn) writeBatch(batch []outMsg) error {
 	return nil
 }
 
+// compressMinSize is the smallest frame worth deflating: below it the
+// deflate block overhead eats the gain (pings, pongs, subscription
+// confirmations).
+const compressMinSize = 128
+
 func (c *conn) writeOne(m outMsg) error {
+	if c.compressed {
+		c.ws.EnableWriteCompression(len(m.data) >= compressMinSize)
+	}
 	if m.prepared != nil {
 		return c.ws.WritePreparedMessage(m.prepared)
 	}

@@ -59,10 +59,13 @@ type Options struct {
 	// Shards is the number of fan-out workers channels are hashed to. Zero
 	// means twice GOMAXPROCS.
 	Shards int
-	// Compression negotiates permessage-deflate with clients that offer it
-	// (browsers do). Each broadcast is compressed once for all such
-	// subscribers (a shared PreparedMessage).
-	Compression bool
+	// DisableCompression turns off permessage-deflate. By default it is
+	// negotiated with clients that offer it (browsers do; gorilla supports
+	// it without context takeover, so a connection keeps no compressor
+	// state), and each broadcast is compressed once for all such
+	// subscribers (a shared PreparedMessage). Frames shorter than
+	// compressMinSize go uncompressed.
+	DisableCompression bool
 
 	// EncryptionMasterKey enables private-encrypted- channels in the auth
 	// handler (32 bytes). Nil means such channels cannot be authorized.
@@ -200,7 +203,7 @@ func New(opts Options) (*Hub, error) {
 		ReadBufferSize:    readBufferSize,
 		WriteBufferSize:   writeBufferSize,
 		WriteBufferPool:   writeBufferPool,
-		EnableCompression: opts.Compression,
+		EnableCompression: !opts.DisableCompression,
 	}
 	if h.upgrader.CheckOrigin == nil {
 		h.upgrader.CheckOrigin = func(*http.Request) bool { return true }
@@ -265,6 +268,10 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := newConn(h, ws, hw.conn)
+	if !h.opts.DisableCompression && offersDeflate(r) {
+		c.compressed = true
+		h.metrics.compressedConnections.Inc()
+	}
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
@@ -287,6 +294,21 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// (see conn.enqueue), and the activity timeout is a timer, not a
 	// goroutine.
 	go c.readLoop()
+}
+
+// offersDeflate reports whether a handshake offers permessage-deflate, by
+// the rule gorilla's Upgrader applies (an extension of that name, whatever
+// its parameters), so it tells whether the connection negotiated it.
+func offersDeflate(r *http.Request) bool {
+	for _, h := range r.Header.Values("Sec-Websocket-Extensions") {
+		for _, ext := range strings.Split(h, ",") {
+			name, _, _ := strings.Cut(ext, ";")
+			if strings.EqualFold(strings.TrimSpace(name), "permessage-deflate") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // reject answers a connection the hub will not serve with a pusher:error
