@@ -447,4 +447,3 @@ func (l *lineLogger) Flush() {
 		l.buf = nil
 	}
 }
-
