@@ -43,7 +43,6 @@ type sessionDelta struct {
 // sameAs reports whether v carries nothing new over s: every field equal
 // but the update time (a router re-reporting the same counters).
 func (s sessionView) sameAs(v sessionView) bool {
-	s.UpdatedAt = v.UpdatedAt
 	return s.ID == v.ID && s.RouterID == v.RouterID && s.RouterOSID == v.RouterOSID &&
 		s.Kind == v.Kind && s.Key == v.Key && s.User == v.User && s.Address == v.Address &&
 		s.MAC == v.MAC && s.Service == v.Service && s.LoginBy == v.LoginBy &&

@@ -203,3 +203,46 @@ func TestAdaptiveTick(t *testing.T) {
 		}
 	})
 }
+
+// sensitiveIn reports, the slow way, whether a decoded JSON value has an
+// object key that scrubValue would touch.
+func sensitiveIn(v any) bool {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, val := range t {
+			if looksSecret(k) || looksPhone(k) || looksEmail(k) || sensitiveIn(val) {
+				return true
+			}
+		}
+	case []any:
+		for _, val := range t {
+			if sensitiveIn(val) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// FuzzHasSensitiveKey: the fast key scan never misses a key the scrub
+// would act on (it may err on the safe side only for input it cannot
+// read), on any JSON text as json.Marshal writes it.
+func FuzzHasSensitiveKey(f *testing.F) {
+	for _, s := range []string{`{"user":"a"}`, `{"a":{"phone":"1"}}`, `{"x":["\"token\":",{"Email":1}]}`, `{"k\u0065y":"v","password":""}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		var v any
+		if json.Unmarshal([]byte(in), &v) != nil {
+			_ = hasSensitiveKey([]byte(in)) // must not panic
+			return
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return
+		}
+		if sensitiveIn(v) && !hasSensitiveKey(b) {
+			t.Fatalf("hasSensitiveKey(%s) = false, but a key is sensitive", b)
+		}
+	})
+}
