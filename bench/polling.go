@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -97,6 +99,8 @@ func benchPolling(e *env) error {
 	start := time.Now()
 	end := start.Add(window)
 	errc := make(chan error, 3)
+	var evMu sync.Mutex
+	plainEv := map[string]int{} // events the push dashboard got, by name
 	go func() {
 		for t := time.Now(); t.Before(end); t = t.Add(5 * time.Second) {
 			time.Sleep(time.Until(t))
@@ -136,10 +140,14 @@ func benchPolling(e *env) error {
 		rctx, rcancel := context.WithDeadline(ctx, end)
 		defer rcancel()
 		for {
-			if _, err := c.Next(rctx); err != nil {
+			f, err := c.Next(rctx)
+			if err != nil {
 				break
 			}
 			frames.Add(1)
+			evMu.Lock()
+			plainEv[f.Event]++
+			evMu.Unlock()
 		}
 		errc <- nil
 	}()
@@ -166,6 +174,10 @@ func benchPolling(e *env) error {
 		defer rcancel()
 		for {
 			if _, err := c.Next(rctx); err != nil {
+				if rctx.Err() == nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+					errc <- fmt.Errorf("compressed dashboard: %w", err)
+					return
+				}
 				break
 			}
 			zFrames.Add(1)
@@ -186,7 +198,7 @@ func benchPolling(e *env) error {
 	e.add(Row{Section: "6 polling vs push", Name: "polling every 5 s: HTTP requests per dashboard-hour", Value: float64(pollReqs.Load()) * scale, Unit: "requests", Command: cmd, Note: note})
 	e.add(Row{Section: "6 polling vs push", Name: "polling every 5 s: bytes per dashboard-hour", Value: pollBytes / (1 << 20), Unit: "MiB", Command: cmd})
 	e.add(Row{Section: "6 polling vs push", Name: "SitePulse push: HTTP requests per dashboard-hour", Value: float64(pushReqs.Load()), Unit: "requests", Command: cmd,
-		Note: fmt.Sprintf("initial load only (not scaled) + 1 WebSocket; %d frames in the window", frames.Load())})
+		Note: fmt.Sprintf("initial load only (not scaled) + 1 WebSocket; %d frames in the window (%v)", frames.Load(), plainEv)})
 	e.add(Row{Section: "6 polling vs push", Name: "SitePulse push: bytes per dashboard-hour", Value: pushBytes / (1 << 20), Unit: "MiB", Command: cmd,
 		Note: fmt.Sprintf("initial load (WebSocket handshake, subscriptions, 3 GETs: %.0f KiB) once, then the frames scaled; SessionUpdated carries only the sessions and fields that changed", init/1024)})
 	plainWS := float64(pushIn.Load()+pushOut.Load()) - float64(pushInit.Load())
