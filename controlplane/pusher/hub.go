@@ -433,10 +433,21 @@ func (h *Hub) subscribe(c *conn, name string, kind ChannelKind, userID string, i
 	}
 	_, already := ch.subs[c]
 	if !already {
-		ch.subs[c] = userID
+		// Check gone again where the subscription is recorded: unregister
+		// may have collected c's channels since the check above.
 		c.subMu.Lock()
+		if c.gone {
+			c.subMu.Unlock()
+			if len(ch.subs) == 0 {
+				delete(s.channels, name)
+				h.metrics.channels.Dec()
+				h.hooks.emit(WebhookEvent{Name: WebhookChannelVacated, Channel: name})
+			}
+			return errors.New("connection closed")
+		}
 		c.subs[name] = struct{}{}
 		c.subMu.Unlock()
+		ch.subs[c] = userID
 		h.metrics.subscriptions.Inc()
 		if kind == ChannelPresence {
 			m := ch.members[userID]
