@@ -143,8 +143,8 @@ type Hub struct {
 	shards []*shard
 	stop   chan struct{}
 
-	// mu guards conns and closed. Channel state lives in the shards; a
-	// goroutine holding mu may take a shard's lock, never the reverse.
+	// mu guards conns and closed. Channel state lives in the shards; mu
+	// and a shard's lock are never held together.
 	mu     sync.RWMutex
 	conns  map[*conn]struct{}
 	closed bool
@@ -268,10 +268,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := newConn(h, ws, hw.conn)
-	if !h.opts.DisableCompression && offersDeflate(r) {
-		c.compressed = true
-		h.metrics.compressedConnections.Inc()
-	}
+	c.compressed = !h.opts.DisableCompression && offersDeflate(r)
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
@@ -284,6 +281,9 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.wg.Add(1)
 	h.metrics.connections.Inc()
 	h.mu.Unlock()
+	if c.compressed {
+		h.metrics.compressedConnections.Inc()
+	}
 	c.enqueueData(encodeEventJSON("pusher:connection_established", "", struct {
 		SocketID        string `json:"socket_id"`
 		ActivityTimeout int    `json:"activity_timeout"`
