@@ -149,6 +149,12 @@ func TestDashboardInChromium(t *testing.T) {
 		t.Fatalf("browser test failed: %v (process logs in %s)", err, logs)
 	}
 
+	// Chromium's pusher-js negotiated permessage-deflate (the page checked
+	// the handshake it saw; the hub counts what it accepted).
+	if n := metricValue(t, base, "sitepulse_realtime_compressed_connections_total"); n < 1 {
+		t.Errorf("sitepulse_realtime_compressed_connections_total = %v after the browser test, want >= 1", n)
+	}
+
 	// The kick the page sent succeeded on the router, and the session is
 	// history (the simulator's churn could have ended it too, but then the
 	// kick would have found no session and failed).

@@ -59,6 +59,15 @@ type Options struct {
 	// Interval bounds how often SessionUpdated batches, dashboard stats
 	// and system stats are published (per tenant). Zero means 1 s.
 	Interval time.Duration
+	// MaxInterval is how far the flush tick backs off while nothing
+	// changes (it doubles from Interval after each flush that published
+	// nothing). A change arriving then re-arms it, so it is still
+	// published within Interval of the last flush. Zero means 10 ×
+	// Interval.
+	MaxInterval time.Duration
+	// Epoch names this process's seq space in every event's data ("epoch"
+	// beside "seq"). Empty means a random one; tests fix it.
+	Epoch string
 	// MaxSessionsPerEvent bounds the list in one SessionUpdated event;
 	// more pending sessions are split over several events. Zero means 100.
 	MaxSessionsPerEvent int
@@ -95,9 +104,10 @@ type Options struct {
 // A Fanout's state is owned by one goroutine: call Seed before Run, and
 // Apply/Flush only when Run is not running.
 type Fanout struct {
-	hub  Hub
-	opts Options
-	log  *slog.Logger
+	hub   Hub
+	opts  Options
+	log   *slog.Logger
+	epoch string
 
 	seq     map[string]uint64
 	tenants map[int64]*tenantState
@@ -111,9 +121,12 @@ type Fanout struct {
 }
 
 type tenantState struct {
-	sessions   map[string]protocol.SessionKind // live session key → kind
-	routers    map[string]*routerState
-	pending    map[string]sessionView // SessionUpdated not yet published
+	sessions map[string]protocol.SessionKind // live session key → kind
+	routers  map[string]*routerState
+	pending  map[string]sessionView // SessionUpdated not yet published
+	// sent is each live session as last broadcast (SessionStarted or
+	// SessionUpdated): SessionUpdated carries only what differs from it.
+	sent       map[string]sessionView
 	statsDirty bool
 }
 
@@ -127,8 +140,14 @@ func New(hub Hub, opts Options) *Fanout {
 	if opts.Interval <= 0 {
 		opts.Interval = time.Second
 	}
+	if opts.MaxInterval < opts.Interval {
+		opts.MaxInterval = 10 * opts.Interval
+	}
 	if opts.MaxSessionsPerEvent <= 0 {
 		opts.MaxSessionsPerEvent = 100
+	}
+	if opts.Epoch == "" {
+		opts.Epoch = newEpoch()
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -140,6 +159,7 @@ func New(hub Hub, opts Options) *Fanout {
 		hub:     hub,
 		opts:    opts,
 		log:     opts.Logger,
+		epoch:   opts.Epoch,
 		seq:     make(map[string]uint64),
 		tenants: make(map[int64]*tenantState),
 	}
@@ -152,6 +172,7 @@ func (f *Fanout) tenant(id int64) *tenantState {
 			sessions: make(map[string]protocol.SessionKind),
 			routers:  make(map[string]*routerState),
 			pending:  make(map[string]sessionView),
+			sent:     make(map[string]sessionView),
 		}
 		f.tenants[id] = t
 	}
@@ -187,9 +208,15 @@ func (f *Fanout) SeedTenants(n int) {
 //	sub := bus.Subscribe(1024)
 //	defer sub.Close()
 //	go fanout.Run(ctx, sub.C)
+//
+// The flush tick adapts: every Interval while something changes, backing
+// off to MaxInterval while nothing does, and re-armed by the next change so
+// that it is published within Interval of the previous flush.
 func (f *Fanout) Run(ctx context.Context, changes <-chan controlplane.Change) error {
-	tick := time.NewTicker(f.opts.Interval)
+	interval := f.opts.Interval
+	tick := time.NewTimer(interval)
 	defer tick.Stop()
+	lastFlush := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -201,10 +228,33 @@ func (f *Fanout) Run(ctx context.Context, changes <-chan controlplane.Change) er
 				return nil
 			}
 			f.Apply(c)
+			if interval > f.opts.Interval && f.pendingFlush() {
+				interval = f.opts.Interval
+				tick.Reset(max(time.Until(lastFlush.Add(interval)), 0))
+			}
 		case <-tick.C:
-			f.Flush()
+			if f.flush() == 0 {
+				interval = min(2*interval, f.opts.MaxInterval)
+			} else {
+				interval = f.opts.Interval
+			}
+			lastFlush = time.Now()
+			tick.Reset(interval)
 		}
 	}
+}
+
+// pendingFlush reports whether the next Flush has something to publish.
+func (f *Fanout) pendingFlush() bool {
+	if f.systemDirty {
+		return true
+	}
+	for _, t := range f.tenants {
+		if len(t.pending) > 0 || t.statsDirty {
+			return true
+		}
+	}
+	return false
 }
 
 // Apply handles one change: immediate events are published now, batched
@@ -216,7 +266,9 @@ func (f *Fanout) Apply(c controlplane.Change) {
 		t := f.tenant(s.TenantID)
 		delete(t.pending, s.Key)
 		f.markSession(t, s.Key, s.Kind)
-		f.publish(TenantChannel(s.TenantID, "sessions"), EventSessionStarted, map[string]any{"session": newSessionView(s)})
+		v := newSessionView(s)
+		t.sent[s.Key] = v
+		f.publish(TenantChannel(s.TenantID, "sessions"), EventSessionStarted, map[string]any{"session": v})
 	case controlplane.SessionUpdated:
 		s := c.Session
 		t := f.tenant(s.TenantID)
@@ -227,6 +279,7 @@ func (f *Fanout) Apply(c controlplane.Change) {
 		r := c.Record
 		t := f.tenant(r.TenantID)
 		delete(t.pending, r.Key)
+		delete(t.sent, r.Key)
 		if _, ok := t.sessions[r.Key]; ok {
 			delete(t.sessions, r.Key)
 			t.statsDirty = true
@@ -321,7 +374,11 @@ func (f *Fanout) markSession(t *tenantState, key string, kind protocol.SessionKi
 
 // Flush publishes the pending SessionUpdated batches and the stats that
 // changed since the last flush.
-func (f *Fanout) Flush() {
+func (f *Fanout) Flush() { f.flush() }
+
+// flush is Flush, returning the number of events it published.
+func (f *Fanout) flush() int {
+	published := 0
 	ids := make([]int64, 0, len(f.tenants))
 	for id := range f.tenants {
 		ids = append(ids, id)
@@ -330,24 +387,12 @@ func (f *Fanout) Flush() {
 	for _, id := range ids {
 		t := f.tenants[id]
 		if len(t.pending) > 0 {
-			keys := make([]string, 0, len(t.pending))
-			for k := range t.pending {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for start := 0; start < len(keys); start += f.opts.MaxSessionsPerEvent {
-				end := min(start+f.opts.MaxSessionsPerEvent, len(keys))
-				list := make([]sessionView, 0, end-start)
-				for _, k := range keys[start:end] {
-					list = append(list, t.pending[k])
-				}
-				f.publish(TenantChannel(id, "sessions"), EventSessionUpdated, map[string]any{"sessions": list})
-			}
-			clear(t.pending)
+			published += f.flushSessions(id, t)
 		}
 		if t.statsDirty {
 			t.statsDirty = false
 			f.publish(TenantChannel(id, "dashboard-stats"), EventDashboardStatsUpdated, f.stats(t))
+			published++
 		}
 	}
 	if f.systemDirty {
@@ -372,7 +417,38 @@ func (f *Fanout) Flush() {
 			"routers_total": routers,
 			"revenue":       f.revenue, // null until billing announces system-wide figures
 		})
+		published++
 	}
+	return published
+}
+
+// flushSessions publishes a tenant's pending session updates as deltas
+// (see sessionDelta): sessions whose fields did not change since they were
+// last broadcast send nothing.
+func (f *Fanout) flushSessions(id int64, t *tenantState) int {
+	keys := make([]string, 0, len(t.pending))
+	for k, v := range t.pending {
+		if prev, ok := t.sent[k]; ok && prev.sameAs(v) {
+			continue // idle: counters and fields as last sent
+		}
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	published := 0
+	for start := 0; start < len(keys); start += f.opts.MaxSessionsPerEvent {
+		end := min(start+f.opts.MaxSessionsPerEvent, len(keys))
+		list := make([]sessionDelta, 0, end-start)
+		for _, k := range keys[start:end] {
+			v := t.pending[k]
+			prev, known := t.sent[k]
+			list = append(list, newSessionDelta(prev, v, known))
+			t.sent[k] = v
+		}
+		f.publish(TenantChannel(id, "sessions"), EventSessionUpdated, sessionUpdatedData{Sessions: list})
+		published++
+	}
+	clear(t.pending)
+	return published
 }
 
 // dashboardStats is the DashboardStatsUpdated payload.
@@ -409,15 +485,15 @@ func (f *Fanout) stats(t *tenantState) dashboardStats {
 	return s
 }
 
-// publish adds the channel's next seq to payload, scrubs it and publishes.
+// publish encodes payload once with the channel's next seq and the epoch
+// (see encodePayload) and publishes it.
 func (f *Fanout) publish(channel, event string, payload any) {
-	generic, ok := f.scrubbed(event, payload)
+	data, ok := f.encodePayload(event, payload, f.seq[channel]+1)
 	if !ok {
 		return
 	}
 	f.seq[channel]++
-	generic["seq"] = f.seq[channel]
-	if err := f.hub.Publish(channel, event, generic, ""); err != nil {
+	if err := f.hub.PublishRaw(channel, event, string(data), ""); err != nil {
 		f.log.Error("fan-out: publish", "channel", channel, "event", event, "err", err)
 	}
 }

@@ -26,11 +26,11 @@ func (f *Fanout) publishPurchase(p controlplane.Payment) {
 	if event != EventPaymentCompleted && event != EventPaymentFailed {
 		return
 	}
-	data, ok := f.scrubbed(event, map[string]any{"payment": newPaymentView(p)})
+	data, ok := f.encodePayload(event, map[string]any{"payment": newPaymentView(p)}, 0)
 	if !ok {
 		return
 	}
-	if err := f.hub.Publish(PurchaseChannel(p.ID), event, data, ""); err != nil {
+	if err := f.hub.PublishRaw(PurchaseChannel(p.ID), event, string(data), ""); err != nil {
 		f.log.Error("fan-out: publish", "channel", PurchaseChannel(p.ID), "event", event, "err", err)
 	}
 }

@@ -118,6 +118,13 @@ func (w *watcher) expect(event string) wsFrame {
 	return f
 }
 
+// pending is the number of received events not yet expected.
+func (w *watcher) pending() int {
+	w.h.mu.Lock()
+	defer w.h.mu.Unlock()
+	return len(w.frames)
+}
+
 // alive fails if w received an event it has not expected.
 func (w *watcher) alive() {
 	w.t.Helper()

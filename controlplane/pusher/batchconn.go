@@ -15,23 +15,42 @@ import (
 // and flush hands the whole batch to the kernel in one write. Outside a batch
 // it writes through, so the handshake and the control frames gorilla writes
 // from the reader goroutine (pong, close reply) are not delayed.
+//
+// The batch buffer comes from a pool and goes back after each flush, so an
+// idle connection holds none.
 type batchConn struct {
 	net.Conn
 
 	mu       sync.Mutex
 	batching bool
-	buf      []byte
+	buf      *[]byte // nil outside a batch that has written something
 }
 
-// maxKeptBatchBuffer bounds the buffer kept between batches, so one burst
-// does not pin a large allocation for the connection's lifetime.
-const maxKeptBatchBuffer = 64 << 10
+// Buffer sizes of a connection: gorilla's read buffer (client frames are
+// small; bigger ones take several reads) and its pooled write buffer.
+const (
+	readBufferSize  = 1024
+	writeBufferSize = 4096
+)
+
+// writeBufferPool lends gorilla its write buffers for the duration of one
+// message.
+var writeBufferPool = &sync.Pool{}
+
+// maxPooledBatchBuffer bounds the batch buffers put back in the pool, so
+// one burst does not pin a large allocation.
+const maxPooledBatchBuffer = 64 << 10
+
+var batchBufferPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // Write appends to the batch while one is open, else writes through.
 func (b *batchConn) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	if b.batching {
-		b.buf = append(b.buf, p...)
+		if b.buf == nil {
+			b.buf = batchBufferPool.Get().(*[]byte)
+		}
+		*b.buf = append(*b.buf, p...)
 		b.mu.Unlock()
 		return len(p), nil
 	}
@@ -66,18 +85,24 @@ func (b *batchConn) flush(deadline time.Time) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.batching = false
-	if len(b.buf) == 0 {
+	if b.buf == nil {
 		return nil
 	}
-	out := b.buf
-	b.buf = b.buf[:0]
-	if cap(b.buf) > maxKeptBatchBuffer {
-		b.buf = nil
+	buf := b.buf
+	b.buf = nil
+	defer func() {
+		if cap(*buf) <= maxPooledBatchBuffer {
+			*buf = (*buf)[:0]
+			batchBufferPool.Put(buf)
+		}
+	}()
+	if len(*buf) == 0 {
+		return nil
 	}
 	if err := b.Conn.SetWriteDeadline(deadline); err != nil {
 		return fmt.Errorf("set write deadline: %w", err)
 	}
-	if _, err := b.Conn.Write(out); err != nil {
+	if _, err := b.Conn.Write(*buf); err != nil {
 		return fmt.Errorf("write batch: %w", err)
 	}
 	return nil

@@ -36,47 +36,66 @@ func truncateReason(s string) string {
 	return s
 }
 
-// outMsg is one queued frame: a broadcast prepared once for all recipients,
-// or bytes meant for this connection only.
+// outMsg is one queued frame: a broadcast prepared once for all recipients
+// (data is then the same frame, unprepared), or bytes meant for this
+// connection only.
 type outMsg struct {
 	prepared *websocket.PreparedMessage
 	data     []byte
 }
 
 // conn is one client connection. The reader goroutine parses and handles
-// frames; the writer goroutine owns the socket's write side, drains the send
-// queue in batches and runs the activity timer.
+// frames for the connection's whole life. A writer goroutine runs only while
+// frames are queued: enqueue starts one when the queue goes from empty to
+// non-empty, and it ends when it has drained the queue, so an idle
+// connection costs one goroutine and no write buffers. The activity timeout
+// is a timer whose callback queues pusher:ping or closes with 4201.
 type conn struct {
 	hub      *Hub
 	ws       *websocket.Conn
 	nc       *batchConn
 	socketID string
-	send     chan outMsg
+	// compressed is set when the connection negotiated permessage-deflate.
+	compressed bool
 
-	// subs is the set of channel names c is subscribed to; guarded by
-	// hub.mu.
-	subs map[string]struct{}
+	// subMu guards subs and gone. subs is the set of channel names c is
+	// subscribed to; gone is set when unregister has collected them, after
+	// which no subscription may be added.
+	subMu sync.Mutex
+	subs  map[string]struct{}
+	gone  bool
 
-	closeOnce sync.Once
-	closing   chan struct{}
-	closed    atomic.Bool
-	// Set before closing is closed; read by the writer after.
+	// qmu guards the send queue, the writer flag and the close request.
+	qmu     sync.Mutex
+	queue   []outMsg
+	writing bool // a writer goroutine is running (or about to)
+	// closeReq is set by the first requestClose, with what the writer's
+	// close sequence must send.
+	closeReq    bool
 	closeCode   int
 	closeReason string
 	closeFrames bool
+	// closed mirrors closeReq for lock-free checks.
+	closed atomic.Bool
 	// writeBroken is set by the writer after a failed write: a partial
-	// frame may be on the wire, so no close frame can follow.
+	// frame may be on the wire, so no close frame can follow. Writer only.
 	writeBroken bool
 
 	readerDone chan struct{}
+	// done is closed when the close sequence has run and the socket is
+	// closed.
+	done chan struct{}
 	// lastRead is the monotonic time (ns since connStart) of the last frame
 	// received, for the activity timeout.
 	lastRead  atomic.Int64
 	connStart time.Time
-	// awaitingPong is set while a server ping is unanswered; the first
-	// frame after it signals answered.
-	awaitingPong atomic.Bool
-	answered     chan struct{}
+
+	// tmu guards the activity timer's state.
+	tmu   sync.Mutex
+	timer *time.Timer
+	// pingSent is the lastRead value when our ping went out; -1: none
+	// outstanding.
+	pingSent int64
 
 	// Client-event token bucket; used by the reader goroutine only.
 	tokens   float64
@@ -89,36 +108,44 @@ func newConn(h *Hub, ws *websocket.Conn, nc *batchConn) *conn {
 		ws:         ws,
 		nc:         nc,
 		socketID:   h.newSocketID(),
-		send:       make(chan outMsg, h.opts.SendQueue),
 		subs:       make(map[string]struct{}),
-		closing:    make(chan struct{}),
 		readerDone: make(chan struct{}),
-		answered:   make(chan struct{}, 1),
+		done:       make(chan struct{}),
 		connStart:  time.Now(),
+		pingSent:   -1,
 		tokens:     float64(h.opts.ClientEventRate),
 		tokensAt:   h.opts.Now(),
 	}
 	return c
 }
 
-// enqueue queues m without blocking. A full queue makes c a slow consumer:
-// it is closed with 4100 and the frame is dropped. It reports whether m was
-// queued.
+// enqueue queues m without blocking. A full queue (SendQueue frames) makes
+// c a slow consumer: it is closed with 4100 (pusher-js backs off, then
+// reconnects and the dashboard refetches) and the frame is dropped. It
+// reports whether m was queued. It may be called with a shard lock held.
 func (c *conn) enqueue(m outMsg) bool {
-	if c.closed.Load() {
+	c.qmu.Lock()
+	if c.closeReq {
+		c.qmu.Unlock()
 		return false
 	}
-	select {
-	case c.send <- m:
-		return true
-	default:
+	if len(c.queue) >= c.hub.opts.SendQueue {
+		c.qmu.Unlock()
 		c.hub.metrics.messagesDropped.Inc()
 		if c.requestClose(CodeOverCapacity, "over capacity: client is not reading fast enough", true) {
 			c.hub.metrics.slowConsumerCloses.Inc()
-			c.hub.log.Info("closing slow consumer", "socket_id", c.socketID, "queue", cap(c.send))
+			c.hub.log.Info("closing slow consumer", "socket_id", c.socketID, "queue", c.hub.opts.SendQueue)
 		}
 		return false
 	}
+	c.queue = append(c.queue, m)
+	start := !c.writing
+	c.writing = true
+	c.qmu.Unlock()
+	if start {
+		go c.writeLoop()
+	}
+	return true
 }
 
 func (c *conn) enqueueData(b []byte) bool { return c.enqueue(outMsg{data: b}) }
@@ -127,77 +154,101 @@ func (c *conn) enqueueData(b []byte) bool { return c.enqueue(outMsg{data: b}) }
 // sends pusher:error and a close frame with code and reason; without, it
 // only drops the socket (the peer is already gone). Only the first request
 // counts; it reports whether this call was it. It never blocks, so it may be
-// called with hub.mu held.
+// called with a shard lock held.
 func (c *conn) requestClose(code int, reason string, frames bool) bool {
-	first := false
-	c.closeOnce.Do(func() {
-		first = true
-		c.closeCode, c.closeReason, c.closeFrames = code, reason, frames
-		c.closed.Store(true)
-		close(c.closing)
-		// Leave the channels now rather than when the writer gets to it:
-		// it may be blocked in a write to this very (slow) client. A
-		// goroutine, because the caller may hold hub.mu.
-		go c.hub.unregister(c)
-	})
-	return first
+	c.qmu.Lock()
+	if c.closeReq {
+		c.qmu.Unlock()
+		return false
+	}
+	c.closeReq = true
+	c.closeCode, c.closeReason, c.closeFrames = code, reason, frames
+	c.closed.Store(true)
+	start := !c.writing
+	c.writing = true
+	c.qmu.Unlock()
+	c.tmu.Lock()
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	c.tmu.Unlock()
+	// Leave the channels now rather than when the writer gets to it: it
+	// may be blocked in a write to this very (slow) client. A goroutine,
+	// because the caller may hold a shard lock.
+	go c.hub.unregister(c)
+	if start {
+		go c.writeLoop()
+	}
+	return true
 }
 
-// writeLoop is the writer goroutine.
+// writeLoop is the writer goroutine: it writes what is queued in batches
+// and ends when the queue is empty, or runs the close sequence.
 func (c *conn) writeLoop() {
-	defer func() {
-		_ = c.ws.Close()
-		c.hub.unregister(c)
-	}()
-	opts := &c.hub.opts
-	idle := time.NewTimer(opts.ActivityTimeout)
-	defer idle.Stop()
-	var pingSent int64 = -1 // lastRead value when our ping went out; -1: none outstanding
+	maxBatch := c.hub.opts.MaxBatch
 	for {
+		c.qmu.Lock()
 		// A close request wins over queued frames.
-		select {
-		case <-c.closing:
+		if c.closeReq {
+			c.queue = nil
+			c.qmu.Unlock()
 			c.finish()
 			return
-		default:
 		}
-		select {
-		case <-c.closing:
-			c.finish()
+		if len(c.queue) == 0 {
+			c.writing = false
+			c.queue = nil // an idle connection keeps no queue array
+			c.qmu.Unlock()
 			return
-		case m := <-c.send:
-			if err := c.writeBatch(m); err != nil {
-				c.hub.log.Debug("write failed", "socket_id", c.socketID, "err", err)
-				c.writeBroken = true
-				c.requestClose(0, "", false)
-				c.finish()
-				return
-			}
-		case <-c.answered:
-			// The client spoke while our ping was outstanding: the next
-			// ping is due one activity timeout after that.
-			pingSent = -1
-			idle.Reset(max(opts.ActivityTimeout-c.idleFor(), 0))
-		case <-idle.C:
-			since := c.idleFor()
-			switch {
-			case pingSent >= 0 && c.lastRead.Load() == pingSent:
-				// Nothing arrived since our ping.
-				c.requestClose(CodePongNotReceived, "pong reply not received", true)
-			case since < opts.ActivityTimeout:
-				pingSent = -1
-				idle.Reset(opts.ActivityTimeout - since)
-			default:
-				pingSent = c.lastRead.Load()
-				c.awaitingPong.Store(true)
-				if err := c.writeBatch(outMsg{data: pingFrame}); err != nil {
-					c.writeBroken = true
-					c.requestClose(0, "", false)
-					continue
-				}
-				idle.Reset(opts.PongTimeout)
-			}
 		}
+		n := min(len(c.queue), maxBatch)
+		batch := c.queue[:n:n]
+		c.queue = c.queue[n:]
+		c.qmu.Unlock()
+		if err := c.writeBatch(batch); err != nil {
+			c.hub.log.Debug("write failed", "socket_id", c.socketID, "err", err)
+			c.writeBroken = true
+			c.requestClose(0, "", false)
+		}
+	}
+}
+
+// startTimer arms the activity timeout.
+func (c *conn) startTimer() {
+	c.tmu.Lock()
+	defer c.tmu.Unlock()
+	if c.closed.Load() {
+		return
+	}
+	c.timer = time.AfterFunc(c.hub.opts.ActivityTimeout, c.onTimer)
+}
+
+// onTimer runs when the client may have been silent for an activity
+// timeout: it pings it, or closes with 4201 when our last ping got no
+// answer.
+func (c *conn) onTimer() {
+	opts := &c.hub.opts
+	c.tmu.Lock()
+	if c.closed.Load() {
+		c.tmu.Unlock()
+		return
+	}
+	since := c.idleFor()
+	switch {
+	case c.pingSent >= 0 && c.lastRead.Load() == c.pingSent:
+		// Nothing arrived since our ping.
+		c.tmu.Unlock()
+		c.requestClose(CodePongNotReceived, "pong reply not received", true)
+	case since < opts.ActivityTimeout:
+		c.pingSent = -1
+		c.timer.Reset(opts.ActivityTimeout - since)
+		c.tmu.Unlock()
+	default:
+		c.pingSent = c.lastRead.Load()
+		c.timer.Reset(opts.PongTimeout)
+		c.tmu.Unlock()
+		// Outside tmu: a full queue closes c, which stops the timer.
+		c.enqueueData(pingFrame)
 	}
 }
 
@@ -211,22 +262,14 @@ var (
 	pongFrame = encodeEvent("pusher:pong", "", "{}")
 )
 
-// writeBatch writes first and whatever else is queued (up to MaxBatch
-// frames) as one socket write.
-func (c *conn) writeBatch(first outMsg) error {
+// writeBatch writes the frames as one socket write.
+func (c *conn) writeBatch(batch []outMsg) error {
 	opts := &c.hub.opts
 	c.nc.begin()
-	n := 0
-	err := c.writeOne(first)
-	n++
-drain:
-	for err == nil && n < opts.MaxBatch {
-		select {
-		case m := <-c.send:
-			err = c.writeOne(m)
-			n++
-		default:
-			break drain
+	var err error
+	for _, m := range batch {
+		if err = c.writeOne(m); err != nil {
+			break
 		}
 	}
 	if ferr := c.nc.flush(time.Now().Add(opts.WriteTimeout)); err == nil {
@@ -235,22 +278,32 @@ drain:
 	if err != nil {
 		return err
 	}
-	c.hub.metrics.messagesSent.Add(float64(n))
+	c.hub.metrics.messagesSent.Add(float64(len(batch)))
 	c.hub.metrics.writeBatches.Inc()
 	return nil
 }
 
+// compressMinSize is the smallest frame worth deflating: below it the
+// deflate block overhead eats the gain (pings, pongs, subscription
+// confirmations).
+const compressMinSize = 128
+
 func (c *conn) writeOne(m outMsg) error {
+	if c.compressed {
+		c.ws.EnableWriteCompression(len(m.data) >= compressMinSize)
+	}
 	if m.prepared != nil {
 		return c.ws.WritePreparedMessage(m.prepared)
 	}
 	return c.ws.WriteMessage(websocket.TextMessage, m.data)
 }
 
-// finish runs the close sequence the first close request asked for. The
-// connection leaves its channels first, so others see member_removed at once
-// and publishers stop skipping over it.
+// finish runs the close sequence the first close request asked for, then
+// closes the socket. The connection leaves its channels first, so others
+// see member_removed at once and publishers stop skipping over it.
 func (c *conn) finish() {
+	defer close(c.done)
+	defer c.ws.Close()
 	c.hub.unregister(c)
 	if !c.closeFrames || c.writeBroken {
 		return
@@ -286,6 +339,8 @@ func (c *conn) readLoop() {
 		close(c.readerDone)
 		c.hub.unregister(c)
 		c.requestClose(0, "", false)
+		<-c.done
+		c.hub.wg.Done()
 	}()
 	limit := c.hub.opts.MaxMessageSize
 	// WebSocket-level pings and pongs count as activity too ("any frame").
@@ -329,16 +384,10 @@ func (c *conn) readLoop() {
 	}
 }
 
-// touch records client activity for the activity timeout, and wakes the
-// writer if it is waiting for an answer to its ping.
+// touch records client activity for the activity timeout; the timer reads
+// it when it fires.
 func (c *conn) touch() {
 	c.lastRead.Store(time.Since(c.connStart).Nanoseconds())
-	if c.awaitingPong.CompareAndSwap(true, false) {
-		select {
-		case c.answered <- struct{}{}:
-		default:
-		}
-	}
 }
 
 // handle dispatches one text frame.
@@ -512,11 +561,7 @@ func (c *conn) handleClientEvent(f Frame) {
 	// Queue the webhook before anyone receives the event, so that what a
 	// receiver does next (say, leave) comes after it in the webhooks.
 	h.hooks.emit(WebhookEvent{Name: WebhookClientEvent, Channel: f.Channel, Event: f.Event, Data: webhookData(f.Data), SocketID: c.socketID, UserID: userID})
-	h.mu.RLock()
-	if ch := h.channels[f.Channel]; ch != nil {
-		h.broadcastLocked(ch, frame, c)
-	}
-	h.mu.RUnlock()
+	h.enqueuePublish(publishJob{channel: f.Channel, frame: frame, skip: c})
 	h.metrics.clientEvents.WithLabelValues("relayed").Inc()
 }
 

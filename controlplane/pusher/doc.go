@@ -23,15 +23,30 @@
 //
 // # Performance design
 //
-// Every connection owns a bounded send queue drained by one writer goroutine.
-// Publishing never blocks and never writes to a socket while holding a hub
-// lock: it encodes the frame once (a shared [websocket.PreparedMessage]),
-// then does a non-blocking enqueue per subscriber. A subscriber whose queue is
-// full is a slow consumer and is closed with 4100 so that it reconnects later
-// and refetches, instead of holding memory or slowing everybody else. The
-// writer drains whatever is queued into one batch: each Pusher frame stays
-// its own WebSocket message, but the batch reaches the kernel in a single
-// write (see batchConn).
+// Channels are hashed to shards (Options.Shards, twice GOMAXPROCS by
+// default); each shard owns its channels' subscriber sets under its own
+// lock and runs one worker that fans out what is published on them.
+// Publish, PublishRaw and the HTTP API only encode the frame and hand it to
+// the shard's queue, so a publisher never waits for a fan-out, let alone a
+// socket, and a channel with ten thousand subscribers keeps only its own
+// shard busy. Events of one channel are delivered in the order published;
+// there is no order across channels.
+//
+// The worker encodes nothing: the frame was encoded once, and with more
+// than one recipient it is wrapped in one shared [websocket.PreparedMessage]
+// that frames (and, for connections that negotiated permessage-deflate,
+// compresses) once for all of them. It then does a non-blocking enqueue per
+// subscriber. A connection's send queue is bounded (Options.SendQueue); a
+// subscriber whose queue is full is a slow consumer and is closed with 4100
+// (pusher-js backs off, then reconnects and the dashboard refetches)
+// instead of holding memory or slowing everybody else.
+//
+// An idle connection costs one goroutine (its reader) and no buffers: a
+// writer goroutine runs only while frames are queued and drains them into
+// one socket write per batch (each Pusher frame stays its own WebSocket
+// message; see batchConn), gorilla's write buffer and the batch buffer
+// come from pools and go back after each write, the read buffer is 1 KiB,
+// and the activity timeout is a timer, not a goroutine.
 //
 // Signatures (channel auth strings and HTTP API request signatures) are
 // compared in constant time.

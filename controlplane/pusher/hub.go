@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -55,6 +56,16 @@ type Options struct {
 	// MaxBatch bounds how many queued frames go into one socket write.
 	// Zero means 128.
 	MaxBatch int
+	// Shards is the number of fan-out workers channels are hashed to. Zero
+	// means twice GOMAXPROCS.
+	Shards int
+	// DisableCompression turns off permessage-deflate. By default it is
+	// negotiated with clients that offer it (browsers do; gorilla supports
+	// it without context takeover, so a connection keeps no compressor
+	// state), and each broadcast is compressed once for all such
+	// subscribers (a shared PreparedMessage). Frames shorter than
+	// compressMinSize go uncompressed.
+	DisableCompression bool
 
 	// EncryptionMasterKey enables private-encrypted- channels in the auth
 	// handler (32 bytes). Nil means such channels cannot be authorized.
@@ -102,6 +113,9 @@ func (o *Options) setDefaults() {
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 128
 	}
+	if o.Shards <= 0 {
+		o.Shards = 2 * runtime.GOMAXPROCS(0)
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -125,15 +139,19 @@ type Hub struct {
 	forward      func(APIEvent) // see ForwardAPIEvents
 	hooks        *webhooks      // nil without webhook URLs
 
-	// mu guards channels, conns, closed and every channel's state. Publishing
-	// takes it shared and only enqueues (never blocks on a socket);
-	// subscription changes take it exclusively.
-	mu       sync.RWMutex
-	channels map[string]*channel
-	conns    map[*conn]struct{}
-	closed   bool
-	// wg counts connection goroutine pairs, for Shutdown.
-	wg sync.WaitGroup
+	// shards own the channels (see shard.go); stop ends their workers.
+	shards []*shard
+	stop   chan struct{}
+
+	// mu guards conns and closed. Channel state lives in the shards; mu
+	// and a shard's lock are never held together.
+	mu     sync.RWMutex
+	conns  map[*conn]struct{}
+	closed bool
+	// wg counts open connections (each is Done once its reader has ended
+	// and its close sequence has run), for Shutdown.
+	wg       sync.WaitGroup
+	stopOnce sync.Once
 }
 
 // channel is the state of one occupied channel.
@@ -160,11 +178,15 @@ func New(opts Options) (*Hub, error) {
 	}
 	opts.setDefaults()
 	h := &Hub{
-		opts:     opts,
-		log:      opts.Logger,
-		metrics:  newMetrics(),
-		channels: make(map[string]*channel),
-		conns:    make(map[*conn]struct{}),
+		opts:    opts,
+		log:     opts.Logger,
+		metrics: newMetrics(),
+		conns:   make(map[*conn]struct{}),
+		stop:    make(chan struct{}),
+	}
+	h.shards = make([]*shard, opts.Shards)
+	for i := range h.shards {
+		h.shards[i] = &shard{channels: make(map[string]*channel), jobs: make(chan publishJob, shardQueue)}
 	}
 	var b [4]byte
 	if _, err := rand.Read(b[:]); err != nil {
@@ -175,6 +197,13 @@ func New(opts Options) (*Hub, error) {
 	h.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
 		CheckOrigin:      opts.CheckOrigin,
+		// Small read buffers (client frames are small; larger ones are
+		// read in several calls) and pooled write buffers, held only
+		// while a batch is written: an idle connection holds neither.
+		ReadBufferSize:    readBufferSize,
+		WriteBufferSize:   writeBufferSize,
+		WriteBufferPool:   writeBufferPool,
+		EnableCompression: !opts.DisableCompression,
 	}
 	if h.upgrader.CheckOrigin == nil {
 		h.upgrader.CheckOrigin = func(*http.Request) bool { return true }
@@ -183,6 +212,9 @@ func New(opts Options) (*Hub, error) {
 		if err := h.metrics.register(opts.Registerer); err != nil {
 			return nil, err
 		}
+	}
+	for _, s := range h.shards {
+		go s.run(h, h.stop)
 	}
 	if len(opts.Webhooks.URLs) > 0 {
 		if err := ValidateWebhookEvents(opts.Webhooks.Events); err != nil {
@@ -236,6 +268,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := newConn(h, ws, hw.conn)
+	c.compressed = !h.opts.DisableCompression && offersDeflate(r)
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
@@ -245,15 +278,37 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.conns[c] = struct{}{}
 	// Add under the lock: Shutdown sets closed under it, so no Add can
 	// follow its Wait.
-	h.wg.Add(2)
+	h.wg.Add(1)
 	h.metrics.connections.Inc()
 	h.mu.Unlock()
+	if c.compressed {
+		h.metrics.compressedConnections.Inc()
+	}
 	c.enqueueData(encodeEventJSON("pusher:connection_established", "", struct {
 		SocketID        string `json:"socket_id"`
 		ActivityTimeout int    `json:"activity_timeout"`
 	}{c.socketID, ceilSeconds(h.opts.ActivityTimeout)}))
-	go func() { defer h.wg.Done(); c.writeLoop() }()
-	go func() { defer h.wg.Done(); c.readLoop() }()
+	c.startTimer()
+	// The reader is the one goroutine a connection always has (on a fresh,
+	// small stack); a writer runs only while there is something to send
+	// (see conn.enqueue), and the activity timeout is a timer, not a
+	// goroutine.
+	go c.readLoop()
+}
+
+// offersDeflate reports whether a handshake offers permessage-deflate, by
+// the rule gorilla's Upgrader applies (an extension of that name, whatever
+// its parameters), so it tells whether the connection negotiated it.
+func offersDeflate(r *http.Request) bool {
+	for _, h := range r.Header.Values("Sec-Websocket-Extensions") {
+		for _, ext := range strings.Split(h, ",") {
+			name, _, _ := strings.Cut(ext, ";")
+			if strings.EqualFold(strings.TrimSpace(name), "permessage-deflate") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // reject answers a connection the hub will not serve with a pusher:error
@@ -286,22 +341,32 @@ func ceilSeconds(d time.Duration) int {
 // users whose last connection left. It is idempotent.
 func (h *Hub) unregister(c *conn) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if _, ok := h.conns[c]; !ok {
+		h.mu.Unlock()
 		return
 	}
 	delete(h.conns, c)
 	h.metrics.connections.Dec()
+	h.mu.Unlock()
+	c.subMu.Lock()
+	names := make([]string, 0, len(c.subs))
 	for name := range c.subs {
-		h.removeSubLocked(c, name)
+		names = append(names, name)
 	}
-	c.subs = nil
+	c.gone = true
+	c.subMu.Unlock()
+	for _, name := range names {
+		s := h.shardFor(name)
+		s.mu.Lock()
+		h.removeSubLocked(s, c, name)
+		s.mu.Unlock()
+	}
 }
 
-// removeSubLocked unsubscribes c from one channel. h.mu must be held
-// exclusively.
-func (h *Hub) removeSubLocked(c *conn, name string) {
-	ch := h.channels[name]
+// removeSubLocked unsubscribes c from one channel. The channel's shard lock
+// must be held exclusively.
+func (h *Hub) removeSubLocked(s *shard, c *conn, name string) {
+	ch := s.channels[name]
 	if ch == nil {
 		return
 	}
@@ -310,7 +375,9 @@ func (h *Hub) removeSubLocked(c *conn, name string) {
 		return
 	}
 	delete(ch.subs, c)
+	c.subMu.Lock()
 	delete(c.subs, name)
+	c.subMu.Unlock()
 	h.metrics.subscriptions.Dec()
 	if ch.kind == ChannelPresence {
 		if m := ch.members[userID]; m != nil {
@@ -326,7 +393,7 @@ func (h *Hub) removeSubLocked(c *conn, name string) {
 		}
 	}
 	if len(ch.subs) == 0 {
-		delete(h.channels, name)
+		delete(s.channels, name)
 		h.metrics.channels.Dec()
 		h.hooks.emit(WebhookEvent{Name: WebhookChannelVacated, Channel: name})
 	}
@@ -336,32 +403,51 @@ func (h *Hub) removeSubLocked(c *conn, name string) {
 // presence channels userID and info describe the member. It returns the data
 // of pusher_internal:subscription_succeeded.
 func (h *Hub) subscribe(c *conn, name string, kind ChannelKind, userID string, info json.RawMessage) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if _, ok := h.conns[c]; !ok {
+	s := h.shardFor(name)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// c.gone is set, under subMu, before unregister collects c's channels:
+	// a subscription added after that would never be removed.
+	c.subMu.Lock()
+	gone := c.gone
+	c.subMu.Unlock()
+	if gone {
 		return errors.New("connection closed")
 	}
-	if ch := h.channels[name]; ch != nil {
+	if ch := s.channels[name]; ch != nil {
 		if prev, ok := ch.subs[c]; ok && prev != userID {
 			// Re-subscribing as another presence user: leave as the old
 			// one first so member counts stay right.
-			h.removeSubLocked(c, name)
+			h.removeSubLocked(s, c, name)
 		}
 	}
-	ch := h.channels[name]
+	ch := s.channels[name]
 	if ch == nil {
 		ch = &channel{name: name, kind: kind, subs: make(map[*conn]string)}
 		if kind == ChannelPresence {
 			ch.members = make(map[string]*member)
 		}
-		h.channels[name] = ch
+		s.channels[name] = ch
 		h.metrics.channels.Inc()
 		h.hooks.emit(WebhookEvent{Name: WebhookChannelOccupied, Channel: name})
 	}
 	_, already := ch.subs[c]
 	if !already {
-		ch.subs[c] = userID
+		// Check gone again where the subscription is recorded: unregister
+		// may have collected c's channels since the check above.
+		c.subMu.Lock()
+		if c.gone {
+			c.subMu.Unlock()
+			if len(ch.subs) == 0 {
+				delete(s.channels, name)
+				h.metrics.channels.Dec()
+				h.hooks.emit(WebhookEvent{Name: WebhookChannelVacated, Channel: name})
+			}
+			return errors.New("connection closed")
+		}
 		c.subs[name] = struct{}{}
+		c.subMu.Unlock()
+		ch.subs[c] = userID
 		h.metrics.subscriptions.Inc()
 		if kind == ChannelPresence {
 			m := ch.members[userID]
@@ -417,57 +503,24 @@ func presenceData(ch *channel) any {
 
 // unsubscribe removes c from a channel; unknown channels are ignored.
 func (h *Hub) unsubscribe(c *conn, name string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if _, ok := h.conns[c]; !ok {
-		return
-	}
-	h.removeSubLocked(c, name)
+	s := h.shardFor(name)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h.removeSubLocked(s, c, name)
 }
 
 // isSubscribed reports whether c is subscribed to name, and as which
 // presence user.
 func (h *Hub) isSubscribed(c *conn, name string) (userID string, ok bool) {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	ch := h.channels[name]
+	s := h.shardFor(name)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	ch := s.channels[name]
 	if ch == nil {
 		return "", false
 	}
 	userID, ok = ch.subs[c]
 	return userID, ok
-}
-
-// broadcastLocked queues an encoded frame to every subscriber of ch except
-// skip. h.mu must be held (shared is enough). With more than one recipient
-// the frame is prepared once and shared.
-func (h *Hub) broadcastLocked(ch *channel, frame []byte, skip *conn) int {
-	n := len(ch.subs)
-	if skip != nil {
-		if _, ok := ch.subs[skip]; ok {
-			n--
-		}
-	}
-	if n <= 0 {
-		return 0
-	}
-	msg := outMsg{data: frame}
-	if n > 1 {
-		pm, err := websocket.NewPreparedMessage(websocket.TextMessage, frame)
-		if err == nil {
-			msg = outMsg{prepared: pm}
-		}
-	}
-	sent := 0
-	for c := range ch.subs {
-		if c == skip {
-			continue
-		}
-		if c.enqueue(msg) {
-			sent++
-		}
-	}
-	return sent
 }
 
 // ErrInvalidChannel is returned by Publish for a malformed channel name.
@@ -478,8 +531,9 @@ var ErrInvalidEvent = errors.New("invalid event name")
 
 // Publish sends event with data, marshalled to JSON, to every subscriber of
 // channel except the connection whose socket id is exceptSocketID ("" means
-// nobody is excluded). It never blocks on a slow subscriber. Publishing to a
-// channel without subscribers is not an error.
+// nobody is excluded). It returns once the event is queued to the channel's
+// shard: the fan-out happens on the shard's worker, and no publish waits on
+// a socket. Publishing to a channel without subscribers is not an error.
 func (h *Hub) Publish(channel, event string, data any, exceptSocketID string) error {
 	b, err := json.Marshal(data)
 	if err != nil {
@@ -498,22 +552,7 @@ func (h *Hub) PublishRaw(channel, event, data, exceptSocketID string) error {
 		return fmt.Errorf("publish on %s: %w", channel, ErrInvalidEvent)
 	}
 	h.metrics.published.Inc()
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	ch := h.channels[channel]
-	if ch == nil {
-		return nil
-	}
-	var skip *conn
-	if exceptSocketID != "" {
-		for c := range ch.subs {
-			if c.socketID == exceptSocketID {
-				skip = c
-				break
-			}
-		}
-	}
-	h.broadcastLocked(ch, encodeEvent(event, channel, data), skip)
+	h.enqueuePublish(publishJob{channel: channel, frame: encodeEvent(event, channel, data), exceptSocketID: exceptSocketID})
 	return nil
 }
 
@@ -530,12 +569,14 @@ type ChannelInfo struct {
 
 // Channels lists the occupied channels sorted by name.
 func (h *Hub) Channels() []ChannelInfo {
-	h.mu.RLock()
-	out := make([]ChannelInfo, 0, len(h.channels))
-	for _, ch := range h.channels {
-		out = append(out, ch.info())
+	var out []ChannelInfo
+	for _, s := range h.shards {
+		s.mu.RLock()
+		for _, ch := range s.channels {
+			out = append(out, ch.info())
+		}
+		s.mu.RUnlock()
 	}
-	h.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
@@ -543,9 +584,10 @@ func (h *Hub) Channels() []ChannelInfo {
 // Channel returns the state of one channel; ok is false if nobody is
 // subscribed to it.
 func (h *Hub) Channel(name string) (info ChannelInfo, ok bool) {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	ch := h.channels[name]
+	s := h.shardFor(name)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	ch := s.channels[name]
 	if ch == nil {
 		return ChannelInfo{Name: name}, false
 	}
@@ -554,9 +596,10 @@ func (h *Hub) Channel(name string) (info ChannelInfo, ok bool) {
 
 // PresenceUsers returns the user ids present on a presence channel, sorted.
 func (h *Hub) PresenceUsers(name string) []string {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	ch := h.channels[name]
+	s := h.shardFor(name)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	ch := s.channels[name]
 	if ch == nil {
 		return nil
 	}
@@ -595,6 +638,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	}
 	done := make(chan struct{})
 	go func() { h.wg.Wait(); close(done) }()
+	defer h.stopOnce.Do(func() { close(h.stop) })
 	select {
 	case <-done:
 		// The connections' vacated and member_removed events are queued

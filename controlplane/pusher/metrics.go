@@ -21,10 +21,14 @@ type metrics struct {
 	authFailures       *prometheus.CounterVec
 	clientEvents       *prometheus.CounterVec
 	published          prometheus.Counter
-	badFrames          prometheus.Counter
-	webhookSent        prometheus.Counter
-	webhookFailed      prometheus.Counter
-	webhookDropped     prometheus.Counter
+	shardQueueFull     prometheus.Counter
+	// compressedConnections counts connections that negotiated
+	// permessage-deflate.
+	compressedConnections prometheus.Counter
+	badFrames             prometheus.Counter
+	webhookSent           prometheus.Counter
+	webhookFailed         prometheus.Counter
+	webhookDropped        prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -76,6 +80,14 @@ func newMetrics() *metrics {
 			Namespace: ns, Subsystem: sub, Name: "events_published_total",
 			Help: "Events published to a channel (server side, HTTP API and fan-out).",
 		}),
+		shardQueueFull: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "shard_queue_full_total",
+			Help: "Publishes that found their fan-out shard's queue full and waited for its worker.",
+		}),
+		compressedConnections: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "compressed_connections_total",
+			Help: "Connections that negotiated permessage-deflate.",
+		}),
 		badFrames: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: ns, Subsystem: sub, Name: "bad_frames_total",
 			Help: "Client frames that were not valid Pusher JSON or named an unknown event.",
@@ -99,7 +111,7 @@ func (m *metrics) register(r prometheus.Registerer) error {
 	for _, c := range []prometheus.Collector{
 		m.connections, m.channels, m.subscriptions, m.messagesSent, m.writeBatches,
 		m.messagesDropped, m.slowConsumerCloses, m.closes, m.authFailures,
-		m.clientEvents, m.published, m.badFrames, m.webhookSent, m.webhookFailed, m.webhookDropped,
+		m.clientEvents, m.published, m.shardQueueFull, m.compressedConnections, m.badFrames, m.webhookSent, m.webhookFailed, m.webhookDropped,
 	} {
 		if err := r.Register(c); err != nil {
 			return fmt.Errorf("register pusher metrics: %w", err)

@@ -120,7 +120,18 @@ async function openBrowser(t) {
   page.on('pageerror', (e) => console.log(`# page error: ${e.message}`))
   page.on('requestfailed', (r) => console.log(`# request failed: ${r.method()} ${r.url()}: ${r.failure()?.errorText}`))
 
-  return { page, requests }
+  // The WebSocket handshakes as Chromium saw them (DevTools protocol), for
+  // the extensions it negotiated.
+  const handshakes = []
+  const cdp = await context.newCDPSession(page)
+  await cdp.send('Network.enable')
+  cdp.on('Network.webSocketHandshakeResponseReceived', (e) => {
+    const h = e.response.headers || {}
+    const ext = Object.entries(h).find(([k]) => k.toLowerCase() === 'sec-websocket-extensions')
+    handshakes.push({ status: e.response.status, extensions: ext ? ext[1] : '' })
+  })
+
+  return { page, requests, handshakes }
 }
 
 /** Logs in as the tenant admin and waits for the overview, connected. */
@@ -136,11 +147,19 @@ async function logIn(page) {
 
 test('dashboard: live sessions over WebSocket, one-second logins, no polling, kick', { timeout: (watchSeconds + 120) * 1000 }, async (t) => {
   assert.ok(Number.isFinite(watchSeconds) && watchSeconds > 0, `SITEPULSE_E2E_WATCH=${watchSeconds}: want seconds > 0`)
-  const { page, requests } = await openBrowser(t)
+  const { page, requests, handshakes } = await openBrowser(t)
 
   // --- log in -----------------------------------------------------------
   await logIn(page)
   await shot(page, '1-overview')
+
+  // pusher-js in Chromium offers permessage-deflate and the hub accepts it.
+  console.log(`# websocket handshakes: ${JSON.stringify(handshakes)}`)
+  assert.ok(handshakes.length > 0, 'no WebSocket handshake seen')
+  assert.ok(
+    handshakes.every((h) => h.status === 101 && /permessage-deflate/.test(h.extensions)),
+    `WebSocket handshakes without permessage-deflate: ${JSON.stringify(handshakes)}`,
+  )
 
   // --- the hotspot sessions page: its one REST load ------------------------
   await page.getByTestId('nav-hotspot').click()

@@ -1,19 +1,20 @@
-// useLive wires a page to the "one REST load, then events" rule:
+// useLive wires a page to the "one REST load, then events" rule (see
+// lib/live.js for the rule itself):
 //
 //  1. register the page's event handlers (events arriving before the load
-//     has finished are queued);
+//     has finished are buffered);
 //  2. wait until the page's channels are subscribed (bounded), so that no
 //     event falls between the REST answer and the subscription;
-//  3. load once over REST, then apply the queued events on top (updates are
-//     absolute and keyed, so replaying one the load already reflected is
-//     harmless);
-//  4. on a seq gap in one of the page's channels, load again: once, however
-//     many gaps arrive while that reload runs.
+//  3. load once over REST, then apply the buffered events on top;
+//  4. load again on a seq gap or epoch change in one of the page's channels,
+//     and whenever one of them (re)subscribes after the first load began: a
+//     late subscription, or one restored after a reconnect.
 //
 // Nothing here runs on a timer.
 
 import { onMounted, onUnmounted, ref } from 'vue'
 import * as realtime from './realtime.js'
+import { LiveLoader } from './lib/live.js'
 
 /**
  * @param {object} o
@@ -26,63 +27,31 @@ export function useLive({ channels, load, handle }) {
   const loaded = ref(false) // the first load has finished (even if it failed)
   const error = ref(null)
   const reloads = ref(0)
-  let queue = []
-  let busy = false
-  let again = false
-  let alive = true
+  const loader = new LiveLoader({
+    load,
+    handle,
+    onState: (l) => {
+      loading.value = l.loading
+      loaded.value = l.loaded
+      error.value = l.error
+      reloads.value = l.reloads
+    },
+  })
   const offs = []
-
-  async function run() {
-    if (busy) {
-      again = true
-      return
-    }
-    busy = true
-    loading.value = true
-    queue = []
-    try {
-      do {
-        again = false
-        error.value = null
-        try {
-          await load()
-        } catch (err) {
-          error.value = err
-        }
-      } while (again && alive)
-      const pending = queue
-      queue = null
-      for (const [c, e, d] of pending) handle(c, e, d)
-    } finally {
-      busy = false
-      loading.value = false
-      loaded.value = true
-    }
-  }
-
   for (const c of channels) {
-    offs.push(
-      realtime.on(c, (event, data) => {
-        if (queue) queue.push([c, event, data])
-        else handle(c, event, data)
-      }),
-    )
-    offs.push(
-      realtime.onGap(c, () => {
-        reloads.value++
-        run()
-      }),
-    )
+    offs.push(realtime.on(c, (event, data) => loader.event(c, event, data)))
+    offs.push(realtime.onGap(c, () => loader.gap()))
+    offs.push(realtime.onSubscribed(c, () => loader.subscribed()))
   }
 
   onMounted(async () => {
     await realtime.whenSubscribed(channels)
-    if (alive) await run()
+    if (loader.alive) await loader.run()
   })
   onUnmounted(() => {
-    alive = false
+    loader.stop()
     for (const off of offs) off()
   })
 
-  return { loading, loaded, error, reloads, reload: run }
+  return { loading, loaded, error, reloads, reload: () => loader.run() }
 }

@@ -12,6 +12,7 @@ import Echo from 'laravel-echo'
 import Pusher from 'pusher-js'
 import { AUTH_ENDPOINT } from './api.js'
 import { SeqTracker, needsReload } from './lib/seq.js'
+import { reconnected } from './lib/live.js'
 
 /** Channel suffixes of a tenant: private-tenant.{t}.{suffix}. */
 export const TENANT_CHANNELS = ['sessions', 'routers', 'dashboard-stats', 'commands', 'users', 'payments', 'subscriptions', 'plans', 'customers', 'vouchers', 'portal', 'notifications']
@@ -31,12 +32,15 @@ export const live = reactive({
   // by channel suffix: 'pending' | 'subscribed' | 'error'
   channels: {},
   gaps: 0,
+  reconnects: 0,
 })
 
 let echo = null
+let wasConnected = false // the connection was up before (so 'connected' again is a reconnect)
 let tracker = new SeqTracker()
 const handlers = new Map() // suffix → Set(fn(event, data))
 const gapHandlers = new Map() // suffix → Set(fn())
+const subscribedHandlers = new Map() // suffix → Set(fn())
 const waiters = new Set() // {suffixes, resolve}
 
 function set(map, key) {
@@ -54,6 +58,16 @@ export function on(suffix, fn) {
 export function onGap(suffix, fn) {
   set(gapHandlers, suffix).add(fn)
   return () => gapHandlers.get(suffix)?.delete(fn)
+}
+
+/**
+ * Registers fn() called each time a channel's subscription succeeds: the
+ * first time, after a late answer, and again after every reconnect
+ * (pusher-js resubscribes). Returns an unsubscriber.
+ */
+export function onSubscribed(suffix, fn) {
+  set(subscribedHandlers, suffix).add(fn)
+  return () => subscribedHandlers.get(suffix)?.delete(fn)
 }
 
 function settleWaiters() {
@@ -106,6 +120,7 @@ function subscribe(suffix, echoName) {
     .subscribed(() => {
       live.channels[suffix] = 'subscribed'
       settleWaiters()
+      for (const fn of subscribedHandlers.get(suffix) || []) fn()
     })
     .error((err) => {
       live.channels[suffix] = 'error'
@@ -147,11 +162,21 @@ export function connect(cfg, token) {
     auth: { headers },
     channelAuthorization: { endpoint: AUTH_ENDPOINT, transport: 'ajax', headers },
   })
+  wasConnected = false
   const conn = echo.connector.pusher.connection
   live.state = conn.state
-  conn.bind('state_change', ({ current }) => {
+  conn.bind('state_change', ({ previous, current }) => {
     live.state = current
     if (current === 'connected') live.detail = ''
+    const again = wasConnected && reconnected(previous, current)
+    if (current === 'connected') wasConnected = true
+    if (again) {
+      // pusher-js resubscribes every channel now; each subscription_succeeded
+      // makes the pages on it reload (onSubscribed). Until then the channels
+      // are pending again.
+      live.reconnects++
+      for (const s of Object.keys(live.channels)) if (live.channels[s] === 'subscribed') live.channels[s] = 'pending'
+    }
   })
   conn.bind('error', (err) => {
     const e = err && err.error && err.error.data

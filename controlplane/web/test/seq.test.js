@@ -39,3 +39,18 @@ test('needsReload', () => {
     [false, false, true, true, false],
   )
 })
+
+test('an epoch change is a reset whatever the seq says', () => {
+  const t = new SeqTracker()
+  const ch = 'private-tenant.1.sessions'
+  assert.equal(t.observe(ch, { seq: 5, epoch: 'a' }), SEQ_FIRST)
+  assert.equal(t.observe(ch, { seq: 6, epoch: 'a' }), SEQ_OK)
+  // Another replica whose counter happens to be at 7.
+  assert.equal(t.observe(ch, { seq: 7, epoch: 'b' }), SEQ_RESET)
+  assert.ok(needsReload(SEQ_RESET))
+  assert.equal(t.observe(ch, { seq: 8, epoch: 'b' }), SEQ_OK)
+  // An old server without epochs is tracked by seq alone.
+  const old = new SeqTracker()
+  assert.equal(old.observe(ch, { seq: 1 }), SEQ_FIRST)
+  assert.equal(old.observe(ch, { seq: 2 }), SEQ_OK)
+})

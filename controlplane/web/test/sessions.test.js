@@ -161,3 +161,43 @@ test('a REST row (raw key) and broadcasts (masked key) are the same session', ()
   assert.equal(r.changed, 1)
   assert.equal(t.size, 1)
 })
+
+test('SessionUpdated deltas merge into the row', () => {
+  const t = new SessionTable((s) => s.kind === 'hotspot')
+  t.load([session()])
+  const base = session()
+  // A delta: identity, updated_at and the one counter that moved.
+  let r = applySessionEvent(t, 'SessionUpdated', {
+    seq: 2,
+    epoch: 'e1',
+    sessions: [{ id: 'x', router_id: base.router_id, kind: 'hotspot', key: base.key, updated_at: iso(T0 + 1000), bytes_in: 1000 + 125000 }],
+  })
+  assert.equal(r.changed, 1)
+  const row = t.get(base.router_id, base.key)
+  assert.equal(row.bytes_in, 126000)
+  assert.equal(row.bytes_out, 5000, 'an omitted counter keeps its value')
+  assert.equal(row.user, 'alice', 'omitted fields keep theirs')
+  assert.equal(row.address, '10.5.50.11')
+  assert.equal(row.ros_id, '*1A')
+  assert.equal(row.started_ms, T0)
+  assert.equal(row.updated_ms, T0 + 1000)
+  assert.equal(row.rate_in, 1_000_000, '125000 bytes in 1 s')
+  assert.equal(row.rate_out, 0, 'the omitted counter did not move')
+
+  // A delta for a session the table does not hold cannot make a row; one
+  // of another kind is filtered, not counted.
+  r = applySessionEvent(t, 'SessionUpdated', {
+    sessions: [
+      { router_id: 'r-1', kind: 'hotspot', key: 'hotspot:zed|AA:BB:CC:00:00:09|1', updated_at: iso(T0 + 1000), bytes_in: 5 },
+      { router_id: 'r-1', kind: 'pppoe', key: 'pppoe:bob|81', updated_at: iso(T0 + 1000), bytes_in: 5 },
+    ],
+  })
+  assert.equal(r.changed, 0)
+  assert.equal(r.incomplete, 1)
+  assert.equal(t.size, 1)
+
+  // Today's full shape still works for an old server.
+  r = applySessionEvent(t, 'SessionUpdated', { seq: 3, sessions: [session({ updated_at: iso(T0 + 2000), bytes_in: 200000, bytes_out: 6000 })] })
+  assert.equal(r.changed, 1)
+  assert.equal(t.get(base.router_id, base.key).bytes_out, 6000)
+})

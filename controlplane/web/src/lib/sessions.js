@@ -49,6 +49,45 @@ export function normalizeSession(s) {
   }
 }
 
+// The fields of a broadcast session and the normalized fields each sets.
+const MERGED_FIELDS = {
+  tenant_id: ['tenant_id'],
+  kind: ['kind'],
+  ros_id: ['ros_id'],
+  user: ['user'],
+  address: ['address'],
+  mac: ['mac'],
+  service: ['service'],
+  login_by: ['login_by'],
+  session_id: ['session_id'],
+  started_at: ['started_ms'],
+  updated_at: ['updated_ms'],
+  bytes_in: ['bytes_in'],
+  bytes_out: ['bytes_out'],
+  packets_in: ['packets_in'],
+  packets_out: ['packets_out'],
+}
+
+/** Reports whether a broadcast session has every field a row needs. */
+function isComplete(raw) {
+  return ['user', 'started_at', 'bytes_in', 'bytes_out'].every((k) => raw[k] !== undefined)
+}
+
+/**
+ * Merges a SessionUpdated delta into a normalized row: fields present in raw
+ * replace the row's, absent ones are kept. Returns a new row.
+ */
+export function mergeSession(prev, raw) {
+  const n = normalizeSession(raw)
+  const out = { ...prev, rate_in: null, rate_out: null }
+  for (const [field, targets] of Object.entries(MERGED_FIELDS)) {
+    if (raw[field] === undefined) continue
+    for (const t of targets) out[t] = n[t]
+  }
+  if (raw.updated_at === undefined) out.updated_ms = prev.updated_ms
+  return out
+}
+
 // rate turns two absolute counter readings into bits per second; null when
 // the readings cannot give one (same instant, or the counter went back
 // because the router rebooted or RouterOS reset it).
@@ -106,18 +145,31 @@ export class SessionTable {
   }
 
   /**
-   * Applies absolute counters. An update older than what the table holds
-   * (one queued during a REST load that already reflected a newer state) is
-   * dropped; an update for an unknown session adds it, since its counters are
-   * complete and its SessionStarted was evidently missed.
+   * Applies SessionUpdated entries. Each is a delta (see the README's
+   * "SessionUpdated" contract): the identity fields and updated_at always,
+   * other fields only when they changed, so fields it omits keep the values
+   * the table holds; a full session (today's and older servers' shape) is
+   * the delta that changes everything. Counters are absolute. An update
+   * older than what the table holds (one queued during a REST load that
+   * already reflected a newer state) is dropped; an update for an unknown
+   * session adds it when it is complete (its SessionStarted was evidently
+   * missed) and is otherwise skipped and counted in `incomplete` (a missed
+   * event shows as a seq gap, which reloads; a REST answer truncated for a
+   * huge tenant lacks sessions by design, so this is not a reload trigger).
    */
   updated(list) {
     let changed = 0
+    this.incomplete = 0
     for (const raw of list) {
-      const s = normalizeSession(raw)
-      if (this.accept && !this.accept(s)) continue
-      const id = sessionId(s)
+      const id = sessionId({ router_id: String(raw.router_id ?? ''), key: String(raw.key ?? '') })
       const prev = this.map.get(id)
+      const s = prev ? mergeSession(prev, raw) : normalizeSession(raw)
+      // Deltas always carry kind and router_id, so the filter works on them.
+      if (this.accept && !this.accept(s)) continue
+      if (!prev && !isComplete(raw)) {
+        this.incomplete++
+        continue
+      }
       if (prev) {
         if (s.updated_ms < prev.updated_ms) continue
         const dt = s.updated_ms - prev.updated_ms
@@ -158,7 +210,9 @@ export class SessionTable {
 
 /**
  * Applies one event of private-tenant.{t}.sessions to a table. Returns
- * {changed, ended}: how many rows changed and the sessions that ended.
+ * {changed, ended, incomplete?}: how many rows changed, the sessions that
+ * ended, and how many SessionUpdated deltas named a session the table does
+ * not hold and could not be added.
  * Unknown event names change nothing.
  */
 export function applySessionEvent(table, event, data) {
@@ -166,8 +220,10 @@ export function applySessionEvent(table, event, data) {
   switch (event) {
     case 'SessionStarted':
       return { changed: table.started(list), ended: [] }
-    case 'SessionUpdated':
-      return { changed: table.updated(list), ended: [] }
+    case 'SessionUpdated': {
+      const changed = table.updated(list)
+      return { changed, ended: [], incomplete: table.incomplete }
+    }
     case 'SessionEnded': {
       const ended = table.ended(list)
       return { changed: ended.length, ended }
