@@ -74,7 +74,7 @@ func (e *env) fail(section string, err error) {
 
 func main() {
 	quick := flag.Bool("quick", os.Getenv("BENCH_QUICK") != "", "small sizes for a smoke run (also BENCH_QUICK=1)")
-	only := flag.String("only", "", "comma-separated sections: e2e,broker,fanout,idle,agent,outbox,polling,scale,billing,webhooks (default all)")
+	only := flag.String("only", "", "comma-separated sections: e2e,broker,fanout,idle,agent,outbox,polling,scale,billing,webhooks,notify,radius (default all)")
 	out := flag.String("out", "", "results directory (default bench/results in the module; '-' = do not write)")
 	flag.Parse()
 	if err := run(*quick, *only, *out); err != nil {
@@ -111,7 +111,7 @@ func run(quick bool, only, out string) error {
 		fn   func(*env) error
 	}{
 		{"e2e", benchE2E}, {"broker", benchBroker}, {"fanout", benchFanout}, {"idle", benchIdle}, {"agent", benchAgent},
-		{"outbox", benchOutbox}, {"polling", benchPolling}, {"scale", benchScale}, {"billing", benchBilling}, {"webhooks", benchWebhooks}, {"notify", benchNotify},
+		{"outbox", benchOutbox}, {"polling", benchPolling}, {"scale", benchScale}, {"billing", benchBilling}, {"webhooks", benchWebhooks}, {"notify", benchNotify}, {"radius", benchRadius},
 	}
 	want := map[string]bool{}
 	for _, s := range strings.Split(only, ",") {
