@@ -2,6 +2,7 @@ package pusher
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -29,6 +30,10 @@ const (
 //	GET  /apps/{id}/channels             ?filter_by_prefix=&info=user_count
 //	GET  /apps/{id}/channels/{name}      ?info=subscription_count,user_count
 //	GET  /apps/{id}/channels/{name}/users
+//	POST /apps/{id}/users/{user_id}/terminate_connections
+//
+// Events on #server-to-user-{user_id} go to that signed-in user's
+// connections (Hub.SendToUser).
 //
 // Every request must carry a valid signed query (see RequestVerifier);
 // failures answer 401, an unknown app 404, event data over the message
@@ -99,17 +104,22 @@ func (a *APIHandler) serve(r *http.Request) (any, error) {
 		if r.Method != http.MethodGet {
 			return nil, badRequest("use GET for channels")
 		}
-		return a.channels(q.Get("filter_by_prefix"), q.Get("info"))
+		return a.channels(r.Context(), q.Get("filter_by_prefix"), q.Get("info"))
 	case parts[0] == "channels" && len(parts) == 2:
 		if r.Method != http.MethodGet {
 			return nil, badRequest("use GET for a channel")
 		}
-		return a.channel(parts[1], q.Get("info"))
+		return a.channel(r.Context(), parts[1], q.Get("info"))
+	case parts[0] == "users" && len(parts) == 3 && parts[2] == "terminate_connections":
+		if r.Method != http.MethodPost {
+			return nil, badRequest("use POST for terminate_connections")
+		}
+		return a.terminate(parts[1])
 	case parts[0] == "channels" && len(parts) == 3 && parts[2] == "users":
 		if r.Method != http.MethodGet {
 			return nil, badRequest("use GET for users")
 		}
-		return a.users(parts[1])
+		return a.users(r.Context(), parts[1])
 	default:
 		return nil, controlplane.Errorf(controlplane.ENOTFOUND, "no such endpoint")
 	}
@@ -187,7 +197,7 @@ func (a *APIHandler) prepare(e event, batch bool) (prepared, error) {
 		return p, badRequest("give 1 to %d channels", MaxTriggerChannels)
 	}
 	for _, ch := range p.channels {
-		if !ValidChannelName(ch) {
+		if !validTriggerChannel(ch) {
 			return p, badRequest("invalid channel name %q", ch)
 		}
 	}
@@ -350,7 +360,7 @@ func (f infoFields) render(info ChannelInfo) map[string]int {
 	return out
 }
 
-func (a *APIHandler) channels(prefix, infoParam string) (any, error) {
+func (a *APIHandler) channels(ctx context.Context, prefix, infoParam string) (any, error) {
 	info, err := parseInfo(infoParam)
 	if err != nil {
 		return nil, err
@@ -359,15 +369,13 @@ func (a *APIHandler) channels(prefix, infoParam string) (any, error) {
 		return nil, badRequest("info=user_count needs filter_by_prefix=presence-")
 	}
 	out := map[string]map[string]int{}
-	for _, ch := range a.hub.Channels() {
-		if strings.HasPrefix(ch.Name, prefix) {
-			out[ch.Name] = info.render(ch)
-		}
+	for name, t := range a.hub.occupancy(ctx, OccupancyQuery{Prefix: prefix, Users: info.userCount}) {
+		out[name] = info.render(t.info(name))
 	}
 	return map[string]any{"channels": out}, nil
 }
 
-func (a *APIHandler) channel(name, infoParam string) (any, error) {
+func (a *APIHandler) channel(ctx context.Context, name, infoParam string) (any, error) {
 	if !ValidChannelName(name) {
 		return nil, badRequest("invalid channel name %q", name)
 	}
@@ -378,7 +386,11 @@ func (a *APIHandler) channel(name, infoParam string) (any, error) {
 	if info.userCount && KindOf(name) != ChannelPresence {
 		return nil, badRequest("info=user_count is only available for presence channels")
 	}
-	ch, occupied := a.hub.Channel(name)
+	ch := ChannelInfo{Name: name}
+	t, occupied := a.hub.occupancy(ctx, OccupancyQuery{Channel: name, Users: info.userCount})[name]
+	if occupied {
+		ch = t.info(name)
+	}
 	out := map[string]any{"occupied": occupied}
 	for k, v := range info.render(ch) {
 		out[k] = v
@@ -386,7 +398,7 @@ func (a *APIHandler) channel(name, infoParam string) (any, error) {
 	return out, nil
 }
 
-func (a *APIHandler) users(name string) (any, error) {
+func (a *APIHandler) users(ctx context.Context, name string) (any, error) {
 	if !ValidChannelName(name) {
 		return nil, badRequest("invalid channel name %q", name)
 	}
@@ -396,10 +408,11 @@ func (a *APIHandler) users(name string) (any, error) {
 	type user struct {
 		ID string `json:"id"`
 	}
-	ids := a.hub.PresenceUsers(name)
-	users := make([]user, len(ids))
-	for i, id := range ids {
-		users[i] = user{id}
+	users := []user{}
+	if t := a.hub.occupancy(ctx, OccupancyQuery{Channel: name, Users: true})[name]; t != nil {
+		for _, id := range t.userIDs() {
+			users = append(users, user{id})
+		}
 	}
 	return map[string]any{"users": users}, nil
 }

@@ -356,6 +356,8 @@ func (c *conn) handle(b []byte) {
 		// Activity is already recorded.
 	case "pusher:subscribe":
 		c.handleSubscribe(f.Data)
+	case "pusher:signin":
+		c.handleSignin(f.Data)
 	case "pusher:unsubscribe":
 		var d struct {
 			Channel string `json:"channel"`
@@ -396,6 +398,10 @@ func (c *conn) handleSubscribe(data json.RawMessage) {
 	if err := decodeData(data, &d); err != nil {
 		c.hub.metrics.badFrames.Inc()
 		c.enqueueData(encodeError(0, `pusher:subscribe needs data {"channel": name, "auth"?, "channel_data"?}`))
+		return
+	}
+	if strings.HasPrefix(d.Channel, ServerToUserPrefix) {
+		c.subscribeServerToUser(d.Channel)
 		return
 	}
 	if !ValidChannelName(d.Channel) {

@@ -70,6 +70,13 @@ type Options struct {
 	// goroutine: publishing and subscribing never wait for them.
 	Webhooks WebhookOptions
 
+	// CacheTTL is how long a cache channel keeps its last event (cache.go).
+	// Zero means DefaultCacheTTL, Pusher's 30 minutes.
+	CacheTTL time.Duration
+	// SubscriptionCount enables pusher_internal:subscription_count events
+	// (count.go), an app setting on Pusher. Off by default, as there.
+	SubscriptionCount bool
+
 	// Logger receives connection-level diagnostics. Nil discards.
 	Logger *slog.Logger
 	// Registerer receives the hub's Prometheus collectors. Nil means the
@@ -124,6 +131,9 @@ type Hub struct {
 	socketSeq    atomic.Uint64
 	forward      func(APIEvent) // see ForwardAPIEvents
 	hooks        *webhooks      // nil without webhook URLs
+	users        userRegistry   // signed-in connections (user.go)
+	peers        Peers          // other replicas (occupancy.go); nil: none
+	cache        eventCache     // last events of cache channels (cache.go)
 
 	// mu guards channels, conns, closed and every channel's state. Publishing
 	// takes it shared and only enqueues (never blocks on a socket);
@@ -131,6 +141,7 @@ type Hub struct {
 	mu       sync.RWMutex
 	channels map[string]*channel
 	conns    map[*conn]struct{}
+	counts   map[string]*countState // subscription_count state (count.go)
 	closed   bool
 	// wg counts connection goroutine pairs, for Shutdown.
 	wg sync.WaitGroup
@@ -199,6 +210,7 @@ func New(opts Options) (*Hub, error) {
 func (h *Hub) Mount(mux *http.ServeMux, auth Authenticator) {
 	mux.Handle("/app/{key}", h)
 	mux.Handle("/api/broadcasting/auth", NewAuthHandler(h, auth))
+	mux.Handle("/api/broadcasting/user-auth", NewUserAuthHandler(h, auth))
 	mux.Handle("/apps/", NewAPIHandler(h))
 }
 
@@ -285,6 +297,7 @@ func ceilSeconds(d time.Duration) int {
 // unregister removes c from every channel, telling presence members about
 // users whose last connection left. It is idempotent.
 func (h *Hub) unregister(c *conn) {
+	h.users.remove(c)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if _, ok := h.conns[c]; !ok {
@@ -325,6 +338,7 @@ func (h *Hub) removeSubLocked(c *conn, name string) {
 			}
 		}
 	}
+	h.countChangedLocked(ch)
 	if len(ch.subs) == 0 {
 		delete(h.channels, name)
 		h.metrics.channels.Dec()
@@ -389,6 +403,10 @@ func (h *Hub) subscribe(c *conn, name string, kind ChannelKind, userID string, i
 		data = encodeEvent("pusher_internal:subscription_succeeded", name, "{}")
 	}
 	c.enqueueData(data)
+	h.cacheReplayLocked(c, name)
+	if !already {
+		h.countChangedLocked(ch)
+	}
 	return nil
 }
 
@@ -491,6 +509,9 @@ func (h *Hub) Publish(channel, event string, data any, exceptSocketID string) er
 // PublishRaw is Publish for data that is already encoded: the string is
 // delivered to clients as it is (the HTTP API's data field).
 func (h *Hub) PublishRaw(channel, event, data, exceptSocketID string) error {
+	if userID, ok := strings.CutPrefix(channel, ServerToUserPrefix); ok {
+		return h.sendToUserRaw(userID, event, data, exceptSocketID)
+	}
 	if !ValidChannelName(channel) {
 		return fmt.Errorf("publish %s: %w: %q", event, ErrInvalidChannel, channel)
 	}
@@ -500,6 +521,7 @@ func (h *Hub) PublishRaw(channel, event, data, exceptSocketID string) error {
 	h.metrics.published.Inc()
 	h.mu.RLock()
 	defer h.mu.RUnlock()
+	h.cacheStoreLocked(channel, event, data)
 	ch := h.channels[channel]
 	if ch == nil {
 		return nil

@@ -25,6 +25,10 @@ type metrics struct {
 	webhookSent        prometheus.Counter
 	webhookFailed      prometheus.Counter
 	webhookDropped     prometheus.Counter
+	signins            *prometheus.CounterVec
+	terminated         prometheus.Counter
+	cacheLookups       *prometheus.CounterVec
+	countEvents        prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -92,6 +96,22 @@ func newMetrics() *metrics {
 			Namespace: ns, Subsystem: sub, Name: "webhook_events_dropped_total",
 			Help: "Pusher webhook events dropped, oldest first, because the send queue was full.",
 		}),
+		signins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "signins_total",
+			Help: "pusher:signin requests, by result (ok or the reason for refusal).",
+		}, []string{"result"}),
+		terminated: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "user_connections_terminated_total",
+			Help: "Connections closed because the app terminated their user's connections.",
+		}),
+		cacheLookups: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "cache_channel_lookups_total",
+			Help: "Cache-channel subscriptions, by result: hit (the last event replayed) or miss (pusher:cache_miss).",
+		}, []string{"result"}),
+		countEvents: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "subscription_count_events_total",
+			Help: "pusher_internal:subscription_count events broadcast (once per channel change, not per subscriber).",
+		}),
 	}
 }
 
@@ -100,6 +120,7 @@ func (m *metrics) register(r prometheus.Registerer) error {
 		m.connections, m.channels, m.subscriptions, m.messagesSent, m.writeBatches,
 		m.messagesDropped, m.slowConsumerCloses, m.closes, m.authFailures,
 		m.clientEvents, m.published, m.badFrames, m.webhookSent, m.webhookFailed, m.webhookDropped,
+		m.signins, m.terminated, m.cacheLookups, m.countEvents,
 	} {
 		if err := r.Register(c); err != nil {
 			return fmt.Errorf("register pusher metrics: %w", err)

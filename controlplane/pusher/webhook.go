@@ -24,10 +24,11 @@ const (
 	WebhookMemberAdded     = "member_added"
 	WebhookMemberRemoved   = "member_removed"
 	WebhookClientEvent     = "client_event"
+	WebhookCacheMiss       = "cache_miss"
 )
 
 // WebhookEventNames lists every webhook event the hub can send.
-var WebhookEventNames = []string{WebhookChannelOccupied, WebhookChannelVacated, WebhookMemberAdded, WebhookMemberRemoved, WebhookClientEvent}
+var WebhookEventNames = []string{WebhookChannelOccupied, WebhookChannelVacated, WebhookMemberAdded, WebhookMemberRemoved, WebhookClientEvent, WebhookCacheMiss}
 
 // WebhookOptions configure Pusher webhooks: the hub POSTs batches of channel
 // existence, presence and client events to every URL. Zero values select the
