@@ -14,7 +14,8 @@ const SystemAdminChannel = "private-system-admin"
 
 // CanSubscribe reports whether p may subscribe to channel: system admins to
 // every channel, other users only to private-tenant.{their tenant}.* and
-// presence-tenant.{their tenant}.* channels.
+// presence-tenant.{their tenant}.* channels and their cache variants
+// (private-cache-tenant.{t}.*, presence-cache-tenant.{t}.*).
 func CanSubscribe(p controlplane.Principal, channel string) bool {
 	if p.IsSystemAdmin() {
 		return true
@@ -31,6 +32,8 @@ func CanSubscribe(p controlplane.Principal, channel string) bool {
 	default:
 		return false
 	}
+	// A cache channel of a tenant's is the tenant's too.
+	rest = strings.TrimPrefix(rest, "cache-")
 	// Compare the exact decimal text: "tenant.01.x" is not tenant 1's.
 	want := "tenant." + strconv.FormatInt(p.TenantID, 10) + "."
 	return strings.HasPrefix(rest, want) && len(rest) > len(want)
@@ -66,14 +69,28 @@ type principalUser struct{ p controlplane.Principal }
 
 func (u principalUser) CanSubscribe(channel string) bool { return CanSubscribe(u.p, channel) }
 
+// userInfo is what others learn about a dashboard user: the display name,
+// the masked email and the role.
+type userInfo struct {
+	Name  string `json:"name,omitempty"`
+	Email string `json:"email,omitempty"`
+	Role  string `json:"role,omitempty"`
+}
+
+func (u principalUser) info() userInfo {
+	return userInfo{Name: u.p.Name, Email: MaskEmail(u.p.Email), Role: string(u.p.Role)}
+}
+
 // PresenceMember is what other members of a presence channel learn about a
-// user: the id, the display name and the masked email.
+// user: the id and userInfo.
 func (u principalUser) PresenceMember() pusher.Member {
-	type info struct {
-		Name  string `json:"name,omitempty"`
-		Email string `json:"email,omitempty"`
-		Role  string `json:"role,omitempty"`
-	}
-	p := u.p
-	return pusher.Member{UserID: strconv.FormatInt(p.UserID, 10), UserInfo: info{Name: p.Name, Email: MaskEmail(p.Email), Role: string(p.Role)}}
+	return pusher.Member{UserID: strconv.FormatInt(u.p.UserID, 10), UserInfo: u.info()}
+}
+
+// SigninData is the user a dashboard connection signs in as (pusher-js
+// signin, POST /api/broadcasting/user-auth): the SitePulse user id, so
+// that Hub.SendToUser(id) and terminate_connections reach every dashboard
+// the user has open.
+func (u principalUser) SigninData() pusher.UserData {
+	return pusher.UserData{ID: strconv.FormatInt(u.p.UserID, 10), UserInfo: u.info()}
 }

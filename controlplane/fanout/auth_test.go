@@ -44,6 +44,11 @@ func TestCanSubscribe(t *testing.T) {
 		{t1, "private-encrypted-tenant.1.sessions", false},
 		{t1, "private-system-admin", false},
 		{t1, "tenant.1.sessions", false},
+		{t1, "private-cache-tenant.1.stats", true},
+		{t1, "presence-cache-tenant.1.room", true},
+		{t1, "private-cache-tenant.2.stats", false},
+		{t1, "private-cache-cache-tenant.1.stats", false},
+		{t1, "cache-tenant.1.stats", false},
 		{t2, "private-tenant.2.routers", true},
 		// Billing's channels: the tenant's own users and system admins only.
 		{t1, "private-tenant.1.payments", true},
