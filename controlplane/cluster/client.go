@@ -87,6 +87,9 @@ type Options struct {
 	// predecessor, applied by another replica, has not been relayed yet
 	// (see orderer); 0 means DefaultReorderHold.
 	ReorderHold time.Duration
+	// QueryTimeout bounds how long a cluster-wide channel query waits for
+	// the other replicas (see ShareHub); 0 means DefaultQueryTimeout.
+	QueryTimeout time.Duration
 	// Logger receives the client's logs; nil discards them.
 	Logger *slog.Logger
 	// Registerer receives the metrics; nil means unregistered.
@@ -122,6 +125,7 @@ type Client struct {
 	status   map[string]routerStatus
 
 	relay relayState
+	share sharing // channel queries with the other replicas (occupancy.go)
 }
 
 // routerStatus is the newest status a replica has seen of a router.
@@ -385,6 +389,11 @@ func (c *Client) onMessage(_ mqtt.Client, msg mqtt.Message) {
 		c.handling.Add(-1)
 	}()
 	topic := msg.Topic()
+	if isHubTopic(topic) {
+		c.onHubMessage(topic, msg.Payload())
+		msg.Ack()
+		return
+	}
 	if strings.HasPrefix(topic, protocol.TopicRoot+"/"+protocol.BroadcastSegment+"/") {
 		c.onRelay(topic, msg.Payload())
 		msg.Ack()

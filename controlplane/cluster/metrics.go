@@ -10,6 +10,7 @@ type metrics struct {
 	reorder        *prometheus.CounterVec
 	connects       prometheus.Counter
 	connectionLost prometheus.Counter
+	queries        *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -42,6 +43,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "sitepulse_cluster_broker_connection_lost_total",
 			Help: "Connections to the external broker lost.",
 		}),
+		queries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sitepulse_cluster_channel_queries_total",
+			Help: "Cluster-wide Pusher channel queries, by outcome: complete (every replica heard from lately answered), partial (some were left out after the timeout), broker_down (answered by this replica alone).",
+		}, []string{"outcome"}),
 	}
 	for _, r := range []string{"applied", "rejected", "retry", "deferred"} {
 		m.ingest.WithLabelValues(r)
@@ -52,7 +57,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.ingest, m.relayed, m.relayDropped, m.relayGaps, m.reorder, m.connects, m.connectionLost} {
+	for _, c := range []prometheus.Collector{m.ingest, m.relayed, m.relayDropped, m.relayGaps, m.reorder, m.connects, m.connectionLost, m.queries} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
