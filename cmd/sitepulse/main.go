@@ -85,6 +85,9 @@ type Config struct {
 	// ClientEvents allows Pusher client-* events on private and presence
 	// channels.
 	ClientEvents bool
+	// NoSubscriptionCount turns off pusher_internal:subscription_count
+	// events (on by default; an app setting on Pusher).
+	NoSubscriptionCount bool
 	// PusherWebhooks configure Pusher webhooks from the realtime hub; no
 	// URL means none.
 	PusherWebhooks pusher.WebhookOptions
@@ -321,6 +324,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	mux.Handle("/api/", m.api)
 	if m.cluster != nil {
 		m.hub.ForwardAPIEvents(m.cluster.RelayAPIEvent) // sockets on other replicas get them too
+		m.cluster.ShareHub(m.hub)                       // channel queries and terminate_connections cluster-wide
 	}
 	m.hub.Mount(mux, fanout.ChannelAuth(m.store))
 	m.mountPortal(mux)
@@ -420,7 +424,7 @@ func (m *Main) startRealtime(ctx context.Context) error {
 		key = "sitepulse"
 	}
 	var err error
-	m.hub, err = pusher.New(pusher.Options{AppID: appID, Key: key, Secret: secret, ClientEvents: m.Config.ClientEvents, Webhooks: m.Config.PusherWebhooks, Logger: m.log.With("component", "realtime"), Registerer: m.registry})
+	m.hub, err = pusher.New(pusher.Options{AppID: appID, Key: key, Secret: secret, ClientEvents: m.Config.ClientEvents, SubscriptionCount: !m.Config.NoSubscriptionCount, Webhooks: m.Config.PusherWebhooks, Logger: m.log.With("component", "realtime"), Registerer: m.registry})
 	if err != nil {
 		return fmt.Errorf("realtime: %w", err)
 	}

@@ -5,8 +5,8 @@
 // broadcasts on them: controlplane/fanout renders the control plane's
 // changes onto channels and decides who may join which.
 //
-// The package provides three HTTP handlers and the pieces behind them
-// (Hub.Mount registers all three):
+// The package provides four HTTP handlers and the pieces behind them
+// (Hub.Mount registers all four):
 //
 //   - [Hub] serves the WebSocket endpoint /app/{key}: connection handshake,
 //     ping/pong and activity timeouts, public, private-, presence- and
@@ -14,8 +14,18 @@
 //   - [AuthHandler] answers pusher-js channel authorization requests
 //     (POST /api/broadcasting/auth) for users an [Authenticator] resolves
 //     from a bearer token.
+//   - [UserAuthHandler] answers pusher-js signin requests
+//     (POST /api/broadcasting/user-auth) for users that implement
+//     [SigninUser]; the hub then accepts pusher:signin and delivers
+//     #server-to-user-{id} events (user.go).
 //   - [APIHandler] is the Pusher HTTP API (/apps/{id}/events, batch_events,
-//     channels…) so that other backends can publish with a Pusher server SDK.
+//     channels…, users/{id}/terminate_connections) so that other backends
+//     can publish with a Pusher server SDK.
+//
+// Cache channels (cache.go) replay their last event to new subscribers;
+// subscription counting (count.go) tells subscribers how many there are.
+// With [Peers] (controlplane/cluster) the HTTP API's channel queries and
+// terminate_connections cover every replica (occupancy.go).
 //
 // Errors are answered as the rest of the control plane answers them: a
 // controlplane error code, and the HTTP status controlplane.HTTPStatus maps
