@@ -29,7 +29,7 @@ const ServerToUserPrefix = "#server-to-user-"
 // 4009 "connection is unauthorized" (pusher-js does not reconnect
 // unchanged), with the message other Pusher servers (soketi, sockudo)
 // send.
-const CodeTerminated = CodeFrameTooLarge // 4009
+const CodeTerminated = 4009
 
 // UserData is the user_data a user authentication endpoint signs: Pusher
 // requires id; user_info and watchlist are optional.
@@ -174,13 +174,6 @@ func (r *userRegistry) each(id string, f func(*conn)) int {
 		f(c)
 	}
 	return len(set)
-}
-
-// count returns the number of signed-in users and connections.
-func (r *userRegistry) count() (users, conns int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.byUser), len(r.byConn)
 }
 
 // handleSignin answers pusher:signin {auth, user_data}. A bad signature or
