@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -181,6 +182,9 @@ func runClient(ctx context.Context, t *testing.T, srv *harness.Server, token str
 					break
 				}
 				continue
+			}
+			if strings.HasPrefix(f.Event, "pusher:") || strings.HasPrefix(f.Event, "pusher_internal:") {
+				continue // protocol frames (subscription_count…), not session events
 			}
 			var ev harness.SessionEvent
 			if err := json.Unmarshal(f.Data, &ev); err != nil {
