@@ -223,14 +223,22 @@ func (c *conn) subscribeServerToUser(channel string) {
 }
 
 // SendToUser sends event with data, marshalled to JSON, to every connection
-// signed in as userID on this hub, on its #server-to-user- channel (what the
-// HTTP API does for a trigger on that channel). It never blocks.
+// signed in as userID, on its #server-to-user- channel (what the HTTP API
+// does for a trigger on that channel): on this hub, and through the
+// function given to ForwardAPIEvents on the other replicas. It never
+// blocks.
 func (h *Hub) SendToUser(userID, event string, data any) error {
 	b, err := json.Marshal(data)
 	if err != nil {
 		return fmt.Errorf("send %s to user %s: marshal data: %w", event, userID, err)
 	}
-	return h.sendToUserRaw(userID, event, string(b), "")
+	if err := h.sendToUserRaw(userID, event, string(b), ""); err != nil {
+		return err
+	}
+	if f := h.forward; f != nil {
+		f(APIEvent{Channels: []string{ServerToUserPrefix + userID}, Name: event, Data: string(b)})
+	}
+	return nil
 }
 
 // sendToUserRaw is SendToUser for encoded data, skipping the connection

@@ -191,3 +191,21 @@ func FuzzParseUserData(f *testing.F) {
 		}
 	})
 }
+
+func TestSendToUserForwards(t *testing.T) {
+	h, err := New(Options{Key: testKey, Secret: testSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []APIEvent
+	h.ForwardAPIEvents(func(e APIEvent) { got = append(got, e) })
+	if err := h.SendToUser("11", "Notice", map[string]int{"n": 1}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Channels[0] != "#server-to-user-11" || got[0].Name != "Notice" || got[0].Data != `{"n":1}` {
+		t.Fatalf("forwarded %+v", got)
+	}
+	if err := h.SendToUser("no spaces", "Notice", 1); err == nil || len(got) != 1 {
+		t.Fatalf("invalid user id: err %v, forwarded %d", err, len(got))
+	}
+}
