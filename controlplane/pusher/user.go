@@ -112,12 +112,16 @@ type userRegistry struct {
 	mu     sync.Mutex
 	byUser map[string]map[*conn]struct{}
 	byConn map[*conn]string
+	// watches maps a connection to the user ids on its watchlist, and
+	// watchers a user id to the connections watching it (watchlist.go).
+	watches  map[*conn][]string
+	watchers map[string]map[*conn]struct{}
 }
 
-// set records c as signed in as id (moving it from another user) and
-// queues first, the signin confirmation, under the lock, so that no event
-// sent to the user reaches c before it.
-func (r *userRegistry) set(c *conn, id string, first []byte) {
+// set records c as signed in as id (moving it from another user) with its
+// watchlist, and queues first, the signin confirmation, under the lock, so
+// that no event sent to the user reaches c before it.
+func (r *userRegistry) set(c *conn, id string, watchlist []string, first []byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.byUser == nil {
@@ -130,9 +134,11 @@ func (r *userRegistry) set(c *conn, id string, first []byte) {
 	if set == nil {
 		set = make(map[*conn]struct{})
 		r.byUser[id] = set
+		r.notifyWatchersLocked(id, watchOnline)
 	}
 	set[c] = struct{}{}
 	r.byConn[c] = id
+	r.watchLocked(c, watchlist)
 }
 
 // remove forgets c; it is idempotent.
@@ -148,10 +154,12 @@ func (r *userRegistry) removeLocked(c *conn) {
 		return
 	}
 	delete(r.byConn, c)
+	r.unwatchLocked(c)
 	if set := r.byUser[id]; set != nil {
 		delete(set, c)
 		if len(set) == 0 {
 			delete(r.byUser, id)
+			r.notifyWatchersLocked(id, watchOffline)
 		}
 	}
 }
@@ -203,7 +211,12 @@ func (c *conn) handleSignin(data json.RawMessage) {
 		refuse("bad_user_data", "Connection not authorized: "+err.Error())
 		return
 	}
-	h.users.set(c, id, encodeEventJSON("pusher:signin_success", "", struct {
+	watchlist, err := parseWatchlist(d.UserData)
+	if err != nil {
+		refuse("bad_user_data", "Connection not authorized: "+err.Error())
+		return
+	}
+	h.users.set(c, id, watchlist, encodeEventJSON("pusher:signin_success", "", struct {
 		UserData string `json:"user_data"`
 	}{d.UserData}))
 	h.metrics.signins.WithLabelValues("ok").Inc()

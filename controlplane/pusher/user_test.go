@@ -181,13 +181,27 @@ func TestUserAuthEndpoint(t *testing.T) {
 }
 
 func FuzzParseUserData(f *testing.F) {
-	for _, s := range []string{`{"id":"1"}`, `{"id":1}`, `{}`, `[]`, `{"id":"a b"}`, `"x"`, `{"id":"` + strings.Repeat("a", 200) + `"}`} {
+	for _, s := range []string{`{"id":"1"}`, `{"id":1}`, `{}`, `[]`, `{"id":"a b"}`, `"x"`, `{"id":"1","watchlist":["2","2"]}`, `{"id":"1","watchlist":[1]}`, `{"id":"` + strings.Repeat("a", 200) + `"}`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		id, err := ParseUserData(s)
-		if err == nil && !ValidUserID(id) {
+		if err != nil {
+			return
+		}
+		if !ValidUserID(id) {
 			t.Fatalf("ParseUserData(%q) = %q, an invalid id", s, id)
+		}
+		wl, err := parseWatchlist(s)
+		if err != nil {
+			return
+		}
+		seen := map[string]bool{}
+		for _, w := range wl {
+			if !ValidUserID(w) || seen[w] || len(wl) > MaxWatchlist {
+				t.Fatalf("parseWatchlist(%q) = %q", s, wl)
+			}
+			seen[w] = true
 		}
 	})
 }
@@ -207,5 +221,51 @@ func TestSendToUserForwards(t *testing.T) {
 	}
 	if err := h.SendToUser("no spaces", "Notice", 1); err == nil || len(got) != 1 {
 		t.Fatalf("invalid user id: err %v, forwarded %d", err, len(got))
+	}
+}
+
+func TestWatchlist(t *testing.T) {
+	_, srv := newTestHub(t, nil)
+	watched := func(c *testClient) (string, []string) {
+		t.Helper()
+		f := c.expect("pusher_internal:watchlist_events")
+		var d struct {
+			Events []struct {
+				Name    string   `json:"name"`
+				UserIDs []string `json:"user_ids"`
+			} `json:"events"`
+		}
+		f.decode(t, &d)
+		if len(d.Events) != 1 {
+			t.Fatalf("watchlist events %s", f.Data)
+		}
+		return d.Events[0].Name, d.Events[0].UserIDs
+	}
+	carol := dial(t, srv)
+	signin(t, carol, `{"id":"c"}`)
+	alice := dial(t, srv)
+	signin(t, alice, `{"id":"a","watchlist":["b","c","c"]}`)
+	if name, ids := watched(alice); name != "online" || strings.Join(ids, ",") != "c" {
+		t.Fatalf("after signin: %s %v, want online [c]", name, ids)
+	}
+	b1, b2 := dial(t, srv), dial(t, srv)
+	signin(t, b1, `{"id":"b"}`)
+	if name, ids := watched(alice); name != "online" || strings.Join(ids, ",") != "b" {
+		t.Fatalf("b signed in: %s %v", name, ids)
+	}
+	signin(t, b2, `{"id":"b"}`) // a second connection: no news
+	alice.alive()
+	b1.ws.Close()
+	alice.alive() // b2 is still there
+	b2.ws.Close()
+	if name, ids := watched(alice); name != "offline" || strings.Join(ids, ",") != "b" {
+		t.Fatalf("b left: %s %v", name, ids)
+	}
+	// A watchlist that is too long or has a bad id refuses the signin.
+	long := `{"id":"z","watchlist":[` + strings.Repeat(`"x",`, MaxWatchlist) + `"y"]}`
+	for _, ud := range []string{long, `{"id":"z","watchlist":["a b"]}`, `{"id":"z","watchlist":"a"}`} {
+		c := dial(t, srv)
+		c.send("pusher:signin", "", map[string]string{"auth": SignUser(testKey, testSecret, c.socketID, ud), "user_data": ud})
+		c.expectError(CodeTerminated)
 	}
 }

@@ -1,7 +1,7 @@
 // The Pusher features beyond channels, with the real clients: user
 // authentication (pusher-js signin and Laravel Echo's connector.signin()
 // through /api/broadcasting/user-auth, the SDK's sendToUser and
-// terminateUserConnections), cache channels (pusher:cache_miss, the last
+// terminateUserConnections, watchlists), cache channels (pusher:cache_miss, the last
 // event replayed to a late subscriber), pusher:subscription_count, and the
 // SDK's channel queries (info attributes, presence users).
 import Echo from 'laravel-echo';
@@ -91,6 +91,30 @@ await Promise.all([state(alice1, 'disconnected'), state(alice2, 'disconnected')]
 if (carol.connection.state !== 'connected') fail(`carol ${carol.connection.state}`);
 say('users ok');
 
+// Watchlist: user_data signed by the SDK's authenticateUser with a
+// watchlist; pusher.user.watchlist gets online/offline events.
+const sdkUser = (userData) => ({
+  userAuthentication: {
+    customHandler: (params, callback) => callback(null, server.authenticateUser(params.socketId, userData)),
+  },
+});
+const watcher = newClient('', sdkUser({ id: 'w1', watchlist: ['21', '55'] }));
+await connected(watcher);
+const initial = once(watcher.user.watchlist, 'online');
+watcher.signin();
+const atSignin = await initial;
+if (JSON.stringify(atSignin.user_ids) !== '["21"]') fail(`watchlist online at signin ${JSON.stringify(atSignin)}`);
+const comesOnline = once(watcher.user.watchlist, 'online');
+const u55 = newClient('', sdkUser({ id: '55' }));
+await connected(u55);
+u55.signin();
+if (JSON.stringify((await comesOnline).user_ids) !== '["55"]') fail('watchlist online');
+const goesOffline = once(watcher.user.watchlist, 'offline');
+u55.disconnect();
+if (JSON.stringify((await goesOffline).user_ids) !== '["55"]') fail('watchlist offline');
+watcher.disconnect();
+say('watchlist ok');
+
 // ---- Cache channels -------------------------------------------------
 const first = newClient('t1-admin');
 await connected(first);
@@ -166,4 +190,4 @@ try {
 
 for (const c of [carol, first, late, a, b]) c.disconnect();
 echo.disconnect();
-pass('signin, sendToUser, terminate, cache channels, subscription_count and channel queries');
+pass('signin, sendToUser, terminate, watchlist, cache channels, subscription_count and channel queries');
