@@ -46,8 +46,8 @@ func TestServeRadiusSync(t *testing.T) {
 	}
 
 	pages := make(chan *protocol.RadiusSync, 16)
-	cl := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://"+m.MQTTAddr()).SetClientID(rid).SetUsername(rid).
-		SetPassword(enrolled.Secret).SetCleanSession(true).SetAutoReconnect(false).SetConnectTimeout(5*time.Second))
+	cl := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + m.MQTTAddr()).SetClientID(rid).SetUsername(rid).
+		SetPassword(enrolled.Secret).SetCleanSession(true).SetAutoReconnect(false).SetConnectTimeout(5 * time.Second))
 	if tok := cl.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("connect: %v", tok.Error())
 	}
