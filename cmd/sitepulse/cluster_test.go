@@ -77,11 +77,16 @@ func (c *pusherClient) next() pusherFrame {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	f, err := c.rt.Next(ctx)
-	if err != nil {
-		c.t.Fatalf("read: %v", err)
+	for {
+		f, err := c.rt.Next(ctx)
+		if err != nil {
+			c.t.Fatalf("read: %v", err)
+		}
+		if f.Event == "pusher_internal:subscription_count" {
+			continue // the hub's count of the channel's subscribers, on by default
+		}
+		return pusherFrame{Event: f.Event, Channel: f.Channel, Data: string(f.Data)}
 	}
-	return pusherFrame{Event: f.Event, Channel: f.Channel, Data: string(f.Data)}
 }
 
 // nextSessionEvent skips protocol frames and returns the next session
