@@ -42,7 +42,7 @@ func benchAgent(e *env) error {
 		if err != nil {
 			return err
 		}
-		if err := harness.WaitFor(e.ctx, 60*time.Second, "sim listening", func() bool { return dialable(simAddr) }); err != nil {
+		if err := harness.WaitFor(e.ctx, 60*time.Second, "sim listening", func() bool { return harness.Dialable(simAddr) }); err != nil {
 			sp.Kill()
 			return err
 		}

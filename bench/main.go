@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -281,14 +280,4 @@ func startServer(e *env, name, dbURL string, n int) (*harness.Server, harness.Fi
 		return nil, fx, fmt.Errorf("%w (log %s)", err, srv.LogPath)
 	}
 	return srv, fx, nil
-}
-
-// dialable reports whether something accepts TCP connections on addr.
-func dialable(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return false
-	}
-	c.Close()
-	return true
 }

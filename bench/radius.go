@@ -6,12 +6,10 @@ import (
 	"crypto/md5"
 	"crypto/rand"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -88,10 +86,10 @@ func radiusRun(e *env, sec, cmd, name string, argv []string, id, brokerAddr stri
 		return err
 	}
 	defer sp.Kill()
-	if err := harness.WaitFor(e.ctx, 60*time.Second, "sim listening", func() bool { return dialable(simAddr) }); err != nil {
+	if err := harness.WaitFor(e.ctx, 60*time.Second, "sim listening", func() bool { return harness.Dialable(simAddr) }); err != nil {
 		return err
 	}
-	authAddr, err := freeUDP()
+	authAddr, err := harness.FreeUDPAddr()
 	if err != nil {
 		return err
 	}
@@ -154,7 +152,7 @@ func radiusRun(e *env, sec, cmd, name string, argv []string, id, brokerAddr stri
 	syncTook := time.Since(t0)
 	// Let the heap settle after the sync before reading memory.
 	time.Sleep(2 * time.Second)
-	mem, err := readMem(ap.PID())
+	mem, err := harness.ProcUsage(ap.PID())
 	if err != nil {
 		return err
 	}
@@ -168,7 +166,7 @@ func radiusRun(e *env, sec, cmd, name string, argv []string, id, brokerAddr stri
 		note += "; under qemu user emulation the figure includes the emulator's own memory"
 	}
 	e.add(Row{Section: sec, Name: fmt.Sprintf("agent RSS / anonymous with %d synced accounts (%s)", accounts, name),
-		Text: fmt.Sprintf("%.1f / %.1f MiB", mib(mem.rss), mib(mem.anon)), Value: mib(mem.rss), Unit: "MiB", Command: cmd, Note: note})
+		Text: fmt.Sprintf("%.1f / %.1f MiB", mib(mem.RSS), mib(mem.Anon)), Value: mib(mem.RSS), Unit: "MiB", Command: cmd, Note: note})
 	e.add(Row{Section: sec, Name: fmt.Sprintf("sync of %d accounts (%d pages) (%s)", accounts, (accounts+protocol.MaxRadiusEntries-1)/protocol.MaxRadiusEntries, name),
 		Value: syncTook.Seconds(), Unit: "s", Command: cmd, Note: "first page published → agent reports the head version"})
 	return nil
@@ -259,36 +257,4 @@ func signRequest(p *radius.Packet, secret []byte) {
 	m := hmac.New(md5.New, secret)
 	m.Write(b)
 	_ = rfc2869.MessageAuthenticator_Set(p, m.Sum(nil))
-}
-
-type memUsage struct{ rss, anon int64 }
-
-// readMem reads VmRSS and RssAnon of pid.
-func readMem(pid int) (memUsage, error) {
-	var m memUsage
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return m, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		for key, dst := range map[string]*int64{"VmRSS:": &m.rss, "RssAnon:": &m.anon} {
-			if rest, ok := strings.CutPrefix(line, key); ok {
-				if f := strings.Fields(rest); len(f) > 0 {
-					kb, _ := strconv.ParseInt(f[0], 10, 64)
-					*dst = kb << 10
-				}
-			}
-		}
-	}
-	return m, nil
-}
-
-// freeUDP returns a loopback UDP address nothing listens on at the moment.
-func freeUDP() (string, error) {
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	return c.LocalAddr().String(), nil
 }

@@ -73,6 +73,27 @@ type Proc struct {
 	err  error
 }
 
+// FreeUDPAddr returns a loopback UDP address with a port nothing listens
+// on at the moment of the call.
+func FreeUDPAddr() (string, error) {
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	return c.LocalAddr().String(), nil
+}
+
+// Dialable reports whether something accepts TCP connections on addr.
+func Dialable(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
 // StartProc starts bin with args, appending stdout and stderr to logPath.
 func StartProc(name, bin string, args, env []string, logPath string) (*Proc, error) {
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -121,11 +142,12 @@ func (p *Proc) Stop(d time.Duration) error {
 
 // Usage is a process's resident memory and consumed CPU time.
 type Usage struct {
-	RSS int64         // bytes (VmRSS)
-	CPU time.Duration // utime + stime
+	RSS  int64         // bytes (VmRSS)
+	Anon int64         // bytes (RssAnon): the heap and stacks, without mapped files
+	CPU  time.Duration // utime + stime
 }
 
-// ProcUsage reads /proc/PID/status (VmRSS) and /proc/PID/stat
+// ProcUsage reads /proc/PID/status (VmRSS, RssAnon) and /proc/PID/stat
 // (utime+stime, in clock ticks of 1/100 s on Linux).
 func ProcUsage(pid int) (Usage, error) {
 	var u Usage
@@ -134,11 +156,12 @@ func ProcUsage(pid int) (Usage, error) {
 		return u, err
 	}
 	for _, line := range strings.Split(string(status), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			f := strings.Fields(rest)
-			if len(f) > 0 {
-				kb, _ := strconv.ParseInt(f[0], 10, 64)
-				u.RSS = kb << 10
+		for key, dst := range map[string]*int64{"VmRSS:": &u.RSS, "RssAnon:": &u.Anon} {
+			if rest, ok := strings.CutPrefix(line, key); ok {
+				if f := strings.Fields(rest); len(f) > 0 {
+					kb, _ := strconv.ParseInt(f[0], 10, 64)
+					*dst = kb << 10
+				}
 			}
 		}
 	}

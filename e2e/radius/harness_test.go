@@ -170,7 +170,12 @@ func (c *cloud) startSite(n int, mqttAddr string) *site {
 	if s.controlAddr, err = harness.FreeAddr(); err != nil {
 		t.Fatal(err)
 	}
-	s.authAddr, s.acctAddr = freeUDPPair(t)
+	if s.authAddr, err = harness.FreeUDPAddr(); err != nil {
+		t.Fatal(err)
+	}
+	if s.acctAddr, err = harness.FreeUDPAddr(); err != nil {
+		t.Fatal(err)
+	}
 	s.simProc, err = harness.StartProc("sitepulse-sim", b.Sim, []string{"--api-addr", s.apiAddr, "--control-addr", s.controlAddr,
 		"--user", "sitepulse", "--password", "router-pw", "--identity", fmt.Sprintf("site-%d", n),
 		"--hotspot-sessions", "0", "--ppp-sessions", "0", "--traffic-interval", "500ms", "--radius-incoming", "127.0.0.1:0",
@@ -184,7 +189,7 @@ func (c *cloud) startSite(n int, mqttAddr string) *site {
 			t.Logf("site %d sim log:\n%s", n, tail(filepath.Join(s.dir, "sim.log")))
 		}
 	})
-	testkit.Eventually(t, 30*time.Second, "simulator listening", func() bool { return dialable(s.apiAddr) && dialable(s.controlAddr) })
+	testkit.Eventually(t, 30*time.Second, "simulator listening", func() bool { return harness.Dialable(s.apiAddr) && harness.Dialable(s.controlAddr) })
 	s.runScript()
 	var st struct {
 		Incoming string `json:"incoming_addr"`
@@ -364,33 +369,6 @@ func (a apiRunner) Run(sentence ...string) ([]map[string]string, error) {
 		out = append(out, re.Map)
 	}
 	return out, nil
-}
-
-// freeUDPPair returns two loopback UDP addresses, consecutive ports when
-// the kernel allows (RADIUS's auth and accounting).
-func freeUDPPair(t *testing.T) (string, string) {
-	t.Helper()
-	a, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	aa, ba := a.LocalAddr().String(), b.LocalAddr().String()
-	a.Close()
-	b.Close()
-	return aa, ba
-}
-
-func dialable(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return false
-	}
-	c.Close()
-	return true
 }
 
 // tail returns the last lines of a log file, for a failed test's output.
