@@ -24,19 +24,6 @@ func TestNotificationsEndToEnd(t *testing.T) {
 	eachDialect(t, func(t *testing.T, c Config) {
 		logs := &testkit.LogBuffer{}
 		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		var b *billEnv
-		t.Cleanup(func() {
-			if t.Failed() && b != nil {
-				var page controlplane.NotificationPage
-				b.root.call("GET", "/api/v1/notifications", nil, &page)
-				t.Logf("outbox: %+v", page.Data)
-				for _, l := range strings.Split(logs.String(), "\n") {
-					if strings.Contains(l, "notif") || strings.Contains(l, "mail") || strings.Contains(l, "level=ERROR") || strings.Contains(l, "level=WARN") {
-						t.Log(l)
-					}
-				}
-			}
-		})
 		mp := testmail.Start(t)
 		gw := smsgw.New(smsgw.Options{AnyAccount: true, AnyBot: true, DeliveryReportDelay: 500 * time.Millisecond, ReportAttempts: 8,
 			ReportBackoff: 100 * time.Millisecond})
@@ -47,7 +34,20 @@ func TestNotificationsEndToEnd(t *testing.T) {
 		c.Notify = NotifyConfig{SMTPURL: fmt.Sprintf("smtp://%s:%d?tls=none", mp.SMTPHost, mp.SMTPPort),
 			MailFrom: "SitePulse <noreply@sitepulse.test>", SMSBaseURL: gw.URL(), TelegramBaseURL: gw.URL(),
 			RouterSweep: 200 * time.Millisecond}
-		b = startBillEnv(t, c)
+		b := startBillEnv(t, c)
+		// Registered after the server's cleanups, so it runs before them.
+		t.Cleanup(func() {
+			if t.Failed() {
+				var page controlplane.NotificationPage
+				b.root.call("GET", "/api/v1/notifications", nil, &page)
+				t.Logf("outbox: %+v", page.Data)
+				for _, l := range strings.Split(logs.String(), "\n") {
+					if strings.Contains(l, "notif") || strings.Contains(l, "mail") || strings.Contains(l, "level=ERROR") || strings.Contains(l, "level=WARN") {
+						t.Log(l)
+					}
+				}
+			}
+		})
 
 		// A tenant with its first admin: the welcome email.
 		var acc controlplane.Accepted

@@ -36,12 +36,18 @@ type alertGroup struct {
 // during the recovery hold stays in the same outage, so a flapping site
 // sends at most one alert. It returns how many messages it queued.
 func (s *Service) SweepRouters(ctx context.Context) (int, error) {
-	routers, err := s.st.ListRouters(ctx, 0)
-	if err != nil {
-		return 0, err
-	}
 	n := 0
-	err = s.st.Write(ctx, func(tx *store.Tx) error {
+	err := s.st.Write(ctx, func(tx *store.Tx) error {
+		// Routers and outages are read inside the sweep's lock: a router
+		// list read before another sweep ended an outage would still say
+		// "down" and open a second one, alerting again.
+		if err := tx.LockRouterOutages(ctx); err != nil {
+			return err
+		}
+		routers, err := tx.Routers(ctx, 0)
+		if err != nil {
+			return err
+		}
 		now := tx.Now().UTC()
 		outages, err := tx.RouterOutages(ctx)
 		if err != nil {

@@ -267,6 +267,21 @@ type RouterOutage struct {
 	UpSince   *time.Time // back up since, while the recovery hold runs
 }
 
+// LockRouterOutages serializes router sweeps until tx ends, so two sweeps
+// (two replicas, or one overlapping the next) never both decide from what
+// each read before the other's commit: a stale "still down" after the
+// recovery ended the outage would open a new one and alert again.
+// PostgreSQL takes a transaction advisory lock; SQLite's single writer
+// already serializes write transactions.
+func (tx *Tx) LockRouterOutages(ctx context.Context) error {
+	if tx.t.dialect != DialectPostgres {
+		return nil
+	}
+	// An arbitrary constant shared by every SitePulse replica.
+	_, err := tx.t.exec(ctx, `SELECT pg_advisory_xact_lock(7405150002)`)
+	return err
+}
+
 // RouterOutages returns every outage being watched.
 func (tx *Tx) RouterOutages(ctx context.Context) ([]RouterOutage, error) {
 	return queryAll(ctx, tx.t, func(sc interface{ Scan(...any) error }) (RouterOutage, error) {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -50,18 +51,33 @@ type captured struct {
 
 // captureHub is a fanout.Hub that keeps what is published, so the
 // webhook events are exactly the dashboards' (encoding and masking are
-// the fan-out's).
-type captureHub struct{ got []captured }
+// the fan-out's). The fan-out hands it each event already encoded once
+// (PublishRaw); it is decoded here with json.Number so counters stay exact
+// integers.
+type captureHub struct {
+	got []captured
+	log *slog.Logger
+}
 
 func (h *captureHub) Publish(channel, event string, data any, _ string) error {
-	m, _ := data.(map[string]any)
+	b, err := json.Marshal(data)
+	if err != nil {
+		return err
+	}
+	return h.PublishRaw(channel, event, string(b), "")
+}
+
+func (h *captureHub) PublishRaw(channel, event, data, _ string) error {
+	dec := json.NewDecoder(strings.NewReader(data))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		h.log.Error("webhooks: event data is not an object", "event", event, "err", err)
+		return nil
+	}
 	h.got = append(h.got, captured{channel, event, m})
 	return nil
 }
-
-// PublishRaw carries the Pusher HTTP API's events, which are not
-// SitePulse's: not webhook events.
-func (h *captureHub) PublishRaw(string, string, string, string) error { return nil }
 
 func (h *captureHub) ConnectionCount() int { return 0 }
 
@@ -79,7 +95,7 @@ func tenantOfChannel(ch string) (int64, bool) {
 
 // run turns bus changes into deliveries until ctx ends or changes closes.
 func (s *Service) run(ctx context.Context, changes <-chan controlplane.Change) {
-	hub := &captureHub{}
+	hub := &captureHub{log: s.log}
 	f := fanout.New(hub, fanout.Options{Logger: s.log, Now: s.now})
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -91,7 +107,11 @@ func (s *Service) run(ctx context.Context, changes <-chan controlplane.Change) {
 			if !ok {
 				return
 			}
-			if _, mine := c.(controlplane.WebhookEndpointChanged); mine {
+			switch c.(type) {
+			case controlplane.WebhookEndpointChanged:
+				continue
+			case fanout.RelayedAPIEvent:
+				// The Pusher HTTP API's events, which are not SitePulse's.
 				continue
 			}
 			f.Apply(c)
@@ -140,7 +160,7 @@ func (s *Service) enqueue(ctx context.Context, e captured) error {
 	}
 	data := make(map[string]any, len(e.data))
 	for k, v := range e.data {
-		if k != "seq" { // per channel and per process: meaningless to a webhook receiver
+		if k != "seq" && k != "epoch" { // per channel and per process: meaningless to a webhook receiver
 			data[k] = v
 		}
 	}
