@@ -25,7 +25,12 @@ type Config struct {
 	// secrets are created for them plus spares.
 	HotspotSessions, PPPSessions int
 
-	ChurnPerMinute  float64       // logins+logouts per minute; 0 = static
+	ChurnPerMinute float64 // logins+logouts per minute; 0 = static
+	// ActiveShare is the share of sessions moving traffic at any moment,
+	// each alternating between bursts (10 s on average) and idle stretches
+	// as phones on a hotspot do; 0 keeps the busy default, where every
+	// session moves on 4 steps in 5.
+	ActiveShare     float64
 	TrafficInterval time.Duration // scenario tick: counters grow and churn is applied; 0 = 1s, <0 = never (drive with Tick)
 	NoEmpty         bool          // true = behave like RouterOS < 7.18 (no !empty reply)
 	// Version is what /system/resource reports, e.g. "7.21.2 (stable)";

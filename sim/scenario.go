@@ -19,6 +19,9 @@ type scenario struct {
 	hotspotTarget, pppTarget int
 	churnPerStep             float64
 	churnAcc                 float64
+	// Burst model (Config.ActiveShare): per step, a moving session goes
+	// quiet with toQuiet, a quiet one starts moving with toActive.
+	toQuiet, toActive float64
 
 	// Accounts the scenario logs in with, each with a stable device MAC.
 	hotspotUsers []account
@@ -53,6 +56,12 @@ func newScenario(r *Router, cfg Config) *scenario {
 		step = time.Second
 	}
 	s.churnPerStep = max(cfg.ChurnPerMinute, 0) * step.Seconds() / 60
+	if share := cfg.ActiveShare; share > 0 && share < 1 {
+		// Bursts of 10 s on average; the idle stretches' length follows
+		// from the share (steady state: share = toActive / (toActive + toQuiet)).
+		s.toQuiet = min(step.Seconds()/10, 1)
+		s.toActive = min(s.toQuiet*share/(1-share), 1)
+	}
 	s.setup()
 	return s
 }
@@ -201,7 +210,16 @@ func (s *scenario) step(now time.Time) {
 	for _, path := range []string{"/ip/hotspot/active", "/ppp/active"} {
 		for _, it := range r.tables[path].items {
 			sess := it.sess
-			if s.rng.IntN(5) == 0 {
+			if s.toQuiet > 0 {
+				if sess.quiet {
+					sess.quiet = s.rng.Float64() >= s.toActive
+				} else {
+					sess.quiet = s.rng.Float64() < s.toQuiet
+				}
+				if sess.quiet {
+					continue // between bursts: idle-time grows
+				}
+			} else if s.rng.IntN(5) == 0 {
 				continue // idle this step: idle-time grows
 			}
 			up := uint64(200 + s.rng.IntN(40_000))

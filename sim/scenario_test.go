@@ -200,3 +200,60 @@ func selfSigned(t *testing.T) tls.Certificate {
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
 }
+
+// TestScenarioActiveShare: with ActiveShare the share of sessions moving
+// traffic per step settles near it, in bursts (a quiet session stays quiet
+// for many steps, unlike the busy default's independent 1-in-5 pauses).
+func TestScenarioActiveShare(t *testing.T) {
+	for _, c := range []struct {
+		share, lo, hi float64
+		longQuiet     bool
+	}{{0, 0.75, 0.85, false}, {0.2, 0.15, 0.25, true}} {
+		t.Run(fmt.Sprint(c.share), func(t *testing.T) {
+			clk := testkit.NewClock(time.Date(2025, 6, 1, 8, 0, 0, 0, time.UTC))
+			r := sim.New(sim.Config{Seed: 11, HotspotSessions: 200, ActiveShare: c.share, TrafficInterval: -1, Now: clk.Now})
+			defer r.Close()
+			bytesByID := func() map[string]string {
+				m := map[string]string{}
+				for _, row := range r.HotspotActive() {
+					m[row[".id"]] = row["bytes-in"]
+				}
+				return m
+			}
+			prev := bytesByID()
+			quietFor := map[string]int{}
+			longest := 0
+			moved, seen := 0, 0
+			for step := range 400 {
+				clk.Advance(time.Second)
+				r.Tick()
+				cur := bytesByID()
+				for id, b := range cur {
+					if b != prev[id] {
+						quietFor[id] = 0
+						if step >= 100 { // past the start, where every session begins moving
+							moved++
+						}
+					} else {
+						quietFor[id]++
+						longest = max(longest, quietFor[id])
+					}
+					if step >= 100 {
+						seen++
+					}
+				}
+				prev = cur
+			}
+			got := float64(moved) / float64(seen)
+			if got < c.lo || got > c.hi {
+				t.Errorf("share of sessions moving per step = %.3f, want %.2f..%.2f", got, c.lo, c.hi)
+			}
+			if c.longQuiet && longest < 30 {
+				t.Errorf("longest quiet stretch %d steps, want bursts with idle stretches of 30+ steps", longest)
+			}
+			if !c.longQuiet && longest > 15 {
+				t.Errorf("longest quiet stretch %d steps in the busy default, want short independent pauses", longest)
+			}
+		})
+	}
+}

@@ -23,6 +23,7 @@ type session struct {
 	sessionID  string
 	loginAt    time.Time
 	lastActive time.Time
+	quiet      bool // between bursts (Config.ActiveShare)
 	// deadline is when session-timeout or limit-uptime ends the session
 	// (zero = never); see LoginHotspotPassword.
 	deadline time.Time

@@ -84,6 +84,7 @@ type Main struct {
 	HotspotSessions int           // initial hotspot sessions
 	PPPSessions     int           // initial PPP sessions
 	Churn           float64       // logins+logouts per minute
+	ActiveShare     float64       // share of sessions moving traffic at a time; 0 = busy default
 	Seed            int64         // scenario seed
 	Identity        string        // /system/identity name
 	TrafficInterval time.Duration // scenario tick
@@ -152,6 +153,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.IntVar(&m.HotspotSessions, "hotspot-sessions", m.HotspotSessions, "initial active hotspot sessions (users are created for them plus spares)")
 	fs.IntVar(&m.PPPSessions, "ppp-sessions", m.PPPSessions, "initial active PPPoE sessions (secrets are created for them plus spares)")
 	fs.Float64Var(&m.Churn, "churn", m.Churn, "logins plus logouts per minute; 0 = static sessions")
+	fs.Float64Var(&m.ActiveShare, "active-share", m.ActiveShare, "share of sessions moving traffic at a time, in ~10 s bursts (e.g. 0.2 for a hotspot); 0 = the busy default, 4 in 5 every step")
 	fs.Int64Var(&m.Seed, "seed", m.Seed, "scenario seed: the same seed gives the same users and changes")
 	fs.DurationVar(&m.TrafficInterval, "traffic-interval", m.TrafficInterval, "how often traffic counters grow and churn is applied")
 	fs.DurationVar(&m.RebootDown, "reboot-down", m.RebootDown, "how long a reboot (SIGUSR1, POST /reboot without down=) refuses connections")
@@ -211,7 +213,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.router = sim.New(sim.Config{
 		User: m.User, Password: password, Identity: m.Identity, Seed: m.Seed,
-		HotspotSessions: m.HotspotSessions, PPPSessions: m.PPPSessions, ChurnPerMinute: m.Churn,
+		HotspotSessions: m.HotspotSessions, PPPSessions: m.PPPSessions, ChurnPerMinute: m.Churn, ActiveShare: m.ActiveShare,
 		TrafficInterval: m.TrafficInterval, NoEmpty: m.NoEmpty, TLS: tlsCfg, Logger: m.Logger,
 		RebootDown: m.RebootDown, ReplyDelay: m.ReplyDelay, RadiusIncomingAddr: m.RadiusIncomingAddr,
 	})
