@@ -1,13 +1,8 @@
-//go:build radiusoutage
-
-// This test is behind the radiusoutage tag because it does not pass yet:
-// during the cut the router is left with unanswered accounting records
-// (acct_pending > 0: the agent does not answer some Interim/Stop records
-// while its uplink is down). Run it with
+// This test runs the issue's ten-minute cut in full (about 12 minutes of
+// mostly waiting; its package runs beside the others in CI).
+// SITEPULSE_RADIUS_OUTAGE shortens it for a local run:
 //
-//	go test -tags radiusoutage -run TestLoginsThroughACloudOutage ./e2e/radius/
-//
-// and see the README's RADIUS status row.
+//	SITEPULSE_RADIUS_OUTAGE=40s go test -run TestLoginsThroughACloudOutage ./e2e/radius/
 
 package radius
 
@@ -80,7 +75,6 @@ func TestLoginsThroughACloudOutage(t *testing.T) {
 	testkit.Eventually(t, 20*time.Second, "both sessions in the cloud", func() bool { return len(c.liveSessions(s.routerID)) == 2 })
 
 	proxy.SetCut(true)
-	cutAt := time.Now()
 	testkit.Eventually(t, 2*time.Minute, "the cloud sees the agent go offline", func() bool {
 		var r struct {
 			Status string `json:"status"`
@@ -88,7 +82,10 @@ func TestLoginsThroughACloudOutage(t *testing.T) {
 		c.call("GET", "/api/v1/routers/"+s.routerID, nil, &r)
 		return r.Status == "offline"
 	})
-	// The outage's timeline: what customers do, at fractions of it.
+	// The outage's timeline, from when the cloud noticed it (the broker's
+	// keepalive takes most of a minute): what customers do, at fractions
+	// of it.
+	cutAt := time.Now()
 	at := func(frac float64) {
 		if d := time.Until(cutAt.Add(time.Duration(frac * float64(down)))); d > 0 {
 			time.Sleep(d)
@@ -105,8 +102,14 @@ func TestLoginsThroughACloudOutage(t *testing.T) {
 	at(0.8)
 	login(0)
 	at(1)
-	st := s.radiusStats()
-	if num(st, "timeouts") != 0 || num(st, "acct_pending") != 0 || num(st, "acct_dropped") != 0 {
+	// A record sent a moment ago may still be on its way; every one is
+	// answered within the router's timeout (3 s), none given up.
+	var st map[string]any
+	testkit.Eventually(t, 10*time.Second, "every accounting record answered", func() bool {
+		st = s.radiusStats()
+		return num(st, "acct_pending") == 0
+	})
+	if num(st, "timeouts") != 0 || num(st, "acct_dropped") != 0 {
 		t.Fatalf("the agent left the router without answers during the outage: %v", st)
 	}
 	if num(st, "acct_answered") < 6 {
