@@ -61,15 +61,7 @@ func (x *radiusEdge) runActions(ctx context.Context) {
 func (x *radiusEdge) disconnect(ctx context.Context, s *protocol.Session, reason protocol.EndReason, why string) error {
 	x.ledger.markEnding(s.Key, reason)
 	err := x.coaClient().disconnect(ctx, targetOf(s))
-	res := "ack"
-	switch {
-	case err == nil:
-	case errors.Is(err, radius.ErrNAK):
-		res = "nak"
-	default:
-		res = "error"
-	}
-	x.m.radiusDisconnects.WithLabelValues(res).Inc()
+	x.m.radiusDisconnects.WithLabelValues(coaResult(err)).Inc()
 	if err != nil {
 		x.log.Warn("radius disconnect failed", "user", s.User, "acct_session_id", s.AcctSessionID, "why", why, "err", err)
 		return err
@@ -78,17 +70,21 @@ func (x *radiusEdge) disconnect(ctx context.Context, s *protocol.Session, reason
 	return nil
 }
 
-func (x *radiusEdge) changeAuthorization(ctx context.Context, s *protocol.Session, d radius.Decision, why string) error {
-	err := x.coaClient().changeAuthorization(ctx, targetOf(s), d)
-	res := "ack"
+// coaResult is the metric label of a Disconnect or CoA exchange.
+func coaResult(err error) string {
 	switch {
 	case err == nil:
+		return "ack"
 	case errors.Is(err, radius.ErrNAK):
-		res = "nak"
+		return "nak"
 	default:
-		res = "error"
+		return "error"
 	}
-	x.m.radiusCoA.WithLabelValues(res).Inc()
+}
+
+func (x *radiusEdge) changeAuthorization(ctx context.Context, s *protocol.Session, d radius.Decision, why string) error {
+	err := x.coaClient().changeAuthorization(ctx, targetOf(s), d)
+	x.m.radiusCoA.WithLabelValues(coaResult(err)).Inc()
 	if err != nil {
 		x.log.Warn("radius change of authorization failed", "user", s.User, "acct_session_id", s.AcctSessionID, "why", why, "err", err)
 	}

@@ -73,11 +73,8 @@ func (s *Store) Migrate(ctx context.Context) error {
 	}
 	for _, m := range ms {
 		applied, err := write(ctx, s, func(tx *dbtx) (bool, error) {
-			if tx.dialect == DialectPostgres {
-				// An arbitrary constant shared by every SitePulse replica.
-				if _, err := tx.exec(ctx, `SELECT pg_advisory_xact_lock(7405150001)`); err != nil {
-					return false, err
-				}
+			if err := tx.xactLock(ctx, lockMigrate); err != nil {
+				return false, err
 			}
 			// Inside the lock: concurrent CREATE TABLE IF NOT EXISTS can
 			// still collide on PostgreSQL.

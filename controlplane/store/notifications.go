@@ -271,15 +271,8 @@ type RouterOutage struct {
 // (two replicas, or one overlapping the next) never both decide from what
 // each read before the other's commit: a stale "still down" after the
 // recovery ended the outage would open a new one and alert again.
-// PostgreSQL takes a transaction advisory lock; SQLite's single writer
-// already serializes write transactions.
 func (tx *Tx) LockRouterOutages(ctx context.Context) error {
-	if tx.t.dialect != DialectPostgres {
-		return nil
-	}
-	// An arbitrary constant shared by every SitePulse replica.
-	_, err := tx.t.exec(ctx, `SELECT pg_advisory_xact_lock(7405150002)`)
-	return err
+	return tx.t.xactLock(ctx, lockRouterSweeps)
 }
 
 // RouterOutages returns every outage being watched.

@@ -310,6 +310,24 @@ func (t *dbtx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	return st, nil
 }
 
+// Keys of the PostgreSQL advisory locks taken by xactLock: arbitrary
+// constants shared by every SitePulse replica, kept here so none collide.
+const (
+	lockMigrate      int64 = 7405150001
+	lockRouterSweeps int64 = 7405150002
+)
+
+// xactLock serializes the callers of key across replicas until the
+// transaction ends: a transaction advisory lock on PostgreSQL. SQLite needs
+// none, its single writer already runs write transactions one at a time.
+func (t *dbtx) xactLock(ctx context.Context, key int64) error {
+	if t.dialect != DialectPostgres {
+		return nil
+	}
+	_, err := t.exec(ctx, `SELECT pg_advisory_xact_lock($1)`, key)
+	return err
+}
+
 func (t *dbtx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if t.stmts != nil {
 		st, err := t.stmt(ctx, query)
